@@ -1,0 +1,169 @@
+"""The `workbooks-connector` command line (shared/docs/interfaces.md section 1).
+
+Headless commands never import Qt; the tray starts through a function-level import of app.ui.
+Every expected failure ends as a message on stderr and an exit code, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from app import __version__
+from app.errors import EXIT_USAGE, AppError, NotAvailableYet
+
+SCHEDULES = ("manual", "hourly", "twice-daily", "daily", "weekly")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 64, not argparse's 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="workbooks-connector",
+        description="Keep an Exchange mailbox and a Workbooks CRM database in sync. "
+        "With no command, start the tray app (the first-run wizard opens when nothing is set up).",
+    )
+    p.add_argument("--profile", metavar="DIR", help="profile directory (config, journal, logs); "
+                   "default: $WORKBOOKS_CONNECTOR_HOME or the per-user data directory")
+    p.add_argument("--log-level", choices=("debug", "info", "warning"), default="info",
+                   help="log detail (default: info)")
+    p.add_argument("--version", action="version", version=f"workbooks-connector {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="run the app on seeded local sandboxes")
+    demo.add_argument("--people", type=int, default=200, metavar="N", help="people to seed (default 200)")
+    demo.add_argument("--headless", action="store_true",
+                      help="no GUI: run one sync, print the sync --json summary, exit")
+
+    sb = sub.add_parser("sandbox", help="run the Workbooks and EWS sandboxes until interrupted")
+    sb.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sb.add_argument("--workbooks-port", type=int, default=0, metavar="PORT", help="0 picks a free port")
+    sb.add_argument("--ews-port", type=int, default=0, metavar="PORT", help="0 picks a free port")
+    sb.add_argument("--people", type=int, default=50, metavar="N", help="people to seed (default 50)")
+    sb.add_argument("--seed", type=int, default=1, metavar="S", help="seed of the generated data")
+    sb.add_argument("--latency-ms", type=float, default=0.0, metavar="MS", help="added latency per request")
+    sb.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests that fail (0..1)")
+    sb.add_argument("--state", metavar="DIR", help="persist sandbox data here so a restart keeps it")
+    sb.add_argument("--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate")
+
+    cf = sub.add_parser("configure", help="non-interactive setup (same result as the wizard)")
+    cf.add_argument("--workbooks-url", required=True, metavar="URL")
+    cf.add_argument("--workbooks-api-key-env", metavar="VAR", help="environment variable holding the API key")
+    cf.add_argument("--workbooks-username", metavar="U")
+    cf.add_argument("--workbooks-password-env", metavar="VAR", help="environment variable holding the password")
+    cf.add_argument("--workbooks-database", metavar="ID", help="database id when the login reaches several")
+    cf.add_argument("--ews-url", required=True, metavar="URL")
+    cf.add_argument("--mailbox", required=True, metavar="ADDRESS")
+    cf.add_argument("--ews-username", required=True, metavar="U")
+    cf.add_argument("--ews-password-env", required=True, metavar="VAR",
+                    help="environment variable holding the mailbox password")
+    cf.add_argument("--ews-auth", choices=("basic", "ntlm"), default="ntlm")
+    cf.add_argument("--filter", default="my-people", metavar="FILTER",
+                    help="my-people (default), all, or a filter JSON of Workbooks fields and operators")
+    cf.add_argument("--share-existing", choices=("all", "none", "matching"), default="matching")
+    cf.add_argument("--share-new", choices=("yes", "no"), default="no")
+    cf.add_argument("--schedule", choices=SCHEDULES, default="hourly")
+    cf.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust (PEM)")
+
+    sy = sub.add_parser("sync", help="run one full sync cycle now")
+    sy.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    sy.add_argument("--dry-run", action="store_true", help="plan only; change nothing anywhere")
+    sy.add_argument("--allow-mass-delete", action="store_true",
+                    help="apply deletions even above the mass-deletion brake")
+
+    st = sub.add_parser("status", help="last and next sync, linked items, conflicts, errors, lease")
+    st.add_argument("--json", action="store_true")
+
+    co = sub.add_parser("conflicts", help="list pending conflicts")
+    co.add_argument("--json", action="store_true")
+
+    rs = sub.add_parser("resolve", help="settle one conflict (applied at the next sync)")
+    rs.add_argument("id", metavar="ID")
+    rs.add_argument("--keep", required=True, choices=("crm", "outlook", "both"))
+
+    ex = sub.add_parser("explain", help="why an item does or does not sync")
+    ex.add_argument("query", metavar="QUERY", help="email address, CRM object_ref or id, or Outlook subject/name")
+    ex.add_argument("--json", action="store_true")
+
+    hi = sub.add_parser("history", help="past sync runs")
+    hi.add_argument("--json", action="store_true")
+    hi.add_argument("--limit", type=int, default=20, metavar="N")
+
+    sh = sub.add_parser("share", help="share an Outlook item with Workbooks")
+    sh.add_argument("query", metavar="QUERY")
+    un = sub.add_parser("unshare", help="stop syncing an Outlook item (nothing is deleted)")
+    un.add_argument("query", metavar="QUERY")
+
+    be = sub.add_parser("bench", help="benchmark against in-process sandboxes")
+    be.add_argument("--people", type=int, default=1000, metavar="N")
+    be.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
+    be.add_argument("--json", action="store_true")
+    return p
+
+
+# command -> "module:function" run with the parsed arguments; each returns an exit code.
+COMMANDS: dict[str | None, str] = {
+    None: "app.commands.tray:run",
+    "demo": "app.sandbox.demo:run",
+    "sandbox": "app.sandbox.run:run",
+    "configure": "app.commands.configure:run",
+    "sync": "app.commands.sync:run",
+    "status": "app.commands.inspect:status",
+    "conflicts": "app.commands.inspect:conflicts",
+    "resolve": "app.commands.inspect:resolve",
+    "explain": "app.commands.inspect:explain",
+    "history": "app.commands.inspect:history",
+    "share": "app.commands.inspect:share",
+    "unshare": "app.commands.inspect:unshare",
+    "bench": "app.bench:run",
+}
+
+
+def _load(target: str) -> Callable[[argparse.Namespace], int]:
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, func_name)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        missing = getattr(exc, "name", None) or ""
+        if isinstance(exc, AttributeError) or missing.startswith("app"):
+            raise NotAvailableYet("this command is not available yet in this build") from None
+        raise
+
+
+def print_error(err: AppError) -> None:
+    print(f"workbooks-connector: {err.title}: {err.message}", file=sys.stderr)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=None, default=str))
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from app import logs
+
+        logs.configure(args)
+    except ModuleNotFoundError:
+        pass
+    try:
+        handler = _load(COMMANDS[args.command])
+        return int(handler(args) or 0)
+    except AppError as err:
+        print_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("workbooks-connector: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
