@@ -1,0 +1,216 @@
+"""config.toml: the profile's settings as frozen dataclasses, with defaults, validation and an
+atomic save. No secrets ever live here: only the names of environment variables that hold them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from app.errors import ConfigError
+
+CONFIG_VERSION = 1
+SCHEDULES = ("manual", "15min", "30min", "hourly", "twice-daily", "daily", "weekly")
+SCHEDULE_SECONDS = {
+    "manual": 0,
+    "15min": 15 * 60,
+    "30min": 30 * 60,
+    "hourly": 3600,
+    "twice-daily": 12 * 3600,
+    "daily": 24 * 3600,
+    "weekly": 7 * 24 * 3600,
+}
+KINDS = ("person", "task", "meeting")
+
+
+@dataclass(frozen=True)
+class WorkbooksAccount:
+    url: str = ""
+    auth: str = "api_key"  # "api_key" | "password"
+    username: str = ""
+    database_id: str = ""
+    api_key_env: str = ""  # environment variable that may hold the key
+    password_env: str = ""
+    ca_bundle: str = ""
+
+
+@dataclass(frozen=True)
+class MailboxAccount:
+    backend: str = "ews"
+    ews_url: str = ""
+    address: str = ""
+    username: str = ""
+    auth: str = "ntlm"  # "basic" | "ntlm"
+    password_env: str = ""
+    ews_build: str = ""  # "15.1.2507.6", stored after the first connection
+    timezone: str = ""  # IANA zone for new meetings; empty means the computer's zone
+    ca_bundle: str = ""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    schedule: str = "hourly"
+    share_existing: str = "matching"  # all | none | matching
+    share_new: bool = False
+    kinds: tuple[str, ...] = KINDS
+    calendar_days_back: int = 30
+    calendar_days_ahead: int = 365
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filter JSON per kind (app.domain.filters.Filter.to_json); empty means the default."""
+
+    person: str = ""
+    task: str = ""
+    meeting: str = ""
+
+
+@dataclass(frozen=True)
+class Safety:
+    max_deletes: int = 50
+    max_delete_ratio: float = 0.10
+    min_affected: int = 5
+
+
+@dataclass(frozen=True)
+class EmailOptions:
+    enabled: bool = True
+    record_bcc: bool = False
+    never_record: tuple[str, ...] = ()  # addresses or domains; the user's own domain is added at run time
+    capture_days_back: int = 0
+    max_attachment_mb: int = 16
+    link_organisation_by_domain: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    workbooks: WorkbooksAccount = field(default_factory=WorkbooksAccount)
+    mailbox: MailboxAccount = field(default_factory=MailboxAccount)
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    filters: Filters = field(default_factory=Filters)
+    safety: Safety = field(default_factory=Safety)
+    email: EmailOptions = field(default_factory=EmailOptions)
+    version: int = CONFIG_VERSION
+
+    def validate(self) -> "Settings":
+        if self.sync.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.sync.schedule!r}; use one of {', '.join(SCHEDULES)}")
+        if self.sync.share_existing not in ("all", "none", "matching"):
+            raise ConfigError("share_existing must be all, none or matching")
+        unknown = set(self.sync.kinds) - set(KINDS)
+        if unknown:
+            raise ConfigError(f"unknown record kinds {sorted(unknown)}")
+        if self.workbooks.auth not in ("api_key", "password"):
+            raise ConfigError("workbooks auth must be api_key or password")
+        if self.mailbox.auth not in ("basic", "ntlm"):
+            raise ConfigError("mailbox auth must be basic or ntlm")
+        if not 0 < self.safety.max_delete_ratio <= 1 or self.safety.max_deletes < 0:
+            raise ConfigError("safety thresholds are out of range")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.workbooks.url and self.mailbox.ews_url and self.mailbox.address)
+
+
+_SECTIONS = {
+    "workbooks": WorkbooksAccount,
+    "mailbox": MailboxAccount,
+    "sync": SyncOptions,
+    "filters": Filters,
+    "safety": Safety,
+    "email": EmailOptions,
+}
+
+
+def _coerce(cls: type, data: dict[str, Any], section: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{section}] in config.toml is not a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in data.items():
+        if key not in known:
+            continue  # written by a newer version: ignore rather than refuse
+        default = getattr(defaults, key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise ConfigError(f"{section}.{key} in config.toml must be a list")
+            value = tuple(str(v) for v in value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{section}.{key} in config.toml must be true or false")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if not isinstance(value, int):
+                raise ConfigError(f"{section}.{key} in config.toml must be a whole number")
+        elif isinstance(default, float):
+            if not isinstance(value, (int, float)):
+                raise ConfigError(f"{section}.{key} in config.toml must be a number")
+            value = float(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{section}.{key} in config.toml must be text")
+        values[key] = value
+    return cls(**values)
+
+
+def load(path: Path) -> Settings:
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or run configure again") from None
+    version = data.get("version", CONFIG_VERSION)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise ConfigError(f"{path} was written by a newer version of the connector; please upgrade")
+    parts = {name: _coerce(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    return Settings(**parts).validate()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def dumps(settings: Settings) -> str:
+    lines = ["# Workbooks connector settings. No passwords or keys are stored here.", f"version = {settings.version}", ""]
+    for name in _SECTIONS:
+        lines.append(f"[{name}]")
+        for key, value in asdict(getattr(settings, name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save(settings: Settings, path: Path) -> None:
+    settings.validate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dumps(settings))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+__all__ = [
+    "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions",
+    "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS",
+]
