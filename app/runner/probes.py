@@ -11,6 +11,7 @@ import itertools
 import logging
 from typing import Any, Callable
 
+from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger("workbooks_connector.runner")

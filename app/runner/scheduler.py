@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
+from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.settings import SCHEDULE_SECONDS

@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
+from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from app.runner.scheduler import Scheduler

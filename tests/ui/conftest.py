@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.runner import qtcompat  # noqa: F401 - applied before any Qt call
+
 from app.runner.scheduler import Scheduler
 from app.runner.sync_worker import WorkerHandle
 
