@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 import random
 import ssl
 import threading
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 
@@ -121,6 +122,7 @@ class WorkbooksClient:
             limits=httpx.Limits(max_connections=5, max_keepalive_connections=5),
             headers={"User-Agent": user_agent, "Accept": "application/json", "Expect": ""},
             transport=transport,
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),  # we keep the session id ourselves
         )
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -330,7 +332,8 @@ class WorkbooksClient:
     def _send_raw(self, path: str, body: Params, *, retry_transport: bool) -> httpx.Response:
         url = urljoin(self.base_url, path.lstrip("/"))
         query = {"_dc": str(int(time.time() * 1000))}
-        headers = {}
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        content = urlencode(body).encode("utf-8")  # ordered (key, value) pairs: arrays stay parallel
         if self._session_id and (not self.key_mode or path == "logout"):
             headers["Cookie"] = f"{COOKIE_NAME}={self._session_id}"
         tries = 0
@@ -341,7 +344,7 @@ class WorkbooksClient:
                 with self._slots:
                     with self._stats_lock:
                         self.requests_sent += 1
-                    resp = self._http.post(url, params=query, data=body, headers=headers)
+                    resp = self._http.post(url, params=query, content=content, headers=headers)
                     resp.read()
             except httpx.ConnectError as exc:
                 unsent = True
