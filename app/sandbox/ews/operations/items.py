@@ -1,0 +1,95 @@
+"""FindItem (paging, restrictions, sort) and GetItem."""
+from __future__ import annotations
+
+from ..ids import change_key_ok
+from ..render import Shape, parse_shape, render_item, values_for
+from ..restrict import compile_restriction, sort_objects
+from ..soap import EwsError, error_message, local, m, sub, success_message, t
+from ..store import Item
+from .common import Context, folder_ids, resolve_folder
+
+
+def _default_order(items: list[Item]) -> list[Item]:
+    # Exchange's default view order: newest received first.
+    return sorted(items, key=lambda i: (i.received or i.created, i.article), reverse=True)
+
+
+def find_item(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    shape = parse_shape(req.find(m("ItemShape")))
+    traversal = req.get("Traversal", "Shallow")
+    restriction = req.find(m("Restriction"))
+    order = req.find(m("SortOrder"))
+    view = req.find(m("IndexedPageItemView"))
+    fractional = req.find(m("FractionalPageItemView"))
+    short_page = ctx.knob("short_page")  # quirk: cap on entries per page
+    with mb.lock:
+        for fid in folder_ids(req.find(m("ParentFolderIds"))):
+            try:
+                folder = resolve_folder(ctx, fid)
+                values = lambda obj, path: values_for(mb, obj, path)  # noqa: E731
+                pred = compile_restriction(restriction, values) if restriction is not None else None
+            except EwsError as err:
+                error_message(msgs, "FindItem", err)
+                continue
+            assoc = traversal == "Associated"
+            found = [i for i in mb.folder_items(folder.id) if i.is_associated == assoc]
+            if pred is not None:
+                found = [i for i in found if pred(i)]
+            found = sort_objects(_default_order(found), order, values)
+            total = len(found)
+            offset, count = 0, total
+            if view is not None:
+                count = int(view.get("MaxEntriesReturned") or total)
+                offset = int(view.get("Offset") or 0)
+                if view.get("BasePoint") == "End":
+                    offset = max(0, total - offset - count)
+            elif fractional is not None:
+                count = int(fractional.get("MaxEntriesReturned") or total)
+                num, den = int(fractional.get("Numerator") or 0), int(fractional.get("Denominator") or 1)
+                offset = total * num // max(den, 1)
+            if short_page:
+                count = min(count, int(short_page))
+            page = found[offset:offset + count] if count > 0 else []
+            msg = success_message(msgs, "FindItem")
+            end = offset + len(page)
+            attrs = {"TotalItemsInView": str(total), "IncludesLastItemInRange": "true" if end >= total else "false"}
+            if fractional is not None:
+                attrs = {"NumeratorOffset": str(end), "AbsoluteDenominator": str(total), **attrs}
+            else:
+                attrs = {"IndexedPagingOffset": str(end), **attrs}
+            root = sub(msg, m("RootFolder"), **attrs)
+            container = sub(root, t("Items"))
+            for item in page:
+                render_item(mb, item, container, shape)
+
+
+def get_item(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    shape = parse_shape(req.find(m("ItemShape")))
+    with mb.lock:
+        for el in folder_ids(req.find(m("ItemIds"))):
+            try:
+                item = _lookup(ctx, el)
+            except EwsError as err:
+                error_message(msgs, "GetItem", err)
+                continue
+            msg = success_message(msgs, "GetItem")
+            render_item(mb, item, sub(msg, m("Items")), shape)
+
+
+def _lookup(ctx: Context, el) -> Item:
+    name = local(el)
+    if name in ("ItemId", "RecurringMasterItemId"):
+        key = "Id" if name == "ItemId" else "OccurrenceId"
+        ck = el.get("ChangeKey")
+        if ck is not None and not change_key_ok(ck):
+            raise EwsError("ErrorInvalidChangeKey")
+        return ctx.mailbox.get_item(el.get(key))
+    if name == "OccurrenceItemId":
+        raise EwsError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                       "Occurrence index is out of recurrence range.")
+    raise EwsError("ErrorInvalidIdMalformed")
+
+
+OPERATIONS = {"FindItem": find_item, "GetItem": get_item}

@@ -1,0 +1,88 @@
+"""ConvertId (also exchangelib's version probe) and ResolveNames."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from lxml import etree
+
+from .. import ids
+from ..soap import XSI, EwsError, error_message, local, m, sub, success_message, t
+from .common import Context, folder_ids
+
+FORMATS = ("EwsId", "EwsLegacyId", "EntryId", "HexEntryId", "OwaId", "StoreId")
+
+
+def _to_raw(ctx: Context, fmt: str, value: str) -> bytes:
+    """Any supported format of one of this mailbox's ids -> the EwsId's binary form."""
+    guid = ctx.mailbox.guid
+    head = ids._header(guid)
+    try:
+        if fmt in ("EwsId", "EwsLegacyId", "OwaId"):
+            return ids.id_bytes(ids.check_id(value.replace("+", "-").replace("/", "_"), guid))
+        if fmt == "StoreId":
+            raw = base64.b64decode(value, validate=True)
+        elif fmt == "EntryId":
+            raw = head + base64.b64decode(value, validate=True)
+        elif fmt == "HexEntryId":
+            raw = head + binascii.unhexlify(value)
+        else:
+            raise ValueError(fmt)
+        ids.check_id(base64.urlsafe_b64encode(raw).decode(), guid)
+        return raw
+    except (ValueError, binascii.Error, ids.MalformedId, UnicodeEncodeError):
+        raise EwsError("ErrorInvalidIdMalformed")
+
+
+def _from_raw(ctx: Context, fmt: str, raw: bytes) -> str:
+    head = ids._header(ctx.mailbox.guid)
+    entry = raw[len(head):]
+    if fmt in ("EwsId", "EwsLegacyId", "OwaId"):
+        return base64.urlsafe_b64encode(raw).decode()
+    if fmt == "StoreId":
+        return base64.b64encode(raw).decode()
+    if fmt == "EntryId":
+        return base64.b64encode(entry).decode()
+    return binascii.hexlify(entry).decode().upper()
+
+
+def convert_id(ctx: Context, req, msgs) -> None:
+    dest = req.get("DestinationFormat", "EwsId")
+    for el in folder_ids(req.find(m("SourceIds"))):
+        try:
+            if dest not in FORMATS or el.get("Format") not in FORMATS:
+                raise EwsError("ErrorInvalidIdMalformed")
+            raw = _to_raw(ctx, el.get("Format"), el.get("Id") or "")
+        except EwsError as err:
+            error_message(msgs, "ConvertId", err)
+            continue
+        msg = success_message(msgs, "ConvertId")
+        alt = etree.SubElement(msg, m("AlternateId"))
+        alt.set(f"{{{XSI}}}type", "t:AlternateIdType")
+        alt.set("Format", dest)
+        alt.set("Id", _from_raw(ctx, dest, raw))
+        alt.set("Mailbox", ctx.mailbox.address)
+
+
+def resolve_names(ctx: Context, req, msgs) -> None:
+    needle = (req.findtext(m("UnresolvedEntry")) or "").strip().lower()
+    mb = ctx.mailbox
+    found = []
+    if needle and (needle in mb.address.lower() or needle in mb.display_name.lower()):
+        found.append((mb.display_name, mb.address))
+    if not found:
+        error_message(msgs, "ResolveNames", EwsError("ErrorNameResolutionNoResults",
+                                                     "No results were found."))
+        return
+    msg = success_message(msgs, "ResolveNames")
+    rs = sub(msg, m("ResolutionSet"), TotalItemsInView=str(len(found)), IncludesLastItemInRange="true")
+    for name, addr in found:
+        res = sub(rs, t("Resolution"))
+        mbx = sub(res, t("Mailbox"))
+        sub(mbx, t("Name"), name)
+        sub(mbx, t("EmailAddress"), addr)
+        sub(mbx, t("RoutingType"), "SMTP")
+        sub(mbx, t("MailboxType"), "Mailbox")
+
+
+OPERATIONS = {"ConvertId": convert_id, "ResolveNames": resolve_names}

@@ -1,0 +1,250 @@
+"""CreateItem, UpdateItem, DeleteItem, MoveItem, CopyItem."""
+from __future__ import annotations
+
+import copy
+
+from .. import schema
+from ..ids import change_key_ok, new_change_key, new_id, ITEM
+from ..properties import (append_element, delete_path, finalize, parse_path, store_element)
+from ..soap import EwsError, error_message, local, m, sub, success_message, t
+from ..store import Item, utcnow
+from .common import Context, folder_ids, resolve_folder
+
+CREATE_ERRORS = {
+    "Contact": ("IPF.Contact", "ErrorCannotCreateContactInNonContactFolder"),
+    "DistributionList": ("IPF.Contact", "ErrorCannotCreateContactInNonContactFolder"),
+    "Task": ("IPF.Task", "ErrorCannotCreateTaskInNonTaskFolder"),
+    "CalendarItem": ("IPF.Appointment", "ErrorCannotCreateCalendarItemInNonCalendarFolder"),
+}
+MSGFLAG_READ, MSGFLAG_UNSENT = 0x1, 0x8
+
+
+def _item_ref(parent, item: Item):
+    el = sub(parent, t(item.kind))
+    sub(el, t("ItemId"), Id=item.id, ChangeKey=item.change_key)
+    return el
+
+
+def _check_type(folder, kind: str) -> None:
+    rule = CREATE_ERRORS.get(kind)
+    if rule is None:
+        return
+    cls = folder.folder_class or ""
+    if not (cls == rule[0] or cls.startswith(rule[0] + ".")):
+        raise EwsError(rule[1], f"The item type is not valid for this folder.")
+
+
+def create_item(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    disposition = req.get("MessageDisposition", "SaveOnly")
+    with mb.lock:
+        saved = req.find(m("SavedItemFolderId"))
+        target_err = None
+        target = None
+        if saved is not None and folder_ids(saved):
+            try:
+                target = resolve_folder(ctx, folder_ids(saved)[0])
+            except EwsError as err:
+                target_err = err
+        for el in folder_ids(req.find(m("Items"))):
+            kind = local(el)
+            try:
+                if target_err is not None:
+                    raise target_err
+                if kind not in schema.ORDER:
+                    raise EwsError("ErrorInvalidItemForOperationCreateItem", f"The item type {kind} is not supported.")
+                item = _build(ctx, el, kind, target, disposition)
+            except EwsError as err:
+                error_message(msgs, "CreateItem", err)
+                continue
+            msg = success_message(msgs, "CreateItem")
+            items = sub(msg, m("Items"))
+            if item is not None:
+                _item_ref(items, item)
+
+
+def _default_folder(ctx: Context, kind: str, disposition: str):
+    name = {"Contact": "contacts", "DistributionList": "contacts", "Task": "tasks",
+            "CalendarItem": "calendar"}.get(kind)
+    if name is None:
+        name = "sentitems" if disposition != "SaveOnly" else "drafts"
+    return ctx.mailbox.dfolder(name)
+
+
+def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None:
+    mb = ctx.mailbox
+    folder = target or _default_folder(ctx, kind, disposition)
+    if kind in ("Message", "PostItem") and disposition in ("SendOnly", "SendAndSaveCopy"):
+        folder = target if (target is not None and disposition == "SendAndSaveCopy") else mb.dfolder("sentitems")
+    _check_type(folder, kind)
+    item = mb.new_item(folder.id, kind)
+    for child in el:
+        if isinstance(child.tag, str):
+            store_element(mb, item, child)
+    if kind in ("Message", "PostItem"):
+        if disposition in ("SendOnly", "SendAndSaveCopy"):
+            item.message_flags = MSGFLAG_READ
+            item.sent = utcnow()
+        elif item.message_flags is None:
+            item.message_flags = MSGFLAG_READ | MSGFLAG_UNSENT
+        if not item.is_draft and item.sent is None:
+            item.sent = item.created
+        if "IsRead" not in [local(c) for c in el] and item.is_draft:
+            item.is_read = True
+    finalize(mb, item, creating=True)
+    mb.add_item(item)
+    if kind in ("Message", "PostItem") and disposition == "SendOnly":
+        return None
+    return item
+
+
+def update_item(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    resolution = req.get("ConflictResolution", "AutoResolve")
+    disposition = req.get("MessageDisposition")
+    with mb.lock:
+        for change in folder_ids(req.find(m("ItemChanges"))):
+            try:
+                item = _apply_change(ctx, change, resolution, disposition)
+            except EwsError as err:
+                error_message(msgs, "UpdateItem", err)
+                continue
+            msg = success_message(msgs, "UpdateItem")
+            _item_ref(sub(msg, m("Items")), item)
+            sub(sub(msg, m("ConflictResults")), t("Count"), "0")
+
+
+def _apply_change(ctx: Context, change, resolution: str, disposition: str | None) -> Item:
+    mb = ctx.mailbox
+    id_el = change.find(t("ItemId"))
+    if id_el is None:
+        raise EwsError("ErrorInvalidIdMalformed")
+    ck = id_el.get("ChangeKey")
+    if ck is not None and not change_key_ok(ck):
+        raise EwsError("ErrorInvalidChangeKey")
+    item = mb.get_item(id_el.get("Id"))
+    if ck is not None and ck != item.change_key and resolution != "AlwaysOverwrite":
+        raise EwsError("ErrorIrresolvableConflict")
+    updates = change.find(t("Updates"))
+    # Apply to a copy so a failing update leaves the item untouched.
+    work = copy.copy(item)
+    work.props = {k: copy.deepcopy(v) for k, v in item.props.items()}
+    work.ext = {k: copy.deepcopy(v) for k, v in item.ext.items()}
+    read_before = item.is_read
+    only_read = True
+    for upd in folder_ids(updates):
+        action = local(upd)
+        path_el = next((c for c in upd if local(c) in ("FieldURI", "IndexedFieldURI", "ExtendedFieldURI")), None)
+        if path_el is None:
+            raise EwsError("ErrorInvalidPropertyRequest")
+        path = parse_path(path_el)
+        if path.kind == "field":
+            name = schema.uri_element(item.kind, path.uri)
+            if name is None:
+                continue  # foreign to the item type
+            if name in schema.COMPUTED and name != "IsRead":
+                raise EwsError("ErrorInvalidPropertySet", "Set action is invalid for property.",
+                               xml={"FieldURI": path.uri})
+        if not (path.kind == "field" and path.uri == "message:IsRead"):
+            only_read = False
+        if action == "DeleteItemField":
+            delete_path(work, path)
+            continue
+        holder = next((c for c in upd if isinstance(c.tag, str) and local(c) not in
+                       ("FieldURI", "IndexedFieldURI", "ExtendedFieldURI")), None)
+        if holder is None:
+            raise EwsError("ErrorIncorrectUpdatePropertyCount", "An object within a change description must contain one and only one property to modify.")
+        for prop in holder:
+            if not isinstance(prop.tag, str):
+                continue
+            if action == "AppendToItemField":
+                append_element(work, prop)
+            else:
+                if path.kind == "field" and local(prop) in schema.INDEXED.values():
+                    work.props.pop(local(prop), None)
+                store_element(mb, work, prop)
+    finalize(mb, work, creating=False)
+    item.props, item.ext = work.props, work.ext
+    item.message_flags, item.sent, item.received = work.message_flags, work.sent, work.received
+    item.complete_date = work.complete_date
+    if only_read and updates is not None and len(updates):
+        if work.is_read != read_before:
+            mb.read_flag(item, work.is_read)
+    else:
+        item.is_read = work.is_read
+        mb.updated(item)
+    if disposition in ("SendOnly", "SendAndSaveCopy") and item.kind == "Message" and item.is_draft:
+        item.message_flags = MSGFLAG_READ
+        item.sent = utcnow()
+        item = mb.move_item(item, mb.distinguished["sentitems"])
+    if item.kind == "Task" and ctx.knob("task_id_change"):
+        item = mb.move_item(item, item.folder_id)
+    return item
+
+
+def delete_item(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    delete_type = req.get("DeleteType", "HardDelete")
+    with mb.lock:
+        for el in folder_ids(req.find(m("ItemIds"))):
+            try:
+                ck = el.get("ChangeKey")
+                if ck is not None and not change_key_ok(ck):
+                    raise EwsError("ErrorInvalidChangeKey")
+                item = mb.get_item(el.get("Id"))
+                if delete_type == "HardDelete":
+                    mb.remove_item(item)
+                elif delete_type == "SoftDelete" or item.folder_id == mb.distinguished["deleteditems"]:
+                    mb.move_item(item, mb.distinguished["recoverableitemsdeletions"])
+                elif delete_type == "MoveToDeletedItems":
+                    mb.move_item(item, mb.distinguished["deleteditems"])
+                else:
+                    raise EwsError("ErrorInvalidArgument", f"Invalid DeleteType {delete_type}.")
+            except EwsError as err:
+                error_message(msgs, "DeleteItem", err)
+                continue
+            success_message(msgs, "DeleteItem")
+
+
+def _move_or_copy(ctx: Context, req, msgs, op: str) -> None:
+    mb = ctx.mailbox
+    with mb.lock:
+        target_err, target = None, None
+        try:
+            target = resolve_folder(ctx, folder_ids(req.find(m("ToFolderId")))[0])
+        except (EwsError, IndexError) as err:
+            target_err = err if isinstance(err, EwsError) else EwsError("ErrorFolderNotFound")
+        for el in folder_ids(req.find(m("ItemIds"))):
+            try:
+                if target_err is not None:
+                    raise target_err
+                item = mb.get_item(el.get("Id"))
+                if op == "MoveItem":
+                    new = mb.move_item(item, target.id)
+                else:
+                    new = copy.copy(item)
+                    new.props = {k: copy.deepcopy(v) for k, v in item.props.items()}
+                    new.ext = {k: copy.deepcopy(v) for k, v in item.ext.items()}
+                    new.id, new.change_key, new.folder_id = new_id(mb.guid, ITEM), new_change_key(), target.id
+                    new.created = new.modified = utcnow()
+                    mb.add_item(new)
+            except EwsError as err:
+                error_message(msgs, op, err)
+                continue
+            msg = success_message(msgs, op)
+            if req.findtext(m("ReturnNewItemIds")) in (None, "true", "1"):
+                _item_ref(sub(msg, m("Items")), new)
+            else:
+                sub(msg, m("Items"))
+
+
+def move_item(ctx: Context, req, msgs) -> None:
+    _move_or_copy(ctx, req, msgs, "MoveItem")
+
+
+def copy_item(ctx: Context, req, msgs) -> None:
+    _move_or_copy(ctx, req, msgs, "CopyItem")
+
+
+OPERATIONS = {"CreateItem": create_item, "UpdateItem": update_item, "DeleteItem": delete_item,
+              "MoveItem": move_item, "CopyItem": copy_item}

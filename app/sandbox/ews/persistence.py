@@ -1,0 +1,91 @@
+"""`--state DIR`: the mailbox as one JSON document, written atomically (temp file + rename)."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from lxml import etree
+
+from .store import ExtProp, Folder, Item, Mailbox
+
+FILE_NAME = "ews-mailbox.json"
+
+
+def _d(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _p(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def dump(mb: Mailbox) -> dict:
+    return {
+        "format": 1, "address": mb.address, "display_name": mb.display_name, "guid": mb.guid,
+        "secret": base64.b64encode(mb.secret).decode(), "seq": mb.seq, "article": mb.article,
+        "distinguished": mb.distinguished,
+        "folders": [vars(f) for f in mb.folders.values()],
+        "items": [{
+            "id": i.id, "change_key": i.change_key, "folder_id": i.folder_id, "kind": i.kind,
+            "props": [etree.tostring(el, encoding="unicode") for el in i.props.values()],
+            "ext": [{"key": list(e.key), "attrs": e.attrs, "values": e.values, "is_array": e.is_array}
+                    for e in i.ext.values()],
+            "created": _d(i.created), "modified": _d(i.modified), "created_seq": i.created_seq,
+            "article": i.article, "is_read": i.is_read, "message_flags": i.message_flags, "sent": _d(i.sent),
+            "received": _d(i.received), "complete_date": _d(i.complete_date), "is_associated": i.is_associated,
+            "change_count": i.change_count,
+        } for i in mb.items.values()],
+        "log": mb.log,
+    }
+
+
+def load(data: dict) -> Mailbox:
+    mb = Mailbox(data["address"], data["display_name"], data["guid"], base64.b64decode(data["secret"]))
+    mb.seq, mb.article = data["seq"], data["article"]
+    mb.distinguished = dict(data["distinguished"])
+    for f in data["folders"]:
+        folder = Folder(**f)
+        mb.folders[folder.id] = folder
+    for d in data["items"]:
+        props = {}
+        for text in d["props"]:
+            el = etree.fromstring(text)
+            props[etree.QName(el).localname] = el
+        ext = {}
+        for e in d["ext"]:
+            key = tuple(e["key"])
+            ext[key] = ExtProp(key, e["attrs"], e["values"], e["is_array"])
+        item = Item(d["id"], d["change_key"], d["folder_id"], d["kind"], props, ext, _p(d["created"]),
+                    _p(d["modified"]), d["created_seq"], d["article"], d["is_read"], d["message_flags"],
+                    _p(d["sent"]), _p(d["received"]), _p(d["complete_date"]), d["is_associated"],
+                    d["change_count"])
+        mb.items[item.id] = item
+    mb.log = [tuple(e) for e in data["log"]]
+    mb._log_seqs = [e[0] for e in mb.log]
+    mb.ensure_distinguished()
+    return mb
+
+
+def save(mb: Mailbox, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / FILE_NAME
+    tmp = directory / (FILE_NAME + ".tmp")
+    with mb.lock:
+        data = json.dumps(dump(mb), ensure_ascii=False, separators=(",", ":"))
+        mb.dirty = False
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target
+
+
+def load_dir(directory: Path) -> Mailbox | None:
+    path = directory / FILE_NAME
+    if not path.exists():
+        return None
+    return load(json.loads(path.read_text(encoding="utf-8")))

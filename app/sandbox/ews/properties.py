@@ -1,0 +1,339 @@
+"""Item properties: paths (FieldURI / IndexedFieldURI / ExtendedFieldURI), storage of the client's
+elements, updates, type rules, computed properties and serialisation in schema order."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from lxml import etree
+
+from . import schema
+from .soap import EwsError, local, sub, t, xs_bool
+from .store import ExtProp, Item, Mailbox, utcnow
+
+DATETIME_ELEMENTS = {"Start", "End", "DueDate", "StartDate", "ReminderDueBy", "Birthday",
+                     "WeddingAnniversary", "AssignedTime"}
+MAILBOX_ELEMENTS = {"Sender", "From", "Organizer", "ReceivedBy", "ReceivedRepresenting", "ManagerMailbox"}
+RECIPIENT_LISTS = {"ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo", "RequiredAttendees",
+                   "OptionalAttendees", "Resources", "DirectReports"}
+ENTRY_ORDER = {
+    "EmailAddresses": ["EmailAddress1", "EmailAddress2", "EmailAddress3"],
+    "PhysicalAddresses": ["Business", "Home", "Other"],
+    "ImAddresses": ["ImAddress1", "ImAddress2", "ImAddress3"],
+    "PhoneNumbers": ["AssistantPhone", "BusinessFax", "BusinessPhone", "BusinessPhone2", "Callback", "CarPhone",
+                     "CompanyMainPhone", "HomeFax", "HomePhone", "HomePhone2", "Isdn", "MobilePhone", "OtherFax",
+                     "OtherTelephone", "Pager", "PrimaryPhone", "RadioPhone", "Telex", "TtyTddPhone"],
+}
+# Distinguished property sets, by name and GUID (so both spellings address one property).
+PROPERTY_SETS = {
+    "meeting": "6ed8da90-450b-101b-98da-00aa003f1305",
+    "appointment": "00062002-0000-0000-c000-000000000046",
+    "common": "00062008-0000-0000-c000-000000000046",
+    "publicstrings": "00020329-0000-0000-c000-000000000046",
+    "address": "00062004-0000-0000-c000-000000000046",
+    "internetheaders": "00020386-0000-0000-c000-000000000046",
+    "calendarassistant": "11000e07-b51b-40d6-af21-caa85edab1d0",
+    "unifiedmessaging": "4442858e-a9e3-4e80-b900-317a210cc15b",
+    "task": "00062003-0000-0000-c000-000000000046",
+    "sharing": "00062040-0000-0000-c000-000000000046",
+}
+PR_MESSAGE_FLAGS = 0x0E07
+PR_CLIENT_SUBMIT_TIME = 0x0039
+PR_MESSAGE_DELIVERY_TIME = 0x0E06
+PR_INTERNET_ARTICLE_NUMBER = 0x0E23
+# MAPI tags aliasing real fields: tag -> {item type or "*": element}
+TAG_ALIASES = {
+    0x0037: {"*": "Subject"}, 0x001A: {"*": "ItemClass"},
+    0x3001: {"Contact": "DisplayName"}, 0x3A06: {"Contact": "GivenName"}, 0x3A11: {"Contact": "Surname"},
+    0x3A16: {"Contact": "CompanyName"}, 0x3A17: {"Contact": "JobTitle"}, 0x3A18: {"Contact": "Department"},
+    0x1035: {"Message": "InternetMessageId"},
+}
+# Named properties aliasing calendar fields: (set guid, id) -> element
+NAMED_ALIASES = {
+    (PROPERTY_SETS["appointment"], 0x8223): "IsRecurring",
+    (PROPERTY_SETS["meeting"], 0x0023): "UID",
+}
+
+
+@dataclass(frozen=True)
+class Path:
+    kind: str  # "field", "indexed", "ext"
+    uri: str = ""
+    index: str = ""
+    attrs: tuple = ()  # ExtendedFieldURI attributes, as sent
+
+    @property
+    def attr_dict(self) -> dict[str, str]:
+        return dict(self.attrs)
+
+
+def parse_path(el) -> Path:
+    name = local(el)
+    if name == "FieldURI":
+        return Path("field", el.get("FieldURI", ""))
+    if name == "IndexedFieldURI":
+        return Path("indexed", el.get("FieldURI", ""), el.get("FieldIndex", ""))
+    if name == "ExtendedFieldURI":
+        return Path("ext", attrs=tuple(el.attrib.items()))
+    raise EwsError("ErrorInvalidPropertyRequest", f"Unknown property path {name}.")
+
+
+def ext_key(attrs: dict[str, str]) -> tuple:
+    if "PropertyTag" in attrs:
+        raw = attrs["PropertyTag"].strip()
+        tag = int(raw, 16) if raw.lower().startswith("0x") else int(raw)
+        return ("tag", tag)
+    guid = (attrs.get("PropertySetId") or "").strip().lower()
+    dist = attrs.get("DistinguishedPropertySetId")
+    if dist:
+        guid = PROPERTY_SETS.get(dist.lower(), dist.lower())
+    if "PropertyName" in attrs:
+        return ("name", guid, attrs["PropertyName"])
+    if "PropertyId" in attrs:
+        raw = attrs["PropertyId"].strip()
+        return ("id", guid, int(raw, 16) if raw.lower().startswith("0x") else int(raw))
+    raise EwsError("ErrorInvalidExtendedProperty", "The extended property attribute combination is invalid.")
+
+
+def base_uri(uri: str) -> str:
+    """contacts:PhysicalAddress:Street -> contacts:PhysicalAddress."""
+    return "contacts:PhysicalAddress" if uri.startswith("contacts:PhysicalAddress:") else uri
+
+
+def is_array_type(ptype: str) -> bool:
+    return ptype.endswith("Array")
+
+
+def _tz_fix(text: str | None) -> str | None:
+    """xs:dateTime -> UTC 'Z' form, as Exchange returns it; other text unchanged."""
+    if not text:
+        return text
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return fmt(value)
+
+
+def fmt(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_dt(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _detached(el):
+    new = copy.deepcopy(el)
+    new.tail = None
+    return new
+
+
+# --- writes ----------------------------------------------------------------------------------
+def store_element(mb: Mailbox, item: Item, el) -> None:
+    """Store one child of a client's item element (create or SetItemField)."""
+    name = local(el)
+    if name == "ExtendedProperty":
+        store_ext(mb, item, el)
+        return
+    if name not in schema.POSITION.get(item.kind, {}):
+        return  # foreign to the item type: skipped silently
+    if name == "IsRead":
+        item.is_read = xs_bool(el.text)
+        return
+    if name in schema.COMPUTED and name not in schema.SETTABLE_ON_CREATE:
+        return
+    new = _detached(el)
+    if name in DATETIME_ELEMENTS:
+        new.text = _tz_fix(new.text)
+    if name in schema.INDEXED.values():
+        existing = item.props.get(name)
+        if existing is not None:
+            for entry in new:
+                _merge_entry(existing, entry)
+            return
+    item.props[name] = new
+
+
+def _entry_sort(container) -> None:
+    order = ENTRY_ORDER.get(local(container), [])
+    entries = sorted(container, key=lambda e: order.index(e.get("Key")) if e.get("Key") in order else 99)
+    container[:] = entries
+
+
+def _merge_entry(container, entry) -> None:
+    key = entry.get("Key")
+    current = next((e for e in container if e.get("Key") == key), None)
+    if current is not None and local(container) == "PhysicalAddresses":
+        for part in entry:
+            for old in [p for p in current if local(p) == local(part)]:
+                current.remove(old)
+            current.append(_detached(part))
+        current[:] = sorted(current, key=lambda p: schema.ADDRESS_PARTS.index(local(p))
+                            if local(p) in schema.ADDRESS_PARTS else 99)
+    else:
+        if current is not None:
+            container.remove(current)
+        container.append(_detached(entry))
+    _entry_sort(container)
+
+
+def store_ext(mb: Mailbox, item: Item, el) -> None:
+    uri = el.find(t("ExtendedFieldURI"))
+    if uri is None:
+        raise EwsError("ErrorInvalidExtendedProperty", "ExtendedFieldURI missing.")
+    attrs = dict(uri.attrib)
+    key = ext_key(attrs)
+    ptype = attrs.get("PropertyType", "String")
+    values_el = el.find(t("Values"))
+    if values_el is not None:
+        values, is_array = [v.text or "" for v in values_el.findall(t("Value"))], True
+    else:
+        v = el.find(t("Value"))
+        values, is_array = [v.text or "" if v is not None else ""], is_array_type(ptype)
+    if key[0] == "tag" and _write_tag_alias(item, key[1], values):
+        return
+    alias = _named_alias(key)
+    if alias:
+        item.props[alias] = _text_element(alias, values[0] if values else "")
+        return
+    item.ext[key] = ExtProp(key, attrs, values, is_array)
+
+
+def _write_tag_alias(item: Item, tag: int, values: list[str]) -> bool:
+    value = values[0] if values else ""
+    if tag == PR_MESSAGE_FLAGS:
+        item.message_flags = int(value or 0)
+        return True
+    if tag == PR_CLIENT_SUBMIT_TIME:
+        item.sent = parse_dt(value)
+        return True
+    if tag == PR_MESSAGE_DELIVERY_TIME:
+        item.received = parse_dt(value) or item.received
+        return True
+    if tag == PR_INTERNET_ARTICLE_NUMBER:
+        return True  # read-only
+    aliases = TAG_ALIASES.get(tag)
+    if aliases:
+        name = aliases.get(item.kind) or aliases.get("*")
+        if name:
+            item.props[name] = _text_element(name, value)
+            return True
+    return False
+
+
+def _named_alias(key: tuple) -> str | None:
+    if key[0] == "id":
+        return NAMED_ALIASES.get((key[1], key[2]))
+    return None
+
+
+def _text_element(name: str, text: str):
+    el = etree.Element(t(name))
+    el.text = text
+    return el
+
+
+def delete_path(item: Item, path: Path) -> None:
+    if path.kind == "ext":
+        key = ext_key(path.attr_dict)
+        item.ext.pop(key, None)
+        if key[0] == "tag":
+            for name in (TAG_ALIASES.get(key[1]) or {}).values():
+                item.props.pop(name, None)
+        return
+    name = schema.uri_element(item.kind, base_uri(path.uri))
+    if name is None:
+        return
+    if path.kind == "indexed":
+        container = item.props.get(name)
+        if container is None:
+            return
+        entry = next((e for e in container if e.get("Key") == path.index), None)
+        if entry is None:
+            return
+        if ":PhysicalAddress:" in path.uri:
+            part = path.uri.rsplit(":", 1)[1]
+            for p in [p for p in entry if local(p) == part]:
+                entry.remove(p)
+            if len(entry) == 0:
+                container.remove(entry)
+        else:
+            container.remove(entry)
+        if len(container) == 0:
+            del item.props[name]
+        return
+    item.props.pop(name, None)
+
+
+def append_element(item: Item, el) -> None:
+    name = local(el)
+    current = item.props.get(name)
+    if current is None:
+        store_element(None, item, el)  # type: ignore[arg-type]
+        return
+    if name in ("Body",):
+        current.text = (current.text or "") + (el.text or "")
+        return
+    for child in el:
+        current.append(_detached(child))
+
+
+# --- type rules applied after every create/update ---------------------------------------------
+def finalize(mb: Mailbox, item: Item, creating: bool) -> None:
+    item.props.setdefault("ItemClass", _text_element("ItemClass", schema.ITEM_CLASS.get(item.kind, "IPM")))
+    if item.kind == "Task":
+        _finalize_task(item)
+    elif item.kind == "CalendarItem":
+        if "UID" not in item.props:
+            item.props["UID"] = _text_element("UID", _uid())
+    elif item.kind == "Contact" and creating:
+        if "DisplayName" not in item.props:
+            parts = [item.props[n].text or "" for n in ("GivenName", "Surname") if n in item.props]
+            item.props["DisplayName"] = _text_element("DisplayName", " ".join(p for p in parts if p))
+    if item.kind in ("Contact", "Task", "CalendarItem") and "Subject" not in item.props and "DisplayName" in item.props:
+        item.props["Subject"] = _text_element("Subject", item.props["DisplayName"].text or "")
+
+
+def _finalize_task(item: Item) -> None:
+    status = item.props.get("Status")
+    pct = item.props.get("PercentComplete")
+    status_v = status.text if status is not None else "NotStarted"
+    try:
+        pct_v = float(pct.text) if pct is not None and pct.text else 0.0
+    except ValueError:
+        pct_v = 0.0
+    if status is not None and status_v == "Completed":
+        pct_v = 100.0
+    elif status is not None and status_v == "NotStarted" and pct is None:
+        pct_v = 0.0
+    elif pct_v >= 100:
+        status_v = "Completed"
+    elif pct_v > 0 and status_v in ("NotStarted", "Completed"):
+        status_v = "InProgress"
+    elif pct_v == 0 and status_v == "Completed":
+        status_v = "NotStarted"
+    item.props["Status"] = _text_element("Status", status_v)
+    item.props["PercentComplete"] = _text_element("PercentComplete", f"{pct_v:g}")
+    if status_v == "Completed":
+        item.complete_date = item.complete_date or utcnow()
+    else:
+        item.complete_date = None
+
+
+def _uid() -> str:
+    return "040000008200E00074C5B7101A82E00800000000" + uuid.uuid4().hex.upper()
+
+
+_WS = re.compile(r"\s+")

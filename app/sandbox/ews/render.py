@@ -1,0 +1,370 @@
+"""Serialising items: requested shapes, computed properties, schema order; values for restrictions."""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from . import schema
+from .properties import (PR_CLIENT_SUBMIT_TIME, PR_INTERNET_ARTICLE_NUMBER, PR_MESSAGE_DELIVERY_TIME,
+                         PR_MESSAGE_FLAGS, TAG_ALIASES, Path, _named_alias, base_uri, ext_key, fmt, parse_path)
+from .soap import local, m, sub, t
+from .store import Folder, Item, Mailbox
+
+
+@dataclass
+class Shape:
+    base: str = "IdOnly"
+    paths: list[Path] = field(default_factory=list)
+
+
+def parse_shape(shape_el) -> Shape:
+    if shape_el is None:
+        return Shape("Default")
+    base = shape_el.findtext(t("BaseShape")) or "IdOnly"
+    paths: list[Path] = []
+    extra = shape_el.find(t("AdditionalProperties"))
+    if extra is not None:
+        for el in extra:
+            if isinstance(el.tag, str):
+                p = parse_path(el)
+                if p not in paths:
+                    paths.append(p)
+    return Shape(base.strip(), paths)
+
+
+_COMMON = ("ItemClass", "DateTimeReceived", "Size", "IsSubmitted", "IsDraft", "IsFromMe", "IsResend",
+           "IsUnmodified", "DateTimeSent", "DateTimeCreated", "DisplayCc", "DisplayTo", "HasAttachments",
+           "Culture", "EffectiveRights", "LastModifiedName", "LastModifiedTime", "IsAssociated", "TextBody")
+COMPUTED_FOR = {
+    "Contact": _COMMON + ("FileAs", "CompleteName", "ContactSource", "HasPicture"),
+    "Task": _COMMON + ("ChangeCount", "CompleteDate", "DelegationState", "IsAssignmentEditable", "IsComplete",
+                       "IsRecurring", "IsTeamTask", "Owner", "StatusDescription"),
+    "CalendarItem": _COMMON + ("IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent",
+                               "CalendarItemType", "MyResponseType", "Organizer", "Duration",
+                               "AppointmentSequenceNumber", "AppointmentState", "ConflictingMeetingCount",
+                               "AdjacentMeetingCount"),
+    "Message": _COMMON + ("Sender", "From", "ConversationIndex", "ConversationTopic", "ConversationId", "IsRead",
+                          "IsReadReceiptRequested", "IsDeliveryReceiptRequested", "IsResponseRequested"),
+}
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _mailbox(parent, name: str, address: str, routing: str = "SMTP", mtype: str = "Mailbox"):
+    mbx = sub(parent, t("Mailbox"))
+    sub(mbx, t("Name"), name)
+    sub(mbx, t("EmailAddress"), address)
+    sub(mbx, t("RoutingType"), routing)
+    sub(mbx, t("MailboxType"), mtype)
+    return mbx
+
+
+def _text(item: Item, name: str) -> str:
+    el = item.props.get(name)
+    return (el.text or "") if el is not None else ""
+
+
+def _names(item: Item, name: str) -> list[str]:
+    el = item.props.get(name)
+    if el is None:
+        return []
+    out = []
+    for mbx in el.iter(t("Mailbox")):
+        out.append(mbx.findtext(t("Name")) or mbx.findtext(t("EmailAddress")) or "")
+    return out
+
+
+def computed(mb: Mailbox, item: Item, name: str):
+    """The server's value of a computed property, or None (then nothing is returned)."""
+    el = etree.Element(t(name))
+    is_msg = item.kind == "Message"
+    if name == "ItemId":
+        el.set("Id", item.id)
+        el.set("ChangeKey", item.change_key)
+    elif name == "ParentFolderId":
+        f: Folder = mb.folders[item.folder_id]
+        el.set("Id", f.id)
+        el.set("ChangeKey", f.change_key)
+    elif name == "DateTimeReceived":
+        el.text = fmt(item.received or item.created)
+    elif name == "Size":
+        el.text = str(400 + sum(len(etree.tostring(v)) for v in item.props.values()) + 64 * len(item.ext))
+    elif name in ("IsSubmitted", "IsResend", "HasAttachments", "IsTeamTask", "IsCancelled",
+                  "MeetingRequestWasSent", "HasPicture", "IsAssignmentEditable"):
+        el.text = "false"
+    elif name == "IsDraft":
+        el.text = "true" if item.is_draft else "false"
+    elif name == "IsFromMe":
+        el.text = "true" if is_msg and item.sent is not None and not item.is_draft else "false"
+    elif name == "IsUnmodified":
+        el.text = "true" if item.change_count <= 1 else "false"
+    elif name == "DateTimeSent":
+        if item.is_draft:
+            return None
+        el.text = fmt(item.sent or item.created)
+    elif name == "DateTimeCreated":
+        el.text = fmt(item.created)
+    elif name == "LastModifiedTime":
+        el.text = fmt(item.modified)
+    elif name == "LastModifiedName":
+        el.text = mb.display_name
+    elif name == "IsAssociated":
+        el.text = "true" if item.is_associated else "false"
+    elif name in ("DisplayTo", "DisplayCc"):
+        el.text = "; ".join(_names(item, "ToRecipients" if name == "DisplayTo" else "CcRecipients"))
+    elif name == "Culture":
+        el.text = "en-US"
+    elif name == "EffectiveRights":
+        for right in ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify", "Read",
+                      "ViewPrivateItems"):
+            sub(el, t(right), "false" if right.startswith("Create") else "true")
+    elif name == "TextBody":
+        body = item.props.get("Body")
+        if body is None:
+            return None
+        el.set("BodyType", "Text")
+        text = body.text or ""
+        el.text = _TAGS.sub("", text) if body.get("BodyType") == "HTML" else text
+    elif name == "FileAs":
+        given, sur = _text(item, "GivenName"), _text(item, "Surname")
+        el.text = f"{sur}, {given}" if sur and given else (sur or given or _text(item, "DisplayName"))
+    elif name == "CompleteName":
+        for src, dst in (("GivenName", "FirstName"), ("MiddleName", "MiddleName"), ("Surname", "LastName"),
+                         ("Generation", "Suffix")):
+            if src in item.props:
+                sub(el, t(dst), _text(item, src))
+        sub(el, t("FullName"), _text(item, "DisplayName"))
+    elif name == "ContactSource":
+        el.text = "Store"
+    elif name == "ChangeCount":
+        el.text = str(item.change_count)
+    elif name == "CompleteDate":
+        if item.complete_date is None:
+            return None
+        el.text = fmt(item.complete_date)
+    elif name == "DelegationState":
+        el.text = "NoMatch"
+    elif name == "IsComplete":
+        el.text = "true" if _text(item, "Status") == "Completed" else "false"
+    elif name == "IsRecurring":
+        el.text = "true" if "Recurrence" in item.props else "false"
+    elif name == "Owner":
+        el.text = mb.display_name
+    elif name == "StatusDescription":
+        el.text = {"NotStarted": "Not Started", "InProgress": "In Progress", "WaitingOnOthers": "Waiting on someone else"}.get(
+            _text(item, "Status"), _text(item, "Status"))
+    elif name == "IsMeeting":
+        el.text = "true" if ("RequiredAttendees" in item.props or "OptionalAttendees" in item.props) else "false"
+    elif name == "CalendarItemType":
+        el.text = "RecurringMaster" if "Recurrence" in item.props else "Single"
+    elif name == "MyResponseType":
+        el.text = "Organizer"
+    elif name == "Organizer":
+        _mailbox(el, mb.display_name, mb.address)
+    elif name == "Duration":
+        from .properties import parse_dt
+        start, end = parse_dt(_text(item, "Start")), parse_dt(_text(item, "End"))
+        if not start or not end:
+            return None
+        secs = int((end - start).total_seconds())
+        days, rest = divmod(max(secs, 0), 86400)
+        el.text = f"P{days}DT{rest // 3600}H{rest % 3600 // 60}M" if days else f"PT{rest // 3600}H{rest % 3600 // 60}M"
+    elif name in ("AppointmentSequenceNumber", "ConflictingMeetingCount", "AdjacentMeetingCount"):
+        el.text = "0"
+    elif name == "AppointmentState":
+        el.text = "1" if "RequiredAttendees" in item.props or "OptionalAttendees" in item.props else "0"
+    elif name in ("Sender", "From"):
+        stored = item.props.get("From")
+        if stored is not None:
+            return copy.deepcopy(stored) if name == "From" else _retag(stored, "Sender")
+        _mailbox(el, mb.display_name, mb.address)
+    elif name == "ConversationTopic":
+        el.text = _text(item, "Subject")
+    elif name == "ConversationIndex":
+        el.text = base64.b64encode(b"\x01" + hashlib.sha1(item.id.encode()).digest()[:21]).decode()
+    elif name == "ConversationId":
+        el.set("Id", base64.urlsafe_b64encode(b"CQAAABYAAAA" + hashlib.sha1(_text(item, "Subject").encode()).digest()).decode())
+    elif name == "IsRead":
+        el.text = "true" if item.is_read else "false"
+    elif name in ("IsReadReceiptRequested", "IsDeliveryReceiptRequested", "IsResponseRequested"):
+        stored = item.props.get(name)
+        return copy.deepcopy(stored) if stored is not None else _set(el, "false")
+    else:
+        return None
+    return el
+
+
+def _set(el, text):
+    el.text = text
+    return el
+
+
+def _retag(el, name):
+    new = copy.deepcopy(el)
+    new.tag = t(name)
+    return new
+
+
+def element_value(mb: Mailbox, item: Item, name: str):
+    if name in item.props and name not in ("Sender",):
+        return item.props[name]
+    if name in schema.COMPUTED or name in COMPUTED_FOR.get(item.kind, ()) or name in ("FileAs",):
+        return computed(mb, item, name)
+    return None
+
+
+def _ext_values(mb: Mailbox, item: Item, key: tuple) -> tuple[list[str], bool] | None:
+    if key[0] == "tag":
+        tag = key[1]
+        if tag == PR_MESSAGE_FLAGS and item.kind in ("Message", "PostItem"):
+            flags = item.message_flags if item.message_flags is not None else 1
+            return [str(flags | (0 if item.is_read else 0) )], False
+        if tag == PR_INTERNET_ARTICLE_NUMBER:
+            return [str(item.article)], False
+        if tag == PR_CLIENT_SUBMIT_TIME and item.sent is not None:
+            return [fmt(item.sent)], False
+        if tag == PR_MESSAGE_DELIVERY_TIME:
+            return [fmt(item.received or item.created)], False
+        aliases = TAG_ALIASES.get(tag)
+        if aliases:
+            name = aliases.get(item.kind) or aliases.get("*")
+            el = element_value(mb, item, name) if name else None
+            if el is not None:
+                return [el.text or ""], False
+    alias = _named_alias(key)
+    if alias:
+        el = element_value(mb, item, alias)
+        if el is not None:
+            return [el.text or ""], False
+    prop = item.ext.get(key)
+    if prop is None:
+        return None
+    return list(prop.values), prop.is_array
+
+
+def render_ext(mb: Mailbox, item: Item, path: Path):
+    found = _ext_values(mb, item, ext_key(path.attr_dict))
+    if found is None:
+        return None
+    values, is_array = found
+    el = etree.Element(t("ExtendedProperty"))
+    etree.SubElement(el, t("ExtendedFieldURI"), dict(path.attrs))
+    if is_array:
+        vs = sub(el, t("Values"))
+        for v in values:
+            sub(vs, t("Value"), v)
+    else:
+        sub(el, t("Value"), values[0] if values else "")
+    return el
+
+
+def render_item(mb: Mailbox, item: Item, parent, shape: Shape):
+    """Append the item's element to `parent` with the properties the shape asks for."""
+    out = sub(parent, t(item.kind))
+    pos = schema.POSITION.get(item.kind, schema.POSITION["Item"])
+    chosen: dict[str, object] = {}
+    ext: list = []
+    names: list[str] = []
+    if shape.base == "AllProperties":
+        names = list(item.props) + list(COMPUTED_FOR.get(item.kind, ())) + ["ParentFolderId"]
+    elif shape.base == "Default":
+        names = list(schema.DEFAULT_SHAPE.get(item.kind, ()))
+    for p in shape.paths:
+        if p.kind == "field":
+            name = schema.uri_element(item.kind, p.uri)
+            if name:
+                names.append(name)
+        elif p.kind == "indexed":
+            name = schema.uri_element(item.kind, base_uri(p.uri))
+            if name and name not in chosen:
+                _add_indexed(item, name, p, chosen)
+        else:
+            el = render_ext(mb, item, p)
+            if el is not None:
+                ext.append(el)
+    for name in names:
+        if name in chosen or name == "ItemId" or name not in pos:
+            continue
+        el = element_value(mb, item, name)
+        if el is not None:
+            chosen[name] = el
+    sub(out, t("ItemId"), Id=item.id, ChangeKey=item.change_key)
+    ext_pos = pos["ExtendedProperty"]
+    ordered = sorted(chosen.items(), key=lambda kv: pos[kv[0]])
+    done_ext = False
+    for name, el in ordered:
+        if not done_ext and pos[name] > ext_pos:
+            out.extend(ext)
+            done_ext = True
+        out.append(_clean_copy(el))
+    if not done_ext:
+        out.extend(ext)
+    return out
+
+
+def _add_indexed(item: Item, name: str, p: Path, chosen: dict) -> None:
+    """One Entry (or one address sub-field) of an indexed property, merged per container."""
+    container = item.props.get(name)
+    if container is None:
+        return
+    entry = next((e for e in container if e.get("Key") == p.index), None)
+    if entry is None:
+        return
+    acc = chosen.get(name)
+    if acc is None:
+        acc = etree.Element(t(name))
+        chosen[name] = acc
+    target = next((e for e in acc if e.get("Key") == p.index), None)
+    if ":PhysicalAddress:" in p.uri:
+        part = p.uri.rsplit(":", 1)[1]
+        src = next((c for c in entry if local(c) == part), None)
+        if src is None:
+            return
+        if target is None:
+            target = sub(acc, t("Entry"), Key=p.index)
+        target.append(copy.deepcopy(src))
+    elif target is None:
+        acc.append(copy.deepcopy(entry))
+
+
+def _clean_copy(el):
+    new = copy.deepcopy(el)
+    new.tail = None
+    return new
+
+
+def values_for(mb: Mailbox, item: Item, path: Path) -> list[str]:
+    """Comparable text values of a property (several for multi-valued ones); [] when absent."""
+    if path.kind == "ext":
+        found = _ext_values(mb, item, ext_key(path.attr_dict))
+        return found[0] if found else []
+    name = schema.uri_element(item.kind, base_uri(path.uri))
+    if name is None:
+        return []
+    if path.kind == "indexed":
+        container = item.props.get(name)
+        if container is None:
+            return []
+        entry = next((e for e in container if e.get("Key") == path.index), None)
+        if entry is None:
+            return []
+        if ":PhysicalAddress:" in path.uri:
+            v = entry.findtext(t(path.uri.rsplit(":", 1)[1]))
+            return [v] if v is not None else []
+        return [entry.text or ""]
+    if name == "ItemId":
+        return [item.id]
+    el = element_value(mb, item, name)
+    if el is None:
+        return []
+    if name in ("Categories", "Children", "Companies", "Contacts"):
+        return [c.text or "" for c in el]
+    if len(el) and el.find(f".//{t('EmailAddress')}") is not None:
+        return [a.text or "" for a in el.iter(t("EmailAddress"))] + [n.text or "" for n in el.iter(t("Name"))]
+    if name in ("ParentFolderId",):
+        return [el.get("Id", "")]
+    return [el.text or ""]
