@@ -106,8 +106,9 @@ def judge_chunk(body: Mapping[str, Any], chunk: Sequence[Op], path: str) -> list
     for i, op in enumerate(chunk):
         info = infos[i] if i < len(infos) else None
         aoe = aoes[i] if i < len(aoes) else None
-        bad = (isinstance(info, Mapping) and info.get("success") is False) or _non_empty(aoe)
-        if bad:
+        info_failed = isinstance(info, Mapping) and info.get("success") is False
+        own_errors = _non_empty(aoe) or (info_failed and _non_empty(info.get("errors")))
+        if own_errors or (info_failed and envelope_ok):
             failed.append(E.item_error(info, aoe, op.ref or f"{path} record {op.id}"))
         elif not envelope_ok:
             if len(chunk) == 1:

@@ -150,6 +150,28 @@ class CrmStore:
                 missing.append(text)
         return missing
 
+    def writable_fields(self, path: str, *, creating: bool) -> set[str] | None:
+        """Names metadata confirms as createable/updateable for `path`; None when unknown."""
+        try:
+            rows = self.metadata()
+        except AppError as exc:
+            log.info("metadata unavailable (%s); writing unconfirmed fields", type(exc).__name__)
+            return None
+        row = next((r for r in rows if str(r.get("controller_path", "")).strip("/") == path), None)
+        if row is None or not row.get("fields"):
+            return None
+        flag = "is_createable" if creating else "is_updateable"
+        return {str(f.get("name")) for f in row["fields"] if isinstance(f, dict) and f.get(flag, True)}
+
+    def _confirmed(self, path: str, fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+        allowed = self.writable_fields(path, creating=creating)
+        if allowed is None:
+            return fields
+        dropped = sorted(k for k in fields if k not in allowed)
+        if dropped:
+            log.info("not writing %s to %s: not in this database's metadata", ", ".join(dropped), path)
+        return {k: v for k, v in fields.items() if k in allowed}
+
     def check_prerequisites(self) -> None:
         missing = self.missing_prerequisites()
         if missing:
@@ -266,6 +288,7 @@ class CrmStore:
             fields["created_through_reference"] = item.link_id
             if queue is not None:
                 fields["assigned_to"] = queue
+            fields = self._confirmed(info.path, fields, creating=True)
             ops.append(batch.Op("POST", 0, 0, fields, ref=f"new {kind.value} {item.link_id}"))
         out: list[CrmRecord | AppError] = []
         for item, res in zip(items, batch.run(self.client, info.path + ".api", ops)):
@@ -278,8 +301,10 @@ class CrmStore:
         return out
 
     def update(self, kind: Kind, updates: Sequence[Update]) -> list[Stamp | AppError]:
+        path = M.TYPES[kind].path
         ops = [
-            batch.Op("PUT", u.id, u.version, M.to_wire(kind, u.fields, u.changed), ref=f"{kind.value} {u.id}")
+            batch.Op("PUT", u.id, u.version, self._confirmed(path, M.to_wire(kind, u.fields, u.changed), creating=False),
+                     ref=f"{kind.value} {u.id}")
             for u in updates
         ]
         return [
@@ -340,6 +365,8 @@ class CrmStore:
         return self.emails.find(message_ids)
 
     def record_emails(self, emails: Sequence[EmailRecord]) -> list[str | AppError]:
+        allowed = self.writable_fields("email/emails", creating=True)
+        self.emails.include_body = allowed is not None and "body" in allowed
         return self.emails.record(emails)
 
     def link_emails(self, links: Sequence[tuple[str, LinkTarget]]) -> list[str | AppError]:
