@@ -316,7 +316,10 @@ class WorkbooksClient:
                 )
             raise _Retry()
         if status != 200:
-            raise E.status_error(status, body if isinstance(body, dict) else None, path)
+            err = E.status_error(status, body if isinstance(body, dict) else None, path)
+            if isinstance(err, TransientError) and not write:
+                raise _Retry()  # e.g. 403 database_being_migrated: "retry soon"
+            raise err
         if not isinstance(body, dict):
             if not self.key_mode and _looks_like_login_page(resp):
                 raise _Retry(0, relogin=True)
