@@ -280,7 +280,7 @@ def render_item(mb: Mailbox, item: Item, parent, shape: Shape):
                 names.append(name)
         elif p.kind == "indexed":
             name = schema.uri_element(item.kind, base_uri(p.uri))
-            if name and name not in chosen:
+            if name:
                 _add_indexed(item, name, p, chosen)
         else:
             el = render_ext(mb, item, p)

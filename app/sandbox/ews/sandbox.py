@@ -283,6 +283,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _poke(host: str, port: int) -> None:
+    import socket
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        pass
+
+
 def start_ews_sandbox(dataset=None, *, people: int = 50, seed: int = 1, host: str = "127.0.0.1", port: int = 0,
                       auth=("basic", "ntlm"), users=None, tls=None, latency_ms: float = 0.0,
                       fail_rate: float = 0.0, state_dir=None, **options: Any) -> tuple[RunningServer, EwsSandbox]:
@@ -305,7 +313,11 @@ def start_ews_sandbox(dataset=None, *, people: int = 50, seed: int = 1, host: st
     original_stop = server.stop
 
     def stop() -> None:
+        # Wake serve_forever's 0.5 s select at once so stopping is quick.
+        poke = threading.Timer(0.01, _poke, args=(server.host, server.port))
+        poke.start()
         original_stop()
+        poke.cancel()
         if sandbox.state_dir is not None:
             sandbox.save()
         sandbox.close()
