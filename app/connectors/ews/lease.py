@@ -1,0 +1,147 @@
+"""`LeasePort` on exchangelib: the mailbox lease as an item in a connector-owned folder.
+
+The folder ("Workbooks connector", IPF.Note) sits directly under the mailbox root, outside the
+IPM subtree that mail clients show, and is created once (CreateFolder; `ErrorFolderExists` ->
+find it with one shallow FindFolder). The lease is one Message in it carrying our
+`lease_data` extended property (JSON: machine id, host, heartbeat, app version). Every write
+is ChangeKey-checked under NeverOverwrite, so two racing machines cannot both win; two racing
+*creates* are settled deterministically (the smallest ItemId wins, the loser removes its item
+and gets StaleVersion). Never uses UpdateFolder.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from exchangelib import Account, Folder, Message
+from exchangelib.errors import ErrorFolderExists
+from exchangelib.folders import FolderCollection
+from exchangelib.folders.queryset import SHALLOW
+from exchangelib.items import NEVER_OVERWRITE, SOFT_DELETE
+from exchangelib.properties import ItemId
+from exchangelib.services import CreateFolder
+
+from app.connectors.ews.client import EwsSettings, open_account
+from app.connectors.ews.errors import translated
+from app.connectors.ews.folders import FolderSet
+from app.domain.records import Lease
+from app.errors import StaleVersion
+
+LEASE_FOLDER_NAME = "Workbooks connector"
+LEASE_SUBJECT = "Workbooks connector mailbox lease (do not delete)"
+
+
+class EwsLease:
+    def __init__(self, account: Account, folders: FolderSet | None = None, *, folder_name: str = LEASE_FOLDER_NAME):
+        self.account = account
+        self.folders = folders or FolderSet(account)
+        self.folder_name = folder_name
+        self._folder: Any = None
+        self._item_id: str | None = None
+
+    @classmethod
+    def connect(cls, settings: EwsSettings, **kw: Any) -> "EwsLease":
+        return cls(open_account(settings), **kw)
+
+    # --- folder ------------------------------------------------------------------------------
+
+    def folder(self) -> Any:
+        if self._folder is None:
+            with translated("preparing the mailbox lease folder"):
+                self._folder = self._find_folder() or self._create_folder()
+        return self._folder
+
+    def _create_folder(self) -> Any:
+        root = self.folders.root
+        new = Folder(root=root, name=self.folder_name, folder_class="IPF.Note")
+        [res] = list(CreateFolder(account=self.account).call(parent_folder=root, folders=[new]))
+        if isinstance(res, ErrorFolderExists):  # another machine created it meanwhile
+            found = self._find_folder()
+            if found is None:
+                raise res
+            return found
+        if isinstance(res, Exception):
+            raise res
+        return res
+
+    def _find_folder(self) -> Any:
+        root = self.folders.root
+        for f in FolderCollection(account=self.account, folders=[root]).find_folders(depth=SHALLOW):
+            if not isinstance(f, Exception) and (f.name or "").casefold() == self.folder_name.casefold():
+                return f
+        return None
+
+    # --- lease -------------------------------------------------------------------------------
+
+    def _items(self) -> list[Any]:
+        folder = self.folder()
+        with translated("reading the mailbox lease"):
+            items = [i for i in folder.all().only("subject", "lease_data") if isinstance(i, Message)]
+        return sorted(items, key=lambda i: i.id)
+
+    def read_lease(self) -> Lease | None:
+        items = self._items()
+        if not items:
+            self._item_id = None
+            return None
+        winner = items[0]
+        self._item_id = winner.id
+        return _decode(winner.lease_data, winner.changekey)
+
+    def write_lease(self, lease: Lease) -> Lease:
+        if not lease.version:
+            return self._create(lease)
+        if self._item_id is None:
+            current = self.read_lease()
+            if current is None:
+                raise StaleVersion("the mailbox lease disappeared; read it again")
+        item = Message(account=self.account, folder=self.folder())
+        item._id = ItemId(self._item_id, lease.version)
+        item.lease_data = _encode(lease)
+        with translated("renewing the mailbox lease"):
+            item.save(update_fields=["lease_data"], conflict_resolution=NEVER_OVERWRITE)
+        self._item_id = item.id
+        return replace(lease, version=item.changekey)
+
+    def _create(self, lease: Lease) -> Lease:
+        if self._items():
+            raise StaleVersion("another computer wrote the mailbox lease first")
+        folder = self.folder()
+        item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT)
+        item.lease_data = _encode(lease)
+        with translated("creating the mailbox lease"):
+            [res] = self.account.bulk_create(folder=folder, items=[item])
+            if isinstance(res, Exception):
+                raise res
+        items = self._items()
+        if items and items[0].id != res.id:  # raced: the smallest id wins, ours goes
+            with translated("removing a duplicate mailbox lease"):
+                self.account.bulk_delete(ids=[(res.id, None)], delete_type=SOFT_DELETE)
+            self._item_id = items[0].id
+            raise StaleVersion("another computer wrote the mailbox lease at the same moment")
+        self._item_id = res.id
+        return replace(lease, version=res.changekey)
+
+
+def _encode(lease: Lease) -> str:
+    return json.dumps({
+        "holder_machine_id": lease.holder_machine_id,
+        "holder_host": lease.holder_host,
+        "heartbeat_at": lease.heartbeat_at.astimezone(timezone.utc).isoformat(),
+        "app_version": lease.app_version,
+    })
+
+
+def _decode(text: str | None, change_key: str) -> Lease | None:
+    try:
+        data = json.loads(text or "")
+        beat = datetime.fromisoformat(data["heartbeat_at"])
+        return Lease(holder_machine_id=str(data["holder_machine_id"]), holder_host=str(data.get("holder_host", "")),
+                     heartbeat_at=beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc),
+                     app_version=str(data.get("app_version", "")), version=change_key)
+    except (ValueError, KeyError, TypeError):
+        # Unreadable lease item: treat as an expired lease from an unknown machine, so it can be taken over.
+        return Lease(holder_machine_id="", holder_host="unknown computer",
+                     heartbeat_at=datetime(1970, 1, 1, tzinfo=timezone.utc), version=change_key)

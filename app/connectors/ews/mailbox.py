@@ -1,0 +1,269 @@
+"""`MailboxPort` on exchangelib (ports.py, ews.md sections 3-5).
+
+One `EwsMailbox` per Account. Reads: SyncFolderItems page by page + GetItem batches; FindItem
+restrictions on our extended properties. Writes: `bulk_create` in chunks (markers + category,
+calendar writes always SEND_TO_NONE); one UpdateItem per item with the stored ChangeKey under
+NeverOverwrite (a stale key becomes `StaleVersion` for that item only, never a lost batch);
+sharing as a read-modify-write of the categories; trash as MoveToDeletedItems, never HardDelete.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+from exchangelib import Account, Message
+from exchangelib.items import ALL_OCCURRENCES, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE, SEND_TO_NONE
+from exchangelib.properties import ItemId
+
+from app.connectors.ews import mapping
+from app.connectors.ews.client import EwsSettings, check_connection, open_account
+from app.connectors.ews.errors import to_app_error, translated
+from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
+from app.domain.records import (
+    Kind,
+    NewItem,
+    OutlookChange,
+    OutlookItem,
+    OutlookPage,
+    SentPage,
+    Sharing,
+    Stamp,
+    Update,
+)
+from app.errors import AppError, NotFound, StaleVersion, TransientError
+
+SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
+SENT_SYNC_FIELDS = ["datetime_sent"]  # enough to drop old messages before any GetItem
+CREATE_CHUNK = 100
+# Changes that need the item's current values (indexed-field merges, the notes block, zones).
+NEEDS_READ = {
+    Kind.PERSON: set(mapping.PERSON_FIELDS),
+    Kind.TASK: {"description", "status"},
+    Kind.MEETING: {"description", "all_day", "start", "end", "start_date", "end_date"},
+}
+
+
+class EwsMailbox:
+    """The user's mailbox over EWS. Construct with `EwsMailbox.connect(EwsSettings(...))` or
+    around an existing exchangelib Account."""
+
+    def __init__(self, account: Account, *, page_size: int = PAGE_SIZE, fetch_chunk: int = FETCH_CHUNK,
+                 create_chunk: int = CREATE_CHUNK):
+        self.account = account
+        self.folders = FolderSet(account)
+        self.page_size = page_size
+        self.fetch_chunk = fetch_chunk
+        self.create_chunk = create_chunk
+        self._mailbox = account.primary_smtp_address.lower()
+
+    @classmethod
+    def connect(cls, settings: EwsSettings, *, check: bool = False, **kw: Any) -> "EwsMailbox":
+        """Open the mailbox from stored facts (no autodiscover). `check=True` first verifies the
+        connection with FailFast (AuthError / ConfigError with a clear message)."""
+        if check:
+            check_connection(settings)
+        return cls(open_account(settings), **kw)
+
+    def close(self) -> None:
+        with translated("closing the mailbox connection"):
+            self.account.protocol.close()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def identity(self) -> str:
+        return self._mailbox
+
+    def changes(self, kind: Kind, token: str | None) -> Iterator[OutlookPage]:
+        folder = self.folders.get(kind)
+        model = mapping.MODEL[kind]
+        for page in sync_pages(folder, token, SYNC_FIELDS, page_size=self.page_size, op=f"reading {_noun(kind)} changes"):
+            deletes: dict[str, OutlookChange] = {}
+            wanted: dict[str, tuple[str, str | None]] = {}
+            order: list[str] = []
+            for change_type, obj in page.changes:
+                if change_type == DELETE:
+                    order.append(obj.id)
+                    deletes[obj.id] = OutlookChange("delete", obj.id)
+                elif change_type in (CREATE, UPDATE) and type(obj) is model:  # skips DistributionList etc.
+                    order.append(obj.id)
+                    wanted[obj.id] = (obj.id, obj.changekey)
+            items = self._fetch_mapped(kind, list(wanted.values()))
+            out: list[OutlookChange] = []
+            seen: set[str] = set()
+            for item_id in order:
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                if item_id in deletes:
+                    out.append(deletes[item_id])
+                else:
+                    item = items.get(item_id)
+                    # Gone between the sync and the read: report it as deleted (idempotent).
+                    out.append(OutlookChange("upsert", item_id, item) if item else OutlookChange("delete", item_id))
+            yield OutlookPage(tuple(out), page.token, page.done)
+
+    def _fetch_mapped(self, kind: Kind, ids: list[tuple[str, str | None]]) -> dict[str, OutlookItem]:
+        found: dict[str, OutlookItem] = {}
+        results = fetch_items(self.folders.get(kind), ids, mapping.ONLY_FIELDS[kind], chunk=self.fetch_chunk,
+                              op=f"reading {_noun(kind)}")
+        for (item_id, _), res in zip(ids, results):
+            if isinstance(res, Exception):
+                continue
+            with translated(f"reading {_noun(kind)}", ref=item_id):
+                found[item_id] = mapping.to_outlook_item(kind, res, self._mailbox)
+        return found
+
+    def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:
+        found = self._fetch_mapped(kind, [(i, None) for i in item_ids])
+        return [found.get(i) for i in item_ids]
+
+    def find_by_marker(self, kind: Kind, *, link_id: str | None = None, crm_id: str | None = None) -> list[OutlookItem]:
+        query = {k: v for k, v in (("link_id", link_id), ("crm_id", crm_id)) if v}
+        if not query:
+            return []
+        folder = self.folders.get(kind)
+        model = mapping.MODEL[kind]
+        out = []
+        with translated(f"searching {_noun(kind)} by marker"):
+            for item in folder.filter(**query).only(*mapping.ONLY_FIELDS[kind]):
+                if isinstance(item, Exception) or type(item) is not model:
+                    continue
+                out.append(mapping.to_outlook_item(kind, item, self._mailbox))
+        return out
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def create(self, kind: Kind, items: Sequence[NewItem]) -> list[Stamp | AppError]:
+        folder = self.folders.get(kind)
+        results: list[Stamp | AppError | None] = [None] * len(items)
+        ready: list[tuple[int, Any]] = []
+        for n, new in enumerate(items):
+            try:
+                with translated(f"preparing a new {_noun(kind, 1)}", ref=new.link_id):
+                    item = mapping.new_item(kind, new.fields, related=new.related, default_zone=self.account.default_timezone,
+                                            account=self.account, folder=folder)
+                    mapping.apply_markers(item, sharing=new.sharing, crm_id=new.crm_id, link_id=new.link_id)
+                    item.clean(version=self.account.version)
+                ready.append((n, item))
+            except AppError as err:
+                results[n] = err
+        for start in range(0, len(ready), self.create_chunk):
+            chunk = ready[start:start + self.create_chunk]
+            try:
+                with translated(f"creating {_noun(kind)}"):
+                    created = self.account.bulk_create(folder=folder, items=[i for _, i in chunk],
+                                                       send_meeting_invitations=SEND_TO_NONE, chunk_size=len(chunk))
+            except TransientError as err:
+                for n, _ in ready[start:]:  # later chunks never went out; earlier stamps are kept
+                    results[n] = err
+                break
+            for (n, new_item), res in zip(chunk, created):
+                ref = items[n].link_id
+                results[n] = (to_app_error(res, op=f"creating a {_noun(kind, 1)}", ref=ref) if isinstance(res, Exception)
+                              else Stamp(res.id, res.changekey))
+        return results  # type: ignore[return-value]
+
+    def update(self, kind: Kind, update: Update) -> Stamp:
+        op = f"updating a {_noun(kind, 1)}"
+        changed = set(update.changed) & set(mapping.FIELDS_BY_KIND[kind])
+        replace_related = update.related is not None and kind is Kind.PERSON
+        if not changed and not replace_related:
+            return Stamp(update.id, update.version)
+        if changed & NEEDS_READ[kind] or replace_related:
+            item = self._current(kind, update.id, update.version, op)
+        else:
+            item = mapping.MODEL[kind](account=self.account, folder=self.folders.get(kind))
+            item._id = ItemId(update.id, update.version)
+        with translated(op, ref=update.id):
+            if kind is Kind.PERSON:
+                names = mapping.write_person(item, update.fields, changed, update.related, replace_related=replace_related)
+            elif kind is Kind.TASK:
+                names = mapping.write_task(item, update.fields, changed)
+            else:
+                names = mapping.write_meeting(item, update.fields, changed, self.account.default_timezone)
+        return self._save(item, names, update.version, op)
+
+    def _current(self, kind: Kind, item_id: str, version: str, op: str) -> Any:
+        [res] = fetch_items(self.folders.get(kind), [(item_id, None)], mapping.ONLY_FIELDS[kind], op=op)
+        if isinstance(res, Exception):
+            raise to_app_error(res, op=op, ref=item_id)
+        if res.changekey != version:
+            raise StaleVersion(f"{op}: the item was changed in the mailbox since it was read", ref=item_id)
+        return res
+
+    def _save(self, item: Any, names: list[str], version: str, op: str) -> Stamp:
+        item._id = ItemId(item.id, version)  # always the stored ChangeKey
+        unique = list(dict.fromkeys(names))
+        with translated(op, ref=item.id):
+            item.save(update_fields=unique, conflict_resolution=NEVER_OVERWRITE, send_meeting_invitations=SEND_TO_NONE)
+        return Stamp(item.id, item.changekey)  # Task ids may change: the caller re-stores both
+
+    def set_sharing(self, kind: Kind, item_id: str, change_key: str, sharing: Sharing, *, crm_id: str | None,
+                    link_id: str | None) -> Stamp:
+        op = f"changing the sharing of a {_noun(kind, 1)}"
+        item = self._current(kind, item_id, change_key, op)
+        with translated(op, ref=item_id):
+            names = mapping.apply_markers(item, sharing=sharing, crm_id=crm_id, link_id=link_id)
+        return self._save(item, names, change_key, op)
+
+    def trash(self, kind: Kind, item_ids: Sequence[str]) -> list[None | AppError]:
+        if not item_ids:
+            return []
+        op = f"moving {_noun(kind)} to Deleted Items"
+        with translated(op):
+            results = list(self.account.bulk_delete(
+                ids=[(i, None) for i in item_ids], delete_type=MOVE_TO_DELETED_ITEMS,
+                send_meeting_cancellations=SEND_TO_NONE, affected_task_occurrences=ALL_OCCURRENCES,
+                chunk_size=self.fetch_chunk,
+            ))
+        out: list[None | AppError] = []
+        for item_id, res in zip(item_ids, results):
+            if isinstance(res, Exception):
+                err = to_app_error(res, op=op, ref=item_id)
+                out.append(None if isinstance(err, NotFound) else err)
+            else:
+                out.append(None)
+        return out
+
+    # --- sent items --------------------------------------------------------------------------
+
+    def sent_changes(self, token: str | None, since: datetime | None) -> Iterator[SentPage]:
+        folder = self.folders.get("sent")
+        cutoff = mapping.to_utc(since) if since is not None and since.tzinfo else (
+            since.replace(tzinfo=timezone.utc) if since is not None else None)
+        for page in sync_pages(folder, token, SENT_SYNC_FIELDS, page_size=self.page_size, op="reading sent items"):
+            deleted: list[str] = []
+            wanted: list[tuple[str, str | None]] = []
+            for change_type, obj in page.changes:
+                if change_type == DELETE:
+                    deleted.append(obj.id)
+                elif change_type in (CREATE, UPDATE) and type(obj) is Message:  # meeting messages skipped
+                    sent = obj.datetime_sent
+                    if cutoff is not None and sent is not None and mapping.to_utc(sent) < cutoff:
+                        continue
+                    wanted.append((obj.id, obj.changekey))
+            results = fetch_items(folder, wanted, mapping.SENT_FIELDS, chunk=self.fetch_chunk, op="reading sent items")
+            messages = []
+            for res in results:
+                if isinstance(res, Exception) or type(res) is not Message:
+                    continue
+                msg = mapping.read_sent(res)
+                if cutoff is not None and msg.sent_at is not None and msg.sent_at < cutoff:
+                    continue
+                messages.append(msg)
+            yield SentPage(tuple(messages), tuple(deleted), page.token, page.done)
+
+    def message_body(self, item_id: str) -> str:
+        folder = self.folders.get("sent")
+        [res] = fetch_items(folder, [(item_id, None)], ["body"], op="reading a sent message")
+        if isinstance(res, Exception):
+            raise to_app_error(res, op="reading a sent message", ref=item_id)
+        return mapping.body_text(res.body) or ""
+
+
+def _noun(kind: Kind, n: int = 2) -> str:
+    names = {Kind.PERSON: ("contact", "contacts"), Kind.TASK: ("task", "tasks"), Kind.MEETING: ("calendar item", "calendar items")}
+    return names[kind][0 if n == 1 else 1]
+
+
+__all__ = ["EwsMailbox", "EwsSettings"]
