@@ -85,6 +85,97 @@ class SeedSentMessage:
     body: str
 
 
+@dataclass(frozen=True)
+class SeedOrganisation:
+    index: int
+    name: str
+    industry: str
+    website: str
+    email: str
+    town: str
+    assigned_to_me: bool
+
+
+@dataclass(frozen=True)
+class SeedLead:
+    """A sales lead; `shares_person` is the index of a person with the same address, or None for
+    an address nobody else in the CRM has."""
+
+    index: int
+    first_name: str
+    last_name: str
+    company: str
+    email: str
+    status: str
+    shares_person: int | None
+    assigned_to_me: bool
+    watched: bool
+
+
+@dataclass(frozen=True)
+class SeedCase:
+    index: int
+    name: str
+    problem: str
+    contact_person: int | None  # index into people
+    status_id: int
+    assigned_to_me: bool
+
+
+@dataclass(frozen=True)
+class SeedOpportunity:
+    index: int
+    name: str
+    description: str
+    contact_people: tuple[int, ...]  # indexes into people
+    organisation: int | None  # index into organisations
+    stage: str
+    amount: str
+    assigned_to_me: bool
+
+
+@dataclass(frozen=True)
+class SeedActivity:
+    index: int
+    kind: str  # "task" or "meeting"
+    name: str
+    description: str
+    status: str  # New / In progress / Complete
+    priority: str
+    start: datetime | None
+    finish: datetime | None  # meetings
+    due: datetime | None  # tasks (all-day date at midnight UTC)
+    all_day: bool
+    primary_contact: int | None  # index into people
+    assigned_to_me: bool
+    watched: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "Complete"
+
+
+@dataclass(frozen=True)
+class SeedUser:
+    user_id: int
+    name: str
+    username: str  # an email address
+    password: str
+    api_key: str | None
+    databases: tuple[int, ...]  # logical database ids open to this login
+    default_database: int
+    api_access: bool = True
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class SeedDatabase:
+    database_id: int
+    name: str
+    instance_id: int
+    seeded: bool  # holds the seeded records (the others start empty)
+
+
 @dataclass
 class Dataset:
     seed: int
@@ -92,6 +183,19 @@ class Dataset:
     native_contacts: list[SeedContact] = field(default_factory=list)
     sent_messages: list[SeedSentMessage] = field(default_factory=list)
     unknown_addresses: list[str] = field(default_factory=list)
+    # CRM-only data (the EWS sandbox ignores these)
+    organisations: list[SeedOrganisation] = field(default_factory=list)
+    sales_leads: list[SeedLead] = field(default_factory=list)
+    cases: list[SeedCase] = field(default_factory=list)
+    opportunities: list[SeedOpportunity] = field(default_factory=list)
+    activities: list[SeedActivity] = field(default_factory=list)
+    deleted_people: list[SeedPerson] = field(default_factory=list)  # soft-deleted rows, not in `people`
+    users: list[SeedUser] = field(default_factory=list)  # users[0] is the signed-in user (MAILBOX)
+    databases: list[SeedDatabase] = field(default_factory=list)  # databases[0] holds the data
+
+    @property
+    def me(self) -> SeedUser:
+        return self.users[0]
 
 
 def build(people: int = 50, seed: int = 1) -> Dataset:
@@ -155,4 +259,89 @@ def build(people: int = 50, seed: int = 1) -> Dataset:
                 body=f"Hello,\n\nfollowing up on our conversation ({k + 1}).\n\nSam",
             )
         )
+    _crm_extras(data, seed)
     return data
+
+
+INDUSTRIES = ("Manufacturing", "Retail", "Software", "Finance", "Logistics", "Food", "Research")
+LEAD_STATUSES = ("New", "Contacted", "Qualified", "Disqualified")
+STAGES = ("Prospecting", "Proposal", "Negotiation", "Closed Won", "Closed Lost")
+ACTIVITY_SUBJECTS = ("Call back", "Send proposal", "Quarterly review", "Check invoice", "Demo ☕",
+                     "Contract renewal", "Kick-off", "Site visit 🚀")
+
+
+def _crm_extras(data: Dataset, seed: int) -> None:
+    """Organisations, leads, cases, opportunities, activities, users and databases. A separate
+    random stream keeps the people, contacts and messages above identical to earlier versions."""
+    rng = random.Random(seed * 7919 + 17)
+    n = len(data.people)
+    data.databases = [SeedDatabase(13330, "Main", 47119, True), SeedDatabase(13350, "Demo", 47120, False)]
+    data.users = [
+        SeedUser(29198, USER_NAME, MAILBOX, "sandbox-password", f"wbk-sandbox-{seed:04d}-0a1b2c3d4e5f",
+                 (13330,), 13330),
+        SeedUser(29199, "Casey Colleague", "colleague@example.com", "colleague-password",
+                 f"wbk-colleague-{seed:04d}-9f8e7d6c", (13330,), 13330),
+        SeedUser(29200, "Morgan Multi", "multi@example.com", "multi-password", None, (13330, 13350), 13350),
+        SeedUser(29201, "Nora NoApi", "noapi@example.com", "noapi-password", None, (13330,), 13330,
+                 api_access=False),
+        SeedUser(29202, "Dana Disabled", "disabled@example.com", "disabled-password", None, (13330,), 13330,
+                 disabled=True),
+    ]
+    for i, company in enumerate(COMPANIES):
+        slug = _slug(company.split()[0])
+        data.organisations.append(SeedOrganisation(
+            i, company, rng.choice(INDUSTRIES), f"https://www.{slug}.example", f"info@{slug}.example",
+            rng.choice(TOWNS), rng.random() < 0.4))
+    for j in range(n // 100):
+        data.organisations.append(SeedOrganisation(
+            len(COMPANIES) + j, f"Prospect Org {j + 1}", rng.choice(INDUSTRIES), f"https://prospect{j + 1}.example",
+            f"hello@prospect{j + 1}.example", rng.choice(TOWNS), rng.random() < 0.2))
+    for k in range(max(6, n // 10)):
+        if k % 3 == 0 and n:
+            p = data.people[(k * 7) % n]
+            first, last, company, email, shares = p.first_name, p.last_name, p.company, p.email, p.index
+        else:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            company = f"Lead Co {k + 1}"
+            email, shares = f"lead{k + 1}.{_slug(last)}@leadco{k + 1}.example", None
+        roll = rng.random()
+        data.sales_leads.append(SeedLead(k, first, last, company, email, rng.choice(LEAD_STATUSES), shares,
+                                         roll < 0.4, 0.4 <= roll < 0.5))
+    for k in range(max(4, n // 20)):
+        contact = (k * 5) % n if n else None
+        who = data.people[contact].name if contact is not None and k % 2 == 0 else None
+        name = f"Support request for {who}" if who else f"Case {k + 1}: {rng.choice(('Login issue', 'Billing query', 'Delivery delay', 'Feature request'))}"
+        data.cases.append(SeedCase(k, name, f"<p>Reported problem number {k + 1}.</p>", contact,
+                                   rng.choice((1, 2, 3)), rng.random() < 0.4))
+    for k in range(max(3, n // 25)):
+        contacts = tuple(sorted({(k * 3) % n, (k * 3 + 11) % n})) if n else ()
+        who = data.people[contacts[0]].name if contacts and k % 2 == 0 else None
+        org = k % len(data.organisations) if data.organisations else None
+        name = f"Deal with {who}" if who else f"Opportunity {k + 1}"
+        data.opportunities.append(SeedOpportunity(
+            k, name, f"Potential order {k + 1}", contacts, org, rng.choice(STAGES),
+            f"{rng.randrange(1, 500) * 100:.2f} GBP 0", rng.random() < 0.4))
+    base = EPOCH + timedelta(days=20)
+    for k in range(max(8, n // 5)):
+        kind = "meeting" if k % 3 == 2 else "task"
+        status = "Complete" if k % 4 == 3 else rng.choice(("New", "New", "In progress"))
+        contact = (k * 13) % n if n and k % 2 == 0 else None
+        roll = rng.random()
+        mine = k < 4 or roll < 0.45
+        watched = (not mine) and roll < 0.55
+        day = base + timedelta(days=k % 40)
+        if kind == "meeting":
+            start = day.replace(hour=9 + k % 8)
+            finish, due, all_day = start + timedelta(hours=1), None, k % 10 == 5
+        else:
+            start, finish = (day - timedelta(days=2)) if k % 5 == 0 else None, None
+            due, all_day = day.replace(hour=0), False
+        data.activities.append(SeedActivity(
+            k, kind, f"{rng.choice(ACTIVITY_SUBJECTS)} #{k + 1}", f"Notes for activity {k + 1}.",
+            status, rng.choice(("High", "Medium", "Low")), start, finish, due, all_day, contact, mine, watched))
+    for k in range(max(1, n // 100)):
+        data.deleted_people.append(SeedPerson(
+            index=n + k, first_name="Deleted", last_name=f"Person {k + 1}", company=COMPANIES[k % len(COMPANIES)],
+            job_title="Former", email=f"deleted{k + 1}@gone.example", alternate_email=None,
+            contact_details_emails=(), phone="+44 118 000 0000", mobile="+44 7700 000000", town="York",
+            assigned_to_me=True, watched=False, updated_at=EPOCH + timedelta(minutes=n + k)))

@@ -1,0 +1,337 @@
+"""Reads: filters (`_ff[]/_ft[]/_fc[]`, `_filter_json`, `_fm`), sorting, paging and column
+selection (workbooks-api.md §3, §7.10-13).
+
+Semantics follow `app.domain.filters` (the project's reference evaluation, whose `_Expr` parses
+`_fm`), made type-aware here: datetime columns compare as instants to the second, a bare date
+criterion matches the whole day, numbers compare numerically, strings case-insensitively.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Callable
+
+from app.domain.filters import OPERATORS, VALUELESS, _Expr
+from app.sandbox.crm import formats as F
+from app.sandbox.crm.metadata import TypeDef, canonical_field
+from app.sandbox.crm.store import Db
+
+
+class QueryError(Exception):
+    """Unacceptable read parameters: answered 406 like the service's parameter errors."""
+
+
+Params = dict[str, list[str]]
+
+
+def first(params: Params, *names: str) -> str | None:
+    for name in names:
+        values = params.get(name)
+        if values:
+            return values[-1]
+    return None
+
+
+def many(params: Params, name: str) -> list[str]:
+    """`name[]` values, or the bracket-less single value."""
+    return list(params.get(name + "[]") or params.get(name) or [])
+
+
+@dataclass
+class Cond:
+    field: str
+    op: str
+    value: str
+
+
+def conditions(params: Params) -> tuple[list[Cond], str]:
+    ff, ft, fc = many(params, "_ff"), many(params, "_ft"), many(params, "_fc")
+    conds: list[Cond] = []
+    for i, name in enumerate(ff):
+        op = ft[i] if i < len(ft) else "eq"
+        conds.append(Cond(canonical_field(name.strip()), op.strip().lower(), fc[i] if i < len(fc) else ""))
+    raw_json = first(params, "_filter_json")
+    if raw_json:
+        try:
+            triples = json.loads(raw_json)
+        except ValueError:
+            raise QueryError("_filter_json is not valid JSON") from None
+        if not isinstance(triples, list):
+            raise QueryError("_filter_json must be a list of [field, operator, value]")
+        for item in triples:
+            if not isinstance(item, list) or len(item) not in (2, 3):
+                raise QueryError(f"bad _filter_json entry {item!r}")
+            value = "" if len(item) == 2 or item[2] is None else item[2]
+            if isinstance(value, (list, dict)):
+                value = json.dumps(value)
+            conds.append(Cond(canonical_field(str(item[0])), str(item[1]).lower(), str(value)))
+    match = first(params, "_fm", "_fm[]") or "and"
+    for c in conds:
+        if c.op not in OPERATORS:
+            raise QueryError(f"Unknown filter operator '{c.op}'")
+    m = match.strip().lower()
+    if m not in ("and", "or") and conds:
+        try:
+            _Expr(match, len(conds)).parse()
+        except ValueError as exc:
+            raise QueryError(f"Invalid filter match expression '{match}': {exc}") from None
+    return conds, match
+
+
+def _criterion_instant(text: str, tz: str | None) -> tuple[datetime, bool] | None:
+    try:
+        return F.parse_instant(text, tz)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _make_test(t: TypeDef, c: Cond, today: date, tz: str | None) -> Callable[[Any], bool]:
+    f = t.fields.get(c.field)
+    dtype = f.datatype if f is not None else "string"
+    op = c.op
+    if op in ("blank", "not_blank"):
+        want = op == "blank"
+        return lambda v: (v is None or (isinstance(v, str) and v.strip() == "")) == want
+    if op in ("true", "false"):
+        want = op == "true"
+        return lambda v: (v is not None and F.as_bool(v)) == want
+    if dtype == "var_date_time":
+        return _wrap(_make_test_typed("datetime", op, c.value, today, tz), F.vdt_instant)
+    return _make_test_typed(dtype, op, c.value, today, tz)
+
+
+def _wrap(test: Callable[[Any], bool], conv: Callable[[Any], Any]) -> Callable[[Any], bool]:
+    return lambda v: test(conv(v))
+
+
+def _make_test_typed(dtype: str, op: str, crit: str, today: date, tz: str | None) -> Callable[[Any], bool]:
+    if op.endswith("today"):
+        def day_of(v: Any) -> date | None:
+            if isinstance(v, datetime):
+                return v.astimezone(F.zone(tz)).date()
+            if isinstance(v, date):
+                return v
+            return None
+        cmp = {"today": lambda d: d == today, "ge_today": lambda d: d >= today, "gt_today": lambda d: d > today,
+               "le_today": lambda d: d <= today, "lt_today": lambda d: d < today}[op]
+        return lambda v: (d := day_of(v)) is not None and cmp(d)
+    if dtype in ("datetime", "date"):
+        return _date_test(dtype, op, crit, tz)
+    if dtype in ("integer", "has_one", "float", "currency"):
+        return _number_test(op, crit)
+    if dtype == "boolean":
+        options = [F.as_bool(x) for x in _in_list(crit)] if op in ("eq", "ne") else []
+        if op in ("eq", "ne"):
+            return lambda v: ((v is not None and F.as_bool(v)) in options) == (op == "eq")
+    return _string_test(op, crit)
+
+
+def _in_list(crit: str) -> list[str]:
+    return [o.replace("\\,", ",") for o in re.split(r"(?<!\\),", crit)]
+
+
+def _string_test(op: str, crit: str) -> Callable[[Any], bool]:
+    def text(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "1" if v else "0"
+        return str(v).lower()
+
+    if op in ("eq", "ne"):
+        options = {o.lower() for o in _in_list(crit)}
+        return lambda v: (text(v) in options) == (op == "eq")
+    low = crit.lower()
+    if op in ("bg", "nbg"):
+        return lambda v: text(v).startswith(low) == (op == "bg")
+    if op in ("ct", "nct"):
+        return lambda v: (low in text(v)) == (op == "ct")
+    if op in ("between", "not_between"):
+        lo, hi = _pair(crit)
+        lo, hi = str(lo).lower(), str(hi).lower()
+        return lambda v: (v is not None and lo <= text(v) <= hi) == (op == "between")
+    return lambda v: v is not None and {"gt": text(v) > low, "ge": text(v) >= low, "lt": text(v) < low,
+                                        "le": text(v) <= low}[op]
+
+
+def _pair(crit: str) -> tuple[Any, Any]:
+    try:
+        pair = json.loads(crit)
+        if isinstance(pair, list) and len(pair) == 2:
+            return pair[0], pair[1]
+    except ValueError:
+        pass
+    parts = crit.split(",")
+    if len(parts) == 2:
+        return parts[0].strip(), parts[1].strip()
+    raise QueryError(f"between needs a JSON [low,high] criterion, not {crit!r}")
+
+
+def _number_test(op: str, crit: str) -> Callable[[Any], bool]:
+    def num(x: Any) -> float | None:
+        if x is None or isinstance(x, bool):
+            return None if x is None else float(x)
+        try:
+            return float(str(x).split()[0])
+        except (ValueError, IndexError):
+            return None
+
+    if op in ("eq", "ne"):
+        options = [num(o) if o.strip() else "" for o in _in_list(crit)]
+        return lambda v: ((num(v) if v is not None else "") in options) == (op == "eq")
+    if op in ("between", "not_between"):
+        lo, hi = (num(x) for x in _pair(crit))
+        if lo is None or hi is None:
+            return lambda v: op == "not_between"
+        return lambda v: ((n := num(v)) is not None and lo <= n <= hi) == (op == "between")
+    if op in ("bg", "nbg", "ct", "nct"):
+        return _string_test(op, crit)
+    c = num(crit)
+    if c is None:
+        return lambda v: False
+    return lambda v: (n := num(v)) is not None and {"gt": n > c, "ge": n >= c, "lt": n < c, "le": n <= c}[op]
+
+
+def _span(text: str, tz: str | None) -> tuple[datetime, datetime] | None:
+    """[start, end) of a criterion: a whole day for a bare date, one second otherwise."""
+    parsed = _criterion_instant(text, tz)
+    if parsed is None:
+        return None
+    at, has_time = parsed
+    if has_time:
+        return at, at + timedelta(seconds=1)
+    return at, at + timedelta(days=1)
+
+
+def _date_test(dtype: str, op: str, crit: str, tz: str | None) -> Callable[[Any], bool]:
+    def inst(v: Any) -> datetime | None:
+        if isinstance(v, datetime):
+            return v
+        if isinstance(v, date):
+            return datetime.combine(v, time(0), timezone.utc)
+        return None
+
+    if op in ("bg", "nbg", "ct", "nct"):
+        return _string_test(op, crit)
+    if op in ("eq", "ne"):
+        spans = [_span(o, tz) for o in _in_list(crit)]
+        blank_ok = any(o.strip() == "" for o in _in_list(crit))
+
+        def eq(v: Any) -> bool:
+            i = inst(v)
+            if i is None:
+                return blank_ok
+            return any(s is not None and s[0] <= i < s[1] for s in spans)
+        return lambda v: eq(v) == (op == "eq")
+    if op in ("between", "not_between"):
+        lo, hi = (_span(str(x), tz) for x in _pair(crit))
+        if lo is None or hi is None:
+            return lambda v: op == "not_between"
+        return lambda v: ((i := inst(v)) is not None and lo[0] <= i < hi[1]) == (op == "between")
+    span = _span(crit, tz)
+    if span is None:
+        return lambda v: False
+    start, end = span
+    tests = {"gt": lambda i: i >= end, "ge": lambda i: i >= start, "lt": lambda i: i < start, "le": lambda i: i < end}
+    test = tests[op]
+    return lambda v: (i := inst(v)) is not None and test(i)
+
+
+def mentions_deleted(conds: list[Cond]) -> bool:
+    return any(c.field == "is_deleted" for c in conds)
+
+
+def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: str | None,
+           page_cap: int = 100, only_id: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Matching records (internal dicts) for one page, and the total."""
+    conds, match = conditions(params)
+    rows = db.tables[t.key].values()
+    if only_id is not None:  # /<module>/<controller>/<id>.api
+        rows = [r for r in rows if r["id"] == only_id]
+    if not mentions_deleted(conds):
+        rows = [r for r in rows if not r.get("is_deleted")]
+    else:
+        rows = list(rows)
+    if conds:
+        tests = [(c.field, _make_test(t, c, today, tz)) for c in conds]
+        m = match.strip().lower()
+        expr = None if m in ("and", "or") else _Expr(match, len(conds))
+        out = []
+        for r in rows:
+            results = [test(db.get(t, r, name, user_id)) for name, test in tests]
+            if m == "and":
+                ok = all(results)
+            elif m == "or":
+                ok = any(results)
+            else:
+                ok = expr.evaluate(results)  # type: ignore[union-attr]
+            if ok:
+                out.append(r)
+        rows = out
+    rows = _sort(db, t, rows, params, user_id)
+    start, limit = _paging(params, page_cap)
+    page = rows[start:start + limit]
+    skip = first(params, "_skip_total_rows", "__skip_total_rows")
+    total = len(page) if skip is not None and F.as_bool(skip) else len(rows)
+    return page, total
+
+
+def _paging(params: Params, cap: int) -> tuple[int, int]:
+    start_text = first(params, "_start")
+    if start_text is None:
+        return 0, min(100, cap)  # `_limit` is ignored unless `_start` is sent too
+    try:
+        start = max(0, int(start_text.strip()))
+    except ValueError:
+        return 0, min(100, cap)
+    limit_text = first(params, "_limit")
+    try:
+        limit = int(limit_text.strip()) if limit_text is not None else 100
+    except ValueError:
+        limit = 100
+    if limit <= 0:
+        limit = 100
+    return start, min(limit, cap)
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    if v is None or v == "":
+        return (0, 0)
+    if isinstance(v, bool):
+        return (1, int(v))
+    if isinstance(v, (int, float)):
+        return (1, v)
+    if isinstance(v, datetime):
+        return (2, v.timestamp())
+    if isinstance(v, date):
+        return (2, datetime.combine(v, time(0), timezone.utc).timestamp())
+    return (3, str(v).lower())
+
+
+def _sort(db: Db, t: TypeDef, rows: list[dict[str, Any]], params: Params, user_id: int) -> list[dict[str, Any]]:
+    fields = [canonical_field(s.strip()) for s in many(params, "_sort") if s.strip()]
+    dirs = [d.strip().upper() for d in many(params, "_dir")]
+    rows = sorted(rows, key=lambda r: r["id"])  # ties are broken by id, ascending
+    for i in range(len(fields) - 1, -1, -1):
+        name = fields[i]
+        if name not in t.fields:
+            continue  # unknown sort columns are ignored like other unknown read parameters
+        desc = (dirs[i] if i < len(dirs) else "ASC") == "DESC"
+        rows.sort(key=lambda r: _sort_key(db.get(t, r, name, user_id)), reverse=desc)
+    return rows
+
+
+def columns(t: TypeDef, params: Params) -> list[str] | None:
+    wanted = [canonical_field(c.strip()) for c in many(params, "_select_columns") if c.strip()]
+    if not wanted:
+        return None
+    out = ["id", "lock_version"]
+    for c in wanted:
+        if c not in out:
+            out.append(c)
+    return out
+
+
+__all__ = ["QueryError", "select", "columns", "conditions", "first", "many", "VALUELESS"]
