@@ -64,11 +64,13 @@ class EwsError(Exception):
 class SoapFault(Exception):
     """A request-level failure: becomes an s:Fault (HTTP 500)."""
 
-    def __init__(self, code: str, text: str, xml: dict[str, str] | None = None, faultcode: str | None = None):
+    def __init__(self, code: str, text: str, xml: dict[str, str] | None = None, faultcode: str | None = None,
+                 elements: dict[str, str] | None = None):
         super().__init__(f"{code}: {text}")
         self.code = code
         self.text = text
-        self.xml = xml or {}
+        self.xml = xml or {}  # MessageXml/t:Value Name=key
+        self.elements = elements or {}  # MessageXml/t:<key> (schema violations)
         self.faultcode = faultcode
 
 
@@ -155,10 +157,12 @@ def fault_document(version: ServerVersion | None, fault: SoapFault) -> bytes:
     detail = sub(f, "detail")
     etree.SubElement(detail, f"{{{E}}}ResponseCode", nsmap={"e": E}).text = fault.code
     etree.SubElement(detail, f"{{{E}}}Message", nsmap={"e": E}).text = fault.text
-    if fault.xml:
+    if fault.xml or fault.elements:
         mx = etree.SubElement(detail, t("MessageXml"), nsmap={"t": T})
         for name, value in fault.xml.items():
             sub(mx, t("Value"), str(value), Name=name)
+        for name, value in fault.elements.items():
+            sub(mx, t(name), str(value))
     return serialize(env)
 
 

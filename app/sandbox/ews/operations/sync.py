@@ -1,8 +1,6 @@
 """SyncFolderItems over the mailbox change log."""
 from __future__ import annotations
 
-import copy
-
 from ..render import Shape, parse_shape, render_item
 from ..soap import EwsError, SoapFault, error_message, m, sub, success_message, t
 from .common import Context, folder_ids, resolve_folder
@@ -21,7 +19,8 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
                         "The request failed schema validation: The 'MaxChangesReturned' element is invalid - "
                         f"The value '{raw_max}' is invalid according to its datatype "
                         "'http://schemas.microsoft.com/exchange/services/2006/types:MaxSyncChangesReturnedType'.",
-                        xml={"Violation": "MaxChangesReturned must be between 1 and 512."})
+                        elements={"LineNumber": "1", "LinePosition": "1",
+                                  "Violation": "MaxChangesReturned must be between 1 and 512."})
     scope = (req.findtext(m("SyncScope")) or "NormalItems").strip()
     ignore = [el.get("Id") for el in folder_ids(req.find(m("Ignore")))]
     state = (req.findtext(m("SyncState")) or "").strip()
