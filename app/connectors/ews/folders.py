@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from exchangelib import Account
+from exchangelib import Account, CalendarItem
 from exchangelib.folders import Calendar, Contacts, DeletedItems, FolderCollection, Root, SentItems, Tasks
 from exchangelib.properties import DistinguishedFolderId, ItemId, Mailbox
 from exchangelib.services import GetItem, SyncFolderItems
@@ -66,6 +66,22 @@ class FolderSet:
         return resolved
 
 
+def parse_calendar_item(elem: Any, account: Account) -> CalendarItem:
+    """A CalendarItem with start/end exactly as the server sent them. exchangelib's own parser
+    turns all-day values into dates by subtracting a day in UTC *before* converting to the zone,
+    which lands on the wrong date when the last day contains a DST change (e.g. an all-day event
+    ending on 2025-03-30 in Europe/London reads back as ending on the 29th); mapping.read_meeting
+    does the conversion in local time instead."""
+    return super(CalendarItem, CalendarItem).from_xml(elem=elem, account=account)
+
+
+class _GetItem(GetItem):
+    def _elem_to_obj(self, elem: Any) -> Any:
+        if elem.tag == CalendarItem.response_tag():
+            return parse_calendar_item(elem, self.account)
+        return super()._elem_to_obj(elem)
+
+
 @dataclass(frozen=True)
 class RawPage:
     changes: list[tuple[str, Any]]  # (create|update|delete|read_flag_change, exchangelib item or ItemId)
@@ -113,6 +129,6 @@ def fetch_items(folder: Any, ids: Sequence[tuple[str, str | None]], names: Seque
         fields = field_paths(folder, names)
         for start in range(0, len(ids), chunk):
             batch = [ItemId(i, ck) for i, ck in ids[start:start + chunk]]
-            out.extend(GetItem(account=account, chunk_size=chunk).call(items=batch, additional_fields=fields,
+            out.extend(_GetItem(account=account, chunk_size=chunk).call(items=batch, additional_fields=fields,
                                                                        shape="IdOnly"))
     return out

@@ -107,7 +107,7 @@ class EwsMailbox:
         results = fetch_items(self.folders.get(kind), ids, mapping.ONLY_FIELDS[kind], chunk=self.fetch_chunk,
                               op=f"reading {_noun(kind)}")
         for (item_id, _), res in zip(ids, results):
-            if isinstance(res, Exception):
+            if isinstance(res, Exception) or type(res) is not mapping.MODEL[kind]:
                 continue
             with translated(f"reading {_noun(kind)}", ref=item_id):
                 found[item_id] = mapping.to_outlook_item(kind, res, self._mailbox)
@@ -122,14 +122,11 @@ class EwsMailbox:
         if not query:
             return []
         folder = self.folders.get(kind)
-        model = mapping.MODEL[kind]
-        out = []
         with translated(f"searching {_noun(kind)} by marker"):
-            for item in folder.filter(**query).only(*mapping.ONLY_FIELDS[kind]):
-                if isinstance(item, Exception) or type(item) is not model:
-                    continue
-                out.append(mapping.to_outlook_item(kind, item, self._mailbox))
-        return out
+            # FindItem (IdOnly) with the restriction on our property, then one GetItem batch.
+            ids = [(i, ck) for i, ck in folder.filter(**query).values_list("id", "changekey")]
+        found = self._fetch_mapped(kind, ids)
+        return [found[i] for i, _ in ids if i in found]
 
     # --- writes ------------------------------------------------------------------------------
 

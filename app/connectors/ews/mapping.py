@@ -352,13 +352,14 @@ def read_meeting(item: CalendarItem, mailbox: str) -> tuple[dict[str, Any], dict
     all_day = bool(item.is_all_day)
     start, end = item.start, item.end
     if all_day:
-        # exchangelib already turned the server's midnights into dates in the item's zone, with
-        # the exclusive end moved back a day (inclusive); guard against datetimes all the same.
+        # Server values are local midnights, the end exclusive: convert to the item's zone first,
+        # then step back one calendar day (never 24 hours, which breaks across DST changes).
         tz = item._start_timezone or UTC
         if isinstance(start, dt.datetime):
             start = start.astimezone(tz).date()
         if isinstance(end, dt.datetime):
-            end = (end.astimezone(item._end_timezone or tz) - dt.timedelta(days=1)).date()
+            local_end = end.astimezone(item._end_timezone or tz)
+            end = local_end.date() - dt.timedelta(days=1) if local_end.time() == dt.time(0) else local_end.date()
     description, _ = split_notes(item.body)
     minutes = item.reminder_minutes_before_start if item.reminder_is_set else None
     fields = {
