@@ -105,7 +105,8 @@ def populate(db: Db, data: S.Dataset) -> None:
                   me, S.EPOCH + timedelta(hours=c.index))
     for o in data.opportunities:
         ids = [person_ids[i] for i in o.contact_people if i in person_ids]
-        org = data.organisations[o.organisation].name if o.organisation is not None else None
+        org = (data.organisations[o.organisation].name
+               if o.organisation is not None and o.organisation < len(data.organisations) else None)
         db.insert(TYPES["opportunities"], {
             "name": o.name, "description": o.description, "document_date": (S.EPOCH + timedelta(days=o.index % 60)).date(),
             "opportunity_contact_ids": "[" + ",".join(map(str, ids)) + "]",
