@@ -16,6 +16,10 @@ from .store import ExtProp, Item, Mailbox, utcnow
 
 DATETIME_ELEMENTS = {"Start", "End", "DueDate", "StartDate", "ReminderDueBy", "Birthday",
                      "WeddingAnniversary", "AssignedTime"}
+BOOLEAN_ELEMENTS = {"ReminderIsSet", "IsAllDayEvent", "IsResponseRequested", "IsReadReceiptRequested",
+                    "IsDeliveryReceiptRequested", "IsRead", "AllowNewTimeProposal", "IsOnlineMeeting",
+                    "IsDraft", "IsAssociated", "IsMeeting", "IsCancelled", "IsRecurring", "IsComplete",
+                    "IsTeamTask", "HasAttachments"}
 MAILBOX_ELEMENTS = {"Sender", "From", "Organizer", "ReceivedBy", "ReceivedRepresenting", "ManagerMailbox"}
 RECIPIENT_LISTS = {"ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo", "RequiredAttendees",
                    "OptionalAttendees", "Resources", "DirectReports"}
@@ -157,6 +161,8 @@ def store_element(mb: Mailbox, item: Item, el) -> None:
     new = _detached(el)
     if name in DATETIME_ELEMENTS:
         new.text = _tz_fix(new.text)
+    elif name in BOOLEAN_ELEMENTS:
+        new.text = "true" if xs_bool(new.text) else "false"
     if name in schema.INDEXED.values():
         existing = item.props.get(name)
         if existing is not None:
