@@ -50,7 +50,9 @@ class EngineLike(Protocol):
     """What the worker needs from the sync engine (app.sync.engine.SyncEngine provides it).
 
     Optional extras, used when present: `resolve_conflict(conflict_id, Resolution)`,
-    `decide_hold(hold_id, HoldDecision)`, `take_over_lease()` and `close()`.
+    `decide_hold(hold_id, HoldDecision)`, `take_over_lease()`, `retry_item(item)`,
+    `ignore_item(item)` and `close()`. Without `decide_hold`, "Apply" runs one cycle with
+    allow_mass_delete=True.
     """
 
     def run_cycle(
@@ -261,13 +263,30 @@ class SyncWorker(QObject):
 
     @Slot(str, object)
     def decide_hold(self, hold_id: str, decision: HoldDecision) -> None:
-        self._command("decide_hold", hold_id, decision)
-        if decision is HoldDecision.APPLY or decision is HoldDecision.RESTORE:
-            self.request_sync(None, "hold-decided")
+        if decision is HoldDecision.LATER:
+            return
+        engine_has = callable(getattr(self._engine_or_build_quiet(), "decide_hold", None))
+        if engine_has:
+            self._command("decide_hold", hold_id, decision)
+        elif decision is HoldDecision.APPLY:
+            self._allow_mass_delete_once = True  # the engine applies held deletions when allowed
+        else:
+            self.fatal_issue.emit(fatal_from_exception(NotImplementedError("restoring held items needs a newer engine")))
+            return
+        self.request_sync(None, "hold-decided")
 
     @Slot()
     def take_over_lease(self) -> None:
         self._command("take_over_lease")
+
+    @Slot(str)
+    def retry_item(self, item: str) -> None:
+        self._command("retry_item", item)
+        self.request_sync(None, "retry-item")
+
+    @Slot(str)
+    def ignore_item(self, item: str) -> None:
+        self._command("ignore_item", item)
 
     # --- the cycle ---------------------------------------------------------------------------
 
@@ -275,6 +294,13 @@ class SyncWorker(QObject):
         if self._engine is None:
             self._engine = self._engine_factory()
         return self._engine
+
+    def _engine_or_build_quiet(self) -> EngineLike | None:
+        try:
+            return self._engine_or_build()
+        except Exception as exc:  # noqa: BLE001
+            self.fatal_issue.emit(fatal_from_exception(exc))
+            return None
 
     def _close_engine(self) -> None:
         engine, self._engine = self._engine, None
@@ -404,6 +430,8 @@ class WorkerHandle(QObject):
     _resolve = Signal(str, object)
     _decide = Signal(str, object)
     _take_over = Signal()
+    _retry = Signal(str)
+    _ignore = Signal(str)
     _shutdown = Signal()
 
     def __init__(
@@ -430,6 +458,8 @@ class WorkerHandle(QObject):
         self._resolve.connect(self.worker.resolve_conflict, q)
         self._decide.connect(self.worker.decide_hold, q)
         self._take_over.connect(self.worker.take_over_lease, q)
+        self._retry.connect(self.worker.retry_item, q)
+        self._ignore.connect(self.worker.ignore_item, q)
         self._shutdown.connect(self.worker.shutdown, q)
         for name in ("status_changed", "progress", "cycle_finished", "item_issue", "conflict_raised",
                      "hold_raised", "fatal_issue", "journal_changed"):
@@ -482,6 +512,12 @@ class WorkerHandle(QObject):
 
     def take_over_lease(self) -> None:
         self._take_over.emit()
+
+    def retry_item(self, item: str) -> None:
+        self._retry.emit(item)
+
+    def ignore_item(self, item: str) -> None:
+        self._ignore.emit(item)
 
     def shutdown(self, timeout_ms: int = 15_000) -> bool:
         """Cancel, let the worker finish its current batch and close, then join the thread."""

@@ -1,0 +1,368 @@
+"""Settings (design.md §9): Accounts, Filters, Sharing, Schedule, Email, Safety, Advanced, and
+an "Explain…" field. Nothing is written until Save; saving goes through `SettingsStore`, then
+`saved(settings)` lets the application tell the worker to reload."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.filters import Filter
+from app.errors import AppError
+from app.runner.probes import ProbeRunner
+from app.settings import KINDS, SCHEDULES, Settings
+from app.ui import resources, text
+from app.ui.filter_editor import FilterEditor
+from app.ui.ports import JournalView, SettingsStore
+
+TABS = ("accounts", "filters", "sharing", "schedule", "email", "safety", "advanced")
+
+
+def _form(parent: QWidget | None = None) -> tuple[QWidget, QFormLayout]:
+    page = QWidget(parent)
+    form = QFormLayout(page)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+    return page, form
+
+
+def _password() -> QLineEdit:
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    edit.setPlaceholderText("unchanged")
+    return edit
+
+
+class SettingsWindow(QWidget):
+    saved = Signal(object)  # Settings
+    rebuild_journal_requested = Signal()
+    take_over_lease_requested = Signal()
+    rerun_wizard_requested = Signal()
+    log_level_changed = Signal(str)
+
+    def __init__(self, store: SettingsStore, journal: JournalView | None = None, *,
+                 probes: ProbeRunner | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store, self.journal = store, journal
+        self.setObjectName("settingsWindow")
+        self.setWindowTitle("Settings — Workbooks connector")
+        self.setWindowIcon(resources.app_icon())
+        self.resize(720, 560)
+        self.probes = probes or ProbeRunner(self)
+        self.probes.finished.connect(self._probe_done)
+        self.probes.failed.connect(self._probe_failed)
+        self.settings = store.load()
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(self._accounts_tab(), "Accounts")
+        self.tabs.addTab(self._filters_tab(), "Filters")
+        self.tabs.addTab(self._sharing_tab(), "Sharing")
+        self.tabs.addTab(self._schedule_tab(), "Schedule")
+        self.tabs.addTab(self._email_tab(), "Email")
+        self.tabs.addTab(self._safety_tab(), "Safety")
+        self.tabs.addTab(self._advanced_tab(), "Advanced")
+
+        self.explain_edit = QLineEdit()
+        self.explain_edit.setObjectName("explainQuery")
+        self.explain_edit.setPlaceholderText("Why isn't this syncing? Email address, CASE-1234, name or subject")
+        self.explain_edit.returnPressed.connect(self.explain)
+        explain_button = QPushButton("Explain…")
+        explain_button.clicked.connect(self.explain)
+        self.explain_result = QLabel()
+        self.explain_result.setObjectName("explainResult")
+        self.explain_result.setWordWrap(True)
+        self.explain_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        explain_row = QHBoxLayout()
+        explain_row.addWidget(self.explain_edit, 1)
+        explain_row.addWidget(explain_button)
+        explain_button.setEnabled(journal is not None)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(explain_row)
+        layout.addWidget(self.explain_result)
+        layout.addWidget(self.buttons)
+
+    def show_tab(self, name: str) -> None:
+        if name in TABS:
+            self.tabs.setCurrentIndex(TABS.index(name))
+
+    # --- tabs ----------------------------------------------------------------------------------
+
+    def _accounts_tab(self) -> QWidget:
+        s = self.settings
+        page = QWidget()
+        v = QVBoxLayout(page)
+        wb = QGroupBox("Workbooks")
+        f = QFormLayout(wb)
+        self.wb_url = QLineEdit(s.workbooks.url)
+        self.wb_auth = QComboBox()
+        self.wb_auth.addItem("API key", "api_key")
+        self.wb_auth.addItem("User name and password", "password")
+        self.wb_auth.setCurrentIndex(self.wb_auth.findData(s.workbooks.auth))
+        self.wb_user = QLineEdit(s.workbooks.username)
+        self.wb_db = QLineEdit(s.workbooks.database_id)
+        self.wb_secret = _password()
+        f.addRow("Address:", self.wb_url)
+        f.addRow("Sign in with:", self.wb_auth)
+        f.addRow("User name:", self.wb_user)
+        f.addRow("Database id:", self.wb_db)
+        f.addRow("New key or password:", self.wb_secret)
+        mb = QGroupBox("Mailbox")
+        g = QFormLayout(mb)
+        self.mb_url = QLineEdit(s.mailbox.ews_url)
+        self.mb_address = QLineEdit(s.mailbox.address)
+        self.mb_user = QLineEdit(s.mailbox.username)
+        self.mb_auth = QComboBox()
+        self.mb_auth.addItem("NTLM (Windows sign-in)", "ntlm")
+        self.mb_auth.addItem("Basic", "basic")
+        self.mb_auth.setCurrentIndex(self.mb_auth.findData(s.mailbox.auth))
+        self.mb_secret = _password()
+        g.addRow("EWS address:", self.mb_url)
+        g.addRow("Mailbox:", self.mb_address)
+        g.addRow("User name:", self.mb_user)
+        g.addRow("Sign-in method:", self.mb_auth)
+        g.addRow("New password:", self.mb_secret)
+        rerun = QPushButton("Run the setup assistant again…")
+        rerun.clicked.connect(self.rerun_wizard_requested.emit)
+        v.addWidget(wb)
+        v.addWidget(mb)
+        v.addWidget(rerun, 0, Qt.AlignmentFlag.AlignLeft)
+        v.addStretch(1)
+        return page
+
+    def _filters_tab(self) -> QWidget:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Record type:"))
+        self.filter_kind = QComboBox()
+        top.addWidget(self.filter_kind)
+        top.addStretch(1)
+        v.addLayout(top)
+        self.filter_stack = QStackedWidget()
+        self.filter_editors: dict[str, FilterEditor] = {}
+        preview: Callable[[str, Filter], int] | None = getattr(self.store, "preview_count", None)
+        for kind, label in zip(KINDS, ("People", "Tasks", "Meetings")):
+            editor = FilterEditor(kind, preview=preview, probes=self.probes)
+            stored = getattr(self.settings.filters, kind)
+            if stored:
+                try:
+                    editor.set_filter(Filter.from_json(stored))
+                except AppError:
+                    pass
+            self.filter_editors[kind] = editor
+            self.filter_stack.addWidget(editor)
+            self.filter_kind.addItem(label, kind)
+        self.filter_kind.currentIndexChanged.connect(self.filter_stack.setCurrentIndex)
+        v.addWidget(self.filter_stack, 1)
+        note = QLabel("A record that leaves its filter is unlinked, never deleted in Workbooks. Changes take "
+                      "effect at the next sync, after a preview.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: palette(mid);")
+        v.addWidget(note)
+        return page
+
+    def _sharing_tab(self) -> QWidget:
+        page, f = _form()
+        self.share_new = QCheckBox("Share new Outlook contacts, tasks and meetings automatically")
+        self.share_new.setChecked(self.settings.sync.share_new)
+        f.addRow(self.share_new)
+        hint = QLabel("Otherwise a new item stays Native (private) until you add the “Workbooks” category to it in "
+                      "any mail client. Removing the category unshares an item; nothing is deleted.")
+        hint.setWordWrap(True)
+        f.addRow(hint)
+        self.share_existing = QComboBox()
+        for key, label in (("matching", "Share the ones matching a Workbooks person"), ("none", "Keep them Native"),
+                           ("all", "Share all of them")):
+            self.share_existing.addItem(label, key)
+        self.share_existing.setCurrentIndex(self.share_existing.findData(self.settings.sync.share_existing))
+        f.addRow("Existing contacts (first sync):", self.share_existing)
+        return page
+
+    def _schedule_tab(self) -> QWidget:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.addWidget(QLabel("Sync automatically:"))
+        self.schedule_radios: dict[str, QRadioButton] = {}
+        for key in SCHEDULES:
+            radio = QRadioButton(text.SCHEDULE_LABELS[key])
+            radio.setObjectName(f"schedule_{key}")
+            radio.setChecked(key == self.settings.sync.schedule)
+            self.schedule_radios[key] = radio
+            v.addWidget(radio)
+        note = QLabel("A sync missed while the computer slept runs within two minutes of waking. "
+                      "“Sync now” in the tray menu works with any choice.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: palette(mid);")
+        v.addWidget(note)
+        v.addStretch(1)
+        return page
+
+    def _email_tab(self) -> QWidget:
+        e = self.settings.email
+        page, f = _form()
+        self.email_enabled = QCheckBox("Record sent emails in Workbooks")
+        self.email_enabled.setChecked(e.enabled)
+        self.email_bcc = QCheckBox("Include Bcc recipients")
+        self.email_bcc.setChecked(e.record_bcc)
+        self.email_days = QComboBox()
+        for days, label in ((0, "From the day of setup"), (7, "7 days back"), (30, "30 days back"), (90, "90 days back")):
+            self.email_days.addItem(label, days)
+        self.email_days.setCurrentIndex(max(0, self.email_days.findData(e.capture_days_back)))
+        self.email_attach = QSpinBox()
+        self.email_attach.setRange(0, 100)
+        self.email_attach.setSuffix(" MB")
+        self.email_attach.setValue(e.max_attachment_mb)
+        self.never_record = QPlainTextEdit("\n".join(e.never_record))
+        self.never_record.setPlaceholderText("one address or @domain per line")
+        self.never_record.setMaximumHeight(120)
+        f.addRow(self.email_enabled)
+        f.addRow(self.email_bcc)
+        f.addRow("Record mail sent:", self.email_days)
+        f.addRow("Attachments up to:", self.email_attach)
+        f.addRow("Never record mail to:", self.never_record)
+        return page
+
+    def _safety_tab(self) -> QWidget:
+        s = self.settings.safety
+        page, f = _form()
+        intro = QLabel("Deletions beyond these limits are held for your decision; everything else keeps syncing.")
+        intro.setWordWrap(True)
+        f.addRow(intro)
+        self.max_deletes = QSpinBox()
+        self.max_deletes.setRange(0, 100_000)
+        self.max_deletes.setValue(s.max_deletes)
+        self.max_ratio = QDoubleSpinBox()
+        self.max_ratio.setRange(1, 100)
+        self.max_ratio.setSuffix(" %")
+        self.max_ratio.setValue(s.max_delete_ratio * 100)
+        self.min_affected = QSpinBox()
+        self.min_affected.setRange(1, 10_000)
+        self.min_affected.setValue(s.min_affected)
+        f.addRow("Hold when more than:", self.max_deletes)
+        f.addRow("…or more than:", self.max_ratio)
+        f.addRow("…of a type's items, with at least:", self.min_affected)
+        return page
+
+    def _advanced_tab(self) -> QWidget:
+        page, f = _form()
+        self.log_level = QComboBox()
+        self.log_level.addItems(["info", "debug (for one hour)", "warning"])
+        self.log_level.currentTextChanged.connect(lambda t: self.log_level_changed.emit(t.split(" ")[0]))
+        rebuild = QPushButton("Rebuild the sync journal…")
+        rebuild.setObjectName("rebuildJournal")
+        rebuild.clicked.connect(self._confirm_rebuild)
+        take = QPushButton("Move syncing of this mailbox to this computer…")
+        take.setObjectName("takeOverLease")
+        take.clicked.connect(self.take_over_lease_requested.emit)
+        f.addRow("Log level:", self.log_level)
+        f.addRow("Journal:", rebuild)
+        f.addRow("Mailbox lease:", take)
+        note = QLabel("Rebuilding re-pairs items by their markers and addresses; nothing is duplicated or deleted, "
+                      "the next sync is just slower.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: palette(mid);")
+        f.addRow(note)
+        return page
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def collect(self) -> tuple[Settings, dict[str, str]]:
+        s = self.settings
+        filters = replace(s.filters, **{k: e.filter().to_json() for k, e in self.filter_editors.items()})
+        schedule = next(k for k, r in self.schedule_radios.items() if r.isChecked())
+        new = replace(
+            s,
+            workbooks=replace(s.workbooks, url=self.wb_url.text().strip(), auth=self.wb_auth.currentData(),
+                              username=self.wb_user.text().strip(), database_id=self.wb_db.text().strip()),
+            mailbox=replace(s.mailbox, ews_url=self.mb_url.text().strip(), address=self.mb_address.text().strip(),
+                            username=self.mb_user.text().strip(), auth=self.mb_auth.currentData()),
+            sync=replace(s.sync, schedule=schedule, share_new=self.share_new.isChecked(),
+                         share_existing=self.share_existing.currentData()),
+            filters=filters,
+            email=replace(s.email, enabled=self.email_enabled.isChecked(), record_bcc=self.email_bcc.isChecked(),
+                          capture_days_back=int(self.email_days.currentData()),
+                          max_attachment_mb=self.email_attach.value(),
+                          never_record=tuple(x.strip() for x in self.never_record.toPlainText().splitlines() if x.strip())),
+            safety=replace(s.safety, max_deletes=self.max_deletes.value(),
+                           max_delete_ratio=round(self.max_ratio.value() / 100, 4),
+                           min_affected=self.min_affected.value()),
+        )
+        secrets = {}
+        if self.wb_secret.text():
+            secrets["workbooks"] = self.wb_secret.text()
+        if self.mb_secret.text():
+            secrets["mailbox"] = self.mb_secret.text()
+        return new, secrets
+
+    @Slot()
+    def save(self) -> bool:
+        try:
+            new, secrets = self.collect()
+            new.validate()
+            self.store.save(new, secrets)
+        except AppError as exc:
+            box = QMessageBox(QMessageBox.Icon.Warning, exc.title, exc.message, QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("settingsError")
+            box.open()
+            return False
+        self.settings = new
+        self.wb_secret.clear()
+        self.mb_secret.clear()
+        self.saved.emit(new)
+        return True
+
+    def _confirm_rebuild(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Rebuild the sync journal?",
+                          "The connector forgets its pairings and finds them again at the next sync, by the markers "
+                          "on each item. Nothing is deleted or duplicated.",
+                          QMessageBox.StandardButton.Cancel, self)
+        go = box.addButton("Rebuild", QMessageBox.ButtonRole.AcceptRole)
+        go.clicked.connect(self.rebuild_journal_requested.emit)
+        box.open()
+
+    @Slot()
+    def explain(self) -> None:
+        query = self.explain_edit.text().strip()
+        if not query or self.journal is None:
+            return
+        journal = self.journal
+        self.explain_result.setText("Looking…")
+        self.probes.submit("explain", lambda: journal.explain(query))
+
+    @Slot(str, object)
+    def _probe_done(self, name: str, value: object) -> None:
+        if name == "explain":
+            self.explain_result.setText(str(value))
+
+    @Slot(str, object)
+    def _probe_failed(self, name: str, exc: object) -> None:
+        if name == "explain":
+            self.explain_result.setText("Could not explain: " + getattr(exc, "message", str(exc)))
