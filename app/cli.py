@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 from app import __version__
 from app.errors import EXIT_USAGE, AppError, NotAvailableYet
 
+EXIT_INTERNAL = 70  # a bug of ours: reported in one line, the traceback goes to the log only
+
 SCHEDULES = ("manual", "hourly", "twice-daily", "daily", "weekly")
 
 
@@ -163,6 +165,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbooks-connector: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    import logging
+
+    logging.getLogger("workbooks_connector").critical("unexpected error", exc_info=exc)
+    print(
+        f"workbooks-connector: unexpected internal error ({type(exc).__name__}). Nothing was lost: the "
+        "journal resumes at the next run. Details are in the log file of the profile.",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover
