@@ -175,3 +175,33 @@ class CancelToken(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """Aware UTC now."""
+
+
+class JournalPort(Protocol):
+    """The change journal (app/journal/repo.py). Every `write` is one transaction."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def cursor(self, side: str, name: str) -> str | None:
+        """Stored token / high-water mark (as text) for an Outlook folder or CRM kind."""
+
+    def link(self, link_id: str) -> "Link | None": ...
+
+    def links(self, kind: Kind | None = None) -> list["Link"]: ...
+
+    def load(self, kind: Kind) -> "KindState":
+        """Links, staged snapshots, live outbox rows, open/resolved conflicts, errors, sharing."""
+
+    def outbox(self, states: Sequence[str]) -> list["OutboxOp"]:
+        """Outbox rows in the given states, in plan order."""
+
+    def holds(self, status: str = "open") -> list["Hold"]: ...
+
+    def write(self, batch: "Batch") -> None:
+        """Apply a batch atomically (cursors commit with the data they cover)."""
+
+    def reset_lost_state(self, kinds: Sequence[Kind] | None = None) -> None:
+        """Forget links, cursors, staging and outbox rows (principle 3: lost state)."""
+
+
+from app.sync.state import Batch, Hold, KindState, Link, OutboxOp  # noqa: E402  (for annotations)

@@ -1,0 +1,134 @@
+"""First-sync matching (design.md 5.4): CRM-id marker, then email address, then name + company;
+activities by subject + start or due date. Several candidates mean ambiguity, never a guess."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from app.domain.fields import EMAIL_FIELDS
+from app.domain.records import CrmRecord, Kind, OutlookItem
+
+_OBJECT_REF = re.compile(r"\b([A-Z]{2,12}-\d{1,10})\b")
+
+
+def normalise_address(address: str | None) -> str | None:
+    """Trimmed, lower-cased, without a display name or mailto:, None when not an address."""
+    if not address:
+        return None
+    text = address.strip()
+    m = re.search(r"<([^<>]+)>", text)
+    if m:
+        text = m.group(1)
+    text = text.strip().strip('"').strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    text = text.strip().lower()
+    return text if "@" in text and " " not in text else None
+
+
+def normalise_name(text: str | None) -> str:
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+
+
+def full_name(fields: Mapping[str, object]) -> str:
+    parts = [fields.get("first_name"), fields.get("middle_name"), fields.get("last_name")]
+    return normalise_name(" ".join(str(p) for p in parts if p))
+
+
+def person_addresses(fields: Mapping[str, object]) -> set[str]:
+    out = set()
+    for f in EMAIL_FIELDS:
+        a = normalise_address(fields.get(f))  # type: ignore[arg-type]
+        if a:
+            out.add(a)
+    return out
+
+
+def crm_addresses(rec: CrmRecord) -> set[str]:
+    out = person_addresses(rec.fields)
+    for a in rec.emails:
+        n = normalise_address(a)
+        if n:
+            out.add(n)
+    return out
+
+
+def name_key(kind: Kind, fields: Mapping[str, object]) -> tuple[str, str] | None:
+    """Person: (full name, company); activity: (subject, start or due date). None if too thin."""
+    if kind is Kind.PERSON:
+        name = full_name(fields)
+        return (name, normalise_name(str(fields.get("company") or ""))) if name else None
+    subject = normalise_name(str(fields.get("subject") or ""))
+    if kind is Kind.TASK:
+        when = fields.get("due_date") or fields.get("start_date")
+    else:
+        when = fields.get("start") or fields.get("start_date")
+    if not subject or not when:
+        return None
+    return subject, str(when)[:10] if kind is Kind.TASK else str(when)
+
+
+def object_refs(text: str | None) -> tuple[str, ...]:
+    """Object references such as CASE-1234 in a subject."""
+    return tuple(dict.fromkeys(_OBJECT_REF.findall(text or "")))
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    rule: str  # "marker" | "global_id" | "email" | "name" | "none"
+    candidates: tuple[str, ...]  # ids on the other side
+
+    @property
+    def unique(self) -> str | None:
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+
+def match_outlook_item(item: OutlookItem, crm: Sequence[CrmRecord]) -> MatchResult:
+    """Candidates among `crm` (live records) for an Outlook item, by the first rule that hits."""
+    live = [r for r in crm if not r.deleted]
+    if item.crm_id:
+        hits = tuple(r.id for r in live if r.id == item.crm_id)
+        if hits:
+            return MatchResult("marker", hits)
+    if item.kind is Kind.PERSON:
+        mine = person_addresses(item.fields)
+        if mine:
+            hits = tuple(r.id for r in live if mine & crm_addresses(r))
+            if hits:
+                return MatchResult("email", hits)
+    key = name_key(item.kind, item.fields)
+    if key is not None:
+        hits = tuple(r.id for r in live if name_key(item.kind, r.fields) == key)
+        if hits:
+            return MatchResult("name", hits)
+    return MatchResult("none", ())
+
+
+def match_crm_record(rec: CrmRecord, items: Iterable[OutlookItem]) -> MatchResult:
+    """Candidates among Outlook items for a CRM record (mirror of `match_outlook_item`)."""
+    items = list(items)
+    hits = tuple(i.item_id for i in items if i.crm_id == rec.id)
+    if hits:
+        return MatchResult("marker", hits)
+    if rec.kind is Kind.PERSON:
+        theirs = crm_addresses(rec)
+        if theirs:
+            hits = tuple(i.item_id for i in items if i.crm_id is None and person_addresses(i.fields) & theirs)
+            if hits:
+                return MatchResult("email", hits)
+    key = name_key(rec.kind, rec.fields)
+    if key is not None:
+        hits = tuple(i.item_id for i in items if i.crm_id is None and name_key(i.kind, i.fields) == key)
+        if hits:
+            return MatchResult("name", hits)
+    return MatchResult("none", ())

@@ -1,0 +1,379 @@
+"""SqlJournal: the JournalPort implementation. Rows stay here; dataclasses of app.sync.state leave.
+
+Open with `open_journal(path)`. Every `write(batch)` is one transaction, so cursors commit together
+with the staged changes (or links) they cover.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import delete, text
+from sqlmodel import Session, select
+
+from app.domain.codec import crm_from_dict, crm_to_dict, outlook_from_dict, outlook_to_dict
+from app.domain.records import Kind, Side
+from app.errors import JournalError, UsageError
+from app.journal import models as m
+from app.journal.db import Database, open_database
+from app.sync.state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    HELD,
+    IN_FLIGHT,
+    PENDING,
+    Batch,
+    Conflict,
+    Hold,
+    ItemErrorRec,
+    KindState,
+    Link,
+    OutboxOp,
+    SharingRec,
+    Staged,
+)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _loads(text_: str | None) -> Any:
+    return None if text_ is None else json.loads(text_)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """Aware UTC for storage (SQLModel refuses naive datetimes)."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# --- row <-> value conversions -------------------------------------------------------------------
+
+def link_from_row(r: m.ItemLink) -> Link:
+    return Link(
+        id=r.id, kind=Kind(r.kind), state=r.state, ews_item_id=r.ews_item_id, ews_change_key=r.ews_change_key,
+        ews_hash=r.ews_hash, ews_fields=_loads(r.ews_json), crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
+        crm_hash=r.crm_hash, crm_fields=_loads(r.crm_json), crm_updated_at=_utc(r.crm_updated_at),
+        base=_loads(r.base_json), base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
+        origin=r.origin, last_synced_at=_utc(r.last_synced_at),
+    )
+
+
+def _link_row(v: Link, row: m.ItemLink | None) -> m.ItemLink:
+    row = row or m.ItemLink(id=v.id)
+    row.kind = v.kind.value
+    row.state = v.state
+    row.ews_item_id, row.ews_change_key, row.ews_hash = v.ews_item_id, v.ews_change_key, v.ews_hash
+    row.ews_json = _dumps(dict(v.ews_fields) if v.ews_fields is not None else None)
+    row.crm_type = v.kind.value
+    row.crm_id, row.crm_lock_version, row.crm_hash = v.crm_id, v.crm_lock_version, v.crm_hash
+    row.crm_json = _dumps(dict(v.crm_fields) if v.crm_fields is not None else None)
+    row.crm_updated_at = _naive(v.crm_updated_at)
+    row.base_json = _dumps(dict(v.base) if v.base is not None else None)
+    row.base_hash = v.base_hash
+    row.mapping_version, row.in_scope, row.origin = v.mapping_version, v.in_scope, v.origin
+    row.last_synced_at = _naive(v.last_synced_at)
+    return row
+
+
+def staged_from_row(r: m.StagedChange) -> Staged:
+    payload = _loads(r.payload_json)
+    side = Side(r.side)
+    return Staged(
+        side=side, kind=Kind(r.kind), remote_id=r.remote_id, change=r.change, version=r.version,
+        outlook=outlook_from_dict(payload) if payload and side is Side.OUTLOOK else None,
+        crm=crm_from_dict(payload) if payload and side is Side.CRM else None, in_scope=r.in_scope,
+    )
+
+
+def op_from_row(r: m.Outbox) -> OutboxOp:
+    return OutboxOp(
+        id=r.id, link_id=r.link_id, kind=Kind(r.kind), side=Side(r.side), op=r.op, payload=_loads(r.payload_json) or {},
+        expected_version=r.expected_version, state=r.state, hold_id=r.hold_id, attempts=r.attempts,
+        last_error=r.last_error, seq=r.seq, run_id=r.run_id,
+    )
+
+
+def conflict_from_row(r: m.Conflict) -> Conflict:
+    return Conflict(
+        id=r.id, link_id=r.link_id, kind=Kind(r.kind), conflict_kind=r.conflict_kind, outlook=_loads(r.ews_json),
+        crm=_loads(r.crm_json), base=_loads(r.base_json), fields=tuple(_loads(r.fields_json) or ()), status=r.status,
+        resolution=r.resolution, resolved=_loads(r.resolved_json), ews_item_id=r.ews_item_id, crm_id=r.crm_id,
+        candidates=tuple(_loads(r.candidates_json) or ()), label=r.label, created_at=_utc(r.created_at),
+        resolved_at=_utc(r.resolved_at),
+    )
+
+
+def error_from_row(r: m.ItemErrorRow) -> ItemErrorRec:
+    return ItemErrorRec(
+        key=r.key, kind=Kind(r.kind), op=r.op, error_class=r.error_class, title=r.title, message=r.message,
+        attempts=r.attempts, last_try_at=_utc(r.last_try_at), retry_after=_utc(r.retry_after),
+        last_try_version=r.last_try_version, link_id=r.link_id, side=r.side, remote_id=r.remote_id, muted=r.muted,
+    )
+
+
+def sharing_from_row(r: m.SharingRow) -> SharingRec:
+    return SharingRec(
+        kind=Kind(r.kind), state=r.state, reason=r.reason, crm_id=r.crm_id, ews_item_id=r.ews_item_id,
+        link_id=r.link_id, recreate_blocked=r.recreate_blocked, changed_at=_utc(r.changed_at),
+    )
+
+
+def hold_from_row(r: m.SafetyHold) -> Hold:
+    return Hold(
+        id=r.id, kind=Kind(r.kind), side=Side(r.side), reason=r.reason, planned=r.planned, linked=r.linked,
+        status=r.status, created_at=_utc(r.created_at), decided_at=_utc(r.decided_at),
+    )
+
+
+class SqlJournal:
+    """JournalPort over SQLite. One instance per engine (the single writer)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.engine = db.engine
+
+    @property
+    def recovered_from(self) -> Path | None:
+        return self.db.recovered_from
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._session() as s:
+            row = s.get(m.Meta, key)
+            return row.value if row else None
+
+    def cursor(self, side: str, name: str) -> str | None:
+        with self._session() as s:
+            row = s.get(m.Cursor, (side, name))
+            return row.token if row else None
+
+    def links(self, kind: Kind | None = None) -> list[Link]:
+        with self._session() as s:
+            q = select(m.ItemLink)
+            if kind is not None:
+                q = q.where(m.ItemLink.kind == kind.value)
+            return [link_from_row(r) for r in s.exec(q)]
+
+    def link(self, link_id: str) -> Link | None:
+        with self._session() as s:
+            r = s.get(m.ItemLink, link_id)
+            return link_from_row(r) if r else None
+
+    def load(self, kind: Kind) -> KindState:
+        k = kind.value
+        with self._session() as s:
+            links = tuple(link_from_row(r) for r in s.exec(select(m.ItemLink).where(m.ItemLink.kind == k)))
+            staged = tuple(staged_from_row(r) for r in s.exec(select(m.StagedChange).where(m.StagedChange.kind == k)))
+            outbox = tuple(
+                op_from_row(r) for r in s.exec(
+                    select(m.Outbox).where(m.Outbox.kind == k, m.Outbox.state.in_((PENDING, HELD, IN_FLIGHT))).order_by(m.Outbox.seq)
+                )
+            )
+            conflicts = tuple(
+                conflict_from_row(r) for r in s.exec(
+                    select(m.Conflict).where(m.Conflict.kind == k, m.Conflict.status.in_(("open", "resolved")))
+                )
+            )
+            errors = tuple(error_from_row(r) for r in s.exec(select(m.ItemErrorRow).where(m.ItemErrorRow.kind == k)))
+            sharing = tuple(sharing_from_row(r) for r in s.exec(select(m.SharingRow).where(m.SharingRow.kind == k)))
+        return KindState(links, staged, outbox, conflicts, errors, sharing)
+
+    def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
+        with self._session() as s:
+            rows = s.exec(select(m.Outbox).where(m.Outbox.state.in_(tuple(states))).order_by(m.Outbox.seq))
+            return [op_from_row(r) for r in rows]
+
+    def holds(self, status: str = "open") -> list[Hold]:
+        with self._session() as s:
+            return [hold_from_row(r) for r in s.exec(select(m.SafetyHold).where(m.SafetyHold.status == status))]
+
+    def conflicts(self, status: Iterable[str] = ("open",)) -> list[Conflict]:
+        with self._session() as s:
+            rows = s.exec(select(m.Conflict).where(m.Conflict.status.in_(tuple(status))))
+            return [conflict_from_row(r) for r in rows]
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        if not batch:
+            return
+        with self._session() as s:
+            try:
+                self._apply(s, batch)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+
+    def _apply(self, s: Session, b: Batch) -> None:
+        now = datetime.now(timezone.utc)
+        for key, value in b.meta.items():
+            s.merge(m.Meta(key=key, value=value))
+        for side, name, token in b.cursors:
+            row = s.get(m.Cursor, (side, name)) or m.Cursor(side=side, name=name)
+            row.token, row.committed_at, row.full_scan_done = token, now, token is not None
+            s.add(row)
+        for st in b.stage:
+            payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
+            s.merge(m.StagedChange(side=st.side.value, kind=st.kind.value, remote_id=st.remote_id, change=st.change,
+                                   version=st.version, in_scope=st.in_scope, payload_json=_dumps(payload), staged_at=now))
+        for side, kind, rid in b.unstage:
+            row = s.get(m.StagedChange, (side, kind, rid))
+            if row is not None:
+                s.delete(row)
+        for (side, kind, rid), version in b.unstage_if_version:
+            row = s.get(m.StagedChange, (side, kind, rid))
+            if row is not None and row.version == version:
+                s.delete(row)
+        s.flush()
+        for hold in b.holds:
+            s.merge(m.SafetyHold(id=hold.id, kind=hold.kind.value, side=hold.side.value, reason=hold.reason,
+                                 planned=hold.planned, linked=hold.linked, status=hold.status,
+                                 created_at=_naive(hold.created_at) or now, decided_at=_naive(hold.decided_at)))
+        for lid in b.drop_links:
+            row = s.get(m.ItemLink, lid)
+            if row is not None:
+                s.delete(row)
+        s.flush()
+        for link in b.links:
+            s.add(_link_row(link, s.get(m.ItemLink, link.id)))
+            s.flush()
+        for op in b.outbox:
+            row = s.get(m.Outbox, op.id) or m.Outbox(id=op.id)
+            row.seq = op.seq or row.seq or self._next_seq(s)
+            row.link_id, row.kind, row.side, row.op = op.link_id, op.kind.value, op.side.value, op.op
+            row.payload_json = _dumps(dict(op.payload)) or "{}"
+            row.expected_version, row.idempotency_key = op.expected_version, op.id
+            row.state, row.hold_id, row.attempts, row.last_error, row.run_id = (
+                op.state, op.hold_id, op.attempts, op.last_error, op.run_id)
+            s.add(row)
+            s.flush()
+        for c in b.conflicts:
+            s.merge(m.Conflict(
+                id=c.id, link_id=c.link_id, kind=c.kind.value, conflict_kind=c.conflict_kind, ews_item_id=c.ews_item_id,
+                crm_id=c.crm_id, ews_json=_dumps(c.outlook), crm_json=_dumps(c.crm), base_json=_dumps(c.base),
+                fields_json=_dumps(list(c.fields)) or "[]", candidates_json=_dumps(list(c.candidates)) or "[]",
+                label=c.label, status=c.status, resolution=c.resolution, resolved_json=_dumps(c.resolved),
+                created_at=_naive(c.created_at) or now, resolved_at=_naive(c.resolved_at)))
+        for key in b.clear_errors:
+            row = s.get(m.ItemErrorRow, key)
+            if row is not None:
+                s.delete(row)
+        for e in b.errors:
+            s.merge(m.ItemErrorRow(
+                key=e.key, link_id=e.link_id, side=e.side, remote_id=e.remote_id, kind=e.kind.value, op=e.op,
+                error_class=e.error_class, title=e.title, message=e.message, attempts=e.attempts,
+                last_try_at=_naive(e.last_try_at), retry_after=_naive(e.retry_after),
+                last_try_version=e.last_try_version, muted=e.muted))
+        for sh in b.sharing:
+            s.merge(m.SharingRow(key=sh.key, kind=sh.kind.value, link_id=sh.link_id, ews_item_id=sh.ews_item_id,
+                                 crm_id=sh.crm_id, state=sh.state, reason=sh.reason,
+                                 recreate_blocked=sh.recreate_blocked, changed_at=_naive(sh.changed_at) or now))
+        for h in b.history:
+            s.add(m.History(run_id=h.run_id, at=_naive(h.at) or now, link_id=h.link_id, kind=h.kind,
+                            direction=h.direction, action=h.action, reason=h.reason,
+                            summary=_dumps(dict(h.summary)) if h.summary is not None else None,
+                            before_json=_dumps(dict(h.before)) if h.before is not None else None, result=h.result))
+
+    def _next_seq(self, s: Session) -> int:
+        val = s.exec(text("SELECT COALESCE(MAX(seq), 0) FROM outbox")).one()  # type: ignore[call-overload]
+        return int(val[0]) + 1
+
+    def reset_lost_state(self, kinds: Sequence[Kind] | None = None) -> None:
+        with self._session() as s:
+            for model in (m.Outbox, m.StagedChange, m.Conflict, m.ItemErrorRow, m.ItemLink):
+                q = delete(model)
+                if kinds is not None:
+                    q = q.where(model.kind.in_([k.value for k in kinds]))  # type: ignore[attr-defined]
+                s.exec(q)  # type: ignore[call-overload]
+            s.exec(delete(m.Cursor))  # type: ignore[call-overload]
+            s.commit()
+
+    def prune_history(self, before: datetime) -> int:
+        with self._session() as s:
+            res = s.exec(delete(m.History).where(m.History.at < _naive(before)))  # type: ignore[call-overload]
+            s.exec(delete(m.Outbox).where(m.Outbox.state.in_((DONE, CANCELLED, FAILED))))  # type: ignore[call-overload]
+            s.commit()
+            return res.rowcount or 0
+
+    # --- user decisions (CLI `resolve`, hold dialog, share/unshare): applied at the next cycle -------
+
+    def resolve_conflict(self, conflict_id: str, keep: str, fields: dict[str, Any] | None = None) -> Conflict:
+        """keep: crm | outlook | both | merged (with `fields`). Prefix ids are accepted."""
+        if keep not in ("crm", "outlook", "both", "merged"):
+            raise UsageError("--keep is crm, outlook or both")
+        with self._session() as s:
+            row = s.get(m.Conflict, conflict_id)
+            if row is None:
+                rows = list(s.exec(select(m.Conflict).where(m.Conflict.id.startswith(conflict_id), m.Conflict.status == "open")))
+                if len(rows) != 1:
+                    raise UsageError(f"no open conflict {conflict_id!r}; see `conflicts`")
+                row = rows[0]
+            if row.status != "open":
+                raise UsageError(f"conflict {row.id} is already {row.status}")
+            if keep == "both" and row.conflict_kind not in ("first_sync_mismatch", "ambiguous_match"):
+                raise UsageError("--keep both only applies to first-sync conflicts")
+            row.status, row.resolution = "resolved", keep
+            row.resolved_json = _dumps(fields) if fields else None
+            row.resolved_at = datetime.now(timezone.utc)
+            s.add(row)
+            s.commit()
+            return conflict_from_row(row)
+
+    def decide_hold(self, hold_id: str, decision: str) -> None:
+        """decision: apply (run the held operations) | restore (cancel them; re-link at next cycle)."""
+        with self._session() as s:
+            hold = s.get(m.SafetyHold, hold_id)
+            if hold is None:
+                raise UsageError(f"no held deletion {hold_id!r}")
+            hold.status = "approved" if decision == "apply" else "restored"
+            hold.decided_at = datetime.now(timezone.utc)
+            for row in s.exec(select(m.Outbox).where(m.Outbox.hold_id == hold_id, m.Outbox.state == HELD)):
+                row.state = PENDING if decision == "apply" else CANCELLED
+                s.add(row)
+            s.add(hold)
+            s.commit()
+
+    def request_sharing(self, link_id: str | None, *, kind: Kind, state: str, ews_item_id: str | None = None,
+                        crm_id: str | None = None) -> None:
+        """`unshare` of a linked item (state 'unshare_requested') or `share` of an Unshared/Native
+        Outlook item (state 'share_requested'); the next cycle carries it out."""
+        if state not in ("share_requested", "unshare_requested"):
+            raise UsageError("state is share_requested or unshare_requested")
+        rec = SharingRec(kind=kind, state=state, reason="user", crm_id=crm_id, ews_item_id=ews_item_id, link_id=link_id,
+                         recreate_blocked=False, changed_at=datetime.now(timezone.utc))
+        self.write(Batch(sharing=[rec]))
+
+
+def open_journal(path: Path | str | None) -> SqlJournal:
+    """Open the profile's journal (creating, migrating or rebuilding it as needed)."""
+    try:
+        return SqlJournal(open_database(path))
+    except JournalError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise JournalError(f"The sync journal could not be opened: {exc}") from None
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,624 @@
+"""Planning one kind: classify every affected pair, match unlinked items, ask the decision table,
+apply the brake, and turn decisions into outbox rows and journal changes (design.md 5.1 steps 5-9).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Callable, Mapping
+
+from app.domain.filters import Filter, evaluate
+from app.domain.matching import match_crm_record, match_outlook_item, person_addresses
+from app.domain.normalise import canonical, content_hash
+from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
+from app.sync import guards, retry
+from app.sync.classify import SideView, crm_side, outlook_side
+from app.sync.config import EngineConfig
+from app.sync.planner import WRITE_OPS, Action, CState, Decision, OState, PairView, decide
+from app.sync.ports import CrmPort, MailboxPort
+from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, needs_marker, share_decision
+from app.sync.state import (
+    CONFLICTED, CREATING, HELD, PENDING, SHARED, ACCESS_LOST, Batch, Conflict, Hold, HistoryEntry, KindState, Link,
+    OutboxOp, SharingRec, Staged,
+)
+
+DESTRUCTIVE_SIDE = {"trash": Side.OUTLOOK, "unshare": Side.OUTLOOK, "soft_delete": Side.CRM}
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Planned:
+    link: Link
+    decision: Decision
+    ov: SideView | None = None
+    cv: SideView | None = None
+    new_link: bool = False
+    label: str = ""
+
+
+@dataclass
+class KindPlan:
+    batch: Batch = field(default_factory=Batch)
+    ops: list[OutboxOp] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)  # dry-run plan lines (no content)
+    holds: list[Hold] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _stamp(view: SideView | None) -> dict[str, Any] | None:
+    if view is None or view.fields is None or view.version is None:
+        return None
+    fields = canonical_dict(view)
+    return {"version": view.version, "hash": content_hash_of(view), "fields": fields}
+
+
+def canonical_dict(view: SideView) -> dict[str, Any]:
+    kind = _view_kind(view)
+    return canonical(kind, view.fields or {}) if kind else dict(view.fields or {})
+
+
+def content_hash_of(view: SideView) -> str | None:
+    return view.hash
+
+
+def _view_kind(view: SideView) -> Kind | None:
+    st = view.staged
+    return st.kind if st is not None else None
+
+
+class KindPlanner:
+    def __init__(self, kind: Kind, state: KindState, *, config: EngineConfig, crm: CrmPort, mailbox: MailboxPort,
+                 now: datetime, run_id: str, first_outlook: bool, resolved: Filter, allow_mass_delete: bool):
+        self.kind, self.st, self.cfg = kind, state, config
+        self.crm, self.mailbox = crm, mailbox
+        self.now, self.run_id = now, run_id
+        self.first_outlook = first_outlook
+        self.resolved = resolved
+        self.allow = allow_mass_delete
+        self.out = KindPlan()
+        self.items: list[Planned] = []
+        self.links = {l.id: l for l in state.links}
+        self.by_ews = {l.ews_item_id: l for l in state.links if l.ews_item_id}
+        self.by_crm = {l.crm_id: l for l in state.links if l.crm_id}
+        self.so = {s.remote_id: s for s in state.staged if s.side is Side.OUTLOOK}
+        self.sc = {s.remote_id: s for s in state.staged if s.side is Side.CRM}
+        self.busy = {o.link_id for o in state.outbox}
+        self.open_conf = [c for c in state.conflicts if c.status == "open"]
+        self.conf_by_link = {c.link_id: c for c in self.open_conf}
+        self.conf_ews = {c.ews_item_id for c in self.open_conf if c.ews_item_id} | {
+            x for c in self.open_conf if c.crm_id and not c.ews_item_id for x in c.candidates}
+        self.conf_crm = {c.crm_id for c in self.open_conf if c.crm_id} | {
+            x for c in self.open_conf if c.ews_item_id and not c.crm_id for x in c.candidates}
+        self.errors = {e.key: e for e in state.errors}
+        self.sharing = {s.key: s for s in state.sharing}
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _share_rec(self, *, crm_id: str | None = None, ews_id: str | None = None) -> SharingRec | None:
+        if crm_id:
+            rec = self.sharing.get(f"{self.kind.value}:crm:{crm_id}")
+            if rec:
+                return rec
+        if ews_id:
+            return self.sharing.get(f"{self.kind.value}:ews:{ews_id}")
+        return None
+
+    def _unstage(self, st: Staged | None) -> None:
+        if st is not None:
+            self.out.batch.unstage.append(st.key)
+
+    def _label(self, link: Link, rec: CrmRecord | None = None) -> str:
+        if rec is not None and rec.object_ref:
+            return rec.object_ref
+        return link.id[:8]
+
+    def _policy_view(self, **kw: Any) -> PairView:
+        return PairView(kind=self.kind, conflict_policy=self.cfg.policy_for(self.kind),
+                        leave_policy=self.cfg.leave_filter_policy, crm_delete_policy=self.cfg.crm_delete_policy, **kw)
+
+    # --- main ----------------------------------------------------------------------------------
+
+    def plan(self) -> KindPlan:
+        for conf in self.st.conflicts:
+            if conf.status == "resolved":
+                self._resolution(conf)
+        self._sharing_requests()
+        self._moves()
+        for link in list(self.links.values()):
+            self._linked(link)
+        self._unlinked()
+        self._guard_and_emit()
+        return self.out
+
+    def _sharing_requests(self) -> None:
+        for rec in self.st.sharing:
+            if rec.state == "unshare_requested" and rec.link_id in self.links and rec.link_id not in self.busy:
+                link = self.links[rec.link_id]
+                d = Decision(15, (Action("unshare", Side.OUTLOOK, note="user"),), "unshared by the user")
+                self.items.append(Planned(link, d, outlook_side(link, self.so.get(link.ews_item_id or "")),
+                                          crm_side(link, self.sc.get(link.crm_id or ""))))
+                self.busy.add(link.id)
+
+    def _moves(self) -> None:
+        for rid, st in list(self.so.items()):
+            item = st.outlook
+            if st.change != "upsert" or item is None or rid in self.by_ews or not item.link_id:
+                continue
+            link = self.links.get(item.link_id)
+            if link is None or link.ews_item_id == rid:
+                continue
+            old = self.so.get(link.ews_item_id or "")
+            if link.ews_item_id and not (old is not None and old.change == "delete"):
+                continue  # a copy, not a move: leave it alone
+            if old is not None:
+                self._unstage(old)
+                del self.so[link.ews_item_id]  # type: ignore[arg-type]
+            self.by_ews.pop(link.ews_item_id or "", None)
+            link = replace(link, ews_item_id=rid, ews_change_key=None)
+            self.links[link.id] = link
+            self.by_ews[rid] = link
+            self.out.batch.links.append(link)
+            self.out.batch.history.append(HistoryEntry(self.run_id, self.now, "relink", self.kind.value, link.id, "",
+                                                       "row 20: moved in Outlook, link re-pointed"))
+
+    def _linked(self, link: Link) -> None:
+        if link.id in self.busy:
+            return
+        so = self.so.get(link.ews_item_id or "") if link.ews_item_id else None
+        sc = self.sc.get(link.crm_id or "") if link.crm_id else None
+        conf = self.conf_by_link.get(link.id)
+        creating = link.ews_item_id is None or link.crm_id is None or link.state in (CREATING, ACCESS_LOST)
+        if so is None and sc is None and not creating and conf is None:
+            return
+        ov, cv = outlook_side(link, so), crm_side(link, sc)
+        if conf is not None:  # row 21: refresh the conflict's values, write nothing
+            if (so is not None and ov.fields is not None) or (sc is not None and cv.fields is not None):
+                self.out.batch.conflicts.append(replace(
+                    conf, outlook=dict(ov.fields) if ov.fields is not None else conf.outlook,
+                    crm=dict(cv.fields) if cv.fields is not None else conf.crm))
+            return
+        err = self.errors.get(link.id)
+        versions = f"{ov.version}|{cv.version}"
+        backoff = bool(err and not retry.due(self.now, err.retry_after, err.last_try_version, versions))
+        item = so.outlook if so is not None else None
+        rec = sc.crm if sc is not None else None
+        view = self._policy_view(
+            outlook=ov.state, crm=cv.state, linked=True, base=link.base, outlook_fields=ov.fields,
+            crm_fields=cv.fields, crm_changed=(cv.state is CState.LEFT_SCOPE and rec is not None
+                                               and str(rec.lock_version) != link.crm_lock_version
+                                               and cv.hash != link.crm_hash),
+            backoff=backoff,
+            needs_marker=(needs_marker(item, link) if item is not None else
+                          (link.state == CREATING and link.crm_id is None and link.ews_item_id is not None)),
+            owned_by_me=bool(rec.owned_by_me) if rec is not None else self._owned(link),
+            has_attendees=bool(item.has_attendees) if item is not None else False,
+            created_by_connector=link.origin == "crm", newest=None,
+        )
+        d = decide(view)
+        self.items.append(Planned(link, d, ov, cv, label=self._label(link, rec)))
+
+    def _owned(self, link: Link) -> bool:
+        return False
+
+    # --- unlinked items ------------------------------------------------------------------------
+
+    def _unlinked(self) -> None:
+        o_new: list[tuple[OutlookItem, str]] = []
+        for rid, st in self.so.items():
+            if rid in self.by_ews:
+                continue
+            if st.change != "upsert" or st.outlook is None:
+                self._unstage(st)
+                continue
+            if rid in self.conf_ews:
+                continue
+            item = st.outlook
+            rec = self._share_rec(ews_id=rid, crm_id=item.crm_id)
+            dec = share_decision(item, first_sync=self.first_outlook, share_existing=self.cfg.share_existing,
+                                 share_new=self.cfg.share_new, rec=rec)
+            if dec == NO:
+                self._unstage(st)
+                continue
+            o_new.append((item, dec))
+        c_new: list[CrmRecord] = []
+        for rid, st in self.sc.items():
+            if rid in self.by_crm:
+                continue
+            rec = st.crm
+            if st.change != "upsert" or rec is None or rec.deleted or not st.in_scope:
+                self._unstage(st)
+                continue
+            if rid in self.conf_crm:
+                continue
+            c_new.append(rec)
+        if not o_new and not c_new:
+            return
+        pool = list(c_new)
+        pool_ids = {r.id for r in pool}
+        # Outlook items carrying a CRM id that is not in this cycle's records: look them up.
+        marker_ids = [i.crm_id for i, _ in o_new if i.crm_id and i.crm_id not in pool_ids and i.crm_id not in self.by_crm]
+        extra_in_scope: dict[str, bool] = {}
+        if marker_ids:
+            for r in self.crm.fetch(self.kind, list(dict.fromkeys(marker_ids))):
+                if not r.deleted:
+                    pool.append(r)
+                    pool_ids.add(r.id)
+                    extra_in_scope[r.id] = evaluate(self.resolved, r.raw, self.now.date())
+        # Explicitly shared contacts: does their address already belong to a Person (R28)?
+        if self.kind is Kind.PERSON:
+            addrs = sorted({a for i, dec in o_new if dec == YES and not i.crm_id for a in person_addresses(i.fields)})
+            if addrs:
+                for r in self.crm.find_by_email(self.kind, addrs):
+                    if r.id not in pool_ids and not r.deleted:
+                        pool.append(r)
+                        pool_ids.add(r.id)
+                        extra_in_scope[r.id] = evaluate(self.resolved, r.raw, self.now.date())
+        # Outlook copies unshared by the filter re-link when their record returns to scope.
+        refetch = []
+        for r in c_new:
+            srec = self._share_rec(crm_id=r.id)
+            if srec and srec.state == "unshared" and srec.reason == "filter" and srec.ews_item_id \
+                    and srec.ews_item_id not in self.so and srec.ews_item_id not in self.by_ews:
+                refetch.append(srec.ews_item_id)
+        if refetch:
+            for got in self.mailbox.fetch(self.kind, refetch):
+                if got is not None and got.item_id not in self.by_ews:
+                    o_new.append((got, YES))
+        candidates = [i for i, _ in o_new]
+        free_pool = [r for r in pool if r.id not in self.by_crm]
+        o_match = {i.item_id: match_outlook_item(i, pool) for i in candidates}
+        c_match = {r.id: match_crm_record(r, candidates) for r in free_pool}
+        paired_c: set[str] = set()
+        conflicted_c: set[str] = set()
+        for item, dec in o_new:
+            m = o_match[item.item_id]
+            linked_hit = any(cid in self.by_crm for cid in m.candidates)
+            if m.ambiguous or (m.candidates and linked_hit and dec == YES and m.rule != "marker"):
+                self._ambiguous(item=item, candidates=m.candidates)
+                conflicted_c.update(m.candidates)
+                continue
+            cid = m.unique
+            if cid is not None and cid not in self.by_crm:
+                back = c_match.get(cid)
+                if back is not None and back.ambiguous:
+                    continue  # handled from the CRM side
+                rec = next(r for r in pool if r.id == cid)
+                self._pair(item, rec, in_scope=extra_in_scope.get(cid, True))
+                paired_c.add(cid)
+                continue
+            if cid is not None:  # the marker names a record already linked: a copy; leave it
+                self._unstage(self.so.get(item.item_id))
+                continue
+            if dec == YES and not item.crm_id:
+                self._create_crm(item)
+            else:
+                self._unstage(self.so.get(item.item_id))
+        for rec in c_new:
+            if rec.id in paired_c or rec.id in conflicted_c:
+                continue
+            m = c_match.get(rec.id)
+            if m is not None and m.ambiguous:
+                self._ambiguous(rec=rec, candidates=m.candidates)
+                continue
+            if m is not None and m.unique is not None:
+                continue  # the Outlook side decided (native item not shared): nothing to create
+            srec = self._share_rec(crm_id=rec.id)
+            view = self._policy_view(outlook=OState.MISSING, crm=CState.NEW, linked=False, crm_fields=rec.fields,
+                                     recreate_blocked=blocks_recreate(srec))
+            d = decide(view)
+            if not d.actions:
+                self._unstage(self.sc.get(rec.id))
+                continue
+            fields = canonical(self.kind, rec.fields)
+            link = Link(_new_id(), self.kind, CREATING, crm_id=rec.id, crm_lock_version=str(rec.lock_version),
+                        crm_fields=fields, crm_hash=content_hash(self.kind, fields), crm_updated_at=rec.updated_at,
+                        origin="crm", in_scope=True)
+            self._unstage(self.sc.get(rec.id))
+            self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
+
+    def _create_crm(self, item: OutlookItem) -> None:
+        view = self._policy_view(outlook=OState.NEW, crm=CState.MISSING, linked=False, outlook_fields=item.fields,
+                                 share=True)
+        d = decide(view)
+        fields = canonical(self.kind, item.fields)
+        link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
+                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), origin="outlook", in_scope=True)
+        self._unstage(self.so.get(item.item_id))
+        self.items.append(Planned(link, d, new_link=True))
+
+    def _pair(self, item: OutlookItem, rec: CrmRecord, *, in_scope: bool) -> None:
+        of, cf = canonical(self.kind, item.fields), canonical(self.kind, rec.fields)
+        link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
+                    ews_fields=of, ews_hash=content_hash(self.kind, of), crm_id=rec.id,
+                    crm_lock_version=str(rec.lock_version), crm_fields=cf, crm_hash=content_hash(self.kind, cf),
+                    crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope)
+        view = self._policy_view(outlook=OState.NEW, crm=CState.NEW, linked=False, outlook_fields=of, crm_fields=cf,
+                                 matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees)
+        d = decide(view)
+        if d.conflict_kind:
+            link = replace(link, state=CONFLICTED)
+        self._unstage(self.so.get(item.item_id))
+        self._unstage(self.sc.get(rec.id))
+        self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
+
+    def _ambiguous(self, *, item: OutlookItem | None = None, rec: CrmRecord | None = None,
+                   candidates: tuple[str, ...] = ()) -> None:
+        conf = Conflict(
+            id=_new_id(), link_id=_new_id(), kind=self.kind, conflict_kind="ambiguous_match",
+            outlook=dict(item.fields) if item else None, crm=dict(rec.fields) if rec else None, base=None, fields=(),
+            ews_item_id=item.item_id if item else None, crm_id=rec.id if rec else None, candidates=tuple(candidates),
+            label=(rec.object_ref if rec and rec.object_ref else "") or "", created_at=self.now)
+        self.out.batch.conflicts.append(conf)
+        self.out.conflicts.append(conf)
+        self.out.entries.append({"kind": self.kind.value, "op": "conflict", "side": "", "row": 19,
+                                 "reason": "several candidates match", "item": conf.id[:8]})
+        if item is not None:
+            self.conf_ews.add(item.item_id)
+        if rec is not None:
+            self.conf_crm.add(rec.id)
+
+    # --- conflict resolutions (resolve --keep ...) -----------------------------------------------
+
+    def _resolution(self, conf: Conflict) -> None:
+        link = self.links.get(conf.link_id)
+        applied = replace(conf, status="applied", resolved_at=self.now)
+        self.out.batch.conflicts.append(applied)
+        self.conf_by_link.pop(conf.link_id, None)
+        if link is None:  # ambiguous match: no link yet
+            if conf.resolution == "both" or not conf.candidates:
+                if conf.ews_item_id:
+                    self.conf_ews.discard(conf.ews_item_id)
+                if conf.crm_id:
+                    self.conf_crm.discard(conf.crm_id)
+                return  # next plan creates them separately (items stay staged)
+            ews_id = conf.ews_item_id or conf.candidates[0]
+            crm_id = conf.crm_id or conf.candidates[0]
+            got = self.mailbox.fetch(self.kind, [ews_id])[0]
+            recs = [r for r in self.crm.fetch(self.kind, [crm_id]) if not r.deleted]
+            if got is None or not recs:
+                return
+            self._keep(conf, None, got, recs[0])
+            return
+        if conf.resolution == "both":
+            self.out.batch.drop_links.append(link.id)
+            self.links.pop(link.id, None)
+            got = self.mailbox.fetch(self.kind, [link.ews_item_id])[0] if link.ews_item_id else None
+            recs = [r for r in self.crm.fetch(self.kind, [link.crm_id]) if not r.deleted] if link.crm_id else []
+            if got is not None:
+                self._create_crm(got)
+            if recs:
+                rec = recs[0]
+                fields = canonical(self.kind, rec.fields)
+                nl = Link(_new_id(), self.kind, CREATING, crm_id=rec.id, crm_lock_version=str(rec.lock_version),
+                          crm_fields=fields, crm_hash=content_hash(self.kind, fields), origin="crm")
+                d = Decision(17, (Action("create", Side.OUTLOOK, rec.fields),), "kept both: created in Outlook", base=rec.fields)
+                self.items.append(Planned(nl, d, new_link=True))
+            return
+        got = self.mailbox.fetch(self.kind, [link.ews_item_id])[0] if link.ews_item_id else None
+        recs = [r for r in self.crm.fetch(self.kind, [link.crm_id]) if not r.deleted] if link.crm_id else []
+        if got is None or not recs:
+            return
+        self._keep(conf, link, got, recs[0])
+
+    def _keep(self, conf: Conflict, link: Link | None, item: OutlookItem, rec: CrmRecord) -> None:
+        of, cf = canonical(self.kind, item.fields), canonical(self.kind, rec.fields)
+        if conf.resolution == "outlook":
+            desired = dict(of)
+        else:
+            desired = dict(cf)
+        if conf.resolution == "merged" and conf.resolved:
+            desired.update(conf.resolved)
+        if link is None:
+            link = Link(_new_id(), self.kind, CREATING, origin="both")
+        link = replace(link, state=CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key, ews_fields=of,
+                       ews_hash=content_hash(self.kind, of), crm_id=rec.id, crm_lock_version=str(rec.lock_version),
+                       crm_fields=cf, crm_hash=content_hash(self.kind, cf))
+        acts = []
+        changed_o = frozenset(f for f in desired if f in of and of.get(f) != desired.get(f))
+        changed_c = frozenset(f for f in desired if f in cf and cf.get(f) != desired.get(f))
+        if changed_o:
+            acts.append(Action("update", Side.OUTLOOK, desired, changed_o))
+        if changed_c:
+            acts.append(Action("update", Side.CRM, desired, changed_c))
+        if needs_marker(item, link):
+            acts.append(Action("share", Side.OUTLOOK))
+        if not acts:
+            acts.append(Action("restamp"))
+        d = Decision(6, tuple(acts), f"conflict resolved: kept {conf.resolution}", base=desired)
+        self._unstage(self.so.get(item.item_id))
+        self._unstage(self.sc.get(rec.id))
+        self.busy.add(link.id)
+        self.items.append(Planned(link, d, new_link=True, label=conf.label or link.id[:8]))
+
+    # --- brake and emission ----------------------------------------------------------------------
+
+    def _destructive_side(self, a: Action) -> Side | None:
+        if a.op in DESTRUCTIVE_SIDE:
+            return DESTRUCTIVE_SIDE[a.op]
+        if a.op == "release" and a.note == "outlook_delete":
+            return Side.CRM
+        return None
+
+    def _guard_and_emit(self) -> None:
+        counts = {Side.OUTLOOK: 0, Side.CRM: 0}
+        gone = {Side.OUTLOOK: 0, Side.CRM: 0}
+        for p in self.items:
+            sides = {self._destructive_side(a) for a in p.decision.actions} - {None}
+            for s in sides:
+                counts[s] += 1  # type: ignore[index]
+            if p.ov is not None and p.ov.state is OState.DELETED:
+                gone[Side.CRM] += 1
+            if p.cv is not None and p.cv.state is CState.DELETED:
+                gone[Side.OUTLOOK] += 1
+        linked = sum(1 for l in self.links.values() if l.state == SHARED)
+        held: dict[Side, Hold] = {}
+        if not self.allow:
+            for side in (Side.OUTLOOK, Side.CRM):
+                v = guards.check(self.kind, side, counts[side], linked, gone[side], self.cfg.thresholds)
+                if v.reason:
+                    hold = Hold(_new_id(), self.kind, side, v.reason, v.planned, v.linked, created_at=self.now)
+                    held[side] = hold
+                    self.out.holds.append(hold)
+                    self.out.batch.holds.append(hold)
+        for p in self.items:
+            hold = None
+            for a in p.decision.actions:
+                s = self._destructive_side(a)
+                if s in held:
+                    hold = held[s]
+            self._emit(p, hold)
+
+    def _emit(self, p: Planned, hold: Hold | None) -> None:
+        d, link, b = p.decision, p.link, self.out.batch
+        kind = self.kind
+        writes = [a for a in d.actions if a.op in WRITE_OPS]
+        hist = HistoryEntry(self.run_id, self.now, "plan", kind.value, link.id, "", f"row {d.row}: {d.reason}")
+        ov, cv = p.ov, p.cv
+        if d.conflict_kind:
+            if p.new_link:
+                b.links.append(link)
+            conf = Conflict(_new_id(), link.id, kind, d.conflict_kind,
+                            outlook=dict(ov.fields) if ov and ov.fields is not None else dict(link.ews_fields or {}),
+                            crm=dict(cv.fields) if cv and cv.fields is not None else dict(link.crm_fields or {}),
+                            base=dict(link.base) if link.base is not None else None, fields=d.conflict_fields,
+                            ews_item_id=link.ews_item_id, crm_id=link.crm_id, label=p.label, created_at=self.now)
+            b.conflicts.append(conf)
+            self.out.conflicts.append(conf)
+            b.history.append(replace(hist, action="conflict"))
+            self.out.entries.append({"kind": kind.value, "op": "conflict", "side": "", "row": d.row,
+                                     "reason": d.reason, "item": p.label or link.id[:8]})
+            return
+        if "access_lost" in d.ops:
+            b.links.append(replace(link, state=ACCESS_LOST))
+            b.history.append(replace(hist, action="access_lost"))
+            return
+        if "relink" in d.ops:
+            return
+        if not writes:
+            if "restamp" in d.ops or "link" in d.ops:
+                self._restamp(link, d, ov, cv)
+            else:  # nothing (row 1, 16 native, 21, 22): consume unchanged snapshots only
+                if ov is not None and ov.staged is not None and (ov.state is OState.UNCHANGED):
+                    self._consume(link, ov, cv)
+                elif cv is not None and cv.staged is not None and cv.state is CState.UNCHANGED and d.row == 1:
+                    self._consume(link, ov, cv)
+                if ov is not None and cv is not None and ov.state is OState.UNCHANGED and cv.state is CState.UNCHANGED:
+                    self._consume(link, ov, cv)
+            return
+        if d.row == 10 and link.ews_item_id:  # re-create in Outlook: the old item is gone
+            self._unstage(self.so.get(link.ews_item_id))
+            link = replace(link, ews_item_id=None, ews_change_key=None, ews_fields=None, ews_hash=None)
+            b.links.append(link)
+        elif p.new_link:
+            b.links.append(link)
+        touched = {a.side.value for a in writes if a.side is not None and a.op != "release"}
+        content = {a.side.value for a in writes if a.op in ("create", "update") and a.side is not None}
+        after = "stamp"
+        sharing = None
+        for a in d.actions:
+            if a.op in ("release", "unshare", "trash", "soft_delete"):
+                after = "tombstone" if a.note == "tombstone" else "release"
+                if a.op in ("unshare", "release") and a.note in ("user", "filter", "crm_delete", "outlook_delete"):
+                    sharing = {"state": "unshared", "reason": a.note,
+                               "blocked": "block_recreate" in d.ops or a.note == "user"}
+        source = {}
+        if ov is not None and ov.fields is not None and ov.version is not None:
+            f = canonical(kind, ov.fields)
+            source["outlook"] = {"version": ov.version, "hash": content_hash(kind, f), "fields": f}
+        if cv is not None and cv.fields is not None and cv.version is not None:
+            f = canonical(kind, cv.fields)
+            source["crm"] = {"version": cv.version, "hash": content_hash(kind, f), "fields": f}
+        in_scope = None
+        if cv is not None and cv.staged is not None and cv.staged.in_scope is not None:
+            in_scope = cv.staged.in_scope
+        order = sorted(range(len(writes)), key=lambda i: (_phase(writes[i].op), i))
+        seen_sides: set[str] = set()
+        for n, i in enumerate(order):
+            a = writes[i]
+            side = a.side or Side.OUTLOOK
+            chain = side.value in seen_sides
+            seen_sides.add(side.value)
+            expected = None
+            if side is Side.OUTLOOK:
+                expected = ov.version if ov is not None else link.ews_change_key
+            else:
+                expected = cv.version if cv is not None else link.crm_lock_version
+            if p.new_link or d.row in (16, 17, 18):
+                expected = link.ews_change_key if side is Side.OUTLOOK else link.crm_lock_version
+            payload: dict[str, Any] = {
+                "reason": f"row {d.row}: {d.reason}", "row": d.row, "label": p.label, "note": a.note,
+                "final": n == len(order) - 1, "after": after, "chain": chain,
+                "versions": f"{ov.version if ov else None}|{cv.version if cv else None}",
+                "verify": a.op == "create" and not p.new_link,
+                "written": sorted(touched), "content_written": sorted(content),
+            }
+            if a.fields is not None:
+                payload["fields"] = canonical(kind, a.fields)
+                payload["changed"] = sorted(a.changed)
+            if n == len(order) - 1:
+                payload["base"] = canonical(kind, d.base) if d.base is not None else None
+                payload["source"] = source
+                payload["sharing"] = sharing
+                payload["in_scope"] = in_scope
+                payload["share_reason"] = "filter" if link.origin == "crm" else "user"
+            op = OutboxOp(_new_id(), link.id, kind, side, a.op, payload, expected,
+                          state=HELD if hold is not None else PENDING, hold_id=hold.id if hold else None,
+                          run_id=self.run_id)
+            self.out.ops.append(op)
+            self.out.entries.append({"kind": kind.value, "op": a.op, "side": side.value, "row": d.row,
+                                     "reason": d.reason, "item": p.label or link.id[:8],
+                                     "held": hold is not None})
+        b.outbox.extend(self.out.ops[-len(order):])
+        b.history.append(hist)
+
+    def _consume(self, link: Link, ov: SideView | None, cv: SideView | None) -> None:
+        b = self.out.batch
+        changed = False
+        if ov is not None and ov.staged is not None and ov.state is OState.UNCHANGED:
+            b.unstage.append(ov.staged.key)
+            if ov.restamp:
+                link = replace(link, ews_change_key=ov.version)
+                changed = True
+        if cv is not None and cv.staged is not None and cv.state is CState.UNCHANGED:
+            b.unstage.append(cv.staged.key)
+            if cv.restamp:
+                link = replace(link, crm_lock_version=cv.version)
+                changed = True
+            if cv.staged.in_scope is not None and cv.staged.in_scope != link.in_scope:
+                link = replace(link, in_scope=bool(cv.staged.in_scope))
+                changed = True
+        if changed:
+            b.links.append(link)
+            self.links[link.id] = link
+
+    def _restamp(self, link: Link, d: Decision, ov: SideView | None, cv: SideView | None) -> None:
+        b = self.out.batch
+        kind = self.kind
+        if ov is not None and ov.fields is not None and ov.version is not None:
+            f = canonical(kind, ov.fields)
+            link = replace(link, ews_change_key=ov.version, ews_fields=f, ews_hash=content_hash(kind, f))
+            if ov.staged is not None:
+                b.unstage.append(ov.staged.key)
+        if cv is not None and cv.fields is not None and cv.version is not None:
+            f = canonical(kind, cv.fields)
+            link = replace(link, crm_lock_version=cv.version, crm_fields=f, crm_hash=content_hash(kind, f))
+            if cv.staged is not None:
+                b.unstage.append(cv.staged.key)
+                if cv.staged.in_scope is not None:
+                    link = replace(link, in_scope=bool(cv.staged.in_scope))
+        if d.base is not None:
+            base = canonical(kind, d.base)
+            link = replace(link, base=base, base_hash=content_hash(kind, base))
+        link = replace(link, state=SHARED, last_synced_at=self.now)
+        b.links.append(link)
+        b.sharing.append(SharingRec(kind=kind, state="shared", reason="user", crm_id=link.crm_id,
+                                    ews_item_id=link.ews_item_id, link_id=link.id, changed_at=self.now))
+        self.links[link.id] = link
+
+
+def _phase(op: str) -> int:
+    return {"create": 0, "update": 1, "share": 2}.get(op, 3)

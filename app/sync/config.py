@@ -1,0 +1,53 @@
+"""EngineConfig: everything the engine needs to know about the user's choices, as frozen values."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from app.domain.filters import Filter, default_filter
+from app.domain.records import Kind
+
+ASK, CRM_WINS, OUTLOOK_WINS, NEWEST_WINS = "ask", "crm_wins", "outlook_wins", "newest_wins"
+KEEP_UNSHARED, TRASH_UNCHANGED = "keep", "trash_unchanged"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_deletions: int = 50  # more than this per kind and side is held
+    max_fraction: float = 0.10  # ... or more than this share of the kind's linked items
+    min_for_fraction: int = 5  # ... when at least this many are affected
+    empty_side_min_linked: int = 2  # a side that empties with at least this many links is held
+
+
+@dataclass(frozen=True)
+class EmailOptions:
+    """Placeholder for sent-mail recording (issue 6)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    kinds: tuple[Kind, ...] = (Kind.PERSON, Kind.TASK, Kind.MEETING)
+    filters: Mapping[Kind, Filter] = field(default_factory=lambda: {k: default_filter(k) for k in Kind})
+    share_existing: str = "matching"  # all | none | matching
+    share_new: bool = False
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    leave_filter_policy: str = KEEP_UNSHARED  # keep | trash_unchanged
+    conflict_policy: Mapping[Kind, str] = field(default_factory=lambda: {k: ASK for k in Kind})
+    crm_delete_policy: str = "trash"  # trash | keep (CRM deletion -> Outlook copy)
+    my_queues: Mapping[Kind, str] = field(default_factory=dict)  # resolved ":my_queue:" per kind
+    email: EmailOptions = field(default_factory=EmailOptions)
+    crm_batch: int = 100
+    overlap_seconds: int = 120  # delta re-reads this much before the mark
+    max_plan_passes: int = 2
+
+    def filter_for(self, kind: Kind) -> Filter:
+        return self.filters.get(kind) or default_filter(kind)
+
+    def policy_for(self, kind: Kind) -> str:
+        return self.conflict_policy.get(kind, ASK)
+
+    def __post_init__(self) -> None:
+        if self.share_existing not in ("all", "none", "matching"):
+            raise ValueError("share_existing is all, none or matching")

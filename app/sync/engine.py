@@ -1,0 +1,311 @@
+"""SyncEngine.run_cycle(): the phases of design.md section 5.
+
+Pure orchestration: every effect goes through a port (CrmPort, MailboxPort, JournalPort), the time
+comes from the Clock, so fakes and sandboxes drive it alike. Typical use:
+
+    journal = app.journal.repo.open_journal(profile / "journal.sqlite3")
+    engine = SyncEngine(crm, mailbox, journal, EngineConfig(...), clock)
+    summary = engine.run_cycle(dry_run=False, allow_mass_delete=False)
+    print(json.dumps(summary.as_json())); exit code 3 if summary.holds, 1 if summary.errors
+
+Fatal problems (AuthError, PrerequisiteError, JournalError, a whole side unreachable) are reported
+to the observer as FatalIssue and re-raised as the typed AppError, so the CLI maps exit codes.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Callable
+
+from app.domain.filters import MY_QUEUE, Filter, evaluate, resolve
+from app.domain.records import CrmRecord, Kind, Side
+from app.errors import AppError, AuthError, ConfigError, JournalError, PrerequisiteError, TransientError
+from app.sync.compose import KindPlanner
+from app.sync.config import EngineConfig
+from app.sync.events import (
+    ConflictRaised, CycleSummary, FatalIssue, FatalKind, HoldRaised, ItemIssue, Phase, Progress, empty_counts,
+)
+from app.sync.executor import Executor, Tally
+from app.sync.ingest import ingest_crm, ingest_outlook
+from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
+from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
+
+PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
+HISTORY_DAYS = 30
+
+
+class _Counted:
+    """Counts calls (and pages of feeds) made through a port: the `requests` of the summary."""
+
+    def __init__(self, port: Any, counts: dict[str, int], key: str):
+        self._port, self._counts, self._key = port, counts, key
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._port, name)
+        if not callable(target):
+            return target
+        if name in PAGED:
+            def paged(*a: Any, **kw: Any):
+                self._counts[self._key] += 1
+                first = True
+                for page in target(*a, **kw):
+                    if not first:
+                        self._counts[self._key] += 1
+                    first = False
+                    yield page
+            return paged
+
+        def call(*a: Any, **kw: Any):
+            self._counts[self._key] += 1
+            return target(*a, **kw)
+        return call
+
+
+class _DryJournal:
+    """Dry runs: reads pass through, writes of staging and cursors stay in memory, nothing else."""
+
+    def __init__(self, real: JournalPort):
+        self._real = real
+        self._stage: dict[tuple[str, str, str], Staged | None] = {}
+        self._cursors: dict[tuple[str, str], str | None] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def cursor(self, side: str, name: str) -> str | None:
+        if (side, name) in self._cursors:
+            return self._cursors[(side, name)]
+        return self._real.cursor(side, name)
+
+    def write(self, batch: Batch) -> None:
+        for s in batch.stage:
+            self._stage[s.key] = s
+        for key in batch.unstage:
+            self._stage[key] = None
+        for side, name, token in batch.cursors:
+            self._cursors[(side, name)] = token
+
+    def load(self, kind: Kind) -> KindState:
+        st = self._real.load(kind)
+        staged = {s.key: s for s in st.staged}
+        for key, s in self._stage.items():
+            if key[1] != kind.value:
+                continue
+            if s is None:
+                staged.pop(key, None)
+            else:
+                staged[key] = s
+        return replace(st, staged=tuple(staged.values()))
+
+
+@dataclass
+class _Cycle:
+    run_id: str
+    dry_run: bool
+    allow: bool
+    observer: Any
+    cancel: Any
+    tally: Tally
+    requests: dict[str, int] = field(default_factory=lambda: {"workbooks": 0, "ews": 0})
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    conflicts: int = 0
+    first_outlook: dict[Kind, bool] = field(default_factory=dict)
+
+    def cancelled(self) -> bool:
+        return bool(self.cancel is not None and self.cancel.cancelled())
+
+    def progress(self, phase: Phase, kind: str = "", done: int = 0, total: int | None = None, message: str = "") -> None:
+        if self.observer is not None:
+            self.observer.progress(Progress(phase, kind, done, total, message))
+
+    def issue(self, event: Any) -> None:
+        if self.observer is not None:
+            self.observer.issue(event)
+
+
+class SyncEngine:
+    def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, config: EngineConfig, clock: Clock):
+        self.crm_port, self.mailbox_port, self.journal, self.config, self.clock = crm, mailbox, journal, config, clock
+        self._queues: dict[Kind, str | None] = dict(config.my_queues)
+        self._dry_run = False
+
+    # --- public ----------------------------------------------------------------------------------
+
+    def run_cycle(self, *, dry_run: bool = False, allow_mass_delete: bool = False, observer: Any = None,
+                  cancel: Any = None) -> CycleSummary:
+        started = time.monotonic()
+        self._dry_run = dry_run
+        c = _Cycle(str(uuid.uuid4()), dry_run, allow_mass_delete, observer, cancel,
+                   Tally(empty_counts(), empty_counts(), empty_counts(), {"crm": 0, "outlook": 0}))
+        crm = _Counted(self.crm_port, c.requests, "workbooks")
+        mailbox = _Counted(self.mailbox_port, c.requests, "ews")
+        journal: Any = _DryJournal(self.journal) if dry_run else self.journal
+        try:
+            self._cycle(c, crm, mailbox, journal)
+        except AppError as exc:
+            c.issue(FatalIssue(_fatal_kind(exc), exc.title, exc.message))
+            raise
+        holds = tuple(HoldRaised(h.id, h.kind.value, h.side.value, h.reason, h.planned, h.linked) for h in c.holds)
+        errors = tuple(ItemIssue(item, msg, at) for item, msg, at in c.tally.issues)
+        summary = CycleSummary(
+            ok=not errors and not holds, dry_run=dry_run, seconds=time.monotonic() - started,
+            created=c.tally.created, updated=c.tally.updated, deleted=c.tally.deleted, unshared=c.tally.unshared,
+            email_links=0, conflicts=c.conflicts, errors=errors, holds=holds, requests=dict(c.requests),
+            plan=tuple(c.plan) if dry_run else (), finished_at=self.clock.now(),
+        )
+        if not dry_run:
+            now = self.clock.now()
+            self.journal.write(Batch(history=[HistoryEntry(c.run_id, now, "run", summary=summary.as_json(),
+                                                           result="ok" if summary.ok else "attention")],
+                                     meta={"last_sync_at": now.isoformat(), "last_sync_ok": str(summary.ok).lower()}))
+            prune = getattr(self.journal, "prune_history", None)
+            if prune is not None:
+                prune(now - timedelta(days=HISTORY_DAYS))
+        c.progress(Phase.FINISH, "", 1, 1, "finished")
+        return summary
+
+    # --- phases ----------------------------------------------------------------------------------
+
+    def _cycle(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
+        now = self.clock.now
+        executor = Executor(crm, mailbox, journal, clock=now, run_id=c.run_id, tally=c.tally,
+                            crm_batch=self.config.crm_batch, evaluate_scope=self._in_scope)
+        if not c.dry_run:
+            c.progress(Phase.RESUME, "", 0, None, "resuming unfinished writes")
+            if c.allow:
+                self._approve_holds(journal)
+            executor.verify_in_flight()
+            executor.run(journal.outbox([PENDING]), c.cancelled)
+        for kind in self.config.kinds:
+            if c.cancelled():
+                return
+            self._share_requests(c, kind, mailbox, journal)
+            c.progress(Phase.INGEST_OUTLOOK, kind.value)
+            res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled)
+            c.first_outlook[kind] = res.first_sync
+            c.progress(Phase.INGEST_CRM, kind.value)
+            flt = self.config.filter_for(kind)
+            sig_key = f"filter:{kind.value}"
+            full = journal.get_meta(sig_key) not in (None, flt.to_json())
+            ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt, resolved=self._resolved(kind, crm),
+                       today=now().date(), now=now(), overlap=timedelta(seconds=self.config.overlap_seconds),
+                       links=journal.links(kind), full_listing=full, write=journal.write, cancelled=c.cancelled,
+                       batch_size=self.config.crm_batch)
+            if journal.get_meta(sig_key) != flt.to_json():
+                journal.write(Batch(meta={sig_key: flt.to_json()}))
+        for _pass in range(max(1, self.config.max_plan_passes)):
+            if c.cancelled():
+                return
+            c.progress(Phase.PLAN)
+            for kind in self.config.kinds:
+                self._plan_kind(c, kind, crm, mailbox, journal)
+            if c.dry_run:
+                break
+            c.progress(Phase.EXECUTE)
+            executor.restaged = False
+            executor.failed_links.clear()
+            executor.run(journal.outbox([PENDING]), c.cancelled)
+            if not executor.restaged:
+                break
+        if not c.dry_run:
+            for hold in journal.holds("open"):
+                if all(h.id != hold.id for h in c.holds):
+                    c.holds.append(hold)
+        c.progress(Phase.EMAIL)
+        self.record_sent_email(c, crm, mailbox, journal)
+
+    def record_sent_email(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
+        """Hook for sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
+        return None
+
+    def _plan_kind(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
+        state = journal.load(kind)
+        planner = KindPlanner(kind, state, config=self.config, crm=crm, mailbox=mailbox, now=self.clock.now(),
+                              run_id=c.run_id, first_outlook=c.first_outlook.get(kind, False),
+                              resolved=self._resolved(kind, crm), allow_mass_delete=c.allow)
+        out = planner.plan()
+        c.conflicts += len(out.conflicts)
+        for conf in out.conflicts:
+            c.issue(ConflictRaised(conf.id, kind.value, conf.label or conf.link_id[:8], tuple(conf.fields)))
+        for hold in out.holds:
+            c.holds.append(hold)
+            c.issue(HoldRaised(hold.id, kind.value, hold.side.value, hold.reason, hold.planned, hold.linked))
+        if c.dry_run:
+            c.plan.extend(out.entries)
+            for op in out.ops:
+                if op.state == PENDING:
+                    c.tally.count(op)
+            return
+        journal.write(out.batch)
+
+    def _approve_holds(self, journal: Any) -> None:
+        holds = journal.holds("open")
+        if not holds:
+            return
+        now = self.clock.now()
+        ids = {h.id for h in holds}
+        ops = [replace(o, state=PENDING) for o in journal.outbox([HELD]) if o.hold_id in ids]
+        journal.write(Batch(holds=[replace(h, status="approved", decided_at=now) for h in holds], outbox=ops))
+
+    def _share_requests(self, c: _Cycle, kind: Kind, mailbox: Any, journal: Any) -> None:
+        """`share` of an Unshared or Native Outlook item: look it up and stage it as shared."""
+        recs = [s for s in journal.load(kind).sharing if s.state == "share_requested" and s.ews_item_id]
+        if not recs:
+            return
+        got = mailbox.fetch(kind, [s.ews_item_id for s in recs])
+        stage = [Staged(Side.OUTLOOK, kind, g.item_id, "upsert", g.change_key, outlook=g) for g in got if g is not None]
+        journal.write(Batch(stage=stage))
+
+    # --- filters ---------------------------------------------------------------------------------
+
+    def _resolved(self, kind: Kind, crm: Any) -> Filter:
+        flt = self.config.filter_for(kind)
+        if not any(cond.value == MY_QUEUE for cond in flt.conditions):
+            return flt
+        if self._queues.get(kind) is None:
+            cached = self.journal.get_meta(f"my_queue:{kind.value}")
+            if cached:
+                self._queues[kind] = cached
+        if self._queues.get(kind) is None:
+            ident = crm.identity()
+            queues = dict(ident.my_queues)
+            want = "Person" if kind is Kind.PERSON else "Activit"
+            pick = next((v for k, v in queues.items() if want.lower() in k.lower()), None)
+            if pick is None and queues:
+                pick = next(iter(queues.values()))
+            for k in Kind:
+                if self._queues.get(k) is None:
+                    p = next((v for n, v in queues.items()
+                              if ("person" if k is Kind.PERSON else "activit") in n.lower()), pick)
+                    self._queues[k] = None if p is None else str(p)
+            if not self._dry_run:
+                self.journal.write(Batch(meta={f"my_queue:{k.value}": v for k, v in self._queues.items() if v}))
+        try:
+            return resolve(flt, self._queues.get(kind))
+        except ConfigError:
+            raise
+
+    def _in_scope(self, rec: CrmRecord) -> bool:
+        flt = self.config.filter_for(rec.kind)
+        try:
+            resolved = resolve(flt, self._queues.get(rec.kind)) if any(c.value == MY_QUEUE for c in flt.conditions) else flt
+        except ConfigError:
+            return True
+        return evaluate(resolved, rec.raw, self.clock.now().date())
+
+
+def _fatal_kind(exc: AppError) -> FatalKind:
+    if isinstance(exc, AuthError):
+        return FatalKind.AUTH
+    if isinstance(exc, PrerequisiteError):
+        return FatalKind.PREREQUISITE
+    if isinstance(exc, JournalError):
+        return FatalKind.JOURNAL
+    if isinstance(exc, ConfigError):
+        return FatalKind.CONFIG
+    if isinstance(exc, TransientError):
+        return FatalKind.TRANSIENT
+    return FatalKind.UNEXPECTED

@@ -1,0 +1,397 @@
+"""Runs the outbox (design.md 5.1 step 10, 5.9).
+
+Each operation is committed `in_flight` before its call; on success the link is stamped with the
+returned version, hashes and snapshot, the row is marked done and history written, all in one
+transaction. At start-up `verify_in_flight` looks every in-flight write up (creates by our link id,
+updates by content) so a crash between a call and its commit never duplicates or loses anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+from app.domain.normalise import canonical, content_hash
+from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, Side, Stamp, Update
+from app.errors import AppError, AuthError, NotFound, PrerequisiteError, StaleVersion
+from app.sync import retry
+from app.sync.ports import CrmPort, JournalPort, MailboxPort
+from app.sync.state import (
+    CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, SHARED, Batch, HistoryEntry, ItemErrorRec, Link, OutboxOp,
+    SharingRec, Staged,
+)
+
+PHASE = {"create": 0, "update": 1, "share": 2, "unshare": 3, "trash": 3, "soft_delete": 3, "release": 3}
+OUTLOOK_NAMES = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
+CRM_NAMES = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
+
+
+def _chunks(seq: Sequence[Any], n: int):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+@dataclass
+class Tally:
+    created: dict[str, dict[str, int]]
+    updated: dict[str, dict[str, int]]
+    deleted: dict[str, dict[str, int]]
+    unshared: dict[str, int]
+    issues: list[tuple[str, str, Any]] = field(default_factory=list)  # (item, message, retry_at)
+
+    def count(self, op: OutboxOp) -> None:
+        names = OUTLOOK_NAMES if op.side is Side.OUTLOOK else CRM_NAMES
+        name = names[op.kind]
+        side = op.side.value
+        if op.op == "create":
+            self.created[side][name] += 1
+        elif op.op == "update":
+            self.updated[side][name] += 1
+        elif op.op in ("trash", "soft_delete"):
+            self.deleted[side][name] += 1
+        elif op.op == "unshare" or (op.op == "release" and op.payload.get("note") in ("outlook_delete", "filter")):
+            self.unshared["outlook"] += 1
+
+
+class Executor:
+    def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, *, clock: Callable[[], Any],
+                 run_id: str, tally: Tally, crm_batch: int = 100, evaluate_scope: Callable[[CrmRecord], bool] | None = None):
+        self.crm, self.mailbox, self.journal = crm, mailbox, journal
+        self.now = clock
+        self.run_id = run_id
+        self.tally = tally
+        self.crm_batch = crm_batch
+        self.evaluate_scope = evaluate_scope or (lambda rec: True)
+        self.restaged = False
+        self.failed_links: set[str] = set()
+
+    # --- crash recovery --------------------------------------------------------------------------
+
+    def verify_in_flight(self) -> None:
+        ops = self.journal.outbox([IN_FLIGHT])
+        by_kind: dict[Kind, list[OutboxOp]] = {}
+        for op in ops:
+            by_kind.setdefault(op.kind, []).append(op)
+        for kind, kops in by_kind.items():
+            crm_creates = [o for o in kops if o.op == "create" and o.side is Side.CRM]
+            found: dict[str, CrmRecord] = {}
+            if crm_creates:
+                for chunk in _chunks([o.link_id for o in crm_creates], self.crm_batch):
+                    for rec in self.crm.find_by_link(kind, chunk):
+                        if rec.link_id and not rec.deleted:
+                            found[rec.link_id] = rec
+            for op in kops:
+                result = self._verify_one(op, found)
+                if result is not None:
+                    self._succeed(op, result)
+                else:
+                    self.journal.write(Batch(outbox=[replace(op, state=PENDING)]))
+
+    def _verify_one(self, op: OutboxOp, crm_found: dict[str, CrmRecord]) -> Any:
+        link = self.journal.link(op.link_id) if hasattr(self.journal, "link") else None
+        if op.op == "create" and op.side is Side.CRM:
+            return crm_found.get(op.link_id)
+        if op.op == "create":
+            items = self.mailbox.find_by_marker(op.kind, link_id=op.link_id)
+            return items[0] if items else None
+        if link is None:
+            return None
+        if op.op == "update" and op.side is Side.OUTLOOK and link.ews_item_id:
+            got = self.mailbox.fetch(op.kind, [link.ews_item_id])[0]
+            if got is not None and content_hash(op.kind, got.fields) == content_hash(op.kind, op.payload["fields"]):
+                return got
+        elif op.op == "update" and op.side is Side.CRM and link.crm_id:
+            recs = self.crm.fetch(op.kind, [link.crm_id])
+            if recs and content_hash(op.kind, recs[0].fields) == content_hash(op.kind, op.payload["fields"]):
+                return recs[0]
+        elif op.op in ("share", "unshare") and link.ews_item_id:
+            got = self.mailbox.fetch(op.kind, [link.ews_item_id])[0]
+            want = Sharing.SHARED if op.op == "share" else Sharing.UNSHARED
+            if got is not None and got.marker is want and (op.op == "unshare" or (got.categorised and got.link_id == link.id)):
+                return got
+        elif op.op == "soft_delete" and link.crm_id:
+            recs = self.crm.fetch(op.kind, [link.crm_id])
+            if not recs or recs[0].deleted:
+                return True
+        return None
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool] = lambda: False) -> None:
+        ordered = sorted((o for o in ops if o.state == PENDING), key=lambda o: (PHASE.get(o.op, 9), o.seq))
+        groups: dict[tuple[int, Kind, Side, str], list[OutboxOp]] = {}
+        for op in ordered:
+            groups.setdefault((PHASE.get(op.op, 9), op.kind, op.side, op.op), []).append(op)
+        for (_phase, kind, side, name), gops in sorted(groups.items(), key=lambda kv: (kv[0][0], min(o.seq for o in kv[1]))):
+            if cancelled():
+                return
+            gops = [o for o in gops if o.link_id not in self.failed_links]
+            if not gops:
+                continue
+            if name == "create":
+                self._creates(kind, side, gops)
+            elif name == "update" and side is Side.CRM:
+                self._crm_updates(kind, gops)
+            elif name == "trash":
+                self._trash(kind, gops)
+            elif name == "soft_delete":
+                self._soft_deletes(kind, gops)
+            else:
+                for op in gops:
+                    if cancelled():
+                        return
+                    if op.link_id in self.failed_links:
+                        self._cancel(op)
+                        continue
+                    self._single(op)
+
+    def _begin(self, ops: Sequence[OutboxOp]) -> list[OutboxOp]:
+        flying = [replace(o, state=IN_FLIGHT, attempts=o.attempts + 1, run_id=self.run_id) for o in ops]
+        self.journal.write(Batch(outbox=flying))
+        return flying
+
+    def _expected(self, op: OutboxOp, link: Link | None) -> str | None:
+        if op.payload.get("chain") and link is not None:
+            return link.ews_change_key if op.side is Side.OUTLOOK else link.crm_lock_version
+        return op.expected_version
+
+    def _creates(self, kind: Kind, side: Side, ops: list[OutboxOp]) -> None:
+        todo = []
+        for op in ops:
+            if op.payload.get("verify"):
+                hit = self._verify_one(op, {r.link_id: r for r in self.crm.find_by_link(kind, [op.link_id])} if side is Side.CRM else {})
+                if hit is not None:
+                    self._succeed(op, hit)
+                    continue
+            todo.append(op)
+        for chunk in _chunks(todo, self.crm_batch):
+            chunk = self._begin(chunk)
+            items = []
+            for op in chunk:
+                link = self.journal.link(op.link_id)
+                items.append(NewItem(fields=dict(op.payload["fields"]), link_id=op.link_id,
+                                     crm_id=link.crm_id if (link and side is Side.OUTLOOK) else None,
+                                     sharing=Sharing.SHARED))
+            try:
+                results = (self.crm.create(kind, items) if side is Side.CRM else self.mailbox.create(kind, items))
+            except AppError as exc:
+                results = [exc] * len(chunk)
+            for op, res in zip(chunk, results):
+                self._settle(op, res)
+
+    def _crm_updates(self, kind: Kind, ops: list[OutboxOp]) -> None:
+        for chunk in _chunks(ops, self.crm_batch):
+            chunk = self._begin(chunk)
+            ups = []
+            for op in chunk:
+                link = self.journal.link(op.link_id)
+                ups.append(Update(id=link.crm_id if link else "", version=self._expected(op, link) or "",
+                                  fields=dict(op.payload["fields"]), changed=frozenset(op.payload.get("changed", ()))))
+            try:
+                results = self.crm.update(kind, ups)
+            except AppError as exc:
+                results = [exc] * len(chunk)
+            for op, res in zip(chunk, results):
+                self._settle(op, res)
+
+    def _trash(self, kind: Kind, ops: list[OutboxOp]) -> None:
+        for chunk in _chunks(ops, self.crm_batch):
+            chunk = self._begin(chunk)
+            ids = [self.journal.link(o.link_id).ews_item_id for o in chunk]  # type: ignore[union-attr]
+            try:
+                results = self.mailbox.trash(kind, ids)
+            except AppError as exc:
+                results = [exc] * len(chunk)
+            for op, res in zip(chunk, results):
+                self._settle(op, True if res is None else res)
+
+    def _soft_deletes(self, kind: Kind, ops: list[OutboxOp]) -> None:
+        for chunk in _chunks(ops, self.crm_batch):
+            chunk = self._begin(chunk)
+            stamps = []
+            for o in chunk:
+                link = self.journal.link(o.link_id)
+                stamps.append(Stamp(link.crm_id or "", self._expected(o, link) or ""))  # type: ignore[union-attr]
+            try:
+                results = self.crm.delete(kind, stamps)
+            except AppError as exc:
+                results = [exc] * len(chunk)
+            for op, res in zip(chunk, results):
+                self._settle(op, True if res is None else res)
+
+    def _single(self, op: OutboxOp) -> None:
+        link = self.journal.link(op.link_id)
+        if link is None:
+            self._cancel(op)
+            return
+        (op,) = self._begin([op])
+        try:
+            if op.op == "release":
+                res: Any = True
+            elif op.op == "update":  # Outlook: one item per call (a stale bulk update fails as a whole)
+                res = self.mailbox.update(op.kind, Update(id=link.ews_item_id or "", version=self._expected(op, link) or "",
+                                                          fields=dict(op.payload["fields"]),
+                                                          changed=frozenset(op.payload.get("changed", ()))))
+            elif op.op in ("share", "unshare"):
+                res = self.mailbox.set_sharing(op.kind, link.ews_item_id or "", self._expected(op, link) or "",
+                                               Sharing.SHARED if op.op == "share" else Sharing.UNSHARED,
+                                               crm_id=link.crm_id, link_id=link.id)
+            else:
+                raise AppError(f"unknown outbox operation {op.op}")
+        except (AuthError, PrerequisiteError):
+            self.journal.write(Batch(outbox=[replace(op, state=PENDING)]))
+            raise
+        except AppError as exc:
+            res = exc
+        self._settle(op, res)
+
+    # --- results ---------------------------------------------------------------------------------
+
+    def _settle(self, op: OutboxOp, res: Any) -> None:
+        if isinstance(res, (AuthError, PrerequisiteError)):
+            self.journal.write(Batch(outbox=[replace(op, state=PENDING)]))
+            raise res
+        if isinstance(res, BaseException):
+            self._fail(op, res)
+        else:
+            self._succeed(op, res)
+
+    def _cancel(self, op: OutboxOp) -> None:
+        self.journal.write(Batch(outbox=[replace(op, state=CANCELLED)]))
+
+    def _later_ops(self, op: OutboxOp) -> list[OutboxOp]:
+        return [replace(o, state=CANCELLED) for o in self.journal.outbox([PENDING]) if o.link_id == op.link_id and o.id != op.id]
+
+    def _fail(self, op: OutboxOp, exc: BaseException) -> None:
+        self.failed_links.add(op.link_id)
+        b = Batch(outbox=[replace(op, state=FAILED, last_error=f"{type(exc).__name__}: {exc}")] + self._later_ops(op))
+        link = self.journal.link(op.link_id)
+        if isinstance(exc, (StaleVersion, NotFound)):
+            self._restage(op, link, b)  # re-read and re-plan, never retry blindly
+        else:
+            now = self.now()
+            prev = self._previous_error(op)
+            attempts = (prev.attempts if prev else 0) + 1
+            title = getattr(exc, "title", "Error")
+            msg = getattr(exc, "message", str(exc))
+            versions = f"{link.ews_change_key}|{link.crm_lock_version}" if link else ""
+            b.errors.append(ItemErrorRec(
+                key=op.link_id, kind=op.kind, op=op.op, error_class=type(exc).__name__, title=title, message=msg,
+                attempts=attempts, last_try_at=now, retry_after=retry.retry_after(now, attempts),
+                last_try_version=op.payload.get("versions", versions), link_id=op.link_id, side=op.side.value))
+            b.history.append(HistoryEntry(self.run_id, now, "error", op.kind.value, op.link_id,
+                                          _direction(op), f"{op.op} failed: {msg}", result="failed"))
+            self.tally.issues.append((op.payload.get("label") or op.link_id, f"{title}: {msg}", retry.retry_after(now, attempts)))
+        self.journal.write(b)
+
+    def _previous_error(self, op: OutboxOp) -> ItemErrorRec | None:
+        for e in self.journal.load(op.kind).errors:
+            if e.key == op.link_id:
+                return e
+        return None
+
+    def _restage(self, op: OutboxOp, link: Link | None, b: Batch) -> None:
+        if link is None:
+            return
+        if op.side is Side.OUTLOOK and link.ews_item_id:
+            got = self.mailbox.fetch(op.kind, [link.ews_item_id])[0]
+            b.stage.append(Staged(Side.OUTLOOK, op.kind, link.ews_item_id, "upsert" if got else "delete",
+                                  got.change_key if got else "", outlook=got))
+        elif op.side is Side.CRM and link.crm_id:
+            recs = self.crm.fetch(op.kind, [link.crm_id])
+            rec = recs[0] if recs else None
+            if rec is None or rec.deleted:
+                b.stage.append(Staged(Side.CRM, op.kind, link.crm_id, "delete", "", crm=rec))
+            else:
+                b.stage.append(Staged(Side.CRM, op.kind, link.crm_id, "upsert", str(rec.lock_version), crm=rec,
+                                      in_scope=self.evaluate_scope(rec)))
+        self.restaged = True
+
+    def _succeed(self, op: OutboxOp, res: Any) -> None:
+        now = self.now()
+        link = self.journal.link(op.link_id)
+        b = Batch(outbox=[replace(op, state=DONE)])
+        if link is None:
+            self.journal.write(b)
+            return
+        kind = op.kind
+        key_o = (Side.OUTLOOK.value, kind.value)
+        key_c = (Side.CRM.value, kind.value)
+        if op.op == "create" and op.side is Side.OUTLOOK:
+            fields = canonical(kind, op.payload["fields"])
+            stamp = res.stamp if isinstance(res, OutlookItem) else res
+            if isinstance(res, OutlookItem):
+                fields = canonical(kind, res.fields)
+            link = replace(link, ews_item_id=stamp.id, ews_change_key=stamp.version, ews_fields=fields,
+                           ews_hash=content_hash(kind, fields))
+        elif op.op == "create":
+            rec: CrmRecord = res
+            fields = canonical(kind, rec.fields)
+            link = replace(link, crm_id=rec.id, crm_lock_version=str(rec.lock_version), crm_fields=fields,
+                           crm_hash=content_hash(kind, fields), crm_updated_at=rec.updated_at)
+        elif op.op == "update" and op.side is Side.OUTLOOK:
+            fields = canonical(kind, op.payload["fields"])
+            version = res.change_key if isinstance(res, OutlookItem) else res.version
+            if link.ews_item_id:
+                b.unstage.append(key_o + (link.ews_item_id,))
+            link = replace(link, ews_change_key=version, ews_fields=fields, ews_hash=content_hash(kind, fields))
+        elif op.op == "update":
+            fields = canonical(kind, op.payload["fields"])
+            version = str(res.lock_version) if isinstance(res, CrmRecord) else res.version
+            if link.crm_id:
+                b.unstage.append(key_c + (link.crm_id,))
+            link = replace(link, crm_lock_version=version, crm_fields=fields, crm_hash=content_hash(kind, fields))
+        elif op.op in ("share", "unshare"):
+            version = res.change_key if isinstance(res, OutlookItem) else res.version
+            link = replace(link, ews_change_key=version)
+        b.history.append(HistoryEntry(self.run_id, now, op.op, kind.value, link.id, _direction(op),
+                                      op.payload.get("reason", ""), before=op.payload.get("before")))
+        self.tally.count(op)
+        if op.payload.get("final"):
+            after = op.payload.get("after", "stamp")
+            b.clear_errors.append(link.id)
+            if after in ("release", "tombstone"):
+                b.drop_links.append(link.id)
+                if link.ews_item_id:
+                    b.unstage.append(key_o + (link.ews_item_id,))
+                if link.crm_id:
+                    b.unstage.append(key_c + (link.crm_id,))
+                sh = op.payload.get("sharing")
+                if sh:
+                    b.sharing.append(SharingRec(kind=kind, state=sh["state"], reason=sh["reason"], crm_id=link.crm_id,
+                                                ews_item_id=link.ews_item_id, link_id=None,
+                                                recreate_blocked=bool(sh.get("blocked")), changed_at=now))
+            else:
+                src = op.payload.get("source") or {}
+                so, sc = src.get("outlook"), src.get("crm")
+                touched = set(op.payload.get("written", ()))
+                content = set(op.payload.get("content_written", ()))
+                if so and link.ews_item_id:
+                    if "outlook" not in content:
+                        link = replace(link, ews_fields=so["fields"], ews_hash=so["hash"])
+                    if "outlook" not in touched:
+                        link = replace(link, ews_change_key=so["version"])
+                    b.unstage_if_version.append((key_o + (link.ews_item_id,), so["version"]))
+                if sc and link.crm_id:
+                    if "crm" not in content:
+                        link = replace(link, crm_fields=sc["fields"], crm_hash=sc["hash"])
+                    if "crm" not in touched:
+                        link = replace(link, crm_lock_version=sc["version"])
+                    b.unstage_if_version.append((key_c + (link.crm_id,), sc["version"]))
+                base = op.payload.get("base")
+                if base is not None:
+                    base = canonical(kind, base)
+                    link = replace(link, base=base, base_hash=content_hash(kind, base))
+                link = replace(link, state=SHARED, last_synced_at=now)
+                if op.payload.get("in_scope") is not None:
+                    link = replace(link, in_scope=bool(op.payload["in_scope"]))
+                b.links.append(link)
+                b.sharing.append(SharingRec(kind=kind, state="shared", reason=op.payload.get("share_reason", "user"),
+                                            crm_id=link.crm_id, ews_item_id=link.ews_item_id, link_id=link.id,
+                                            changed_at=now))
+        else:
+            b.links.append(link)
+        self.journal.write(b)
+
+
+def _direction(op: OutboxOp) -> str:
+    return "to_outlook" if op.side is Side.OUTLOOK else "to_crm"
