@@ -34,7 +34,7 @@ import httpx
 
 from app import __version__
 from app.connectors.crm import errors as E
-from app.errors import AppError, AuthError, TransientError
+from app.errors import AppError, AuthError, ConfigError, TransientError
 
 log = logging.getLogger("app.connectors.crm")
 
@@ -157,7 +157,8 @@ class WorkbooksClient:
         """POST login.api; chooses a database when Workbooks asks for one. Returns the reply."""
         with self._login_lock:
             chosen = self.database_id
-            for _attempt in range(3):
+            choices = transient = 0
+            while True:
                 params: Params = [("client", "api"), ("api_version", "1"), ("_fast_login", "false")]
                 if self.application_name:
                     params.append(("_application_name", self.application_name))
@@ -177,14 +178,19 @@ class WorkbooksClient:
                 reason = (body or {}).get("failure_reason") if isinstance(body, dict) else None
                 if reason == "no_database_selection_made" and not self.key_mode and isinstance(body, dict):
                     pick = _choose_database(body, self.database_id)
-                    if pick is None or pick == chosen:
+                    choices += 1
+                    if pick is None or pick == chosen or choices > 2:
                         raise AuthError("Workbooks asked for a database, but none is available to this login.")
                     chosen = pick
                     continue
-                if resp.status_code == 302 or resp.status_code >= 500:
-                    raise TransientError(f"Workbooks could not sign in right now (HTTP {resp.status_code}).")
+                if resp.status_code == 302 or resp.status_code >= 500 or reason == "database_being_migrated" or (
+                        resp.status_code == 200 and not isinstance(body, dict)):
+                    transient += 1  # a login changes nothing server-side, so it may be re-sent
+                    if transient > self.max_retries:
+                        raise TransientError(f"Workbooks could not sign in right now (HTTP {resp.status_code}).")
+                    self._sleep(self._delay(transient - 1))
+                    continue
                 raise E.login_error(resp.status_code, body if isinstance(body, dict) else None)
-            raise AuthError("Workbooks kept asking for a database to be chosen.")
 
     def _accept_login(self, body: dict[str, Any]) -> None:
         sid = body.get("session_id")
@@ -350,6 +356,12 @@ class WorkbooksClient:
                     resp = self._http.post(url, params=query, content=content, headers=headers)
                     resp.read()
             except httpx.ConnectError as exc:
+                if _certificate_refused(exc):
+                    raise ConfigError(
+                        "The Workbooks server's TLS certificate is not trusted. If your organisation uses its own "
+                        "certificate authority, give its certificate file with --ca-bundle.",
+                        title="Untrusted server certificate",
+                    ) from None
                 unsent = True
                 err: Exception = exc
             except (httpx.TransportError, httpx.DecodingError) as exc:
@@ -379,6 +391,17 @@ class _TransportFailure(TransientError):
     def __init__(self, kind: str, unsent: bool):
         super().__init__(f"Could not reach Workbooks ({kind}).")
         self.unsent = unsent
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _json_or_none(resp: httpx.Response) -> Any:
