@@ -7,6 +7,7 @@ Messages name the operation and the EWS response code only; never credentials, n
 from __future__ import annotations
 
 import contextlib
+import ssl
 from typing import Iterator
 
 import requests
@@ -120,16 +121,16 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
         return ItemRejected(f"{op}: the mail server refused the item ({code}: {_text(exc)})", ref=ref)
     if isinstance(exc, ex.ResponseMessageError):
         return ItemRejected(f"{op}: the mail server refused the request ({code}: {_text(exc)})", ref=ref)
-    if isinstance(exc, ex.TransportError):
-        err = TransientError(f"{op}: the mail server could not be reached ({code})", ref=ref)
-        err.retry_after = None
-        return err
-    if isinstance(exc, requests.exceptions.SSLError):
+    if _tls_failure(exc):
         return ConfigError(
             "The mail server's TLS certificate could not be verified. If your company uses its own "
             "certificate authority, pass its certificate with --ca-bundle FILE.",
             ref=ref,
         )
+    if isinstance(exc, ex.TransportError):
+        err = TransientError(f"{op}: the mail server could not be reached ({code})", ref=ref)
+        err.retry_after = None
+        return err
     if isinstance(exc, (requests.exceptions.RequestException, ConnectionError, TimeoutError, OSError)):
         err = TransientError(f"{op}: the mail server could not be reached ({code})", ref=ref)
         err.retry_after = None
@@ -139,6 +140,20 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
     if isinstance(exc, (ValueError, TypeError)):
         return ItemRejected(f"{op}: the item has a value the mailbox cannot store ({_text(exc)})", ref=ref)
     return ItemRejected(f"{op}: unexpected {code}", ref=ref)
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Certificate problems: exchangelib wraps requests' SSLError in a TransportError."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 6:
+        if isinstance(cur, (requests.exceptions.SSLError, ssl.SSLError)):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(cur) or "certificate verify failed" in str(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 @contextlib.contextmanager
