@@ -81,6 +81,7 @@ class EwsHandler(SandboxHandler):
             self._send_xml(500, soap.fault_document(version, fault))
             return
         op = soap.local(op_el)
+        self._op = op
         self.stats.count(op)
         self.faults.delay()
         kind = sandbox.draw_fault(op) or self.faults.draw()
@@ -134,6 +135,13 @@ class EwsHandler(SandboxHandler):
                                    "You have exceeded the available concurrent connections for your account.  "
                                    "Try again once your other requests have completed.")
             self._send_xml(500, soap.fault_document(version, fault))
+            return True
+        if kind == "busy_message":
+            # Throttled inside a ResponseMessage: no back-off hint (exchangelib waits its own RETRY_WAIT).
+            env, env_body = soap.envelope(version)
+            _resp, msgs = soap.operation_response(env_body, self._op)
+            soap.error_message(msgs, self._op, soap.EwsError("ErrorServerBusy"))
+            self._send_xml(200, soap.serialize(env))
             return True
         if kind == "drop":
             self.drop_connection()
