@@ -44,7 +44,6 @@ def fatal_dialog(fatal: FatalIssue, on_action: Callable[[str], None], parent: QW
     box.setObjectName(f"fatal_{fatal.kind.value}")
     box.setInformativeText(fatal.message)
     box.setWindowModality(Qt.WindowModality.NonModal)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     flow = FLOWS.get(fatal.kind)
     if flow is not None:
         label, key = flow
@@ -64,7 +63,6 @@ def report_dialog(title: str, details: str, parent: QWidget | None = None) -> QM
     copy = box.addButton("Copy details", QMessageBox.ButtonRole.ActionRole)
     copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(details))
     box.setWindowModality(Qt.WindowModality.NonModal)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     return box
 
 

@@ -58,12 +58,11 @@ class SingleInstance(QObject):
         assert self.server is not None
         while self.server.hasPendingConnections():
             conn = self.server.nextPendingConnection()
-            conn.readyRead.connect(lambda c=conn: self._read(c))
-            conn.disconnected.connect(conn.deleteLater)
-            if conn.bytesAvailable():
-                self._read(conn)
-
-    def _read(self, conn: QLocalSocket) -> None:
-        data = bytes(conn.readAll().data())
-        if MESSAGE.strip() in data:
-            self.activated.emit()
+            # The message is one short line sent right after connecting: read it here rather
+            # than keeping per-connection closures alive.
+            if conn.bytesAvailable() or conn.waitForReadyRead(500):
+                data = bytes(conn.readAll().data())
+                if MESSAGE.strip() in data:
+                    self.activated.emit()
+            conn.disconnectFromServer()
+            conn.deleteLater()
