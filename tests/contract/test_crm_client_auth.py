@@ -126,3 +126,52 @@ def test_secrets_never_logged(env, caplog):
         client.logout()
     text = caplog.text
     assert sb.password not in text and sb.api_key not in text
+
+
+def _user(sb, login):
+    return next(u for u in sb.dataset.users if u.username == login)
+
+
+def test_multi_database_user_gets_the_remembered_or_default_database(env):
+    server, sb = env
+    from app.connectors.crm import WorkbooksClient
+    multi = _user(sb, "multi@example.com")
+    with WorkbooksClient(server.base_url, username=multi.username, password=multi.password, backoff=0.01) as c:
+        info = c.login()
+        assert info["logical_database_id"] == multi.default_database
+        assert c.database_id == multi.default_database
+    other = next(d for d in multi.databases if d != multi.default_database)
+    with WorkbooksClient(server.base_url, username=multi.username, password=multi.password, database_id=other,
+                         backoff=0.01) as c:
+        assert store(c).identity().database_id == str(other)
+
+
+def test_user_without_api_access_and_disabled_user(env):
+    server, sb = env
+    from app.connectors.crm import WorkbooksClient
+    from app.errors import PrerequisiteError
+    noapi = _user(sb, "noapi@example.com")
+    with WorkbooksClient(server.base_url, username=noapi.username, password=noapi.password) as c:
+        with pytest.raises(PrerequisiteError) as err:
+            c.login()
+        assert "API Access" in str(err.value) and noapi.password not in str(err.value)
+    disabled = _user(sb, "disabled@example.com")
+    with WorkbooksClient(server.base_url, username=disabled.username, password=disabled.password) as c:
+        with pytest.raises(AuthError) as err:
+            c.login()
+        assert "disabled" in str(err.value)
+
+
+def test_type_switched_off_reads_as_prerequisite_error(env):
+    server, sb = env
+    from app.domain.records import RefKind
+    from app.errors import PrerequisiteError
+    sb.set_permission("opportunities", "index", False)
+    try:
+        with key_client(server, sb) as client:
+            st = store(client)
+            with pytest.raises(PrerequisiteError):
+                list(st.references_since(RefKind.OPPORTUNITY, None))
+            assert any("View CRM Opportunities" in m for m in st.missing_prerequisites())
+    finally:
+        sb.set_permission("opportunities", "index", True)

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module")
 def env():
     with sandbox(people=30) as (server, sb):
+        sb.strict_protocol = True  # ragged arrays or a missing id filter would be refused
+        sb.strict_attributes_default = True  # as the vendor bindings default: unknown attributes are errors
         client = password_client(server, sb)
         yield server, sb, client, store(client)
         client.close()
@@ -202,3 +204,15 @@ def test_key_mode_writes_without_token(env):
         assert rec.lock_version == 0
         refs = [r for b, _ in st.references_since(RefKind.CASE, None) for r in b]
         assert refs
+
+
+def test_zz_no_protocol_violations_or_sandbox_errors(env):
+    _server, sb, _client, _st = env
+    assert sb.violations == []
+    assert sb.internal_errors == []
+    writes = [r for r in sb.requests if r["method"] == "PUT"]
+    assert writes and all(r["http_method"] == "POST" for r in sb.requests)
+    for r in writes:
+        keys = [k for k, _ in r["params"]]
+        assert keys.count("_fm") == 1 and "_per_object_transactions" in keys
+        assert ("_method", "PUT") in r["params"]

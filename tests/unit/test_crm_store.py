@@ -80,3 +80,50 @@ def test_missing_prerequisites_from_metadata():
     assert len(missing) == 2
     assert "Modify Activities" in missing[0] and "Users & Security" in missing[0]
     assert "CRM Cases" in missing[1] and "not available" in missing[1]
+
+
+def test_unfilterable_watched_degrades_my_people_to_assigned_only():
+    fake = Scripted().add(js({"success": True, "data": [{"controller_path": "crm/people", "fields": [
+        {"name": "watched", "is_filterable": False}, {"name": "assigned_to", "is_filterable": True}]}]}), page([]))
+    st = CrmStore(WorkbooksClient("https://wb.example", api_key="K", transport=fake.transport()))
+    st._queues = {"Private::Crm::PersonQueue": 6}
+    st.metadata()
+    list(st.list_scope(Kind.PERSON, F.my_people()))
+    params = fake.requests[-1][1]
+    assert values(params, "_ff[]") == ["assigned_to", "id"] and values(params, "_ft[]") == ["eq", "blank"]
+
+
+def test_queues_by_owner_when_login_has_no_my_queues():
+    fake = Scripted().add(login_ok(queues={}), page([{"id": 16, "owner_id": 7, "queue_type": "user"}]))
+    st = make(fake)
+    assert st.my_queues() == {"Private::Crm::PersonQueue": 16}
+    params = fake.requests[1][1]
+    assert fake.requests[1][0].url.path == "/crm/person_queues.api"
+    assert values(params, "_ff[]") == ["owner_id", "queue_type"] and values(params, "_fc[]") == ["7", "user"]
+
+
+def test_at_most_five_requests_in_flight():
+    import threading
+    import time
+
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def slow(request, params):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return page([])
+
+    fake = Scripted()
+    fake.default = slow
+    client = WorkbooksClient("https://wb.example", api_key="K", transport=fake.transport(), max_in_flight=50)
+    threads = [threading.Thread(target=client.read, args=("crm/people.api", [])) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fake.requests) == 12 and state["peak"] == 5

@@ -205,9 +205,26 @@ class CrmStore:
         return M.row_to_record(kind, row, user_id=info.get("user_id"), my_queue=queue)
 
     def resolve(self, kind: Kind, flt: Filter) -> Filter:
+        """MY_QUEUE -> my queue id; a `watched` condition the database cannot filter on (per the
+        metadata already read) becomes never-true, so "My People" degrades to "assigned to me"."""
         if any(c.value == F.MY_QUEUE for c in flt.conditions):
-            return F.resolve(flt, self.my_queue(M.TYPES[kind].queue_class))
+            flt = F.resolve(flt, self.my_queue(M.TYPES[kind].queue_class))
+        if any(c.field == "watched" for c in flt.conditions) and not self.watched_filterable(kind):
+            log.warning("Workbooks cannot filter %s on 'watched'; syncing records assigned to you only",
+                        M.TYPES[kind].path)
+            flt = Filter(tuple(Condition("id", "blank") if c.field == "watched" else c for c in flt.conditions),
+                         flt.match, flt.name)
         return flt
+
+    def watched_filterable(self, kind: Kind) -> bool:
+        """False only when already-read metadata says `watched` is not filterable for the kind."""
+        if self._metadata is None:
+            return True
+        row = next((r for r in self._metadata if str(r.get("controller_path", "")).strip("/") == M.TYPES[kind].path), None)
+        for f in (row or {}).get("fields") or ():
+            if isinstance(f, dict) and f.get("name") == "watched":
+                return f.get("is_filterable", True) is not False
+        return row is None or not row.get("fields")
 
     def list_scope(self, kind: Kind, flt: Filter) -> Iterator[CrmPage]:
         flt = self.resolve(kind, flt)
