@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--dry-run", action="store_true", help="plan only; change nothing anywhere")
     sy.add_argument("--allow-mass-delete", action="store_true",
                     help="apply deletions even above the mass-deletion brake")
+    sy.add_argument("--take-over", action="store_true",
+                    help="move syncing of this mailbox to this computer (the other one stops at its next run)")
 
     st = sub.add_parser("status", help="last and next sync, linked items, conflicts, errors, lease")
     st.add_argument("--json", action="store_true")

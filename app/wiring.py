@@ -3,6 +3,7 @@ and bench). The engine itself never learns which concrete connectors it drives."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from app import secrets
@@ -103,3 +104,116 @@ def open_session(paths: ProfilePaths, settings: Settings) -> Session:
         crm.client.close()
         raise
     return Session(paths, settings, crm, mailbox, connect_lease(mailbox))
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+PERSON_QUEUE = "Private::Crm::PersonQueue"
+ACTIVITY_QUEUE = "Private::Activity::ActivityQueue"
+
+
+def engine_config(settings: Settings, crm: Any) -> Any:
+    """EngineConfig from the user's settings, with "my queue" resolved from the CRM login."""
+    from app.domain import filters
+    from app.domain.records import Kind
+    from app.sync.config import EngineConfig, Thresholds
+
+    kinds = tuple(Kind(k) for k in settings.sync.kinds)
+    flts = {}
+    for kind in Kind:
+        text = getattr(settings.filters, kind.value, "")
+        flts[kind] = filters.Filter.from_json(text) if text else filters.default_filter(kind)
+    queues: dict[Any, str] = {}
+    person_q = crm.my_queue(PERSON_QUEUE)
+    activity_q = crm.my_queue(ACTIVITY_QUEUE)
+    if person_q is not None:
+        queues[Kind.PERSON] = str(person_q)
+    if activity_q is not None:
+        queues[Kind.TASK] = queues[Kind.MEETING] = str(activity_q)
+    return EngineConfig(
+        kinds=kinds,
+        filters=flts,
+        share_existing=settings.sync.share_existing,
+        share_new=settings.sync.share_new,
+        thresholds=Thresholds(
+            max_deletions=settings.safety.max_deletes,
+            max_fraction=settings.safety.max_delete_ratio,
+            min_for_fraction=settings.safety.min_affected,
+        ),
+        my_queues=queues,
+    )
+
+
+def check_identities(journal: Any, session: Session) -> None:
+    """B16: the journal belongs to one mailbox, database and Workbooks user; anything else stops."""
+    ident = session.crm.identity()
+    now_ids = {
+        "mailbox": session.mailbox.identity().lower(),
+        "crm_database": str(ident.database_id),
+        "crm_user": str(ident.user_id),
+    }
+    recorded = {key: journal.get_meta(f"identity:{key}") for key in now_ids}
+    if all(v is None for v in recorded.values()):
+        from app.sync.state import Batch
+
+        journal.write(Batch(meta={f"identity:{k}": v for k, v in now_ids.items()}))
+        return
+    changed = [k for k, v in now_ids.items() if recorded.get(k) not in (None, v)]
+    if changed:
+        names = {"mailbox": "mailbox", "crm_database": "Workbooks database", "crm_user": "Workbooks user"}
+        what = ", ".join(names[k] for k in changed)
+        raise ConfigError(
+            f"the {what} differs from the one this profile was set up with, so nothing was synced "
+            "(this prevents writing into the wrong account). Run configure with the original account, "
+            "or use a new --profile for the new one."
+        )
+
+
+def sync_once(
+    paths: ProfilePaths,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    take_over: bool = False,
+    observer: Any = None,
+    cancel: Any = None,
+) -> Any:
+    """One full cycle for a profile: lock, connect, lease, identity check, run, close."""
+    from app.journal.repo import open_journal
+    from app.locks import ProfileLock, acquire_lease, machine_identity
+    from app.sync.engine import SyncEngine
+
+    with ProfileLock(paths.ensure().lock):
+        session = open_session(paths, settings)
+        try:
+            clock = SystemClock()
+            me = machine_identity(paths.lease)
+            if dry_run:
+                check_lease_only(session.lease, me, clock.now())
+            else:
+                acquire_lease(session.lease, me, clock.now(), take_over=take_over, lease_file=paths.lease)
+            journal = open_journal(paths.journal)
+            try:
+                check_identities(journal, session)
+                engine = SyncEngine(session.crm, session.mailbox, journal, engine_config(settings, session.crm), clock)
+                return engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
+                                        observer=observer, cancel=cancel)
+            finally:
+                close = getattr(journal, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            session.close()
+
+
+def check_lease_only(port: Any, me: Any, now: datetime) -> None:
+    from app.errors import LeaseHeld
+    from app.locks import LEASE_EXPIRY, describe_holder
+
+    current = port.read_lease()
+    if current is not None and current.holder_machine_id != me.machine_id and now - current.heartbeat_at < LEASE_EXPIRY:
+        raise LeaseHeld(f"{describe_holder(current, now)} is syncing this mailbox")

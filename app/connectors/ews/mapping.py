@@ -201,7 +201,7 @@ def to_outlook_item(kind: Kind, item: Any, mailbox: str) -> OutlookItem:
         categorised=has_category(getattr(item, "categories", None)),
         crm_id=clean_str(getattr(item, "crm_id", None)),
         link_id=clean_str(getattr(item, "link_id", None)),
-        last_modified=getattr(item, "last_modified_time", None),
+        last_modified=_plain_utc(getattr(item, "last_modified_time", None)),
         **extra,
     )
 
@@ -464,3 +464,8 @@ def read_sent(item: Message) -> SentMessage:
         private=(item.sensitivity or "Normal") in ("Private", "Confidential"),
         size=int(item.size or 0),
     )
+
+
+def _plain_utc(value: Any) -> dt.datetime | None:
+    """Domain records carry plain aware datetimes, never exchangelib's EWSDateTime."""
+    return None if value is None else to_utc(value)
