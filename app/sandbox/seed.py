@@ -31,6 +31,14 @@ TITLES = ("Director", "Buyer", "Office Manager", "Engineer", "Head of Sales", "C
 MAILBOX = "user@example.com"
 USER_NAME = "Sam Sandbox"
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+# The signed-in CRM user (Workbooks sandbox): login MAILBOX / CRM_PASSWORD, or the key crm_api_key(seed).
+CRM_USER_ID = 29198
+CRM_PASSWORD = "sandbox-password"
+CRM_DATABASE_ID = 13330
+
+
+def crm_api_key(seed: int) -> str:
+    return f"wbk-sandbox-{seed:04d}-0a1b2c3d4e5f"
 
 
 def _slug(text: str) -> str:
@@ -275,10 +283,10 @@ def _crm_extras(data: Dataset, seed: int) -> None:
     random stream keeps the people, contacts and messages above identical to earlier versions."""
     rng = random.Random(seed * 7919 + 17)
     n = len(data.people)
-    data.databases = [SeedDatabase(13330, "Main", 47119, True), SeedDatabase(13350, "Demo", 47120, False)]
+    data.databases = [SeedDatabase(CRM_DATABASE_ID, "Main", 47119, True), SeedDatabase(13350, "Demo", 47120, False)]
     data.users = [
-        SeedUser(29198, USER_NAME, MAILBOX, "sandbox-password", f"wbk-sandbox-{seed:04d}-0a1b2c3d4e5f",
-                 (13330,), 13330),
+        SeedUser(CRM_USER_ID, USER_NAME, MAILBOX, CRM_PASSWORD, crm_api_key(seed), (CRM_DATABASE_ID,),
+                 CRM_DATABASE_ID),
         SeedUser(29199, "Casey Colleague", "colleague@example.com", "colleague-password",
                  f"wbk-colleague-{seed:04d}-9f8e7d6c", (13330,), 13330),
         SeedUser(29200, "Morgan Multi", "multi@example.com", "multi-password", None, (13330, 13350), 13350),

@@ -263,3 +263,30 @@ def test_seeding_speed_and_counts():
     assert any(t["activity_status"] == "Complete" for t in tasks) and any(t["activity_status"] != "Complete" for t in tasks)
     again = CrmSandbox(seed.build(10000, 1))
     assert again.rows("people")[123] == box.rows("people")[123]
+
+
+def test_per_endpoint_fault_rules(env):
+    server, box = env
+    w = Wire(server.base_url, api_key=box.api_key)
+    doc = {"clear": True, "rules": [{"operation": "GET crm/people", "kind": "http500", "every": 2, "times": 2}]}
+    assert request(server.base_url, "POST", "/_sandbox/crm/faults", body=json.dumps(doc).encode()).status == 200
+    statuses = [w.get("crm/people").status for _ in range(6)]
+    assert statuses == [200, 500, 200, 500, 200, 200]
+    assert w.get("crm/organisations").status == 200  # other endpoints untouched
+    box.add_fault("busy", operation="PUT crm/organisations", times=1)
+    r = w.put("crm/organisations", batch([{"__method": "POST", "name": "Throttled"}]))
+    assert r.status == 302
+    assert w.put("crm/organisations", batch([{"__method": "POST", "name": "Throttled"}])).json["success"]
+    box.clear_faults()
+
+
+def test_module_constants_match_the_sandbox(env):
+    from app.sandbox import crm
+
+    _server, box = env
+    assert (crm.USERNAME, crm.PASSWORD, crm.DATABASE_ID, crm.USER_ID) == (box.username, box.password,
+                                                                         box.database_id, box.user_id)
+    assert crm.api_key_for(1) == box.api_key
+    assert set(box.my_queues) == {"Private::Crm::PersonQueue", "Private::Crm::OrganisationQueue",
+                                  "Private::Crm::SalesLeadQueue", "Private::Crm::OpportunityQueue",
+                                  "Private::Crm::CaseQueue", "Private::Activity::ActivityQueue"}

@@ -12,15 +12,20 @@ batch (writes), formats (wire formats, clock), metadata (types and fields), seed
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from app.sandbox import seed as _seed
 from app.sandbox.crm.formats import Clock
 from app.sandbox.crm.state import CrmSandbox
 from app.sandbox.server import RunningServer, TlsFiles
 
+# Seeded credentials of the signed-in user (also on the CrmSandbox object: .username, .password,
+# .api_key, .database_id, .user_id, .my_queues). The key depends on the seed: api_key_for(seed).
 USERNAME = _seed.MAILBOX
+PASSWORD = _seed.CRM_PASSWORD
 PERSON_NAME = _seed.USER_NAME
+DATABASE_ID = _seed.CRM_DATABASE_ID
+USER_ID = _seed.CRM_USER_ID
+api_key_for = _seed.crm_api_key
 
 
 class CrmRunningServer(RunningServer):
@@ -63,9 +68,5 @@ def start_crm_sandbox(
     return server, box
 
 
-def _credentials(box: CrmSandbox) -> dict[str, Any]:
-    return {"username": box.username, "password": box.password, "api_key": box.api_key,
-            "database_id": box.database_id, "user_id": box.user_id, "my_queues": box.my_queues}
-
-
-__all__ = ["CrmSandbox", "start_crm_sandbox", "Clock", "USERNAME", "PERSON_NAME", "CrmRunningServer"]
+__all__ = ["CrmSandbox", "start_crm_sandbox", "Clock", "USERNAME", "PASSWORD", "PERSON_NAME", "DATABASE_ID",
+           "USER_ID", "api_key_for", "CrmRunningServer"]

@@ -9,6 +9,8 @@
                                           "inject_error"|"set_permission", "type": "people", "id": N, ...}
     POST /_sandbox/crm/knobs             {"page_cap", "batch_cap", "strict_protocol", "strict_attributes_default",
                                           "rotate_cookie", "session_ttl", "migrating": [db ids]}
+    POST /_sandbox/crm/faults            {"clear": true, "rules": [{"operation": "GET crm/people", "kind": "http500",
+                                          "every": 3, "times": 2, "latency_ms": 0}]} (per-endpoint faults)
     POST /_sandbox/crm/clock             {"freeze": ISO or null, "advance": seconds, "unfreeze": true}
 """
 from __future__ import annotations
@@ -96,6 +98,13 @@ def handle_control(handler: "CrmHandler", method: str, path: str, body: bytes) -
                 if "migrating" in doc:
                     box.migrating = {int(x) for x in doc["migrating"] or []}
             handler.send_json(200, {"ok": True})
+        elif sub == "faults" and method == "POST":
+            if doc.get("clear"):
+                box.clear_faults()
+            for rule in doc.get("rules", []):
+                box.add_fault(rule.get("kind"), operation=rule.get("operation"), every=int(rule.get("every", 1)),
+                              times=rule.get("times", 1), latency_ms=float(rule.get("latency_ms", 0.0)))
+            handler.send_json(200, {"ok": True, "rules": box.fault_rules})
         elif sub == "clock" and method == "POST":
             if doc.get("unfreeze"):
                 box.clock.unfreeze()

@@ -239,6 +239,59 @@ def _date_test(dtype: str, op: str, crit: str, tz: str | None) -> Callable[[Any]
     return lambda v: (i := inst(v)) is not None and test(i)
 
 
+Pred = Callable[[dict[str, Any]], bool]
+
+
+def compile_match(match: str, count: int, cond: Callable[[int], Pred]) -> Pred:
+    """`_fm` as a short-circuiting predicate, with `_Expr`'s grammar: OR and XOR (left-assoc) bind
+    loosest, then AND, then NOT/!; numbers are 1-based condition positions."""
+    m = match.strip().lower()
+    preds = [cond(i) for i in range(count)]
+    if m == "and":
+        return lambda r: all(p(r) for p in preds)
+    if m == "or":
+        return lambda r: any(p(r) for p in preds)
+    tokens = [tok.upper() for tok in _Expr(match, count).tokens]
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def p_or() -> Pred:
+        left = p_and()
+        while peek() in ("OR", "XOR"):
+            op, right = take(), p_and()
+            left = (lambda a, b: lambda r: a(r) or b(r))(left, right) if op == "OR" else \
+                (lambda a, b: lambda r: a(r) != b(r))(left, right)
+        return left
+
+    def p_and() -> Pred:
+        left = p_not()
+        while peek() == "AND":
+            take()
+            left = (lambda a, b: lambda r: a(r) and b(r))(left, p_not())
+        return left
+
+    def p_not() -> Pred:
+        if peek() in ("NOT", "!"):
+            take()
+            inner = p_not()
+            return lambda r: not inner(r)
+        tok = take()
+        if tok == "(":
+            inner = p_or()
+            take()
+            return inner
+        return preds[int(tok) - 1]
+
+    return p_or()
+
+
 def mentions_deleted(conds: list[Cond]) -> bool:
     return any(c.field == "is_deleted" for c in conds)
 
@@ -256,20 +309,13 @@ def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: st
         rows = list(rows)
     if conds:
         tests = [(c.field, _make_test(t, c, today, tz)) for c in conds]
-        m = match.strip().lower()
-        expr = None if m in ("and", "or") else _Expr(match, len(conds))
-        out = []
-        for r in rows:
-            results = [test(db.get(t, r, name, user_id)) for name, test in tests]
-            if m == "and":
-                ok = all(results)
-            elif m == "or":
-                ok = any(results)
-            else:
-                ok = expr.evaluate(results)  # type: ignore[union-attr]
-            if ok:
-                out.append(r)
-        rows = out
+
+        def cond(i: int) -> Callable[[dict[str, Any]], bool]:
+            name, test = tests[i]
+            return lambda r: test(db.get(t, r, name, user_id))
+
+        pred = compile_match(match, len(conds), cond)
+        rows = [r for r in rows if pred(r)]
     rows = _sort(db, t, rows, params, user_id)
     start, limit = _paging(params, page_cap)
     page = rows[start:start + limit]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import traceback
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -172,8 +173,11 @@ class CrmHandler(SandboxHandler):
         self.stats.count(operation)
         box.log_request({"method": verb, "http_method": http_method, "path": path, "operation": operation,
                          "params": ordered, "headers": dict(self.headers.items())})
+        rule_kind, rule_latency = box.match_fault(operation)
+        if rule_latency > 0:
+            time.sleep(rule_latency / 1000.0)
         self.faults.delay()
-        kind = self.faults.draw()
+        kind = rule_kind or self.faults.draw()
         if kind is not None and self._fault(kind):
             return
         if verb not in VERBS:
@@ -259,8 +263,6 @@ class CrmHandler(SandboxHandler):
             self.send_bytes(200, b'{"success": true, "total": 1, "data": [{"id"', "application/json; charset=utf-8",
                             NO_CACHE)
         elif kind == "stall":
-            import time
-
             time.sleep(30)
             self.drop_connection()
         else:
@@ -296,6 +298,10 @@ class CrmHandler(SandboxHandler):
 
     def _login(self, params: Q.Params) -> None:
         box = self.box
+        if Q.first(params, "client") != "api":
+            box.violation("POST login", "login without client=api")
+        if Q.first(params, "api_key") and Q.first(params, "logical_database_id"):
+            box.violation("POST login", "logical_database_id sent with an api_key (a key belongs to one database)")
         try:
             with box.lock:
                 body, session = login(box, params, self.headers.get("User-Agent"))
@@ -327,10 +333,11 @@ class CrmHandler(SandboxHandler):
     def _read(self, t: TypeDef, params: Q.Params, principal: Principal, record_id: int | None) -> None:
         box = self.box
         tz = Q.first(params, "_time_zone") or principal.tz
+        today = box.clock.now().astimezone(F.zone(tz)).date()  # the `today` operators use the user's zone
         with box.lock:
             db = box.dbs[principal.db_id]
             try:
-                page, total = Q.select(db, t, params, principal.user_id, box.clock.today(), tz, box.page_cap,
+                page, total = Q.select(db, t, params, principal.user_id, today, tz, box.page_cap,
                                        only_id=record_id)
             except Q.QueryError as exc:
                 raise Reply(406, {"success": False, "failures": [str(exc)], "errors": {"[]": {"_fm": str(exc)}}}) from None

@@ -41,6 +41,7 @@ class CrmSandbox:
         self.internal_errors: list[str] = []
         self.injected_errors: dict[tuple[str, int], tuple[str, str]] = {}
         self.record_requests = True
+        self.fault_rules: list[dict[str, Any]] = []  # per-endpoint faults and latency, see add_fault
         # data
         self.users: dict[int, User] = {}
         self.api_keys: dict[str, ApiKey] = {}
@@ -189,6 +190,36 @@ class CrmSandbox:
         """The next write of that record (id 0: the next create) fails validation on `field`."""
         with self.lock:
             self.injected_errors[(type_key, record_id)] = (field, message)
+
+    def add_fault(self, kind: str | None = None, *, operation: str | None = None, every: int = 1,
+                  times: int | None = 1, latency_ms: float = 0.0) -> None:
+        """Misbehave on matching requests: `operation` like "GET crm/people" (None: any), on every
+        `every`-th match, at most `times` times (None: forever); `kind` is one of the fault kinds of
+        routes.py ("http500", "drop", "busy", "expired_cookie", "session_expired", ...) or None for
+        latency only."""
+        with self.lock:
+            self.fault_rules.append({"operation": operation, "kind": kind, "every": max(1, int(every)),
+                                     "times": times, "latency_ms": float(latency_ms), "seen": 0})
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.fault_rules.clear()
+
+    def match_fault(self, operation: str) -> tuple[str | None, float]:
+        kind, latency = None, 0.0
+        with self.lock:
+            for rule in self.fault_rules:
+                if rule["operation"] not in (None, operation):
+                    continue
+                latency += rule["latency_ms"]
+                if rule["kind"] is None or kind is not None or rule["times"] == 0:
+                    continue
+                rule["seen"] += 1
+                if rule["seen"] % rule["every"] == 0:
+                    kind = rule["kind"]
+                    if rule["times"] is not None:
+                        rule["times"] -= 1
+        return kind, latency
 
     # --- edits behind the client's back --------------------------------------------------------------
     def _row(self, type_key: str, record_id: int, db_id: int | None = None) -> tuple[Db, TypeDef, dict[str, Any]]:
