@@ -37,7 +37,7 @@ SENT_SYNC_FIELDS = ["datetime_sent"]  # enough to drop old messages before any G
 CREATE_CHUNK = 100
 # Changes that need the item's current values (indexed-field merges, the notes block, zones).
 NEEDS_READ = {
-    Kind.PERSON: set(mapping.PERSON_FIELDS),
+    Kind.PERSON: set(mapping.PERSON_FIELDS) - {"job_title", "company", "website", "spouse_name"},
     Kind.TASK: {"description", "status"},
     Kind.MEETING: {"description", "all_day", "start", "end", "start_date", "end_date"},
 }
