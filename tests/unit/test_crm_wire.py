@@ -162,3 +162,12 @@ def test_judge_and_stale():
 @pytest.mark.parametrize("name,wire", [("a", "a[]"), ("a[b]", "a[b][]"), ("a[b[c]]", "a[b][c][]")])
 def test_wire_keys(name, wire):
     assert batch.wire_key(name) == wire
+
+
+def test_raw_columns_evaluate_locally_like_the_server():
+    row = {"id": 1, "updated_at": "Fri May 15 14:36:54 UTC 2009", "assigned_to": 6, "watched": False,
+           "due": "2026-02-03T00:00:00.000Z,0,UTC", "activity_status": "New"}
+    raw = M.raw_for_filters(row)
+    assert raw["updated_at"] == "2009-05-15T14:36:54Z" and raw["due"] == row["due"]
+    assert F.evaluate(Filter((Condition("updated_at", "eq", "2009-05-15"),)), raw)
+    assert F.evaluate(F.resolve(F.open_activities(), 6), raw)

@@ -302,7 +302,7 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
         id=str(row.get("id")),
         lock_version=as_int(row.get("lock_version")) or 0,
         fields=FIELD_READERS[kind](row),
-        raw=dict(row),
+        raw=raw_for_filters(row),
         updated_at=parse_datetime(row.get("updated_at")),
         deleted=as_bool(row.get("is_deleted")) if row.get("is_deleted") is not None else False,
         link_id=text(row.get("created_through_reference")),
@@ -310,6 +310,18 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
         owned_by_me=owned,
         emails=emails,
     )
+
+
+def raw_for_filters(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row as read, except datetimes in the API's default text form become ISO UTC
+    ("2009-05-15T14:36:54Z"), so app.domain.filters.evaluate reads them like the server does."""
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, str) and _DEFAULT_RE.match(value.strip()):
+            dt = parse_datetime(value)
+            if dt is not None:
+                out[key] = dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
 
 
 # --- canonical -> wire ---------------------------------------------------------------------------

@@ -72,8 +72,9 @@ LEAD_EMAIL_FIELD = "person_lead_party[main_location[email]]"
 class CrmStore:
     """CrmPort over one `WorkbooksClient`.
 
-    `extra_columns` adds raw columns per kind (for local evaluation of custom filters);
-    the columns of the filters passed to `list_scope` are selected automatically.
+    `filters` (the sync filters per kind) or `extra_columns` add raw columns to every read of a
+    kind, so `changes_since` records carry what local filter evaluation needs; the columns of a
+    filter passed to `list_scope` are selected automatically for that listing.
     """
 
     def __init__(
@@ -81,11 +82,14 @@ class CrmStore:
         client: WorkbooksClient,
         *,
         extra_columns: Mapping[Kind, Sequence[str]] | None = None,
+        filters: Mapping[Kind, Filter] | None = None,
         page_size: int = PAGE_SIZE,
     ):
         self.client = client
         self.page_size = page_size
         self.extra_columns = {k: tuple(v) for k, v in (extra_columns or {}).items()}
+        for kind, flt in (filters or {}).items():  # the sync filters' columns ride along in every delta
+            self.extra_columns[kind] = self.extra_columns.get(kind, ()) + tuple(c.field for c in flt.conditions)
         self.emails = EmailAdapter(client, page_size=page_size)
         self._metadata: list[dict[str, Any]] | None = None
         self._queues: dict[str, int] | None = None
