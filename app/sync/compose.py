@@ -186,6 +186,9 @@ class KindPlanner:
         backoff = bool(err and not retry.due(self.now, err.retry_after, err.last_try_version, versions))
         item = so.outlook if so is not None else None
         rec = sc.crm if sc is not None else None
+        if rec is None and ov.state is OState.DELETED and self.kind is not Kind.PERSON and link.crm_id:
+            got = self.crm.fetch(self.kind, [link.crm_id])  # may I delete it? ask the record itself
+            rec = got[0] if got and not got[0].deleted else None
         view = self._policy_view(
             outlook=ov.state, crm=cv.state, linked=True, base=link.base, outlook_fields=ov.fields,
             crm_fields=cv.fields, crm_changed=(cv.state is CState.LEFT_SCOPE and rec is not None
@@ -194,15 +197,12 @@ class KindPlanner:
             backoff=backoff,
             needs_marker=(needs_marker(item, link) if item is not None else
                           (link.state == CREATING and link.crm_id is None and link.ews_item_id is not None)),
-            owned_by_me=bool(rec.owned_by_me) if rec is not None else self._owned(link),
+            owned_by_me=bool(rec.owned_by_me) if rec is not None else False,
             has_attendees=bool(item.has_attendees) if item is not None else False,
             created_by_connector=link.origin == "crm", newest=None,
         )
         d = decide(view)
         self.items.append(Planned(link, d, ov, cv, label=self._label(link, rec)))
-
-    def _owned(self, link: Link) -> bool:
-        return False
 
     # --- unlinked items ------------------------------------------------------------------------
 
