@@ -224,3 +224,14 @@ def test_ca_bundle_builds_verifying_context(tmp_path):
 def test_needs_credentials():
     with pytest.raises(AuthError):
         WorkbooksClient("https://wb.example")
+
+
+def test_server_echoing_a_secret_is_scrubbed():
+    fake = Scripted().add(login_ok(), js({"success": False, "errors": {"[]": {"x": f"bad value {SECRET}"}}}))
+    with pytest.raises(Exception) as err:
+        make(fake).read("crm/people.api", [])
+    assert SECRET not in str(err.value) and "***" in str(err.value)
+    fake = Scripted().add(js({"failure_reason": "weird", "failure_message": f"no {SECRET}"}, status=401))
+    with pytest.raises(AuthError) as err:
+        make(fake).login()
+    assert SECRET not in str(err.value)

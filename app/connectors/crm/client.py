@@ -155,6 +155,12 @@ class WorkbooksClient:
 
     def login(self) -> dict[str, Any]:
         """POST login.api; chooses a database when Workbooks asks for one. Returns the reply."""
+        try:
+            return self._do_login()
+        except AppError as exc:
+            raise self._scrub(exc)
+
+    def _do_login(self) -> dict[str, Any]:
         with self._login_lock:
             chosen = self.database_id
             choices = transient = 0
@@ -227,7 +233,7 @@ class WorkbooksClient:
         """A GET (sent as POST with _method=GET), retried; raises unless the body is `success`."""
         body = self.call(path, params, write=False)
         if E.judge(body) == "failed" or body.get("errors") or body.get("failures"):
-            raise E.body_error(body, f"the read of {path}")
+            raise self._scrub(E.body_error(body, f"the read of {path}"))
         return body
 
     def write(self, path: str, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -235,6 +241,21 @@ class WorkbooksClient:
         return self.call(path, params, write=True)
 
     def call(self, path: str, params: Sequence[tuple[str, str]], *, write: bool) -> dict[str, Any]:
+        """One API call with the retry, redirect and re-login rules of the module docstring."""
+        try:
+            return self._call(path, params, write=write)
+        except AppError as exc:
+            raise self._scrub(exc)
+
+    def _scrub(self, exc: AppError) -> AppError:
+        """Secrets never travel in exception texts, whatever the server echoed."""
+        clean = self._redact(exc.message)
+        if clean != exc.message:
+            exc.message = clean
+            exc.args = (clean,)
+        return exc
+
+    def _call(self, path: str, params: Sequence[tuple[str, str]], *, write: bool) -> dict[str, Any]:
         attempt = 0
         redirects = 0
         relogged = False
