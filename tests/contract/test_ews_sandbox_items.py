@@ -173,3 +173,56 @@ def test_messages_drafts_imports_and_sending(account, ews):
         assert mine.is_draft is False and mine.datetime_sent
     finally:
         Message.deregister("pr_flags")
+
+
+def test_mime_content_both_ways(account, ews):
+    import email
+    from email import policy
+
+    _server, sandbox = ews
+    seeded = account.sent.all().only("message_id")[0]
+    full = account.sent.get(id=seeded.id)
+    parsed = email.message_from_bytes(full.mime_content, policy=policy.default)
+    assert parsed["Message-ID"] == full.message_id and parsed["Subject"] == full.subject
+    raw = (b"From: Sam Sandbox <user@example.com>\r\nTo: Pat <pat@client.example>\r\n"
+           b"Subject: Imported via MIME\r\nDate: Mon, 05 Jan 2026 10:00:00 +0000\r\n"
+           b"Message-ID: <mime-1@example.com>\r\nContent-Type: text/plain\r\n\r\nHello Pat\r\n")
+    m = Message(account=account, folder=account.sent, mime_content=raw)
+
+    class Flags(ExtendedProperty):
+        property_tag = 0x0E07
+        property_type = "Integer"
+
+    Message.register("pr_flags2", Flags)
+    try:
+        m.pr_flags2 = 1
+        m.save()
+        got = account.sent.get(id=m.id)
+        assert (got.subject, got.message_id, got.body.strip()) == ("Imported via MIME", "<mime-1@example.com>", "Hello Pat")
+        assert [r.email_address for r in got.to_recipients] == ["pat@client.example"]
+        assert got.datetime_sent == EWSDateTime(2026, 1, 5, 10, 0, tzinfo=UTC) and got.is_draft is False
+    finally:
+        Message.deregister("pr_flags2")
+    start = EWSDateTime(2026, 5, 1, 9, tzinfo=UTC)
+    ci = CalendarItem(folder=account.calendar, subject="Ics", start=start, end=start + dt.timedelta(hours=1))
+    ci.save()
+    ics = account.calendar.get(id=ci.id).mime_content
+    assert b"BEGIN:VCALENDAR" in ics and b"DTSTART:20260501T090000Z" in ics
+
+
+def test_item_type_checked_against_folder_class(account):
+    from exchangelib.errors import ErrorCannotCreateTaskInNonTaskFolder
+
+    with pytest.raises(ErrorCannotCreateTaskInNonTaskFolder):
+        account.bulk_create(folder=account.contacts, items=[Task(subject="wrong place")])
+
+
+def test_task_id_change_quirk(account, ews):
+    _server, sandbox = ews
+    sandbox.set_knob("UpdateItem", "task_id_change", True)
+    t = Task(folder=account.tasks, subject="Quirky")
+    t.save()
+    old = t.id
+    t.subject = "Quirky 2"
+    t.save(update_fields=["subject"])
+    assert t.id != old and account.tasks.get(id=t.id).subject == "Quirky 2"

@@ -86,13 +86,13 @@ class EwsHandler(SandboxHandler):
         self.faults.delay()
         kind = sandbox.draw_fault(op) or self.faults.draw()
         if kind and self._inject(kind, version, sandbox):
-            sandbox.record(op, scheme, self.headers, f"fault:{kind}", started)
+            sandbox.record(op, scheme, self.headers, f"fault:{kind}", started, op_el, header)
             return
         handler = OPERATIONS.get(op)
         if handler is None:
             fault = soap.SoapFault("ErrorInvalidRequest", "The request is invalid.")
             self._send_xml(500, soap.fault_document(version, fault))
-            sandbox.record(op, scheme, self.headers, "ErrorInvalidRequest", started)
+            sandbox.record(op, scheme, self.headers, "ErrorInvalidRequest", started, op_el, header)
             return
         env, env_body = soap.envelope(version)
         resp, msgs = soap.operation_response(env_body, op)
@@ -101,17 +101,17 @@ class EwsHandler(SandboxHandler):
             handler(ctx, op_el, msgs)
         except soap.SoapFault as fault:
             self._send_xml(500, soap.fault_document(version, fault))
-            sandbox.record(op, scheme, self.headers, fault.code, started)
+            sandbox.record(op, scheme, self.headers, fault.code, started, op_el, header)
             return
         except Exception as exc:  # a sandbox bug: answer like Exchange's internal error
             traceback.print_exc()
             fault = soap.SoapFault("ErrorInternalServerError", f"An internal server error occurred. {exc}")
             self._send_xml(500, soap.fault_document(version, fault))
-            sandbox.record(op, scheme, self.headers, "ErrorInternalServerError", started)
+            sandbox.record(op, scheme, self.headers, "ErrorInternalServerError", started, op_el, header)
             return
         sandbox.after_request()
         codes = [c.text for c in msgs.iter(soap.m("ResponseCode"))]
-        sandbox.record(op, scheme, self.headers, ",".join(sorted(set(codes))) or "NoError", started)
+        sandbox.record(op, scheme, self.headers, ",".join(sorted(set(codes))) or "NoError", started, op_el, header)
         self._send_xml(200, soap.serialize(env))
 
     def _send_xml(self, status: int, data: bytes) -> None:

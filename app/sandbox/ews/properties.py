@@ -156,6 +156,9 @@ def store_element(mb: Mailbox, item: Item, el) -> None:
     if name == "IsRead":
         item.is_read = xs_bool(el.text)
         return
+    if name == "IsAssociated":
+        item.is_associated = xs_bool(el.text)
+        return
     if name in schema.COMPUTED and name not in schema.SETTABLE_ON_CREATE:
         return
     new = _detached(el)

@@ -82,6 +82,9 @@ def computed(mb: Mailbox, item: Item, name: str):
     """The server's value of a computed property, or None (then nothing is returned)."""
     el = etree.Element(t(name))
     is_msg = item.kind == "Message"
+    if name == "MimeContent":
+        from .mime import mime_element
+        return mime_element(mb, item)
     if name == "ItemId":
         el.set("Id", item.id)
         el.set("ChangeKey", item.change_key)

@@ -79,9 +79,16 @@ class EwsSandbox:
                 return kind
         return None
 
-    def record(self, operation: str, scheme: str, headers, outcome: str, started: float) -> None:
+    def record(self, operation: str, scheme: str, headers, outcome: str, started: float,
+               request=None, soap_header=None) -> None:
+        version = None
+        if soap_header is not None:
+            rsv = soap_header.find("{http://schemas.microsoft.com/exchange/services/2006/types}RequestServerVersion")
+            version = rsv.get("Version") if rsv is not None else None
         self.request_log.append({
-            "operation": operation, "auth": scheme, "outcome": outcome,
+            "operation": operation, "auth": scheme, "outcome": outcome, "request_server_version": version,
+            "skeleton": [local(c) for c in request] if request is not None else [],
+            "attributes": dict(request.attrib) if request is not None else {},
             "anchor_mailbox": headers.get("X-AnchorMailbox"), "user_agent": headers.get("User-Agent"),
             "ms": round((time.monotonic() - started) * 1000, 2),
         })

@@ -123,7 +123,7 @@ COMPUTED = {
     "AdjacentMeetings", "AppointmentReplyTime", "OriginalStart", "RecurrenceId",
 }
 # Computed elements the client may still send on create (and we keep).
-SETTABLE_ON_CREATE = {"ItemClass", "MimeContent", "IsRead"}
+SETTABLE_ON_CREATE = {"ItemClass", "MimeContent", "IsRead", "IsAssociated"}
 
 # Elements returned by BaseShape Default (besides ItemId); AllProperties returns everything stored.
 DEFAULT_SHAPE = {

@@ -50,6 +50,9 @@ def find_item(ctx: Context, req, msgs) -> None:
                 offset = total * num // max(den, 1)
             if short_page:
                 count = min(count, int(short_page))
+            limit = ctx.knob("find_count_limit")  # EWSFindCountLimit: short pages, never the last
+            if limit and offset + count > int(limit):
+                count = max(0, int(limit) - offset)
             page = found[offset:offset + count] if count > 0 else []
             msg = success_message(msgs, "FindItem")
             end = offset + len(page)

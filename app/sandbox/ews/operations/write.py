@@ -6,6 +6,7 @@ import copy
 from .. import schema
 from ..ids import change_key_ok, new_change_key, new_id, ITEM
 from ..properties import (append_element, delete_path, finalize, parse_path, store_element)
+from ..mime import apply_message_mime
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
 from ..store import Item, utcnow
 from .common import Context, folder_ids, resolve_folder
@@ -82,6 +83,7 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
         if isinstance(child.tag, str):
             store_element(mb, item, child)
     if kind in ("Message", "PostItem"):
+        apply_message_mime(item)
         if disposition in ("SendOnly", "SendAndSaveCopy"):
             item.message_flags = MSGFLAG_READ
             item.sent = utcnow()
