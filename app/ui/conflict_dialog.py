@@ -31,6 +31,7 @@ from app.ui.ports import ConflictView, JournalView
 class ChoiceDelegate(QStyledItemDelegate):
     def createEditor(self, parent, option, index):  # noqa: N802
         combo = QComboBox(parent)
+        combo.setPlaceholderText("Choose…")
         for key, label in ConflictFieldsModel.CHOICES.items():
             combo.addItem(label, key)
         combo.currentIndexChanged.connect(lambda _i, c=combo: self.commitData.emit(c))
@@ -76,7 +77,7 @@ class ConflictDialog(QDialog):
         self.title.setFont(font)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setStyleSheet("color: #6b7280;")
         self.fields = ConflictFieldsModel(self)
         self.fields.dataChanged.connect(self._update_buttons)
         self.table = QTableView()

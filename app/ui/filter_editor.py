@@ -97,8 +97,13 @@ class FilterEditor(QWidget):
         self.table.setHorizontalHeaderLabels(["Workbooks field", "Operator", "Value"])
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(120)
+        self.table.setMinimumHeight(110)
+        self.table.setMaximumHeight(170)
         box.addWidget(self.table)
+        tip = QLabel("The value :my_queue: means your own queue. Dates are YYYY-MM-DD; “between” takes a,b.")
+        tip.setStyleSheet("color: #6b7280;")
+        tip.setWordWrap(True)
+        box.addWidget(tip)
         row = QHBoxLayout()
         self.add_button = QPushButton("Add condition")
         self.add_button.clicked.connect(lambda: self.add_condition(F.Condition(FIELDS[kind][0], "eq", "")))
@@ -130,6 +135,7 @@ class FilterEditor(QWidget):
         self.error_label.setWordWrap(True)
         box.addWidget(self.preview_label)
         box.addWidget(self.error_label)
+        box.addStretch(1)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -166,8 +172,9 @@ class FilterEditor(QWidget):
             op.addItem(label, key)
         op.setCurrentIndex(op.findData(cond.op))
         value = QLineEdit(cond.value)
-        value.setPlaceholderText(":my_queue: = my queue")
+        value.setEnabled(cond.op not in F.VALUELESS)
         field.currentTextChanged.connect(self._edited)
+        op.currentIndexChanged.connect(lambda _i, o=op, v=value: v.setEnabled(o.currentData() not in F.VALUELESS))
         op.currentIndexChanged.connect(self._edited)
         value.textChanged.connect(self._edited)
         self.table.setCellWidget(r, 0, field)
@@ -215,6 +222,9 @@ class FilterEditor(QWidget):
         custom = self.preset() == "custom"
         for w in (self.table, self.add_button, self.remove_button, self.match, self.expression):
             w.setEnabled(custom)
+        for r in range(self.table.rowCount()):
+            op, value = self.table.cellWidget(r, 1), self.table.cellWidget(r, 2)
+            value.setEnabled(custom and op.currentData() not in F.VALUELESS)
 
     @Slot()
     def _edited(self, *_args) -> None:

@@ -185,7 +185,7 @@ class SettingsWindow(QWidget):
         note = QLabel("A record that leaves its filter is unlinked, never deleted in Workbooks. Changes take "
                       "effect at the next sync, after a preview.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid);")
+        note.setStyleSheet("color: #6b7280;")
         v.addWidget(note)
         return page
 
@@ -220,7 +220,7 @@ class SettingsWindow(QWidget):
         note = QLabel("A sync missed while the computer slept runs within two minutes of waking. "
                       "“Sync now” in the tray menu works with any choice.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid);")
+        note.setStyleSheet("color: #6b7280;")
         v.addWidget(note)
         v.addStretch(1)
         return page
@@ -288,7 +288,7 @@ class SettingsWindow(QWidget):
         note = QLabel("Rebuilding re-pairs items by their markers and addresses; nothing is duplicated or deleted, "
                       "the next sync is just slower.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid);")
+        note.setStyleSheet("color: #6b7280;")
         f.addRow(note)
         return page
 

@@ -40,7 +40,7 @@ class StatusWindow(QWidget):
         self.status.setFont(font)
         self.schedule = QLabel()
         self.schedule.setObjectName("scheduleLine")
-        self.schedule.setStyleSheet("color: palette(mid);")
+        self.schedule.setStyleSheet("color: #6b7280;")
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(6)

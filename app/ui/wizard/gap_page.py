@@ -28,6 +28,9 @@ class GapPage(QWizardPage):
         self.setSubTitle("The connector cannot sync until these are in place. Nothing has been changed anywhere.")
         self.list = QListWidget()
         self.list.setObjectName("gapList")
+        self.list.setSpacing(3)
+        self.list.setStyleSheet("QListWidget { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; "
+                                "border-radius: 6px; padding: 4px; }")
         self.where = QLabel(f"Your administrator changes these under <b>{WHERE}</b>.")
         self.where.setWordWrap(True)
         self.copy_button = QPushButton("Copy message for my administrator")
@@ -46,6 +49,7 @@ class GapPage(QWizardPage):
         layout.addWidget(self.where)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        layout.addStretch(1)
         wizard.probes.finished.connect(self._done)
         wizard.probes.failed.connect(self._failed)
 
@@ -56,6 +60,8 @@ class GapPage(QWizardPage):
         self.list.clear()
         for item in self.w.missing:
             self.list.addItem("✖  " + item)
+        rows = max(1, self.list.count())
+        self.list.setFixedHeight(rows * (self.list.sizeHintForRow(0) + 6) + 12)
 
     def isComplete(self) -> bool:  # noqa: N802
         return not self.w.missing

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -74,9 +75,12 @@ class MailboxPage(QWizardPage):
         form.addRow("User name:", self.username)
         form.addRow("Password:", self.password)
         form.addRow("Sign-in method:", self.auth)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.test_button)
+        button_row.addStretch(1)
+        form.addRow("", button_row)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.test_button)
         layout.addWidget(self.status)
         layout.addWidget(self.lease)
         layout.addWidget(self.take_over)

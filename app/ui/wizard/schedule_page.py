@@ -30,7 +30,7 @@ class SchedulePage(QWizardPage):
             self.radios[key] = radio
             layout.addWidget(radio)
         note = QLabel("A sync missed while the computer slept runs within two minutes of waking.")
-        note.setStyleSheet("color: palette(mid);")
+        note.setStyleSheet("color: #6b7280;")
         layout.addWidget(note)
         layout.addStretch(1)
 

@@ -67,6 +67,7 @@ class SharingPage(QWizardPage):
         layout.addWidget(existing)
         layout.addWidget(new)
         layout.addWidget(email)
+        layout.addStretch(1)
         wizard.probes.finished.connect(self._done)
         self.counts: SharingCounts | None = None
 

@@ -9,13 +9,12 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QHBoxLayout,
     QFormLayout,
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QStackedWidget,
     QVBoxLayout,
-    QWidget,
     QWizardPage,
 )
 
@@ -58,20 +57,7 @@ class WorkbooksPage(QWizardPage):
         self.database.setEnabled(False)
         self.database.setPlaceholderText("sign in to list your databases")
 
-        key_box, kf = QWidget(), QFormLayout()
-        key_box.setLayout(kf)
-        kf.setContentsMargins(0, 0, 0, 0)
-        kf.addRow("API key:", self.api_key)
-        pw_box, pf = QWidget(), QFormLayout()
-        pw_box.setLayout(pf)
-        pf.setContentsMargins(0, 0, 0, 0)
-        pf.addRow("User name:", self.username)
-        pf.addRow("Password:", self.password)
-        pf.addRow("Database:", self.database)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(key_box)
-        self.stack.addWidget(pw_box)
-        self.by_password.toggled.connect(lambda on: self.stack.setCurrentIndex(1 if on else 0))
+        self.by_password.toggled.connect(self._switch_method)
         self.by_password.toggled.connect(self._reset)
         for edit in (self.url, self.api_key, self.username, self.password):
             edit.textEdited.connect(self._reset)
@@ -82,21 +68,34 @@ class WorkbooksPage(QWizardPage):
         self.sign_in_button.clicked.connect(self.sign_in)
         self.status = BusyLine()
 
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.addRow("Workbooks address:", self.url)
         form.addRow("Sign in with:", self.by_key)
         form.addRow("", self.by_password)
+        form.addRow("API key:", self.api_key)
+        form.addRow("User name:", self.username)
+        form.addRow("Password:", self.password)
+        form.addRow("Database:", self.database)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.sign_in_button)
+        button_row.addStretch(1)
+        form.addRow("", button_row)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.stack)
-        layout.addWidget(self.sign_in_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        self._switch_method(False)
 
         self.signed_in: WorkbooksSignIn | None = None
         self.checked = False
         wizard.probes.finished.connect(self._done)
         wizard.probes.failed.connect(self._failed)
+
+    @Slot(bool)
+    def _switch_method(self, by_password: bool) -> None:
+        self.form.setRowVisible(self.api_key, not by_password)
+        for widget in (self.username, self.password, self.database):
+            self.form.setRowVisible(widget, by_password)
 
     # --- state -----------------------------------------------------------------------------------
 
