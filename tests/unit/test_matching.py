@@ -1,0 +1,60 @@
+from app.domain import matching as mt
+from app.domain.records import CrmRecord, Kind, OutlookItem
+
+P, T = Kind.PERSON, Kind.TASK
+
+
+def crm(i, **f):
+    return CrmRecord(P, str(i), 1, f)
+
+
+def item(i, kind=P, crm_id=None, **f):
+    return OutlookItem(kind, f"AAM{i}", "ck", f, crm_id=crm_id)
+
+
+def test_address_normalisation():
+    assert mt.normalise_address(' "Ann Lee" <Ann.Lee@Example.com> ') == "ann.lee@example.com"
+    assert mt.normalise_address("mailto:X@Y.Z") == "x@y.z"
+    assert mt.normalise_address("not an address") is None
+
+
+def test_marker_wins_over_email():
+    r = mt.match_outlook_item(item(1, crm_id="2", email1="a@x"), [crm(1, email1="a@x"), crm(2)])
+    assert r.rule == "marker" and r.unique == "2"
+
+
+def test_email_matches_any_slot_and_contact_details():
+    recs = [crm(1, email2="ann@x.test"), CrmRecord(P, "2", 1, {}, emails=("other@x.test",))]
+    assert mt.match_outlook_item(item(1, email1="ANN@x.test"), recs).unique == "1"
+    assert mt.match_outlook_item(item(1, email3="other@x.test"), recs).unique == "2"
+
+
+def test_name_and_company_when_no_address():
+    recs = [crm(1, first_name="José", last_name="Núñez", company="Acme Ltd"), crm(2, first_name="José", last_name="Núñez", company="Other")]
+    r = mt.match_outlook_item(item(1, first_name="jose", last_name="nunez", company="ACME LTD"), recs)
+    assert r.rule == "name" and r.unique == "1"
+
+
+def test_several_candidates_are_ambiguous():
+    recs = [crm(1, email1="a@x.test"), crm(2, email1="a@x.test")]
+    r = mt.match_outlook_item(item(1, email1="a@x.test"), recs)
+    assert r.ambiguous and r.unique is None
+
+
+def test_deleted_records_never_match():
+    assert mt.match_outlook_item(item(1, email1="a@x"), [CrmRecord(P, "1", 2, {"email1": "a@x"}, deleted=True)]).rule == "none"
+
+
+def test_activity_subject_and_date():
+    recs = [CrmRecord(T, "1", 1, {"subject": "Call Bob", "due_date": "2026-03-10"})]
+    assert mt.match_outlook_item(item(1, T, subject="call bob", due_date="2026-03-10"), recs).unique == "1"
+    assert mt.match_outlook_item(item(1, T, subject="call bob", due_date="2026-03-11"), recs).rule == "none"
+
+
+def test_crm_side_matching_skips_items_marked_for_another_record():
+    items = [item(1, crm_id="9", email1="a@x"), item(2, email1="a@x")]
+    assert mt.match_crm_record(crm(1, email1="a@x"), items).unique == "AAM2"
+
+
+def test_object_refs():
+    assert mt.object_refs("Re: CASE-1234 and OPP-9 again CASE-1234") == ("CASE-1234", "OPP-9")
