@@ -206,7 +206,9 @@ class Dataset:
         return self.users[0]
 
 
-def build(people: int = 50, seed: int = 1) -> Dataset:
+def build(people: int = 50, seed: int = 1, *, assigned_share: float = 0.33, watched_share: float = 0.15) -> Dataset:
+    """`assigned_share` of the people are assigned to the user; of the rest, `watched_share` are
+    watched by the user (the defaults reproduce earlier datasets exactly)."""
     rng = random.Random(seed)
     data = Dataset(seed=seed)
     for i in range(people):
@@ -216,8 +218,8 @@ def build(people: int = 50, seed: int = 1) -> Dataset:
         domain = _slug(company.split()[0]) + ".example"
         email = f"{_slug(first)}.{_slug(last)}.{i}@{domain}"
         roll = rng.random()
-        assigned = roll < 0.33
-        watched = (not assigned) and rng.random() < 0.15
+        assigned = roll < assigned_share
+        watched = (not assigned) and rng.random() < watched_share
         alternate = f"{_slug(first)}{i}@mail.example" if rng.random() < 0.25 else None
         details = (f"{_slug(last)}.{i}@home.example",) if rng.random() < 0.2 else ()
         data.people.append(

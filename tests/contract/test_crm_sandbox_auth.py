@@ -189,3 +189,14 @@ def test_gzip_when_user_agent_asks(env):
     r = request(server.base_url, "GET", "/crm/people.api", query=[("api_key", box.api_key)],
                 headers={"User-Agent": "ruby gzip"})
     assert r.header("Content-Encoding") == "gzip" and r.json["success"] is True
+
+
+def test_cookie_on_every_response_under_a_login(env):
+    server, box = env
+    w = Wire(server.base_url)
+    w.login(box.username, box.password)
+    cookie = {"Cookie": f"Workbooks-Session={w.session_id}"}
+    for path in ("/crm/unicorns.api", "/crm/people.api", "/crm/people"):
+        r = request(server.base_url, "GET", path, headers=cookie)
+        assert any(c.startswith(f"Workbooks-Session={w.session_id}") for c in r.set_cookies), path
+    assert request(server.base_url, "GET", "/crm/people", headers=cookie).status == 404  # no HTML UI

@@ -243,3 +243,37 @@ def test_contact_details_rows(env):
     assert rows["total"] == 1 and rows["data"][0]["party_id"] == p["id"] and rows["data"][0]["id"] == loc_id
     main = w.get("crm/party_locations", filters(("id", "eq", p["main_location_id"]))).json["data"][0]
     assert main["email"] == p["main_location[email]"]
+
+
+def test_employer_name_links_existing_organisation_only(env):
+    _server, box, w = env
+    p = some_people(w, 1, 50)[0]
+    orgs = {o["name"]: o["id"] for o in w.get("crm/organisations", [("_start", 0), ("_limit", 100)]).json["data"]}
+    r = w.put("crm/people", batch([{"__method": "PUT", "id": p["id"], "lock_version": p["lock_version"],
+                                    "employer_name": "hooli"}])).json["affected_objects"][0]
+    assert r["employer_name"] == "hooli" and person(w, p["id"])["employer_link"] == orgs["Hooli"]
+    n_orgs = len(box.rows("organisations"))
+    r = w.put("crm/people", batch([{"__method": "PUT", "id": p["id"], "lock_version": p["lock_version"] + 1,
+                                    "employer_name": "Brand New Startup"}])).json
+    assert r["success"] and person(w, p["id"])["employer_link"] is None
+    assert len(box.rows("organisations")) == n_orgs  # never created automatically
+
+
+def test_editing_a_main_location_row_bumps_its_owner(env):
+    _server, _box, w = env
+    p = some_people(w, 1, 52)[0]
+    loc = w.get("crm/party_locations", filters(("id", "eq", p["main_location_id"]))).json["data"][0]
+    r = w.put("crm/party_locations", batch([{"__method": "PUT", "id": loc["id"], "lock_version": loc["lock_version"],
+                                             "telephone": "+44 1 2 3"}])).json
+    assert r["success"], r
+    after = person(w, p["id"])
+    assert after["main_location[telephone]"] == "+44 1 2 3" and after["lock_version"] == p["lock_version"] + 1
+
+
+def test_delete_verb_and_put_verb_default_methods(env):
+    server, box, w = env
+    created = w.put("crm/organisations", batch([{"__method": "POST", "name": "Verb Co"}])).json["affected_objects"][0]
+    body = form([("api_key", box.api_key), ("_ff[]", "id"), ("_ft[]", "eq"), ("_fc[]", created["id"]),
+                 ("id[]", created["id"]), ("lock_version[]", created["lock_version"])])
+    r = request(server.base_url, "DELETE", "/crm/organisations.api", body=body, headers=FORM).json
+    assert r["success"] and r["affected_objects"] == [{"id": created["id"], "lock_version": 1}]

@@ -154,6 +154,8 @@ def apply_one(ctx: Ctx, rec_in: dict[str, Any], undo: Undo) -> tuple[dict[str, A
         row["is_deleted"] = True
         row["lock_version"] += 1
         row["updated_at"], row["updated_by"] = ctx.now, ctx.user_id
+        if t.key == "party_locations":
+            _touch_owner(ctx, row, undo)
         return {"id": rid, "lock_version": row["lock_version"]}, {}, False
     for which in ("main_location_id", "_home_location_id"):
         if row.get(which) is not None:
@@ -169,9 +171,24 @@ def apply_one(ctx: Ctx, rec_in: dict[str, Any], undo: Undo) -> tuple[dict[str, A
         # feeds (updated_at ge t) see records enter and leave "My People".
         row["updated_at"], row["updated_by"] = ctx.now, ctx.user_id
         changed = changed + ["updated_at", "updated_by", "updated_by_user[person_name]"]
+    if material and t.key == "party_locations":
+        _touch_owner(ctx, row, undo)
     out = {"id": rid, "lock_version": row["lock_version"]}
     out.update(db.render(t, row, ctx.user_id, columns=[c for c in changed if c in t.fields]))
     return out, {}, False
+
+
+def _touch_owner(ctx: Ctx, loc: dict[str, Any], undo: Undo) -> None:
+    """[UNKNOWN] An edit of a person's or organisation's main or home location row changes that
+    record's `main_location[...]` columns; the sandbox bumps the owner's version and updated_at
+    so clients comparing versions see it."""
+    for key in LOCATION_TYPES:
+        owner = ctx.db.tables[key].get(loc.get("party_id"))
+        if owner is not None and loc["id"] in (owner.get("main_location_id"), owner.get("_home_location_id")):
+            undo.touch(key, owner["id"])
+            owner["lock_version"] += 1
+            owner["updated_at"], owner["updated_by"] = ctx.now, ctx.user_id
+            return
 
 
 def _create(ctx: Ctx, values: dict[str, Any], undo: Undo) -> tuple[dict[str, Any], dict[str, str], bool]:

@@ -155,12 +155,13 @@ class CrmHandler(SandboxHandler):
         box = self.box
         url = urlsplit(self.path)
         path = url.path or "/"
+        raw = self._read_all()  # always consume the body, so a kept-alive connection stays in step
         if path in HTML_PAGES and http_method in ("GET", "HEAD"):
             self.html(200, "<html><head><title>Workbooks</title></head><body><p>Workbooks sandbox: please log in."
                            "</p></body></html>")
             return
         query = parse_qsl(url.query, keep_blank_values=True, errors="replace")
-        raw = self._read_all()
+        self._peek_session()
         body = parse_body(raw, self.headers.get("Content-Type") or "")
         params, ordered = merge(query, body)
         self._params = params
@@ -232,12 +233,24 @@ class CrmHandler(SandboxHandler):
         if p in ("logout", "logout.api"):
             return "logout", None
         if not p.endswith(".api"):
-            return p or "/", None
+            return "page:" + p, None  # the HTML user interface is not simulated: 404
         p = p[:-4]
         parts = p.split("/")
         if len(parts) == 3 and parts[2].isdigit() and "/".join(parts[:2]) in BY_CONTROLLER:
             return "/".join(parts[:2]), int(parts[2])
         return p, None
+
+    def _peek_session(self) -> None:
+        """Under a valid login every response carries the cookie (the PHP binding forgets its id
+        when one does not), whatever the outcome of the request."""
+        sid = parse_cookie(self.headers.get("Cookie"))
+        if sid is None:
+            return
+        box = self.box
+        with box.lock:
+            session = box.sessions.get(sid)
+            if session is not None and not session_expired(session, box.clock.now(), box.session_ttl):
+                self._cookie_sid = sid
 
     # --- faults ----------------------------------------------------------------------------------------
     def _fault(self, kind: str) -> bool:
@@ -249,10 +262,12 @@ class CrmHandler(SandboxHandler):
         elif kind == "busy":  # the service's throttling answer: a delaying redirect; re-send the request
             self.redirect(self.path)
         elif kind in ("expired_cookie", "cookie302"):
+            self._cookie_sid = None
             self.redirect("/login")
         elif kind in ("http404", "http406"):
             self.reply(int(kind[4:]), {"success": False, "failures": ["Injected failure"]})
         elif kind == "session_expired":
+            self._cookie_sid = None
             self.reply(401, {"success": False, "failure_reason": "session_expired", "failure_message": "Session expired"})
         elif kind == "database_being_migrated":
             self.reply(403, {"success": False, "failure_reason": "database_being_migrated",
@@ -288,6 +303,7 @@ class CrmHandler(SandboxHandler):
             if session is None or session_expired(session, now, box.session_ttl):
                 if session is not None:
                     box.kill_session(session)
+                self._cookie_sid = None
                 raise Redirect("/login")  # invalid or expired cookie: a 302 clients must not rely on
             session.last_used = now
             self._cookie_sid = sid

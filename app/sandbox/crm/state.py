@@ -41,6 +41,7 @@ class CrmSandbox:
         self.internal_errors: list[str] = []
         self.injected_errors: dict[tuple[str, int], tuple[str, str]] = {}
         self.record_requests = True
+        self.max_recorded = 20000
         self.fault_rules: list[dict[str, Any]] = []  # per-endpoint faults and latency, see add_fault
         # data
         self.users: dict[int, User] = {}
@@ -162,6 +163,8 @@ class CrmSandbox:
         if self.record_requests:
             with self.lock:
                 self.requests.append(entry)
+                if len(self.requests) > self.max_recorded:  # long demos and benchmarks stay bounded
+                    del self.requests[: len(self.requests) - self.max_recorded]
 
     def violation(self, operation: str, message: str) -> None:
         with self.lock:

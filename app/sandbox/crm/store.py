@@ -70,7 +70,7 @@ class Db:
         key = "main_location_id" if which == "main_location" else "_home_location_id"
         loc_id = rec.get(key)
         locs = self.tables["party_locations"]
-        if loc_id in locs:
+        if loc_id in locs and not locs[loc_id].get("is_deleted"):
             return locs[loc_id]
         if not create:
             return None
@@ -145,6 +145,16 @@ class Db:
                 raise FieldError(name, f"Organisation {parsed} does not exist")
             changed = rec.get(name) != parsed or rec.get("employer_name") != org.get("name")
             rec[name], rec["employer_name"] = parsed, org.get("name")
+            return changed
+        if name == "employer_name" and t.key == "people":
+            # [UNKNOWN] how Workbooks links a typed employer name; the sandbox links an existing
+            # organisation of that name (case-insensitive) and otherwise unlinks, never creating one.
+            org_id = None
+            if parsed:
+                org_id = next((o["id"] for o in self.tables["organisations"].values()
+                               if not o.get("is_deleted") and str(o.get("name") or "").lower() == parsed.lower()), None)
+            changed = rec.get(name) != parsed or rec.get("employer_link") != org_id
+            rec[name], rec["employer_link"] = parsed, org_id
             return changed
         if name in ("contact_person_id", "primary_contact_id") and parsed is not None:
             if parsed not in self.tables["people"]:
