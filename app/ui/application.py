@@ -93,6 +93,10 @@ class ConnectorApp(QObject):
 
     def start(self) -> None:
         self.handle.start()
+        if self.needs_setup:
+            # Nothing to sync with yet: no automatic runs until the wizard is confirmed.
+            self.model.setup_needed = True
+            self.handle.pause()
         self.model.refresh()
         if self.tray is not None:
             self.tray.show()
@@ -134,6 +138,8 @@ class ConnectorApp(QObject):
             h.resume()
         elif key in ("conflicts", "holds", "issues", "history"):
             self.open_window(key)
+        elif key == "setup" or (key.startswith("settings") and self.needs_setup):
+            self.open_wizard()
         elif key.startswith("settings"):
             window = self.open_window("settings")
             if window is not None and ":" in key:
@@ -144,6 +150,8 @@ class ConnectorApp(QObject):
             self._raise(self.status_window)
         elif key == "about":
             self.show_about()
+        elif key == "allow_once":
+            h.allow_mass_delete_once()
         elif key == "take_over_lease":
             h.take_over_lease()
         elif key == "rebuild_journal":
@@ -287,7 +295,9 @@ class ConnectorApp(QObject):
     def _first_sync(self) -> None:
         assert self.wizard is not None and self.wizard.result is not None
         self.needs_setup = False
+        self.model.setup_needed = False
         self.handle.reload_settings(self.wizard.result.settings.sync.schedule)
+        self.handle.resume()
         if self.wizard.result.take_over_lease:
             self.handle.take_over_lease()
         self.handle.sync_now(reason="first-sync")

@@ -102,7 +102,7 @@ class Notifier(QObject):
     shown = Signal(object)  # Note
     open_requested = Signal(str)  # action key of the last shown note, on click
 
-    def __init__(self, sink: Callable[[str, str, str], None], policy: NotificationPolicy | None = None,
+    def __init__(self, sink: Callable[[str, str, str, str], None], policy: NotificationPolicy | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.sink = sink
@@ -129,7 +129,7 @@ class Notifier(QObject):
 
     def _show(self, note: Note) -> None:
         self.last = note
-        self.sink(note.title, note.message, note.level)
+        self.sink(note.title, note.message, note.level, note.target)
         self.shown.emit(note)
 
     @Slot()

@@ -57,6 +57,8 @@ class StatusWindow(QWidget):
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
         self.banner.setStyleSheet("QLabel#banner { background: #fff7ed; border: 1px solid #fdba74; "
                                   "border-radius: 6px; padding: 8px; color: #7c2d12; }")
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.linkActivated.connect(self._banner_link)
         self.banner.hide()
 
         self.buttons: dict[str, QPushButton] = {}
@@ -107,9 +109,21 @@ class StatusWindow(QWidget):
         if "sync_now" in self.buttons:
             self.buttons["sync_now"].setDefault(True)
 
-    def notify(self, title: str, message: str, level: str = "info") -> None:
-        self.banner.setText(f"<b>{title}</b><br>{message}")
+    def notify(self, title: str, message: str, level: str = "info", target: str = "") -> None:
+        """Without a tray there are no desktop notifications: show a banner with the same
+        next steps as links (for held deletions: review, or allow once)."""
+        links = []
+        if target == "holds":
+            links = ['<a href="holds">Review…</a>', '<a href="allow_once">Allow once</a>']
+        elif target:
+            links = [f'<a href="{target}">Open…</a>']
+        self.banner.setText(f"<b>{title}</b><br>{message}" + ("<br>" + " &nbsp; ".join(links) if links else ""))
         self.banner.show()
+
+    @Slot(str)
+    def _banner_link(self, key: str) -> None:
+        self.banner.hide()
+        self.action.emit(key)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
         # Closing hides the window; the program keeps syncing (Quit ends it). A second launch

@@ -80,7 +80,8 @@ class TrayController(QObject):
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             self.action.emit("status")
 
-    def notify(self, title: str, message: str, level: str = "info") -> None:
+    def notify(self, title: str, message: str, level: str = "info", target: str = "") -> None:
+        """A desktop notification; a click on it is routed by Notifier.clicked (messageClicked)."""
         icon = {"warning": QSystemTrayIcon.MessageIcon.Warning, "error": QSystemTrayIcon.MessageIcon.Critical}.get(
             level, QSystemTrayIcon.MessageIcon.Information)
         self.icon.showMessage(title, message, icon, 10_000)

@@ -98,7 +98,7 @@ def test_notification_policy_one_a_minute_and_successes_off():
 def test_notifier_shows_the_waiting_note_when_the_minute_is_over(qtbot):
     now = [0.0]
     shown = []
-    notifier = Notifier(lambda t, m, lvl: shown.append(t), NotificationPolicy(clock=lambda: now[0], min_gap=0.2))
+    notifier = Notifier(lambda t, *_: shown.append(t), NotificationPolicy(clock=lambda: now[0], min_gap=0.2))
     notifier.post(conflict_note(2))
     notifier.post(failure_note(FatalIssue(FatalKind.JOURNAL, "Journal damaged", "x")))
     assert shown == ["2 conflicts to review"]

@@ -155,3 +155,13 @@ def test_shutdown_mid_cycle_finishes_the_batch_and_joins(qtbot, make_handle):
     threading.Timer(0.2, gate.set).start()
     assert handle.shutdown(5000)
     assert engine.cancelled_at is not None and engine.closed
+
+
+def test_a_run_starts_soon_after_start_on_a_schedule(qtbot, make_handle):
+    engine = FakeEngine()
+    handle = make_handle(engine, schedule="hourly", start_delay=0.1)
+    with qtbot.waitSignal(handle.cycle_finished, timeout=5000):
+        pass
+    assert handle.status.reason == "start"
+    qtbot.waitUntil(lambda: handle.status.next_sync is not None, timeout=2000)
+    assert len(engine.calls) == 1

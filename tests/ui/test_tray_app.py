@@ -211,3 +211,55 @@ def test_quit_action_quits_the_event_loop(qtbot, make_app, monkeypatch):
     monkeypatch.setattr(QApplication, "quit", staticmethod(lambda: called.append(True)))
     open_menu(ctrl)["action_quit"].trigger()
     assert called
+
+
+def test_no_tray_brake_banner_offers_review_and_allow_once(qtbot, make_app):
+    hold = HoldRaised("h1", "person", "outlook", "mass_delete", 280, 350)
+    engine = FakeEngine(events=(hold,))
+    ctrl = make_app(engine, use_tray=False)
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        ctrl.perform("sync_now")
+    banner = ctrl.status_window.banner
+    qtbot.waitUntil(banner.isVisible, timeout=2000)
+    assert "280 contact deletions held" in banner.text() and 'href="allow_once"' in banner.text()
+    engine.events = ()
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        banner.linkActivated.emit("allow_once")
+    assert engine.calls[-1]["allow_mass_delete"] is True
+    banner.linkActivated.emit("holds")
+    assert ctrl.windows["holds"].isVisible()
+
+
+def test_first_start_opens_the_wizard_and_syncs_only_after_confirmation(qtbot, make_app):
+    from tests.ui.fakes import FakeWizardBackend
+
+    engine = FakeEngine()
+    saved = []
+    ctrl = make_app(engine, needs_setup=True, wizard_backend=FakeWizardBackend(), on_wizard_finished=saved.append)
+    qtbot.waitUntil(lambda: ctrl.model.paused, timeout=3000)
+    assert ctrl.wizard is not None and ctrl.wizard.isVisible()
+    assert [e.key for e in ctrl.model.entries() if e.key not in ("", "-")] == ["setup", "about", "quit"]
+    assert ctrl.tray.state == "attention"
+    wizard = ctrl.wizard
+    wizard.workbooks_page.api_key.setText("k")
+    wizard.workbooks_page.sign_in_button.click()
+    qtbot.waitUntil(wizard.workbooks_page.isComplete, timeout=5000)
+    wizard.next()
+    mp = wizard.mailbox_page
+    mp.ews_url.setText("https://mail.example.test/EWS/Exchange.asmx")
+    mp.address.setText("priya@example.test")
+    mp.password.setText("pw")
+    mp.test_button.click()
+    qtbot.waitUntil(mp.isComplete, timeout=5000)
+    for _ in range(3):
+        wizard.next()
+    wizard.next()
+    qtbot.waitUntil(wizard.first_sync_page.isComplete, timeout=5000)
+    assert engine.calls == [] and saved == []
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        wizard.next()  # Save and sync
+    assert len(saved) == 1 and len(engine.calls) == 1
+    assert ctrl.handle.status.reason == "first-sync"
+    qtbot.waitUntil(lambda: wizard.progress_page.finished_summary is not None, timeout=2000)
+    assert not ctrl.model.paused and not ctrl.model.setup_needed
+    wizard.probes.wait_for_done(3000)

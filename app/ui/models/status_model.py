@@ -34,6 +34,7 @@ class StatusModel(QObject):
         self.progress: Progress | None = None
         self.snapshot = StatusSnapshot()
         self.live_conflicts = 0  # raised during the running cycle, before the journal is re-read
+        self.setup_needed = False  # no configuration yet: the wizard has not been confirmed
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -93,6 +94,8 @@ class StatusModel(QObject):
         return self.worker.last_sync or self.snapshot.last_sync
 
     def tray_state(self) -> str:
+        if self.setup_needed:
+            return "attention"
         state = self.worker.state
         if state is WorkerState.SYNCING:
             return "syncing"
@@ -113,6 +116,8 @@ class StatusModel(QObject):
 
     def status_line(self) -> str:
         w = self.worker
+        if self.setup_needed:
+            return "Not set up yet"
         if w.state is WorkerState.SYNCING:
             if self.progress is not None:
                 p = self.progress
@@ -149,6 +154,12 @@ class StatusModel(QObject):
     def entries(self) -> list[MenuEntry]:
         """The tray menu, also shown as buttons by the no-tray status window."""
         e = [MenuEntry("", self.status_line(), False), MenuEntry("", self.schedule_line(), False), MenuEntry("-", "")]
+        if self.setup_needed:
+            e.append(MenuEntry("setup", "Set up the connector…"))
+            e.append(MenuEntry("-", ""))
+            e.append(MenuEntry("about", "About Workbooks connector"))
+            e.append(MenuEntry("quit", "Quit"))
+            return e
         e.append(MenuEntry("sync_now", "Sync now"))
         if self.syncing:
             e.append(MenuEntry("cancel_sync", "Stop this sync"))
