@@ -67,10 +67,12 @@ def test_expired_session_logs_in_again_once(env):
     with password_client(server, sb) as client:
         st = store(client)
         assert count(st) == 120
-        logins_before = client.known_login()
+        logins = stats(server)["by_operation"].get("POST login", 0)
+        sent = client.requests_sent
         sb.expire_sessions()
         assert count(st) == 120
-        assert client.known_login() is not None and logins_before is not None
+        assert stats(server)["by_operation"].get("POST login", 0) == logins + 1  # re-logged in exactly once
+        assert client.requests_sent - sent == 2 + 1 + 2  # 302, re-sent 302, login, then the two pages
         sb.expire_sessions()
         created = st.create(Kind.TASK, [NewItem({"subject": "After expiry", "status": "new"}, "link-expiry")])
         assert not isinstance(created[0], Exception), created[0]
