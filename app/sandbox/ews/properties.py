@@ -125,7 +125,10 @@ def _tz_fix(text: str | None) -> str | None:
 
 
 def fmt(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    # via the timestamp, so datetime subclasses with their own tz rules convert too
+    return dt.datetime.fromtimestamp(value.timestamp(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_dt(text: str | None) -> dt.datetime | None:

@@ -212,6 +212,37 @@ class EwsSandbox:
             target = "recoverableitemsdeletions" if how == "SoftDelete" else "deleteditems"
             return mb.move_item(item, mb.distinguished[target]).id
 
+    def modify_occurrence(self, master_id: str, original_start: dt.datetime, start: dt.datetime,
+                          end: dt.datetime) -> str:
+        """Record an exception of a recurring master (as Outlook does when one instance is moved):
+        it appears in the master's ModifiedOccurrences; the master gets a new ChangeKey."""
+        from .ids import ITEM, new_id
+        from .properties import fmt
+        from .soap import sub, t
+        mb = self.state
+        with mb.lock:
+            item = mb.items[master_id]
+            container = item.props.setdefault("ModifiedOccurrences", element_for("ModifiedOccurrences", ""))
+            occ = sub(container, t("Occurrence"))
+            occ_id = new_id(mb.guid, ITEM)
+            sub(occ, t("ItemId"), Id=occ_id, ChangeKey=item.change_key)
+            sub(occ, t("Start"), fmt(start))
+            sub(occ, t("End"), fmt(end))
+            sub(occ, t("OriginalStart"), fmt(original_start))
+            mb.updated(item)
+            return occ_id
+
+    def delete_occurrence(self, master_id: str, original_start: dt.datetime) -> None:
+        """Remove one instance of a recurring master: it appears in DeletedOccurrences."""
+        from .properties import fmt
+        from .soap import sub, t
+        mb = self.state
+        with mb.lock:
+            item = mb.items[master_id]
+            container = item.props.setdefault("DeletedOccurrences", element_for("DeletedOccurrences", ""))
+            sub(sub(container, t("DeletedOccurrence")), t("Start"), fmt(original_start))
+            mb.updated(item)
+
     def move_item(self, item_id: str, folder: str) -> str:
         with self.state.lock:
             return self.state.move_item(self.state.items[item_id], self.folder_id(folder)).id

@@ -6,6 +6,7 @@ from .. import schema
 from ..properties import Path, parse_path
 from ..restrict import compile_restriction, sort_objects
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
+from ..ids import new_change_key
 from ..store import Folder
 from .common import Context, folder_ids, resolve_folder
 
@@ -155,4 +156,91 @@ def create_folder(ctx: Context, req, msgs) -> None:
             sub(fe, t("FolderId"), Id=f.id, ChangeKey=f.change_key)
 
 
-OPERATIONS = {"GetFolder": get_folder, "FindFolder": find_folder, "CreateFolder": create_folder}
+def _subtree(ctx: Context, folder: Folder) -> list[Folder]:
+    out, stack = [], [folder]
+    while stack:
+        f = stack.pop()
+        out.append(f)
+        stack.extend(ctx.mailbox.children(f.id))
+    return out
+
+
+def _clear(ctx: Context, folder: Folder, delete_type: str) -> None:
+    mb = ctx.mailbox
+    for item in mb.folder_items(folder.id):
+        if delete_type == "HardDelete":
+            mb.remove_item(item)
+        else:
+            target = "recoverableitemsdeletions" if delete_type == "SoftDelete" else "deleteditems"
+            mb.move_item(item, mb.distinguished[target])
+
+
+def delete_folder(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    delete_type = req.get("DeleteType", "HardDelete")
+    with mb.lock:
+        for el in folder_ids(req.find(m("FolderIds"))):
+            try:
+                f = resolve_folder(ctx, el)
+                if f.distinguished:
+                    raise EwsError("ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted.")
+                for sub_f in reversed(_subtree(ctx, f)):
+                    _clear(ctx, sub_f, delete_type)
+                    del mb.folders[sub_f.id]
+                mb.touch()
+            except EwsError as err:
+                error_message(msgs, "DeleteFolder", err)
+                continue
+            success_message(msgs, "DeleteFolder")
+
+
+def empty_folder(ctx: Context, req, msgs) -> None:
+    mb = ctx.mailbox
+    delete_type = req.get("DeleteType", "HardDelete")
+    subfolders = req.get("DeleteSubFolders", "false").lower() in ("true", "1")
+    with mb.lock:
+        for el in folder_ids(req.find(m("FolderIds"))):
+            try:
+                f = resolve_folder(ctx, el)
+                _clear(ctx, f, delete_type)
+                if subfolders:
+                    for child in mb.children(f.id):
+                        for sub_f in reversed(_subtree(ctx, child)):
+                            _clear(ctx, sub_f, delete_type)
+                            del mb.folders[sub_f.id]
+                mb.touch()
+            except EwsError as err:
+                error_message(msgs, "EmptyFolder", err)
+                continue
+            success_message(msgs, "EmptyFolder")
+
+
+def update_folder(ctx: Context, req, msgs) -> None:
+    """DisplayName and FolderClass only (folder extended properties are not kept)."""
+    mb = ctx.mailbox
+    with mb.lock:
+        for change in folder_ids(req.find(m("FolderChanges"))):
+            try:
+                ref = next(c for c in change if local(c) in ("FolderId", "DistinguishedFolderId"))
+                f = resolve_folder(ctx, ref)
+                for upd in folder_ids(change.find(t("Updates"))):
+                    uri = upd.find(t("FieldURI"))
+                    name = uri.get("FieldURI", "").split(":", 1)[-1] if uri is not None else ""
+                    holder = next((c for c in upd if local(c) not in ("FieldURI", "ExtendedFieldURI")), None)
+                    value = holder.findtext(t(name)) if holder is not None else None
+                    if name == "DisplayName" and value and local(upd) == "SetFolderField":
+                        f.display_name = value
+                    elif name == "FolderClass" and local(upd) == "SetFolderField":
+                        f.folder_class = value
+                f.change_key = new_change_key()
+                mb.touch()
+            except (EwsError, StopIteration) as err:
+                error_message(msgs, "UpdateFolder", err if isinstance(err, EwsError) else EwsError("ErrorFolderNotFound"))
+                continue
+            msg = success_message(msgs, "UpdateFolder")
+            fe = sub(sub(msg, m("Folders")), t(schema.folder_element(f.folder_class)))
+            sub(fe, t("FolderId"), Id=f.id, ChangeKey=f.change_key)
+
+
+OPERATIONS = {"GetFolder": get_folder, "FindFolder": find_folder, "CreateFolder": create_folder,
+              "DeleteFolder": delete_folder, "EmptyFolder": empty_folder, "UpdateFolder": update_folder}

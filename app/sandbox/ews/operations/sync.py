@@ -57,8 +57,7 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
             shape = Shape(shape.base, [p for p in shape.paths if p.uri not in ("item:Body", "item:TextBody")])
         for kind, item_id, item in changes:
             if kind == "delete":
-                sub(sub(container, t("Delete")), t("ItemId"), Id=item_id, ChangeKey="")
-                del container[-1][0].attrib["ChangeKey"]
+                sub(sub(container, t("Delete")), t("ItemId"), Id=item_id)
             elif kind == "read":
                 rc = sub(container, t("ReadFlagChange"))
                 sub(rc, t("ItemId"), Id=item.id, ChangeKey=item.change_key)

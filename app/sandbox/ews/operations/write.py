@@ -248,5 +248,32 @@ def copy_item(ctx: Context, req, msgs) -> None:
     _move_or_copy(ctx, req, msgs, "CopyItem")
 
 
-OPERATIONS = {"CreateItem": create_item, "UpdateItem": update_item, "DeleteItem": delete_item,
+def send_item(ctx: Context, req, msgs) -> None:
+    """Send existing drafts: a non-draft copy lands in Sent Items (or the SavedItemFolderId)."""
+    mb = ctx.mailbox
+    save = req.get("SaveItemToFolder", "true").lower() in ("true", "1")
+    with mb.lock:
+        saved = folder_ids(req.find(m("SavedItemFolderId")))
+        for el in folder_ids(req.find(m("ItemIds"))):
+            try:
+                item = mb.get_item(el.get("Id"))
+                if item.kind not in ("Message", "PostItem") or not item.is_draft:
+                    raise EwsError("ErrorInvalidItemForOperationSendItem", "The item is not a draft message.")
+                ck = el.get("ChangeKey")
+                if ck is not None and ck != item.change_key:
+                    raise EwsError("ErrorStaleObject", "The change key passed in the request does not match the current change key for the item.")
+                target = resolve_folder(ctx, saved[0]) if saved else mb.dfolder("sentitems")
+                item.message_flags = MSGFLAG_READ
+                item.sent = utcnow()
+                if save:
+                    mb.move_item(item, target.id)
+                else:
+                    mb.remove_item(item)
+            except EwsError as err:
+                error_message(msgs, "SendItem", err)
+                continue
+            success_message(msgs, "SendItem")
+
+
+OPERATIONS = {"SendItem": send_item, "CreateItem": create_item, "UpdateItem": update_item, "DeleteItem": delete_item,
               "MoveItem": move_item, "CopyItem": copy_item}

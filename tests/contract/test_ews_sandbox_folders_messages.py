@@ -1,0 +1,69 @@
+"""Folder maintenance, sending, recurring-master exceptions through exchangelib."""
+from __future__ import annotations
+
+import datetime as dt
+
+from exchangelib import CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Folder, Message
+from exchangelib.folders import Contacts
+from exchangelib.properties import Mailbox
+from exchangelib.recurrence import DailyPattern, NoEndPattern, Recurrence
+
+from tests.fixtures.ews_sandbox_fixtures import *  # noqa: F401,F403
+
+UTC = EWSTimeZone("UTC")
+
+
+def test_folder_rename_empty_delete(account, ews):
+    server, sandbox = ews
+    f = Contacts(parent=account.contacts, name="CRM people")
+    f.save()
+    for n in ("One", "Two"):
+        Contact(folder=f, given_name=n, display_name=n).save()
+    f.refresh()
+    assert f.total_count == 2
+    f.name = "CRM contacts"
+    f.save(update_fields=["name"])
+    assert [c.name for c in account.contacts.children] == ["CRM contacts"]
+    f.empty()
+    f.refresh()
+    assert f.total_count == 0
+    f.delete()
+    assert list(account.contacts.children) == []
+    assert {"UpdateFolder", "EmptyFolder", "DeleteFolder"} <= set(server.stats.snapshot()["requests"]["by_operation"])
+
+
+def test_send_new_message_and_draft(account, ews):
+    _server, sandbox = ews
+    before = len(sandbox.items("sentitems"))
+    Message(account=account, subject="Send only", body="x", to_recipients=[Mailbox(email_address="a@b.example")]).send()
+    draft = Message(account=account, folder=account.drafts, subject="Draft to send", body="y",
+                    to_recipients=[Mailbox(email_address="c@d.example")])
+    draft.save()
+    assert sandbox.describe(draft.id)["is_draft"] is True
+    draft.send()
+    sent = {m["props"]["Subject"]: m for m in sandbox.items("sentitems")}
+    assert len(sent) == before + 2
+    assert not sent["Draft to send"]["is_draft"] and sent["Draft to send"]["sent"]
+    assert sandbox.items("drafts") == []
+    got = account.sent.get(subject="Send only")
+    assert got.is_draft is False and got.datetime_sent is not None
+
+
+def test_recurring_master_exceptions_visible(account, ews):
+    _server, sandbox = ews
+    start = EWSDateTime(2026, 6, 1, 9, tzinfo=UTC)
+    master = CalendarItem(folder=account.calendar, subject="Daily", start=start, end=start + dt.timedelta(minutes=30),
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1),
+                                                boundary=NoEndPattern(start=EWSDate(2026, 6, 1))))
+    master.save()
+    list(account.calendar.sync_items())
+    moved = start + dt.timedelta(days=2)
+    sandbox.modify_occurrence(master.id, moved, moved + dt.timedelta(hours=1), moved + dt.timedelta(hours=2))
+    sandbox.delete_occurrence(master.id, start + dt.timedelta(days=3))
+    changes = list(account.calendar.sync_items())
+    assert [(k, i.id) for k, i in changes] == [("update", master.id)]
+    got = account.calendar.get(id=master.id)
+    assert got.type == "RecurringMaster"
+    (occ,) = got.modified_occurrences
+    assert occ.original_start == moved and occ.start == moved + dt.timedelta(hours=1)
+    assert [d.start for d in got.deleted_occurrences] == [start + dt.timedelta(days=3)]
