@@ -49,7 +49,9 @@ class ProbeRunner(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
-        self._relay = _Relay(self)
+        # Parentless and referenced by every running probe: a probe finishing after this runner
+        # (or its window) is gone emits on a live object, and Qt has dropped the connection.
+        self._relay = _Relay()
         self._relay.done.connect(self._on_done)
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}

@@ -140,6 +140,14 @@ class Scheduler(QObject):
             return
         self._rearm()
 
+    def cycle_finished_unscheduled(self) -> None:
+        """A cycle that does not count as a sync (a dry-run preview) ended: keep the plan."""
+        self.running = False
+        self._last_wall, self._last_mono = self._wall(), self._mono()
+        if self.next_due is None and self.interval:
+            self.next_due = self._wall() + self.interval
+        self._rearm()
+
     def skipped(self) -> None:
         """The worker did not run after `due` (paused, busy): plan the next slot normally."""
         self.next_due = self._wall() + self.interval if self.interval else None

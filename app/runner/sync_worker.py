@@ -377,8 +377,7 @@ class SyncWorker(QObject):
         if self.scheduler is not None and not dry_run:
             self.scheduler.cycle_finished(ok, True)
         elif self.scheduler is not None:
-            self.scheduler.running = False
-            self.scheduler.skipped()
+            self.scheduler.cycle_finished_unscheduled()
         state = WorkerState.PAUSED if self._paused else WorkerState.IDLE
         finished = (summary.finished_at if summary is not None and summary.finished_at else now)
         self._set_status(state=state, last_sync=finished if not dry_run else self._status.last_sync,

@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Sequence
 
 from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
@@ -79,6 +79,7 @@ class ConnectorApp(QObject):
         h.status_changed.connect(self.model.set_worker_status)
         h.progress.connect(self.model.set_progress)
         h.conflict_raised.connect(self.model.note_conflict)
+        h.conflict_raised.connect(self.notifier.on_conflict)
         h.hold_raised.connect(self.notifier.on_hold)
         h.hold_raised.connect(lambda _e: self.model.refresh())
         h.fatal_issue.connect(self.on_fatal)
@@ -223,8 +224,19 @@ class ConnectorApp(QObject):
             window.rebuild_journal_requested.connect(lambda: self.perform("rebuild_journal"))
             window.take_over_lease_requested.connect(self.handle.take_over_lease)
             window.rerun_wizard_requested.connect(self.open_wizard)
+            window.log_level_changed.connect(self.set_log_level)
             return window
         return None
+
+    @Slot(str)
+    def set_log_level(self, level: str) -> None:
+        """Debug logging lasts one hour (design.md §7), then falls back to info."""
+        logger = logging.getLogger("workbooks_connector")
+        logger.setLevel({"debug": logging.DEBUG, "warning": logging.WARNING}.get(level, logging.INFO))
+        for handler in logger.handlers:
+            handler.setLevel(logger.level)
+        if level == "debug":
+            QTimer.singleShot(3600 * 1000, self, lambda: self.set_log_level("info"))
 
     @Slot()
     def reload_views(self) -> None:

@@ -108,6 +108,7 @@ class Notifier(QObject):
         self.sink = sink
         self.policy = policy or NotificationPolicy()
         self.last: Note | None = None
+        self.new_conflicts = 0  # ConflictRaised seen in the running cycle
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._release)
@@ -148,10 +149,16 @@ class Notifier(QObject):
         self.post(failure_note(fatal))
 
     @Slot(object)
+    def on_conflict(self, _event: object) -> None:
+        self.new_conflicts += 1
+
+    @Slot(object)
     def on_cycle(self, summary: CycleSummary) -> None:
+        """Conflicts notify once, in the cycle that raised them, not every run they stay open."""
+        new, self.new_conflicts = self.new_conflicts, 0
         if summary.dry_run:
             return
-        if summary.conflicts:
-            self.post(conflict_note(summary.conflicts))
+        if new:
+            self.post(conflict_note(new))
         elif summary.ok and not summary.holds:
             self.post(success_note(summary))

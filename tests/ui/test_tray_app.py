@@ -263,3 +263,21 @@ def test_first_start_opens_the_wizard_and_syncs_only_after_confirmation(qtbot, m
     qtbot.waitUntil(lambda: wizard.progress_page.finished_summary is not None, timeout=2000)
     assert not ctrl.model.paused and not ctrl.model.setup_needed
     wizard.probes.wait_for_done(3000)
+
+
+def test_conflicts_notify_once_in_the_cycle_that_raised_them(qtbot, make_app):
+    from app.sync.events import ConflictRaised
+
+    engine = FakeEngine(events=(ConflictRaised("c9", "person", "PER-9", ("mobile_phone",)),))
+    ctrl = make_app(engine, notification_policy=NotificationPolicy(min_gap=0))
+    shown = []
+    ctrl.notifier.shown.connect(shown.append)
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        ctrl.perform("sync_now")
+    qtbot.waitUntil(lambda: bool(shown), timeout=2000)
+    assert shown[0].title == "1 conflict to review" and shown[0].target == "conflicts"
+    engine.events = ()
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        ctrl.perform("sync_now")
+    qtbot.wait(100)
+    assert len(shown) == 1
