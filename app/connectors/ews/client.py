@@ -92,25 +92,47 @@ class TokenCredentials(OAuth2AuthorizationCodeCredentials):
         if self._on_refresh is not None:
             self._on_refresh(access_token)
 
-class CaBundleAdapter(requests.adapters.HTTPAdapter):
-    """Verifies TLS against a configured CA file for the endpoints registered with it; every
-    other URL keeps requests' normal verification. Installed as BaseProtocol.HTTP_ADAPTER_CLS."""
+class _WholeChunkResponse(requests.Response):
+    """exchangelib parses `response.iter_content()` with requests' default chunk size of ONE byte
+    (about a third of the time spent reading a page of 100 contacts); hand it 64 KiB slices."""
+
+    def iter_content(self, chunk_size=65536, decode_unicode=False):
+        return super().iter_content(chunk_size=chunk_size or 65536, decode_unicode=decode_unicode)
+
+
+class EwsHttpAdapter(requests.adapters.HTTPAdapter):
+    """Installed as BaseProtocol.HTTP_ADAPTER_CLS (process-wide). TLS verification stays on: for
+    endpoints registered with a company CA file it verifies against that file, every other URL
+    keeps requests' normal verification. Also serves responses in 64 KiB slices (see above)."""
 
     _bundles: dict[str, str] = {}
     _lock = threading.Lock()
 
     @classmethod
+    def install(cls) -> None:
+        if BaseProtocol.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
+            BaseProtocol.HTTP_ADAPTER_CLS = cls
+
+    @classmethod
     def register(cls, endpoint: str, ca_file: str) -> None:
         with cls._lock:
             cls._bundles[_origin(endpoint)] = ca_file
-        if BaseProtocol.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
-            BaseProtocol.HTTP_ADAPTER_CLS = cls
+        cls.install()
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: D401
         bundle = self._bundles.get(_origin(request.url or ""))
         if bundle and verify is not False:
             verify = bundle
         return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+
+    def build_response(self, req, resp):
+        response = super().build_response(req, resp)
+        response.__class__ = _WholeChunkResponse
+        return response
+
+
+CaBundleAdapter = EwsHttpAdapter  # the name ews.md 1.4 uses for the CA-file mapping
+
 
 def _origin(url: str) -> str:
     from urllib.parse import urlsplit
@@ -158,8 +180,9 @@ def open_account(s: EwsSettings) -> Account:
         raise ConfigError(f"unknown EWS authentication {s.auth!r}; use basic or ntlm")
     if not s.endpoint.lower().startswith(("http://", "https://")):
         raise ConfigError("the EWS URL must start with https:// (for example https://mail.example.com/EWS/Exchange.asmx)")
+    EwsHttpAdapter.install()
     if s.ca_bundle:
-        CaBundleAdapter.register(s.endpoint, s.ca_bundle)
+        EwsHttpAdapter.register(s.endpoint, s.ca_bundle)
     build = parse_build(s.build)
     policy = FailFast() if s.fail_fast else FaultTolerance(max_wait=s.max_wait)
     with translated("connecting to the mailbox"):
