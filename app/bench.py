@@ -1,0 +1,168 @@
+"""`workbooks-connector bench`: initial, no-change and one-change sync against in-process
+sandboxes with injected latency.
+
+The sandboxes run in this process; each sync runs as a real `workbooks-connector sync --json`
+child process, so request counts come from the sandboxes' own counters and peak memory and CPU
+time are the sync process's alone.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from app import settings as st
+from app.domain.filters import everything
+from app.errors import AppError
+from app.sandbox import seed
+from app.sandbox.demo import KEY_ENV, PASSWORD_ENV
+from app.sandbox.run import Sandboxes, start_both
+
+TARGETS = {
+    "initial_requests_ratio": 1.2,  # requests <= 1.2 x floor, per side
+    "initial_seconds_ratio": 2.0,  # seconds <= 2 x (floor requests x latency)
+    "no_change_requests": 6,  # in total
+    "one_change_requests": 8,  # in total
+    "peak_rss_mb": 200,
+}
+
+
+def _children_usage() -> tuple[float, float]:
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime, u.ru_maxrss / 1024.0  # (cpu seconds, peak RSS MiB on Linux)
+
+
+def _stats(boxes: Sandboxes) -> dict[str, int]:
+    return {
+        "workbooks": boxes.crm_server.stats.snapshot()["requests"]["total"],
+        "ews": boxes.ews_server.stats.snapshot()["requests"]["total"],
+    }
+
+
+def _by_op(boxes: Sandboxes) -> dict[str, Any]:
+    return {
+        "workbooks": boxes.crm_server.stats.snapshot()["requests"]["by_operation"],
+        "ews": boxes.ews_server.stats.snapshot()["requests"]["by_operation"],
+    }
+
+
+def _reset(boxes: Sandboxes) -> None:
+    boxes.crm_server.stats.reset()
+    boxes.ews_server.stats.reset()
+
+
+def _sync(profile: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
+    cpu0, _ = _children_usage()
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "--profile", str(profile), "sync", "--json"],
+        capture_output=True, text=True, env=env, timeout=3600,
+    )
+    wall = time.monotonic() - started
+    cpu1, _ = _children_usage()
+    if out.returncode not in (0, 1):
+        raise AppError(f"the benchmark's sync failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    return summary, wall, cpu1 - cpu0
+
+
+def measure(people: int, latency_ms: float) -> dict[str, Any]:
+    data = seed.build(people, seed=7)
+    boxes = start_both(dataset=data)
+    root = Path(tempfile.mkdtemp(prefix="workbooks-connector-bench-"))
+    try:
+        env = dict(os.environ)
+        env[KEY_ENV] = boxes.crm.api_key
+        env[PASSWORD_ENV] = boxes.ews.password
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        settings = st.Settings(
+            workbooks=st.WorkbooksAccount(url=boxes.workbooks_url, auth="api_key", api_key_env=KEY_ENV),
+            mailbox=st.MailboxAccount(ews_url=boxes.ews_url, address=boxes.ews.mailbox, username=boxes.ews.username,
+                                      auth="basic", password_env=PASSWORD_ENV, timezone="Europe/London",
+                                      ews_build="15.1.2507.6"),
+            sync=st.SyncOptions(schedule="manual", kinds=("person",), share_existing="matching"),
+            filters=st.Filters(person=everything().to_json()),
+            email=st.EmailOptions(enabled=False),
+        )
+        st.save(settings, root / "config.toml")
+        live = [r for r in boxes.crm.rows("people")]
+        n = len(live)
+        pages = math.ceil(n / 100) if n else 1
+        floor = {"workbooks": 2 * pages, "ews": 2 * pages}  # reads + writes per side
+        for faults in (boxes.crm_server.faults, boxes.ews_server.faults):
+            faults.configure({"latency_ms": latency_ms})
+
+        results: dict[str, Any] = {"people": n, "latency_ms": latency_ms, "floor": floor, "targets": TARGETS}
+        _reset(boxes)
+        summary, wall, cpu = _sync(root, env)
+        got = _stats(boxes)
+        floor_seconds = max(floor.values()) * latency_ms / 1000.0
+        results["initial"] = {
+            "seconds": summary["seconds"], "wall_seconds": round(wall, 3),
+            "requests": got, "by_operation": _by_op(boxes),
+            "ratio_to_floor": {side: round(got[side] / floor[side], 3) for side in got},
+            "seconds_ratio": round(summary["seconds"] / floor_seconds, 3) if floor_seconds else None,
+            "created": summary["created"], "errors": len(summary["errors"]),
+            "cpu_seconds": round(cpu, 3), "cpu_ms_per_item": round(1000 * cpu / max(1, n), 3),
+        }
+        _reset(boxes)
+        summary, wall, cpu = _sync(root, env)
+        got = _stats(boxes)
+        results["no_change"] = {"seconds": summary["seconds"], "requests": got, "total": sum(got.values()),
+                                "by_operation": _by_op(boxes), "writes": _writes(summary)}
+        person_id = int(live[0]["id"])
+        boxes.crm.bump_version("people", person_id, person_job_title="Benchmark Editor")
+        _reset(boxes)
+        summary, wall, cpu = _sync(root, env)
+        got = _stats(boxes)
+        results["one_change"] = {"seconds": summary["seconds"], "requests": got, "total": sum(got.values()),
+                                 "by_operation": _by_op(boxes), "updated": summary["updated"]}
+        _cpu, peak = _children_usage()
+        results["peak_rss_mb"] = round(peak, 1)
+        results["verdict"] = _verdict(results)
+        return results
+    finally:
+        boxes.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _writes(summary: dict[str, Any]) -> int:
+    return sum(n for key in ("created", "updated", "deleted") for side in summary[key].values() for n in side.values())
+
+
+def _verdict(r: dict[str, Any]) -> dict[str, bool]:
+    init = r["initial"]
+    return {
+        "initial_requests": all(v <= TARGETS["initial_requests_ratio"] for v in init["ratio_to_floor"].values()),
+        "initial_seconds": init["seconds_ratio"] is None or init["seconds_ratio"] <= TARGETS["initial_seconds_ratio"],
+        "no_change_requests": r["no_change"]["total"] <= TARGETS["no_change_requests"],
+        "one_change_requests": r["one_change"]["total"] <= TARGETS["one_change_requests"],
+        "peak_rss": r["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+    }
+
+
+def run(args: Any) -> int:
+    if args.people < 1:
+        raise AppError("--people must be at least 1")
+    results = measure(args.people, max(0.0, args.latency_ms))
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    i, nc, oc = results["initial"], results["no_change"], results["one_change"]
+    print(f"{results['people']} people, {results['latency_ms']} ms latency; floor {results['floor']} requests")
+    print(f"initial sync:   {i['seconds']:.2f} s, requests {i['requests']} (x{i['ratio_to_floor']} of floor), "
+          f"{i['cpu_ms_per_item']} ms CPU per item")
+    print(f"no-change sync: {nc['seconds']:.2f} s, {nc['total']} requests {nc['requests']}")
+    print(f"one change:     {oc['seconds']:.2f} s, {oc['total']} requests {oc['requests']}")
+    print(f"peak RSS of the sync process: {results['peak_rss_mb']} MB")
+    print("targets met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in results["verdict"].items()))
+    return 0
