@@ -182,6 +182,12 @@ MALFORMED = [
                                        ("organisation_annual_revenue[]", "lots of money")], None),
     ("PUT", "/crm/people.api", [("__method[]", "PUT"), ("__method[]", "PUT"), ("id[]", "1")], None),
     ("GET", "/crm/people/99999999.api", [], None),
+    ("GET", "/activity/tasks.api", [("_time_zone", "9" * 300), ("_ff[]", "due"), ("_ft[]", "ge"),
+                                    ("_fc[]", "2026-01-01 10:00")], None),
+    ("GET", "/activity/meetings.api", [("_ff[]", "start"), ("_ft[]", "eq"), ("_fc[]", "9999-12-31T23:59:59Z")], None),
+    ("PUT", "/activity/tasks.api", [("__method[]", "POST"), ("name[]", "x"), ("due[]", "0001-01-01"),
+                                    ("_time_zone", "../../etc/passwd")], None),
+    ("GET", "/crm/people.api", [("_json_output_datetime_format", "%Q%"), ("callback", "alert(1)//")], None),
     ("GET", "/crm/../../etc/passwd.api", [], None),
 ]
 

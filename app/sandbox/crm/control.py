@@ -115,6 +115,6 @@ def handle_control(handler: "CrmHandler", method: str, path: str, body: bytes) -
             handler.send_json(200, {"ok": True, "now": F.fmt_datetime(box.clock.now())})
         else:
             return False
-    except (ValueError, TypeError, KeyError) as exc:
-        handler.send_json(400, {"ok": False, "error": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - a bad control document is the caller's error
+        handler.send_json(400, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
     return True

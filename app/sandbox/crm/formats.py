@@ -91,10 +91,17 @@ def _strftime(value: datetime, pattern: str) -> str:
 
 
 def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
+    """The IANA zone of that name; an unknown or malformed name falls back to Europe/London."""
+    if not name or len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) or ".." in name:
         return ZoneInfo(DEFAULT_ZONE)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def zone_name(name: str | None) -> str:
+    return zone(name).key
 
 
 _ISO = re.compile(
@@ -119,6 +126,13 @@ def _month(word: str) -> int:
 def parse_instant(text: str, tz_name: str | None = None) -> tuple[datetime, bool]:
     """Parse a date or datetime input. Returns (UTC datetime, has_time). A bare date is midnight
     UTC with has_time False. Raises ValueError when nothing fits."""
+    try:
+        return _parse_instant(text, tz_name)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"date out of range: {text!r}") from exc
+
+
+def _parse_instant(text: str, tz_name: str | None) -> tuple[datetime, bool]:
     s = str(text).strip()
     if not s:
         raise ValueError("empty")
@@ -180,7 +194,7 @@ def parse_time(text: str) -> str:
 def make_vdt(at: datetime, has_time: bool, tz_name: str | None) -> str:
     at = at.astimezone(timezone.utc)
     iso = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return f"{iso},{1 if has_time else 0},{tz_name or DEFAULT_ZONE}"
+    return f"{iso},{1 if has_time else 0},{zone_name(tz_name)}"
 
 
 def parse_vdt_input(text: str, tz_name: str | None) -> str:

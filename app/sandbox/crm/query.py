@@ -200,9 +200,10 @@ def _span(text: str, tz: str | None) -> tuple[datetime, datetime] | None:
     if parsed is None:
         return None
     at, has_time = parsed
-    if has_time:
-        return at, at + timedelta(seconds=1)
-    return at, at + timedelta(days=1)
+    try:
+        return at, at + (timedelta(seconds=1) if has_time else timedelta(days=1))
+    except OverflowError:
+        return at, datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _date_test(dtype: str, op: str, crit: str, tz: str | None) -> Callable[[Any], bool]:

@@ -156,7 +156,7 @@ class CrmHandler(SandboxHandler):
         url = urlsplit(self.path)
         path = url.path or "/"
         raw = self._read_all()  # always consume the body, so a kept-alive connection stays in step
-        if path in HTML_PAGES and http_method in ("GET", "HEAD"):
+        if (path in HTML_PAGES or path.startswith("/link/")) and http_method in ("GET", "HEAD"):
             self.html(200, "<html><head><title>Workbooks</title></head><body><p>Workbooks sandbox: please log in."
                            "</p></body></html>")
             return

@@ -312,7 +312,7 @@ class CrmSandbox:
             self._dirty = False
         persistence.write_atomic(self.state_path, data)
 
-    def start_autosave(self, interval: float = 0.5) -> None:
+    def start_autosave(self, interval: float = 1.0) -> None:
         if self.state_path is None or self._saver is not None:
             return
 

@@ -135,6 +135,9 @@ class Db:
             elif not parsed and had:
                 self.watched[t.key].discard(key)
             return bool(parsed) != had
+        if name == "assigned_to" and parsed is None:
+            # [UNKNOWN] a null assignment; the sandbox files the record in the Unassigned queue.
+            parsed = next((q["id"] for q in self.tables[_queue_key(t)].values() if q.get("queue_type") == "Unassigned"), None)
         if name == "assigned_to" and parsed is not None:
             queues = self.tables[_queue_key(t)]
             if parsed not in queues:
