@@ -134,3 +134,20 @@ def test_endpoint_http_behaviour(sandbox_factory):
     assert resp.status == 200
     resp, _ = _raw(server, "GET", "/EWS/Other.asmx", headers={"Authorization": auth})
     assert resp.status == 404
+
+
+def test_older_server_makes_exchangelib_step_down(sandbox_factory):
+    from app.sandbox.ews.soap import ServerVersion
+    from exchangelib.errors import ErrorInvalidServerVersion  # noqa: F401
+
+    server, sandbox = sandbox_factory(auth=("basic",), version=ServerVersion(14, 3, 123, 4, "Exchange2010_SP2"))
+    acct = make_account(sandbox)  # stored build 15.1 -> asks for Exchange2016 first
+    assert acct.contacts.total_count == 0
+    assert acct.version.api_version == "Exchange2010_SP2"
+    log = [r for r in sandbox.request_log if r["operation"] == "GetFolder"]
+    assert log[0]["outcome"] == "ErrorInvalidServerVersion"
+    assert log[-1]["request_server_version"] == "Exchange2010_SP2" and log[-1]["outcome"] == "NoError"
+    close_connections()
+    guessed = make_account(sandbox, version=False)
+    assert guessed.version.build == Build(14, 3, 123, 4)
+    assert guessed.contacts.total_count == 0

@@ -88,6 +88,12 @@ class EwsHandler(SandboxHandler):
         if kind and self._inject(kind, version, sandbox):
             sandbox.record(op, scheme, self.headers, f"fault:{kind}", started, op_el, header)
             return
+        try:
+            soap.check_requested_version(header, version)
+        except soap.SoapFault as fault:
+            self._send_xml(500, soap.fault_document(version, fault))
+            sandbox.record(op, scheme, self.headers, fault.code, started, op_el, header)
+            return
         handler = OPERATIONS.get(op)
         if handler is None:
             fault = soap.SoapFault("ErrorInvalidRequest", "The request is invalid.")

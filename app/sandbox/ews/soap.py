@@ -197,3 +197,32 @@ XS_TRUE = {"true", "1"}
 
 def xs_bool(text: str | None) -> bool:
     return (text or "").strip().lower() in XS_TRUE
+
+
+# RequestServerVersion values in release order; a request newer than the server's own API
+# version draws ErrorInvalidServerVersion (as a fault, so clients step down, as from Exchange).
+API_VERSIONS = ("Exchange2007", "Exchange2007_SP1", "Exchange2010", "Exchange2010_SP1", "Exchange2010_SP2",
+                "Exchange2013", "Exchange2013_SP1", "Exchange2015", "Exchange2016", "V2015_10_05", "V2016_01_06",
+                "V2016_04_13", "V2016_07_13", "V2016_10_10", "V2017_04_14", "V2017_07_11", "Exchange2019")
+
+
+def api_rank(name: str | None) -> int:
+    if not name:
+        return 0
+    if name in API_VERSIONS:
+        return API_VERSIONS.index(name)
+    if name.startswith("V2_"):  # Exchange 2013's header spelling
+        return API_VERSIONS.index("Exchange2013_SP1")
+    return -1
+
+
+def check_requested_version(header, version: ServerVersion) -> None:
+    if header is None:
+        return
+    rsv = header.find(t("RequestServerVersion"))
+    if rsv is None:
+        return
+    requested = rsv.get("Version")
+    rank = api_rank(requested)
+    if rank < 0 or rank > api_rank(version.version):
+        raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
