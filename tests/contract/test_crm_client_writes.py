@@ -206,6 +206,23 @@ def test_key_mode_writes_without_token(env):
         assert refs
 
 
+def test_completing_a_task_sets_completed(env):
+    _server, _sb, _client, st = env
+    rec = _only(st.create(Kind.TASK, [NewItem(TASK, str(uuid.uuid4()))]))
+    _only(st.update(Kind.TASK, [Update(rec.id, "0", {**TASK, "status": "complete"}, frozenset({"status"}))]))
+    (done,) = st.fetch(Kind.TASK, [rec.id])
+    assert done.fields["status"] == "complete"
+    row = _client_row(st, rec.id)
+    assert row["completed"] and row["activity_status"] == "Complete"
+
+
+def _client_row(st, rid):
+    body = st.client.read("activity/tasks.api", [("_ff[]", "id"), ("_ft[]", "eq"), ("_fc[]", rid),
+                                                 ("_select_columns[]", "completed"),
+                                                 ("_select_columns[]", "activity_status")])
+    return body["data"][0]
+
+
 def test_zz_no_protocol_violations_or_sandbox_errors(env):
     _server, sb, _client, _st = env
     assert sb.violations == []

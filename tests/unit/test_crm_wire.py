@@ -102,7 +102,9 @@ def test_task_and_meeting_mapping():
                     "status": "in_progress", "priority": "high", "reminder_at": "2026-02-02T09:00Z"}
     wire = M.to_wire(Kind.TASK, task)
     assert wire["due"] == "2026-02-03T00:00:00.000Z,0,UTC" and wire["activity_status"] == "In progress"
-    assert wire["reminder_enabled"] is True
+    assert wire["reminder_enabled"] is True and wire["completed"] is None
+    done = M.to_wire(Kind.TASK, {**task, "status": "complete"}, {"status"})
+    assert done["activity_status"] == "Complete" and done["completed"].endswith(",1,UTC")
     meet = M.meeting_fields({"name": "Lunch", "all_day": False, "start": "2026-03-01T12:00:00.000Z,1,Europe/London",
                              "finish": "2026-03-01T13:30:00.000Z,1,Europe/London", "reminder_enabled": "0"})
     assert meet["start"] == "2026-03-01T12:00Z" and meet["end"] == "2026-03-01T13:30Z"

@@ -349,7 +349,10 @@ def to_wire(kind: Kind, fields: Mapping[str, Any], names: Iterable[str] | None =
                 d = parse_date(fields.get(canon))
                 out[col] = vdt_date(d, zone) if d else None
         if "status" in wanted:
-            out["activity_status"] = STATUS_TO_CRM.get(str(fields.get("status") or ""), None)
+            status = str(fields.get("status") or "")
+            out["activity_status"] = STATUS_TO_CRM.get(status, None)
+            # "To complete a task, set completed and activity_status=Complete" (workbooks-api.md 5.4)
+            out["completed"] = vdt_datetime(datetime.now(timezone.utc), zone) if status == "complete" else None
         if "priority" in wanted:
             out["activity_priority"] = PRIORITY_TO_CRM.get(str(fields.get("priority") or ""), None)
         if "reminder_at" in wanted:
