@@ -125,6 +125,9 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     if ck is not None and not change_key_ok(ck):
         raise EwsError("ErrorInvalidChangeKey")
     item = mb.get_item(id_el.get("Id"))
+    if ck is None and resolution == "NeverOverwrite":
+        raise EwsError("ErrorChangeKeyRequiredForWriteOperations",
+                       "When making a request that requires a change key, a change key must be provided.")
     if ck is not None and ck != item.change_key and resolution != "AlwaysOverwrite":
         raise EwsError("ErrorIrresolvableConflict")
     updates = change.find(t("Updates"))
