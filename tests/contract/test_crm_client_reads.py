@@ -58,6 +58,7 @@ def test_done_when_500_people_in_exactly_5_requests():
             assert len(records) == 500 and len({r.id for r in records}) == 500
             assert client.requests_sent - before == 5
             assert stats(server)["total"] == 5
+            assert len(client._http._transport._pool.connections) == 1  # noqa: SLF001 - one reused connection
 
 
 def _local(flt, rows):
