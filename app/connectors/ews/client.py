@@ -209,7 +209,7 @@ def check_connection(s: EwsSettings) -> ConnectionInfo:
     try:
         return _check(s)
     except ConfigError as err:
-        if s.build and "Exchange version" in err.message:
+        if s.build and getattr(err, "ews_code", "") == "ErrorInvalidServerVersion":
             return _check(replace(s, build=""))  # stored build refused: guess once more
         raise
 

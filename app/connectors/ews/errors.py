@@ -102,10 +102,12 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
             ref=ref,
         )
     if isinstance(exc, ex.ErrorInvalidServerVersion):
-        return ConfigError(
+        err = ConfigError(
             "The mail server does not accept the stored Exchange version; run configure again so it is re-detected.",
             ref=ref,
         )
+        err.ews_code = code  # check_connection drops the stored build on this one
+        return err
     if isinstance(exc, ex.ErrorNonExistentMailbox):
         return ConfigError("The mailbox address does not exist on this mail server; check --mailbox.", ref=ref)
     if isinstance(exc, ex.ErrorAccessDenied):

@@ -25,7 +25,7 @@ from exchangelib.services import CreateFolder
 
 from app.connectors.ews.client import EwsSettings, open_account
 from app.connectors.ews.errors import translated
-from app.connectors.ews.folders import FolderSet
+from app.connectors.ews.folders import FolderSet, fetch_items
 from app.domain.records import Lease
 from app.errors import StaleVersion
 
@@ -78,8 +78,9 @@ class EwsLease:
     def _items(self) -> list[Any]:
         folder = self.folder()
         with translated("reading the mailbox lease"):
-            items = [i for i in folder.all().only("subject", "lease_data") if isinstance(i, Message)]
-        return sorted(items, key=lambda i: i.id)
+            ids = [(i, ck) for i, ck in folder.all().values_list("id", "changekey")]
+        items = fetch_items(folder, ids, ["subject", "lease_data"], op="reading the mailbox lease")
+        return sorted((i for i in items if isinstance(i, Message)), key=lambda i: i.id)
 
     def read_lease(self) -> Lease | None:
         items = self._items()

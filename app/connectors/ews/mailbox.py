@@ -51,7 +51,7 @@ class EwsMailbox:
                  create_chunk: int = CREATE_CHUNK):
         self.account = account
         self.folders = FolderSet(account)
-        self.page_size = page_size
+        self.page_size = max(1, min(512, page_size))  # MaxChangesReturned: server range 1..512
         self.fetch_chunk = fetch_chunk
         self.create_chunk = create_chunk
         self._mailbox = account.primary_smtp_address.lower()
