@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
-from app.domain.filters import OPERATORS, VALUELESS, _Expr
+from app.domain.filters import OPERATORS, VALUELESS, Condition, _equal, _Expr
+from app.domain.filters import _test as _reference_test
 from app.sandbox.crm import formats as F
 from app.sandbox.crm.metadata import TypeDef, canonical_field
 from app.sandbox.crm.store import Db
@@ -141,8 +142,24 @@ def _string_test(op: str, crit: str) -> Callable[[Any], bool]:
         return str(v).lower()
 
     if op in ("eq", "ne"):
-        options = {o.lower() for o in _in_list(crit)}
-        return lambda v: (text(v) in options) == (op == "eq")
+        opts = _in_list(crit)
+        options = {o.lower() for o in opts}
+        # numeric and date criteria also match other spellings, as in app.domain.filters._equal
+        special = [o for o in opts if re.fullmatch(r"\s*(-?\d+(\.\d+)?|\d{4}-\d{2}-\d{2})\s*", o)]
+
+        def hit(v: Any) -> bool:
+            if text(v) in options:
+                return True
+            return bool(special) and v is not None and not isinstance(v, bool) and any(
+                _equal(v, str(v), o) for o in special)
+        return lambda v: hit(v) == (op == "eq")
+    if op in ("gt", "ge", "lt", "le", "between", "not_between"):
+        # strings holding numbers or dates compare as such: the reference evaluation decides
+        try:
+            cond = Condition("x", op, crit)
+        except Exception:  # noqa: BLE001 - the operator was validated already; stay total
+            return lambda v: False
+        return lambda v: _reference_test(cond, v, date.today())
     low = crit.lower()
     if op in ("bg", "nbg"):
         return lambda v: text(v).startswith(low) == (op == "bg")
