@@ -130,7 +130,7 @@ class StatusModel(QObject):
         if w.state is WorkerState.ERROR and w.fatal is not None:
             return w.fatal.title
         if self.holds:
-            return f"{text.plural(self.holds, 'deletion batch', 'deletion batches')} held for review"
+            return "Deletions held for your review"
         if self.conflicts:
             return f"{text.plural(self.conflicts, 'conflict')} to review"
         if self.last_sync is None:
