@@ -144,14 +144,17 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
     return ItemRejected(f"{op}: unexpected {code}", ref=ref)
 
 
+CERT_PROBLEMS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "IP address mismatch",
+                 "Hostname mismatch", "doesn't match")
+
+
 def _tls_failure(exc: BaseException) -> bool:
-    """Certificate problems: exchangelib wraps requests' SSLError in a TransportError."""
+    """Certificate verification problems (exchangelib wraps requests' SSLError in a
+    TransportError); other TLS trouble such as a cut handshake stays transient."""
     seen = 0
     cur: BaseException | None = exc
     while cur is not None and seen < 6:
-        if isinstance(cur, (requests.exceptions.SSLError, ssl.SSLError)):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(cur) or "certificate verify failed" in str(cur):
+        if isinstance(cur, ssl.SSLCertVerificationError) or any(p in str(cur) for p in CERT_PROBLEMS):
             return True
         cur = cur.__cause__ or cur.__context__
         seen += 1
