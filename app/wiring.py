@@ -40,7 +40,19 @@ def connect_crm(settings: Settings, secret: str | None = None) -> Any:
             wb.url, username=wb.username, password=value,
             database_id=wb.database_id or None, ca_bundle=wb.ca_bundle or None,
         )
-    return CrmStore(client)
+    return CrmStore(client, filters=sync_filters(settings))
+
+
+def sync_filters(settings: Settings) -> dict[Any, Any]:
+    """The user's filter per kind (default when unset)."""
+    from app.domain import filters
+    from app.domain.records import Kind
+
+    out = {}
+    for kind in Kind:
+        text = getattr(settings.filters, kind.value, "")
+        out[kind] = filters.Filter.from_json(text) if text else filters.default_filter(kind)
+    return out
 
 
 def ews_settings(settings: Settings, password: str | None = None, **kw: Any) -> Any:
@@ -117,15 +129,11 @@ ACTIVITY_QUEUE = "Private::Activity::ActivityQueue"
 
 def engine_config(settings: Settings, crm: Any) -> Any:
     """EngineConfig from the user's settings, with "my queue" resolved from the CRM login."""
-    from app.domain import filters
     from app.domain.records import Kind
     from app.sync.config import EngineConfig, Thresholds
 
     kinds = tuple(Kind(k) for k in settings.sync.kinds)
-    flts = {}
-    for kind in Kind:
-        text = getattr(settings.filters, kind.value, "")
-        flts[kind] = filters.Filter.from_json(text) if text else filters.default_filter(kind)
+    flts = sync_filters(settings)
     queues: dict[Any, str] = {}
     person_q = crm.my_queue(PERSON_QUEUE)
     activity_q = crm.my_queue(ACTIVITY_QUEUE)
