@@ -264,3 +264,19 @@ def test_missing_items(env):
     assert port.trash(Kind.PERSON, [stamp.id]) == [None]
     with pytest.raises(NotFound):
         port.update(Kind.PERSON, Update(stamp.id, stamp.version, {"notes": "x"}, frozenset({"notes"})))
+
+
+def test_same_state_with_more_to_come_ends_the_feed_and_replays_later(env):
+    port = env.mailbox(page_size=2)
+    stamps = port.create(Kind.TASK, [NewItem({"subject": f"T{i}"}, link_id=f"t{i}") for i in range(3)])
+    token = list(port.changes(Kind.TASK, None))[-1].token
+    for s in stamps:
+        port.update(Kind.TASK, Update(s.id, s.version, {"subject": "changed"}, frozenset({"subject"})))
+    env.sandbox.set_knob("SyncFolderItems", "same_state", True)
+    env.reset_stats()
+    pages = list(port.changes(Kind.TASK, token))
+    assert len(pages) == 1 and pages[0].done and pages[0].token == token  # no endless loop
+    assert env.requests()["SyncFolderItems"] == 1
+    env.sandbox.set_knob("SyncFolderItems", "same_state", False)
+    replay = [c.item_id for p in port.changes(Kind.TASK, token) for c in p.changes]
+    assert set(replay) == {s.id for s in stamps}

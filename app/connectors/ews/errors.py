@@ -11,6 +11,7 @@ import ssl
 from typing import Iterator
 
 import requests
+from lxml import etree
 from exchangelib import errors as ex
 
 from app.errors import (
@@ -141,6 +142,12 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
         return ItemRejected(f"{op}: {code}: {_text(exc)}", ref=ref)
     if isinstance(exc, (ValueError, TypeError)):
         return ItemRejected(f"{op}: the item has a value the mailbox cannot store ({_text(exc)})", ref=ref)
+    if isinstance(exc, (AttributeError, KeyError, IndexError, etree.LxmlError)):
+        # exchangelib tripping over a response it did not expect (e.g. a SyncFolderItems error
+        # without m:SyncState): treat as a bad answer from the server, try again later.
+        err = TransientError(f"{op}: the mail server sent an answer that could not be read ({code})", ref=ref)
+        err.retry_after = None
+        return err
     return ItemRejected(f"{op}: unexpected {code}", ref=ref)
 
 
@@ -168,5 +175,5 @@ def translated(op: str, *, ref: str | None = None) -> Iterator[None]:
         yield
     except AppError:
         raise
-    except (ex.EWSError, requests.exceptions.RequestException, OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - nothing from exchangelib/requests/lxml may escape
         raise to_app_error(exc, op=op, ref=ref) from None
