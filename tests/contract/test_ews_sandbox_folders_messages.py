@@ -67,3 +67,29 @@ def test_recurring_master_exceptions_visible(account, ews):
     (occ,) = got.modified_occurrences
     assert occ.original_start == moved and occ.start == moved + dt.timedelta(hours=1)
     assert [d.start for d in got.deleted_occurrences] == [start + dt.timedelta(days=3)]
+
+
+def test_calendar_view_expands_recurring_masters(account, ews):
+    _server, sandbox = ews
+    tz = EWSTimeZone("Europe/London")
+    start = EWSDateTime(2026, 3, 23, 9, tzinfo=tz)  # London DST starts 29 March
+    master = CalendarItem(folder=account.calendar, subject="Standup", start=start, end=start + dt.timedelta(minutes=15),
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1),
+                                                boundary=NoEndPattern(start=EWSDate(2026, 3, 23))))
+    master.save()
+    single = CalendarItem(folder=account.calendar, subject="One-off", start=EWSDateTime(2026, 3, 25, 14, tzinfo=tz),
+                          end=EWSDateTime(2026, 3, 25, 15, tzinfo=tz))
+    single.save()
+    sandbox.delete_occurrence(master.id, EWSDateTime(2026, 3, 24, 9, tzinfo=tz))
+    window = list(account.calendar.view(start=EWSDateTime(2026, 3, 23, tzinfo=tz),
+                                        end=EWSDateTime(2026, 4, 1, tzinfo=tz)))
+    standups = [w for w in window if w.subject == "Standup"]
+    assert len(standups) == 8  # 9 days minus the deleted one
+    assert all(w.start.astimezone(tz).hour == 9 for w in standups)  # 09:00 local across the DST change
+    assert {w.type for w in standups} == {"Occurrence"} and "One-off" in {w.subject for w in window}
+    occ = standups[-1]
+    again = account.calendar.get(id=occ.id)
+    assert again.type == "Occurrence" and again.start == occ.start
+    occ.delete()
+    got = account.calendar.get(id=master.id)
+    assert len(got.deleted_occurrences) == 2

@@ -1,7 +1,9 @@
 """FindItem (paging, restrictions, sort) and GetItem."""
 from __future__ import annotations
 
+from ..calview import calendar_view, find_occurrence, nth_occurrence
 from ..ids import change_key_ok
+from ..properties import parse_dt
 from ..render import Shape, parse_shape, render_item, values_for
 from ..restrict import compile_restriction, sort_objects
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
@@ -22,6 +24,7 @@ def find_item(ctx: Context, req, msgs) -> None:
     order = req.find(m("SortOrder"))
     view = req.find(m("IndexedPageItemView"))
     fractional = req.find(m("FractionalPageItemView"))
+    calview = req.find(m("CalendarView"))
     short_page = ctx.knob("short_page")  # quirk: cap on entries per page
     with mb.lock:
         for fid in folder_ids(req.find(m("ParentFolderIds"))):
@@ -33,6 +36,9 @@ def find_item(ctx: Context, req, msgs) -> None:
                 error_message(msgs, "FindItem", err)
                 continue
             assoc = traversal == "Associated"
+            if calview is not None:
+                _calendar_view(ctx, folder, calview, shape, msgs)
+                continue
             found = [i for i in mb.folder_items(folder.id) if i.is_associated == assoc]
             if pred is not None:
                 found = [i for i in found if pred(i)]
@@ -67,6 +73,25 @@ def find_item(ctx: Context, req, msgs) -> None:
                 render_item(mb, item, container, shape)
 
 
+def _calendar_view(ctx: Context, folder, view, shape, msgs) -> None:
+    """CalendarView: single items overlapping the window plus expanded recurring instances."""
+    start, end = parse_dt(view.get("StartDate")), parse_dt(view.get("EndDate"))
+    if start is None or end is None or end < start:
+        error_message(msgs, "FindItem", EwsError("ErrorCalendarEndDateIsEarlierThanStartDate",
+                                                 "EndDate is earlier than StartDate"))
+        return
+    found = calendar_view(ctx.mailbox, folder.id, start, end)
+    total = len(found)
+    cap = int(view.get("MaxEntriesReturned") or total or 1)
+    page = found[:cap]
+    msg = success_message(msgs, "FindItem")
+    root = sub(msg, m("RootFolder"), TotalItemsInView=str(total),
+               IncludesLastItemInRange="true" if len(page) >= total else "false")
+    container = sub(root, t("Items"))
+    for item in page:
+        render_item(ctx.mailbox, item, container, shape)
+
+
 def get_item(ctx: Context, req, msgs) -> None:
     mb = ctx.mailbox
     shape = parse_shape(req.find(m("ItemShape")))
@@ -82,16 +107,30 @@ def get_item(ctx: Context, req, msgs) -> None:
 
 
 def _lookup(ctx: Context, el) -> Item:
+    mb = ctx.mailbox
     name = local(el)
-    if name in ("ItemId", "RecurringMasterItemId"):
-        key = "Id" if name == "ItemId" else "OccurrenceId"
-        ck = el.get("ChangeKey")
-        if ck is not None and not change_key_ok(ck):
-            raise EwsError("ErrorInvalidChangeKey")
-        return ctx.mailbox.get_item(el.get(key))
+    ck = el.get("ChangeKey")
+    if ck is not None and not change_key_ok(ck):
+        raise EwsError("ErrorInvalidChangeKey")
+    if name == "ItemId":
+        try:
+            return mb.get_item(el.get("Id"))
+        except EwsError as err:
+            occ = find_occurrence(mb, el.get("Id") or "") if err.code == "ErrorItemNotFound" else None
+            if occ is None:
+                raise
+            return occ
+    if name == "RecurringMasterItemId":
+        occ_id = el.get("OccurrenceId") or ""
+        occ = find_occurrence(mb, occ_id)
+        return mb.get_item(occ.master_id if occ is not None else occ_id)  # type: ignore[attr-defined]
     if name == "OccurrenceItemId":
-        raise EwsError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
-                       "Occurrence index is out of recurrence range.")
+        master = mb.get_item(el.get("RecurringMasterId"))
+        occ = nth_occurrence(mb, master, int(el.get("InstanceIndex") or 0))
+        if occ is None:
+            raise EwsError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange",
+                           "Occurrence index is out of recurrence range.")
+        return occ
     raise EwsError("ErrorInvalidIdMalformed")
 
 

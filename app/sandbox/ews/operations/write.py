@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+from lxml import etree
+
 from .. import schema
 from ..ids import change_key_ok, new_change_key, new_id, ITEM
 from ..properties import (append_element, delete_path, finalize, parse_path, store_element)
@@ -196,7 +198,13 @@ def delete_item(ctx: Context, req, msgs) -> None:
                 ck = el.get("ChangeKey")
                 if ck is not None and not change_key_ok(ck):
                     raise EwsError("ErrorInvalidChangeKey")
-                item = mb.get_item(el.get("Id"))
+                try:
+                    item = mb.get_item(el.get("Id"))
+                except EwsError as err:
+                    if err.code != "ErrorItemNotFound" or not _delete_occurrence(mb, el.get("Id") or ""):
+                        raise
+                    success_message(msgs, "DeleteItem")
+                    continue
                 if delete_type == "HardDelete":
                     mb.remove_item(item)
                 elif delete_type == "SoftDelete" or item.folder_id == mb.distinguished["deleteditems"]:
@@ -209,6 +217,21 @@ def delete_item(ctx: Context, req, msgs) -> None:
                 error_message(msgs, "DeleteItem", err)
                 continue
             success_message(msgs, "DeleteItem")
+
+
+def _delete_occurrence(mb, occ_id: str) -> bool:
+    """Deleting one instance of a recurring series records it on the master."""
+    from ..calview import find_occurrence
+    occ = find_occurrence(mb, occ_id)
+    if occ is None:
+        return False
+    master = mb.items[occ.master_id]
+    container = master.props.get("DeletedOccurrences")
+    if container is None:
+        container = master.props["DeletedOccurrences"] = etree.Element(t("DeletedOccurrences"))
+    sub(sub(container, t("DeletedOccurrence")), t("Start"), occ.props["OriginalStart"].text)
+    mb.updated(master)
+    return True
 
 
 def _move_or_copy(ctx: Context, req, msgs, op: str) -> None:
