@@ -74,6 +74,7 @@ def test_simple_update_is_one_request_and_notes_keep_the_managed_block(env):
     env.reset_stats()
     s2 = port.update(Kind.PERSON, Update(stamp.id, stamp.version, {"job_title": "CEO"}, frozenset({"job_title"})))
     assert env.requests() == {"UpdateItem": 1}
+    assert env.sandbox.describe(s2.id)["props"]["DisplayName"] == "Ann"  # untouched by a job title change
     s3 = port.update(Kind.PERSON, Update(s2.id, s2.version, {"notes": "changed"}, frozenset({"notes"})))
     body = env.sandbox.describe(s3.id)["props"]["Body"]
     assert body.startswith("changed") and "Case CASE-1" in body

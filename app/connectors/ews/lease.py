@@ -27,7 +27,7 @@ from app.connectors.ews.client import EwsSettings, open_account
 from app.connectors.ews.errors import translated
 from app.connectors.ews.folders import FolderSet, fetch_items
 from app.domain.records import Lease
-from app.errors import StaleVersion
+from app.errors import NotFound, StaleVersion
 
 LEASE_FOLDER_NAME = "Workbooks connector"
 LEASE_SUBJECT = "Workbooks connector mailbox lease (do not delete)"
@@ -101,8 +101,12 @@ class EwsLease:
         item = Message(account=self.account, folder=self.folder())
         item._id = ItemId(self._item_id, lease.version)
         item.lease_data = _encode(lease)
-        with translated("renewing the mailbox lease"):
-            item.save(update_fields=["lease_data"], conflict_resolution=NEVER_OVERWRITE)
+        try:
+            with translated("renewing the mailbox lease"):
+                item.save(update_fields=["lease_data"], conflict_resolution=NEVER_OVERWRITE)
+        except NotFound:
+            self._item_id = None
+            raise StaleVersion("the mailbox lease item was removed; read it again") from None
         self._item_id = item.id
         return replace(lease, version=item.changekey)
 

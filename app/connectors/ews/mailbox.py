@@ -8,6 +8,8 @@ sharing as a read-modify-write of the categories; trash as MoveToDeletedItems, n
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterator, Sequence
 
@@ -32,6 +34,7 @@ from app.domain.records import (
 )
 from app.errors import AppError, NotFound, StaleVersion, TransientError
 
+log = logging.getLogger(__name__)
 SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
 SENT_SYNC_FIELDS = ["datetime_sent"]  # enough to drop old messages before any GetItem
 CREATE_CHUNK = 100
@@ -109,8 +112,11 @@ class EwsMailbox:
         for (item_id, _), res in zip(ids, results):
             if isinstance(res, Exception) or type(res) is not mapping.MODEL[kind]:
                 continue
-            with translated(f"reading {_noun(kind)}", ref=item_id):
-                found[item_id] = mapping.to_outlook_item(kind, res, self._mailbox)
+            try:
+                with translated(f"reading {_noun(kind)}", ref=item_id):
+                    found[item_id] = mapping.to_outlook_item(kind, res, self._mailbox)
+            except AppError as err:  # one unreadable item never blocks the rest of the page
+                log.warning("skipped an unreadable %s (item %s): %s", _noun(kind, 1), short_id(item_id), err.message)
         return found
 
     def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:
@@ -256,6 +262,11 @@ class EwsMailbox:
         if isinstance(res, Exception):
             raise to_app_error(res, op="reading a sent message", ref=item_id)
         return mapping.body_text(res.body) or ""
+
+
+def short_id(item_id: str) -> str:
+    """Items are named in logs by a short hash of their id, never by content (design.md 7)."""
+    return hashlib.sha256(item_id.encode()).hexdigest()[:10]
 
 
 def _noun(kind: Kind, n: int = 2) -> str:

@@ -251,9 +251,9 @@ def write_person(item: Contact, fields: Mapping[str, Any], changed: Iterable[str
         if name in changed:
             setattr(item, attr, clean_str(fields.get(name)))
             names.append(attr)
-    if changed & set(NAME_FIELDS) or not item.display_name:
-        current = read_person(item) if item.id else {}
-        item.display_name = display_name({**current, **{n: fields.get(n) for n in changed}})
+    if changed & set(NAME_FIELDS) or (item.id is None and not item.display_name):
+        # Existing items come here with their current values read (names need the other parts).
+        item.display_name = display_name({**read_person(item), **{n: fields.get(n) for n in changed}})
         names.append("display_name")
     if changed & EMAIL_SLOTS.keys():
         entries = {e.label: e.email for e in item.email_addresses or ()}
@@ -416,9 +416,13 @@ def write_meeting(item: CalendarItem, fields: Mapping[str, Any], changed: Iterab
             item.start = date_in(fields.get("start_date"))
             item.end = date_in(fields.get("end_date") or fields.get("start_date"))
         else:
+            start = instant_in(fields.get("start"))
+            end = instant_in(fields.get("end")) or start
+            if start is None:
+                raise ValueError("a meeting needs a start time (or all_day with a start_date)")
             item.is_all_day = False
-            item.start = instant_in(fields.get("start")).astimezone(tz)
-            item.end = instant_in(fields.get("end") or fields.get("start")).astimezone(item._end_timezone)
+            item.start = start.astimezone(tz)
+            item.end = end.astimezone(item._end_timezone)
         names += ["start", "end", "is_all_day"]
     names += _write_body(item, "description", fields, changed, None, False)
     return names
