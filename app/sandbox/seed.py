@@ -174,6 +174,7 @@ class SeedUser:
     default_database: int
     api_access: bool = True
     disabled: bool = False
+    denied: tuple[str, ...] = ()  # "<type>:<action>" capabilities the user lacks, e.g. "emails:create"
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,10 @@ def _crm_extras(data: Dataset, seed: int) -> None:
         SeedUser(CRM_USER_ID, USER_NAME, MAILBOX, CRM_PASSWORD, crm_api_key(seed), (CRM_DATABASE_ID,),
                  CRM_DATABASE_ID),
         SeedUser(29199, "Casey Colleague", "colleague@example.com", "colleague-password",
-                 f"wbk-colleague-{seed:04d}-9f8e7d6c", (13330,), 13330),
+                 f"wbk-colleague-{seed:04d}-9f8e7d6c", (13330,), 13330,
+                 denied=("emails:create", "emails:update", "emails:destroy", "email_links:create",
+                         "opportunities:index", "opportunities:create", "opportunities:update",
+                         "opportunities:destroy")),
         SeedUser(29200, "Morgan Multi", "multi@example.com", "multi-password", None, (13330, 13350), 13350),
         SeedUser(29201, "Nora NoApi", "noapi@example.com", "noapi-password", None, (13330,), 13330,
                  api_access=False),

@@ -200,3 +200,18 @@ def test_cookie_on_every_response_under_a_login(env):
         r = request(server.base_url, "GET", path, headers=cookie)
         assert any(c.startswith(f"Workbooks-Session={w.session_id}") for c in r.set_cookies), path
     assert request(server.base_url, "GET", "/crm/people", headers=cookie).status == 404  # no HTML UI
+
+
+def test_seeded_permissions_of_the_colleague_and_expired_key(env):
+    server, box = env
+    w = Wire(server.base_url)
+    colleague = box.dataset.users[1]
+    assert w.login(colleague.username, colleague.password).status == 200
+    rows = {r["controller_path"]: r for r in w.get("metadata/types").json["data"]}
+    perms = {a["name"]: a["permitted"] for a in rows["crm/opportunities"]["actions"]}
+    assert perms == {"index": False, "create": False, "update": False, "destroy": False}
+    assert {a["name"]: a["permitted"] for a in rows["email/emails"]["actions"]}["index"] is True
+    assert w.get("crm/opportunities").status == 404
+    assert w.put("email/emails", batch([{"__method": "POST", "subject": "x"}])).status == 406
+    r = request(server.base_url, "GET", "/crm/people.api", query=[("api_key", box.expired_api_key)])
+    assert r.status == 401 and r.json["failure_reason"] == "api_key_expired"

@@ -277,3 +277,20 @@ def test_delete_verb_and_put_verb_default_methods(env):
                  ("id[]", created["id"]), ("lock_version[]", created["lock_version"])])
     r = request(server.base_url, "DELETE", "/crm/organisations.api", body=body, headers=FORM).json
     assert r["success"] and r["affected_objects"] == [{"id": created["id"], "lock_version": 1}]
+
+
+def test_links_must_point_at_live_records(env):
+    _server, _box, w = env
+    task = w.get("activity/tasks", [("_start", 0), ("_limit", 1)]).json["data"][0]
+    p = some_people(w, 1, 55)[0]
+    ok = w.put("activity/activity_links", batch([{"__method": "POST", "activity_id": task["id"],
+                                                  "activity_type": "Private::Activity::Task", "resource_id": p["id"],
+                                                  "resource_type": "Private::Crm::Person"}])).json
+    assert ok["success"], ok
+    bad = w.put("activity/activity_links", batch([{"__method": "POST", "activity_id": task["id"],
+                                                   "activity_type": "Private::Activity::Task", "resource_id": 1,
+                                                   "resource_type": "Private::Crm::Person"}])).json
+    assert bad["success"] is False and "resource_id" in bad["errors"]["[]"]
+    bad2 = w.put("email/email_links", batch([{"__method": "POST", "email_id": 1, "resource_id": p["id"],
+                                              "resource_type": "Private::Crm::Nonsense"}])).json
+    assert bad2["success"] is False and set(bad2["errors"]["[]"]) >= {"email_id"}

@@ -221,9 +221,35 @@ def _create(ctx: Ctx, values: dict[str, Any], undo: Undo) -> tuple[dict[str, Any
         for name, f in t.fields.items():
             if f.required and row.get(name) is None and name not in errors:
                 errors[name] = "can't be blank"
+        if t.key in ("activity_links", "email_links") and not errors:
+            errors.update(_check_link(db, t, row))
     if errors:
         return {"id": 0, "lock_version": 0}, errors, False
     return db.render(t, row, ctx.user_id), {}, False
+
+
+LINK_TARGETS = {"Private::Crm::Person": "people", "Private::Crm::Organisation": "organisations",
+                "Private::Crm::SalesLead": "sales_leads", "Private::Crm::Case": "cases",
+                "Private::Crm::Opportunity": "opportunities", "Private::Activity::Task": "tasks",
+                "Private::Activity::Meeting": "meetings"}
+
+
+def _check_link(db: Db, t: TypeDef, row: dict[str, Any]) -> dict[str, str]:
+    """Links must point at live records of a linkable class."""
+    errors: dict[str, str] = {}
+    target = LINK_TARGETS.get(str(row.get("resource_type")))
+    if target is None or target in ("tasks", "meetings"):
+        errors["resource_type"] = "is not included in the list"
+    else:
+        other = db.tables[target].get(row.get("resource_id"))
+        if other is None or other.get("is_deleted"):
+            errors["resource_id"] = f"{row.get('resource_type')} {row.get('resource_id')} does not exist"
+    if t.key == "activity_links":
+        kind = LINK_TARGETS.get(str(row.get("activity_type")))
+        activity = db.tables[kind].get(row.get("activity_id")) if kind in ("tasks", "meetings") else None
+        if activity is None or activity.get("is_deleted"):
+            errors["activity_id"] = f"Activity {row.get('activity_id')} does not exist"
+    return errors
 
 
 def _assign(ctx: Ctx, row: dict[str, Any], values: dict[str, Any], creating: bool) -> tuple[dict[str, str], list[str]]:

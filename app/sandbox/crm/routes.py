@@ -335,7 +335,7 @@ class CrmHandler(SandboxHandler):
             if session is not None:
                 box.kill_session(session)
         self.html(302, "<html><body>You are being <a href=\"/\">redirected</a>.</body></html>",
-                  [("Location", "/"), ("Set-Cookie", "Workbooks-Session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT")])
+                  [("Location", "/"), ("Set-Cookie", "Workbooks-Session=; path=/; Max-Age=0")])
 
     # --- records -------------------------------------------------------------------------------------------
     def _formats(self, params: Q.Params, principal: Principal) -> dict[str, str]:

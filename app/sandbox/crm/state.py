@@ -66,8 +66,16 @@ class CrmSandbox:
         for u in self.dataset.users:
             self.users[u.user_id] = User(u.user_id, u.name, u.username, u.password, u.databases, u.default_database,
                                          api_access=u.api_access, disabled=u.disabled)
+            for entry in u.denied:
+                type_key, _, action = entry.partition(":")
+                self.users[u.user_id].permissions.setdefault(type_key, {})[action] = False
             if u.api_key:
                 self.api_keys[u.api_key] = ApiKey(u.api_key, u.user_id, u.databases[0])
+        # an API key past its expiry date (keys must carry one, per the vendor's help pages)
+        self.expired_api_key = f"wbk-expired-{self.dataset.seed:04d}"
+        colleague = self.dataset.users[1]
+        self.api_keys[self.expired_api_key] = ApiKey(self.expired_api_key, colleague.user_id,
+                                                     colleague.databases[0], expires=S.EPOCH)
 
     def _seed(self) -> None:
         created = S.EPOCH - timedelta(days=365)
