@@ -86,6 +86,7 @@ class _Observer:
         self._worker = worker
         self._last_emit = 0.0
         self._last_key: tuple[Any, Any] | None = None
+        self.fatal_seen: FatalIssue | None = None  # reported by the engine during this cycle
 
     def progress(self, event: object) -> None:
         if not isinstance(event, Progress):
@@ -106,6 +107,7 @@ class _Observer:
         elif isinstance(event, HoldRaised):
             w.hold_raised.emit(event)
         elif isinstance(event, FatalIssue):
+            self.fatal_seen = event
             w.fatal_issue.emit(event)
         else:
             log.warning("observer got an unknown event type %s", type(event).__name__)
@@ -277,16 +279,18 @@ class SyncWorker(QObject):
 
     @Slot()
     def take_over_lease(self) -> None:
-        self._command("take_over_lease")
+        """"Move syncing to this computer": the engine takes the lease over in the next cycle."""
+        if self._command("take_over_lease"):
+            self.request_sync(None, "take-over")
 
     @Slot(str)
     def retry_item(self, item: str) -> None:
-        self._command("retry_item", item)
+        self._command("retry_item", item, optional=True)  # without it the cycle simply retries
         self.request_sync(None, "retry-item")
 
     @Slot(str)
     def ignore_item(self, item: str) -> None:
-        self._command("ignore_item", item)
+        self._command("ignore_item", item, optional=True)
 
     # --- the cycle ---------------------------------------------------------------------------
 
@@ -311,19 +315,24 @@ class SyncWorker(QObject):
             except Exception:  # noqa: BLE001
                 log.exception("closing the engine failed")
 
-    def _command(self, name: str, *args: Any) -> None:
+    def _command(self, name: str, *args: Any, optional: bool = False) -> bool:
+        """Run one user decision on the engine (between cycles: the single writer). True if done."""
         if self.stopping.is_set():
-            return
+            return False
         try:
             engine = self._engine_or_build()
             method = getattr(engine, name, None)
             if not callable(method):
+                if optional:
+                    log.info("the sync engine has no %s(); skipped", name)
+                    return False
                 raise NotImplementedError(f"the sync engine has no {name}() yet")
             method(*args)
         except Exception as exc:  # noqa: BLE001 - mapped for the user
             self.fatal_issue.emit(fatal_from_exception(exc))
-        else:
-            self.journal_changed.emit()
+            return False
+        self.journal_changed.emit()
+        return True
 
     @Slot()
     def _drain(self) -> None:
@@ -348,6 +357,7 @@ class SyncWorker(QObject):
         self._set_status(state=WorkerState.SYNCING, reason=reason, fatal=None, dry_run=dry_run)
         summary: CycleSummary | None = None
         fatal: FatalIssue | None = None
+        self._observer.fatal_seen = None
         try:
             engine = self._engine_or_build()
             kwargs: dict[str, Any] = dict(
@@ -366,12 +376,16 @@ class SyncWorker(QObject):
             if allow:
                 self._allow_mass_delete_once = False
         now = datetime.now(timezone.utc)
+        seen = self._observer.fatal_seen
+        if fatal is not None and seen is not None:
+            fatal = seen  # the engine already reported this problem (and knows its kind best)
         if fatal is not None:
             if self.scheduler is not None:
                 self.scheduler.cycle_finished(False, fatal.kind in RETRYABLE)
             self._set_status(state=WorkerState.ERROR, last_sync=now, last_ok=False, fatal=fatal,
                              next_sync=self._next())
-            self.fatal_issue.emit(fatal)
+            if seen is None:
+                self.fatal_issue.emit(fatal)  # not yet reported by the engine itself
             return
         ok = bool(summary.ok) if summary is not None else True
         if self.scheduler is not None and not dry_run:

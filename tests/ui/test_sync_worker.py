@@ -165,3 +165,32 @@ def test_a_run_starts_soon_after_start_on_a_schedule(qtbot, make_handle):
     assert handle.status.reason == "start"
     qtbot.waitUntil(lambda: handle.status.next_sync is not None, timeout=2000)
     assert len(engine.calls) == 1
+
+
+def test_a_fatal_the_engine_reported_itself_reaches_the_user_once(qtbot, make_handle):
+    from app.sync.events import FatalIssue
+
+    class ReportingEngine(FakeEngine):
+        def run_cycle(self, *, observer=None, **kw):
+            observer.issue(FatalIssue(FatalKind.AUTH, "Sign-in refused", "key revoked"))
+            raise AuthError("key revoked")
+
+    handle = make_handle(ReportingEngine())
+    seen = []
+    handle.fatal_issue.connect(seen.append)
+    handle.sync_now()
+    qtbot.waitUntil(lambda: handle.status.state is WorkerState.ERROR, timeout=5000)
+    qtbot.wait(100)
+    assert [f.kind for f in seen] == [FatalKind.AUTH]
+
+
+def test_take_over_runs_a_cycle_right_away(qtbot, make_handle):
+    class LeaseEngine(FakeEngine):
+        def take_over_lease(self):
+            self.commands.append(("take_over_lease", ()))
+
+    engine = LeaseEngine()
+    handle = make_handle(engine)
+    with qtbot.waitSignal(handle.cycle_finished, timeout=5000):
+        handle.take_over_lease()
+    assert engine.commands == [("take_over_lease", ())] and len(engine.calls) == 1
