@@ -279,7 +279,7 @@ def test_delete_verb_and_put_verb_default_methods(env):
     assert r["success"] and r["affected_objects"] == [{"id": created["id"], "lock_version": 1}]
 
 
-def test_links_must_point_at_live_records(env):
+def test_links_must_point_at_existing_records(env):
     _server, _box, w = env
     task = w.get("activity/tasks", [("_start", 0), ("_limit", 1)]).json["data"][0]
     p = some_people(w, 1, 55)[0]

@@ -235,19 +235,20 @@ LINK_TARGETS = {"Private::Crm::Person": "people", "Private::Crm::Organisation": 
 
 
 def _check_link(db: Db, t: TypeDef, row: dict[str, Any]) -> dict[str, str]:
-    """Links must point at live records of a linkable class."""
+    """Links must point at existing records of a linkable class. [UNKNOWN] whether the service
+    accepts links to soft-deleted records; the sandbox does (they still exist)."""
     errors: dict[str, str] = {}
     target = LINK_TARGETS.get(str(row.get("resource_type")))
     if target is None or target in ("tasks", "meetings"):
         errors["resource_type"] = "is not included in the list"
     else:
         other = db.tables[target].get(row.get("resource_id"))
-        if other is None or other.get("is_deleted"):
+        if other is None:
             errors["resource_id"] = f"{row.get('resource_type')} {row.get('resource_id')} does not exist"
     if t.key == "activity_links":
         kind = LINK_TARGETS.get(str(row.get("activity_type")))
         activity = db.tables[kind].get(row.get("activity_id")) if kind in ("tasks", "meetings") else None
-        if activity is None or activity.get("is_deleted"):
+        if activity is None:
             errors["activity_id"] = f"Activity {row.get('activity_id')} does not exist"
     return errors
 
