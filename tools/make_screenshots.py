@@ -29,6 +29,7 @@ from app.ui.application import ConnectorApp  # noqa: E402
 from app.ui.conflict_dialog import ConflictDialog  # noqa: E402
 from app.ui.history_window import HistoryWindow  # noqa: E402
 from app.ui.hold_dialog import HoldDialog  # noqa: E402
+from app.ui.issues_window import IssuesWindow  # noqa: E402
 from app.ui.settings_window import SettingsWindow  # noqa: E402
 from app.ui.wizard import SetupWizard  # noqa: E402
 from tests.ui.fakes import NOW, FakeEngine, FakeJournal, FakeWizardBackend  # noqa: E402
@@ -198,6 +199,9 @@ def main(argv: list[str]) -> int:
     history = HistoryWindow(journal)
     shot(history, out / "history-window.png", app)
     history.hide()
+    issues = IssuesWindow(journal)
+    shot(issues, out / "issues-window.png", app)
+    issues.hide()
 
     gate.set()
     ctrl.shutdown()
