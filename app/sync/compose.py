@@ -242,9 +242,12 @@ class KindPlanner:
         # Outlook items carrying a CRM id that is not in this cycle's records: look them up.
         marker_ids = [i.crm_id for i, _ in o_new if i.crm_id and i.crm_id not in pool_ids and i.crm_id not in self.by_crm]
         extra_in_scope: dict[str, bool] = {}
+        gone_ids: set[str] = set()
         if marker_ids:
             for r in self.crm.fetch(self.kind, list(dict.fromkeys(marker_ids))):
-                if not r.deleted:
+                if r.deleted:
+                    gone_ids.add(r.id)
+                else:
                     pool.append(r)
                     pool_ids.add(r.id)
                     extra_in_scope[r.id] = evaluate(self.resolved, r.raw, self.now.date())
@@ -295,6 +298,8 @@ class KindPlanner:
                 continue
             if dec == YES and not item.crm_id:
                 self._create_crm(item)
+            elif item.crm_id in gone_ids and item.marker is Sharing.SHARED:
+                self._orphan(item)
             else:
                 self._unstage(self.so.get(item.item_id))
         for rec in c_new:
@@ -319,6 +324,17 @@ class KindPlanner:
                         origin="crm", in_scope=True)
             self._unstage(self.sc.get(rec.id))
             self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
+
+    def _orphan(self, item: OutlookItem) -> None:
+        """A shared item whose Person was deleted while the common state was lost: without a base
+        we cannot prove it unchanged, so it is kept as Unshared (edits beat deletions)."""
+        fields = canonical(self.kind, item.fields)
+        link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
+                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), crm_id=None, origin="outlook")
+        d = Decision(11, (Action("unshare", Side.OUTLOOK, note="crm_delete"),),
+                     "its CRM record was deleted while the journal was lost: kept as Unshared")
+        self._unstage(self.so.get(item.item_id))
+        self.items.append(Planned(link, d, new_link=True))
 
     def _create_crm(self, item: OutlookItem) -> None:
         view = self._policy_view(outlook=OState.NEW, crm=CState.MISSING, linked=False, outlook_fields=item.fields,
