@@ -41,7 +41,7 @@ def test_state_dir_persists_mailbox_and_sync_states(tmp_path, registered_propert
     server, sandbox = start_ews_sandbox(people=10, seed=1, state_dir=tmp_path)
     try:
         acct = make_account(sandbox)
-        c = Contact(folder=acct.contacts, given_name="Kept", display_name="Kept", crm_id="PER-7")
+        c = Contact(folder=acct.contacts, given_name="Kept", display_name="Kept", sbx_crm_id="PER-7")
         c.save()
         list(acct.contacts.sync_items())
         state = acct.contacts.item_sync_state
@@ -53,7 +53,7 @@ def test_state_dir_persists_mailbox_and_sync_states(tmp_path, registered_propert
     try:
         acct = make_account(sandbox)
         got = acct.contacts.get(id=c.id)
-        assert (got.given_name, got.crm_id, got.changekey) == ("Kept", "PER-7", c.changekey)
+        assert (got.given_name, got.sbx_crm_id, got.changekey) == ("Kept", "PER-7", c.changekey)
         acct.contacts.item_sync_state = state
         assert list(acct.contacts.sync_items()) == []  # the old state is still valid
     finally:

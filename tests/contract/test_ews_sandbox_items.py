@@ -19,32 +19,32 @@ UTC = EWSTimeZone("UTC")
 
 def test_extended_properties_round_trip_and_filter(account, ews):
     _server, sandbox = ews
-    c = Contact(folder=account.contacts, given_name="Ext", display_name="Ext", crm_id="PER-42",
-                sharing="shared", tags=["a", "b"], score=7, categories=["Workbooks"])
+    c = Contact(folder=account.contacts, given_name="Ext", display_name="Ext", sbx_crm_id="PER-42",
+                sbx_sharing="shared", sbx_tags=["a", "b"], sbx_score=7, categories=["Workbooks"])
     c.save()
     got = account.contacts.get(id=c.id)
-    assert (got.crm_id, got.sharing, got.tags, got.score) == ("PER-42", "shared", ["a", "b"], 7)
-    assert [x.id for x in account.contacts.filter(crm_id="PER-42")] == [c.id]
-    assert account.contacts.filter(crm_id="nope").count() == 0
-    assert account.contacts.filter(sharing__exists=True).count() == 1
-    got.sharing = "unshared"
-    got.save(update_fields=["sharing"])
-    assert account.contacts.get(id=c.id).sharing == "unshared"
-    got.crm_id = None
-    got.save(update_fields=["crm_id"])
-    assert account.contacts.get(id=c.id).crm_id is None
-    only = list(account.contacts.filter(sharing="unshared").only("given_name", "sharing"))
-    assert [(o.given_name, o.sharing) for o in only] == [("Ext", "unshared")]
+    assert (got.sbx_crm_id, got.sbx_sharing, got.sbx_tags, got.sbx_score) == ("PER-42", "shared", ["a", "b"], 7)
+    assert [x.id for x in account.contacts.filter(sbx_crm_id="PER-42")] == [c.id]
+    assert account.contacts.filter(sbx_crm_id="nope").count() == 0
+    assert account.contacts.filter(sbx_sharing__exists=True).count() == 1
+    got.sbx_sharing = "unshared"
+    got.save(update_fields=["sbx_sharing"])
+    assert account.contacts.get(id=c.id).sbx_sharing == "unshared"
+    got.sbx_crm_id = None
+    got.save(update_fields=["sbx_crm_id"])
+    assert account.contacts.get(id=c.id).sbx_crm_id is None
+    only = list(account.contacts.filter(sbx_sharing="unshared").only("given_name", "sbx_sharing"))
+    assert [(o.given_name, o.sbx_sharing) for o in only] == [("Ext", "unshared")]
     # The sandbox helper edits it behind the app's back with the same attributes.
     from tests.fixtures.ews_sandbox_fixtures import PRODUCT_GUID
     sandbox.set_extended(c.id, "shared", PropertySetId=PRODUCT_GUID, PropertyName="Sharing")
-    assert account.contacts.get(id=c.id).sharing == "shared"
+    assert account.contacts.get(id=c.id).sbx_sharing == "shared"
 
 
 def test_categories_filter_and_native_contacts_have_no_property(account, ews):
     _server, sandbox = ews
-    natives = list(account.contacts.all().only("display_name", "crm_id", "sharing", "categories"))
-    assert natives and all(n.crm_id is None and n.sharing is None for n in natives)
+    natives = list(account.contacts.all().only("display_name", "sbx_crm_id", "sbx_sharing", "categories"))
+    assert natives and all(n.sbx_crm_id is None and n.sbx_sharing is None for n in natives)
     a = Contact(folder=account.contacts, given_name="Cat", display_name="Cat", categories=["Workbooks", "Red"])
     a.save()
     Contact(folder=account.contacts, given_name="Dog", display_name="Dog", categories=["Blue"]).save()
