@@ -58,6 +58,7 @@ class ConnectorApp(QObject):
         self.needs_setup = needs_setup
         self.handle = WorkerHandle(engine_factory, schedule=schedule, scheduler_factory=scheduler_factory, parent=self)
         self.model = StatusModel(journal, self)
+        self.model.settings_available = settings_store is not None
         if use_tray is None:
             use_tray = QSystemTrayIcon.isSystemTrayAvailable()
         self.use_tray = use_tray

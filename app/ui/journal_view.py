@@ -68,6 +68,21 @@ def conflict_from_dict(c: Mapping[str, Any]) -> ConflictView:
                         _dt(c.get("created_at")), first_sync=c.get("type") in FIRST_SYNC_TYPES)
 
 
+VERBS = {"create": "created", "update": "updated", "delete": "deleted", "trash": "moved to Deleted Items",
+         "link": "paired", "unlink": "unpaired", "unshare": "unshared", "share": "shared", "hold": "held",
+         "conflict": "conflict raised", "record": "recorded", "skip": "skipped"}
+WHERE = {"to_outlook": "in Outlook", "to_crm": "in Workbooks", "outlook": "in Outlook", "crm": "in Workbooks"}
+
+
+def action_text(action: Any, direction: Any) -> str:
+    """"create", "to_outlook" -> "created in Outlook" (unknown words are kept as they are)."""
+    verb = VERBS.get(str(action or ""), str(action or "").replace("_", " "))
+    if verb == "moved to Deleted Items":
+        return verb
+    where = WHERE.get(str(direction or ""), str(direction or "").replace("_", " "))
+    return f"{verb} {where}".strip()
+
+
 def _total(counts: Any) -> int:
     if isinstance(counts, Mapping):
         return sum(_total(v) for v in counts.values())
@@ -80,8 +95,8 @@ def run_from_dict(r: Mapping[str, Any]) -> RunView:
               "linked": int(s.get("email_links") or 0),
               "removed": _total(s.get("deleted")) + _total(s.get("unshared")), "failed": len(s.get("errors") or ())}
     actions = tuple(
-        ActionView(str(a.get("kind") or ""), str(a.get("item") or "")[:8],
-                   " ".join(str(x) for x in (a.get("action"), a.get("direction")) if x), str(a.get("reason") or ""))
+        ActionView(str(a.get("kind") or ""), str(a.get("label") or a.get("item") or "")[:40],
+                   action_text(a.get("action"), a.get("direction")), str(a.get("reason") or ""))
         for a in r.get("actions") or ())
     return RunView(str(r.get("run_id") or ""), _dt(r.get("at")) or datetime.min, float(s.get("seconds") or 0.0),
                    ok=r.get("result") == "ok", dry_run=bool(s.get("dry_run")), trigger=str(r.get("trigger") or "sync"),

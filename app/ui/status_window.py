@@ -47,8 +47,10 @@ class StatusWindow(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.state_icon, 0, Qt.AlignmentFlag.AlignTop)
         text_box = QVBoxLayout()
+        text_box.setSpacing(2)
         text_box.addWidget(self.status)
         text_box.addWidget(self.schedule)
+        text_box.addStretch(1)
         head.addLayout(text_box, 1)
 
         self.banner = QLabel()

@@ -40,7 +40,8 @@ def test_conflict_and_history_from_reader_dicts():
                             "actions": [{"action": "update", "kind": "person", "item": "link-123456789",
                                          "direction": "to_outlook", "reason": "job title changed"}]})
     assert run.ok and run.counts == {"created": 3, "updated": 5, "linked": 3, "removed": 1, "failed": 0}
-    assert run.actions[0].item == "link-123" and run.actions[0].action == "update to_outlook"
+    assert run.actions[0].item == "link-123456789" and run.actions[0].action == "updated in Outlook"
+    assert jv.action_text("trash", "to_outlook") == "moved to Deleted Items"
     assert "not linked" in jv.explain_text("x@y", [])
 
 

@@ -35,6 +35,7 @@ class StatusModel(QObject):
         self.snapshot = StatusSnapshot()
         self.live_conflicts = 0  # raised during the running cycle, before the journal is re-read
         self.setup_needed = False  # no configuration yet: the wizard has not been confirmed
+        self.settings_available = True  # the app was given a SettingsStore
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class StatusModel(QObject):
         e.append(MenuEntry("issues", f"Sync issues ({self.issues})…", self.issues > 0))
         e.append(MenuEntry("history", "Sync history…"))
         e.append(MenuEntry("-", ""))
-        e.append(MenuEntry("settings", "Settings…"))
+        e.append(MenuEntry("settings", "Settings…", self.settings_available))
         e.append(MenuEntry("about", "About Workbooks connector"))
         e.append(MenuEntry("-", ""))
         e.append(MenuEntry("quit", "Quit"))
