@@ -148,6 +148,16 @@ class Scheduler(QObject):
             self.next_due = self._wall() + self.interval
         self._rearm()
 
+    def network_back(self) -> None:
+        """The network returned (R32): catch up soon if a run was missed or the last one failed."""
+        if self.paused or self.running or not (self.interval or self.failures):
+            return
+        soon = self._wall() + self.wake_delay
+        if self.failures or (self.next_due is not None and self.next_due <= soon):
+            self.next_due = soon
+            self._wake_pending = True
+            self._rearm()
+
     def skipped(self) -> None:
         """The worker did not run after `due` (paused, busy): plan the next slot normally."""
         self.next_due = self._wall() + self.interval if self.interval else None

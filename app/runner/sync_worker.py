@@ -250,6 +250,11 @@ class SyncWorker(QObject):
         next_sync = self.scheduler.next_due_datetime() if self.scheduler else None
         self._set_status(state=WorkerState.IDLE, next_sync=next_sync, fatal=None)
 
+    @Slot()
+    def network_back(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.network_back()
+
     @Slot(object)
     def reload_settings(self, schedule: str | None = None) -> None:
         """Settings were saved: rebuild the engine before the next cycle, adopt the schedule."""
@@ -443,6 +448,7 @@ class WorkerHandle(QObject):
     _resolve = Signal(str, object)
     _decide = Signal(str, object)
     _take_over = Signal()
+    _network_back = Signal()
     _retry = Signal(str)
     _ignore = Signal(str)
     _shutdown = Signal()
@@ -472,6 +478,7 @@ class WorkerHandle(QObject):
         self._decide.connect(self.worker.decide_hold, q)
         self._take_over.connect(self.worker.take_over_lease, q)
         self._retry.connect(self.worker.retry_item, q)
+        self._network_back.connect(self.worker.network_back, q)
         self._ignore.connect(self.worker.ignore_item, q)
         self._shutdown.connect(self.worker.shutdown, q)
         for name in ("status_changed", "progress", "cycle_finished", "item_issue", "conflict_raised",
@@ -528,6 +535,9 @@ class WorkerHandle(QObject):
 
     def retry_item(self, item: str) -> None:
         self._retry.emit(item)
+
+    def network_back(self) -> None:
+        self._network_back.emit()
 
     def ignore_item(self, item: str) -> None:
         self._ignore.emit(item)

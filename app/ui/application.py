@@ -95,6 +95,7 @@ class ConnectorApp(QObject):
 
     def start(self) -> None:
         self.handle.start()
+        self._watch_network()
         if self.needs_setup:
             # Nothing to sync with yet: no automatic runs until the wizard is confirmed.
             self.model.setup_needed = True
@@ -107,6 +108,30 @@ class ConnectorApp(QObject):
             self.status_window.show()
         if self.needs_setup:
             self.open_wizard()
+
+    def _watch_network(self) -> None:
+        """Catch up when the network returns (R32), where the platform can tell us."""
+        try:
+            from PySide6.QtNetwork import QNetworkInformation
+
+            if not QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
+                return
+            info = QNetworkInformation.instance()
+        except Exception:  # noqa: BLE001 - optional: the wall-clock check still catches up after sleep
+            log.info("no network-reachability backend; relying on the schedule's catch-up")
+            return
+        if info is not None:
+            self._network_online = info.reachability() == QNetworkInformation.Reachability.Online
+            info.reachabilityChanged.connect(self._reachability_changed)
+
+    @Slot(object)
+    def _reachability_changed(self, reachability: object) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
+
+        online = reachability == QNetworkInformation.Reachability.Online
+        if online and not getattr(self, "_network_online", True):
+            self.handle.network_back()
+        self._network_online = online
 
     @Slot()
     def shutdown(self) -> None:

@@ -143,3 +143,20 @@ def test_schedule_change_brings_the_next_run_forward(qtbot, clocks):
     s.set_schedule("15min")
     assert s.next_due - clocks.wall == pytest.approx(900)
     s.stop()
+
+
+def test_network_return_catches_up_after_a_failure_or_a_missed_run(qtbot, clocks):
+    s, fired = make(clocks, "hourly")
+    clocks.advance(25)
+    s.check()
+    run_cycle(s, clocks, ok=False, retryable=True, seconds=0)  # offline: retry in a minute...
+    clocks.advance(10)
+    s.network_back()  # ...but the network is back now
+    assert s.next_due - clocks.wall == pytest.approx(30)
+    clocks.advance(30)
+    s.check()
+    assert fired == ["start", "wake"]
+    run_cycle(s, clocks)
+    s.network_back()  # nothing missed: the schedule stands
+    assert s.next_due - clocks.wall == pytest.approx(3600)
+    s.stop()
