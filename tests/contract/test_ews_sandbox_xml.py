@@ -227,3 +227,22 @@ def test_update_conflict_and_success_shapes(sandbox):
     props = sb.describe(cid)["props"]
     assert props["JobTitle"] == "Boss" and props["PhysicalAddresses"] == {"Home": {"City": "Bath"}}
     assert "Status" not in props  # foreign FieldURI skipped
+
+
+def test_naive_datetimes_are_local_to_the_time_zone_context(sandbox):
+    _server, sb = sandbox
+    body = ('<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
+            '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
+            '<t:Subject>Naive</t:Subject><t:Start>2026-07-01T10:00:00</t:Start><t:End>2026-07-01T11:00:00</t:End>'
+            '</t:CalendarItem></m:Items></m:CreateItem>')
+    server, _ = sandbox
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    auth = base64.b64encode(f"{sb.username}:{sb.password}".encode()).decode()
+    env = (f'<s:Envelope xmlns:s="{S}" xmlns:m="{M}" xmlns:t="{T}"><s:Header>'
+           '<t:RequestServerVersion Version="Exchange2016"/><t:TimeZoneContext>'
+           '<t:TimeZoneDefinition Id="Pacific Standard Time"/></t:TimeZoneContext></s:Header>'
+           f'<s:Body>{body}</s:Body></s:Envelope>').encode()
+    conn.request("POST", sb.endpoint_path, body=env, headers={"Authorization": f"Basic {auth}"})
+    root = etree.fromstring(conn.getresponse().read())
+    item_id = root.find(f".//{{{T}}}ItemId").get("Id")
+    assert sb.describe(item_id)["props"]["Start"] == "2026-07-01T17:00:00Z"

@@ -6,13 +6,31 @@ import time
 import traceback
 from urllib.parse import parse_qs, urlsplit
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from ..server import SandboxHandler
 from . import soap
+from .calview import WINDOWS_ZONES
 from .operations import OPERATIONS
+from .properties import REQUEST_TZ
 from .operations.common import Context
 
 UNAUTHORIZED_BODY = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized: Access is denied due to invalid credentials.</body></html>"
 HTML = "text/html"
+
+
+def _context_zone(header):
+    """t:TimeZoneContext/t:TimeZoneDefinition Id (a Windows zone name) -> tzinfo; UTC otherwise."""
+    if header is not None:
+        tzdef = header.find(f"{{{soap.T}}}TimeZoneContext/{{{soap.T}}}TimeZoneDefinition")
+        name = tzdef.get("Id") if tzdef is not None else None
+        if name and name in WINDOWS_ZONES:
+            try:
+                return ZoneInfo(WINDOWS_ZONES[name])
+            except Exception:
+                pass
+    return dt.timezone.utc
 
 
 class EwsHandler(SandboxHandler):
@@ -103,6 +121,7 @@ class EwsHandler(SandboxHandler):
         env, env_body = soap.envelope(version)
         resp, msgs = soap.operation_response(env_body, op)
         ctx = Context(sandbox.state, sandbox, op, header)
+        REQUEST_TZ.set(_context_zone(header))
         try:
             handler(ctx, op_el, msgs)
         except soap.SoapFault as fault:

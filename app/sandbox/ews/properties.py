@@ -2,6 +2,7 @@
 elements, updates, type rules, computed properties and serialisation in schema order."""
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime as dt
 import re
@@ -62,6 +63,10 @@ NAMED_ALIASES = {
 }
 
 
+# The request's TimeZoneContext zone: naive date-times in a request are local to it (Exchange rule).
+REQUEST_TZ: contextvars.ContextVar = contextvars.ContextVar("ews_request_tz", default=dt.timezone.utc)
+
+
 @dataclass(frozen=True)
 class Path:
     kind: str  # "field", "indexed", "ext"
@@ -120,7 +125,7 @@ def _tz_fix(text: str | None) -> str | None:
     except ValueError:
         return text
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=REQUEST_TZ.get())
     return fmt(value)
 
 
@@ -138,7 +143,7 @@ def parse_dt(text: str | None) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=REQUEST_TZ.get())
 
 
 def _detached(el):
