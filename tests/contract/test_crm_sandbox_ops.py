@@ -33,6 +33,10 @@ def test_persistence_across_restart(tmp_path):
     w.put("crm/people", batch([{"__method": "PUT", "id": p["id"], "lock_version": p["lock_version"],
                                 "person_job_title": "Survivor"}]))
     box.set_watched("people", pid, True)
+    mail = w.put("email/emails", batch([{"__method": "POST", "subject": "Kept", "sent_at": "2026-02-03T04:05:06Z",
+                                         "status": "SEND"}])).json["affected_objects"][0]
+    opp = w.get("crm/opportunities", [("_start", 0), ("_limit", 1)]).json["data"][0]
+    task = w.get("activity/tasks", [("_start", 0), ("_limit", 1)]).json["data"][0]
     server.stop()
     assert (tmp_path / "workbooks-state.json").exists()
     server2, box2 = start_crm_sandbox(people=25, state_dir=tmp_path)
@@ -43,6 +47,16 @@ def test_persistence_across_restart(tmp_path):
         again = w2.get("crm/people", filters(("id", "eq", p["id"]))).json["data"][0]
         assert again["person_job_title"] == "Survivor" and again["lock_version"] == p["lock_version"] + 1
         assert again["updated_at"] != p["updated_at"]
+        mail2 = w2.get("email/emails", filters(("id", "eq", mail["id"]))).json["data"][0]
+        assert mail2["sent_at"] == "Tue Feb 03 04:05:06 UTC 2026" and mail2["status"] == "SENT"
+        assert box2.outbox and box2.outbox[-1]["email_id"] == mail["id"]
+        def same(a, b):  # the port (so object_url) changes with the restart
+            return {k: v for k, v in a.items() if k != "object_url"} == {k: v for k, v in b.items() if k != "object_url"}
+
+        assert same(w2.get("crm/opportunities", filters(("id", "eq", opp["id"]))).json["data"][0], opp)
+        assert same(w2.get("activity/tasks", filters(("id", "eq", task["id"]))).json["data"][0], task)
+        assert w2.get("crm/people", filters(("created_at", "ge", "2026-01-01"), ("id", "eq", pid),
+                                            match="and")).json["total"] == 1
         nxt = w2.put("crm/people", batch([{"__method": "POST", "person_last_name": "Next"}])).json
         assert nxt["affected_objects"][0]["id"] == pid + 1  # id counters persist too
     finally:

@@ -1,4 +1,10 @@
-"""`--state DIR`: the sandbox's data as one JSON file, written atomically (temp file + rename)."""
+"""`--state DIR`: the sandbox's data as one JSON file, written atomically (temp file + rename).
+
+`snapshot` copies the rows under the sandbox lock (cheap shallow copies); `encode` and the file
+write happen outside it, so a save never stalls requests for long. Datetimes and dates are stored
+as ISO strings and turned back into objects by column datatype on load; None columns are omitted
+(a missing column reads as None).
+"""
 from __future__ import annotations
 
 import json
@@ -8,49 +14,56 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.sandbox.crm.metadata import TYPES
+
 if TYPE_CHECKING:
     from app.sandbox.crm.state import CrmSandbox
 
-FORMAT = 1
+FORMAT = 2
+INTERNAL_DATETIMES = ("created_at", "updated_at")
 
 
-def _enc(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, date):
-        return {"$d": value.isoformat()}
-    return value
-
-
-def _dec(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if "$dt" in obj:
-            return datetime.fromisoformat(obj["$dt"])
-        if "$d" in obj:
-            return date.fromisoformat(obj["$d"])
-    return obj
-
-
-def dump(box: "CrmSandbox") -> dict[str, Any]:
+def snapshot(box: "CrmSandbox") -> dict[str, Any]:
+    """A consistent copy of everything worth keeping; call with box.lock held."""
     dbs = []
     for db in box.dbs.values():
         dbs.append({
-            "id": db.id, "name": db.name, "instance_id": db.instance_id, "created_at": _enc(db.created_at),
-            "counters": db.counters,
-            "tables": {k: [{c: _enc(v) for c, v in row.items()} for row in table.values()]
-                       for k, table in db.tables.items()},
+            "id": db.id, "name": db.name, "instance_id": db.instance_id, "created_at": db.created_at,
+            "counters": dict(db.counters),
+            "tables": {k: [dict(row) for row in table.values()] for k, table in db.tables.items()},
             "watched": {k: sorted([list(p) for p in pairs]) for k, pairs in db.watched.items() if pairs},
         })
-    return {"format": FORMAT, "seed": box.dataset.seed, "databases": dbs, "outbox": box.outbox,
+    return {"format": FORMAT, "seed": box.dataset.seed, "databases": dbs, "outbox": list(box.outbox),
             "permissions": {str(u.id): u.permissions for u in box.users.values() if u.permissions}}
 
 
-def write_atomic(path: Path, data: dict[str, Any]) -> None:
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def encode(snap: dict[str, Any]) -> str:
+    for db in snap["databases"]:
+        for rows in db["tables"].values():
+            for i, row in enumerate(rows):
+                rows[i] = {k: v for k, v in row.items() if v is not None}
+    return json.dumps(snap, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def dump(box: "CrmSandbox") -> dict[str, Any]:
+    """The state as plain JSON data (for tests and tools)."""
+    with box.lock:
+        snap = snapshot(box)
+    return json.loads(encode(snap))
+
+
+def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".workbooks-state-", suffix=".json", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -62,20 +75,44 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def _revive(key: str, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    t = TYPES[key]
+    dt_cols = [n for n, f in t.fields.items() if f.datatype == "datetime" and n in _stored(t)] + list(INTERNAL_DATETIMES)
+    d_cols = [n for n, f in t.fields.items() if f.datatype == "date" and n in _stored(t)]
+    out = {}
+    for row in rows:
+        for c in dt_cols:
+            v = row.get(c)
+            if isinstance(v, str):
+                row[c] = datetime.fromisoformat(v)
+        for c in d_cols:
+            v = row.get(c)
+            if isinstance(v, str):
+                row[c] = date.fromisoformat(v)
+        out[row["id"]] = row
+    return out
+
+
+def _stored(t: Any) -> set[str]:
+    """Columns kept on rows (the `_date`/`_datetime` views of var_date_time fields are derived)."""
+    views = {f"{n}_{s}" for n, f in t.fields.items() if f.datatype == "var_date_time" for s in ("date", "datetime")}
+    return set(t.fields) - views
+
+
 def load(box: "CrmSandbox", path: Path) -> None:
     from app.sandbox.crm.store import Db
 
     with open(path, encoding="utf-8") as fh:
-        data = json.load(fh, object_hook=_dec)
+        data = json.load(fh)
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: unsupported sandbox state format {data.get('format')!r}")
     box.dbs.clear()
     for d in data["databases"]:
-        db = Db(d["id"], d["name"], d["instance_id"], d["created_at"])
+        db = Db(d["id"], d["name"], d["instance_id"], datetime.fromisoformat(d["created_at"]))
         db.counters = {k: int(v) for k, v in d["counters"].items()}
         for key, rows in d["tables"].items():
             if key in db.tables:
-                db.tables[key] = {row["id"]: row for row in rows}
+                db.tables[key] = _revive(key, rows)
         for key, pairs in d.get("watched", {}).items():
             if key in db.watched:
                 db.watched[key] = {(int(a), int(b)) for a, b in pairs}

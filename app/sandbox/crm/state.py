@@ -3,6 +3,7 @@ recording, outbox - and the test helpers that edit records "behind the client's 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -316,21 +317,25 @@ class CrmSandbox:
         if self.state_path is None:
             return
         with self.lock:
-            data = persistence.dump(self)
+            snap = persistence.snapshot(self)
             self._dirty = False
-        persistence.write_atomic(self.state_path, data)
+        persistence.write_atomic(self.state_path, persistence.encode(snap))
 
     def start_autosave(self, interval: float = 1.0) -> None:
         if self.state_path is None or self._saver is not None:
             return
 
         def loop() -> None:
-            while not self._stop.wait(interval):
+            wait = interval
+            while not self._stop.wait(wait):
                 if self._dirty:
+                    started = time.monotonic()
                     try:
                         self.save()
                     except OSError as exc:
                         self.internal_errors.append(f"autosave failed: {exc}")
+                    # big databases take seconds to write: save at most half of the time
+                    wait = max(interval, 2 * (time.monotonic() - started))
 
         self._saver = threading.Thread(target=loop, name="crm-sandbox-autosave", daemon=True)
         self._saver.start()
