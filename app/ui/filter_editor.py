@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,

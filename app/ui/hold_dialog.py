@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
-from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,

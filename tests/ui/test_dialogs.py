@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
@@ -16,7 +15,7 @@ from app.sync.events import FatalIssue, FatalKind, HoldRaised
 from app.ui.conflict_dialog import ConflictDialog
 from app.ui.error_dialogs import ExceptHooks
 from app.ui.hold_dialog import HoldDialog
-from app.ui.models.tables import CHANGED, CLASH
+from app.ui.models.tables import CLASH
 from app.ui.notifications import NotificationPolicy, Notifier, conflict_note, failure_note, hold_note
 from app.ui.ports import ConflictView, FieldRow
 from app.ui.settings_window import SettingsWindow
