@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from exchangelib import CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Folder, Message
+from exchangelib import CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Message
 from exchangelib.folders import Contacts
 from exchangelib.properties import Mailbox
 from exchangelib.recurrence import DailyPattern, NoEndPattern, Recurrence

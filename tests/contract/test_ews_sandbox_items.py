@@ -6,13 +6,11 @@ from decimal import Decimal
 
 import pytest
 from exchangelib import CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Message, Task
-from exchangelib.items import SEND_AND_SAVE_COPY, SAVE_ONLY
 from exchangelib.properties import Attendee, Mailbox
 from exchangelib.recurrence import DailyPattern, NoEndPattern, Recurrence, WeeklyPattern
 from exchangelib.extended_properties import ExtendedProperty
 
 from tests.fixtures.ews_sandbox_fixtures import *  # noqa: F401,F403
-from tests.fixtures.ews_sandbox_fixtures import make_account
 
 UTC = EWSTimeZone("UTC")
 

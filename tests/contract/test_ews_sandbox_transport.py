@@ -5,7 +5,7 @@ import base64
 import http.client
 
 import pytest
-from exchangelib import BASIC, NTLM, Build, FailFast, FaultTolerance, close_connections
+from exchangelib import NTLM, Build, FailFast, FaultTolerance, close_connections
 from exchangelib.errors import ErrorServerBusy, UnauthorizedError
 
 from app.sandbox.ews import start_ews_sandbox
@@ -138,7 +138,6 @@ def test_endpoint_http_behaviour(sandbox_factory):
 
 def test_older_server_makes_exchangelib_step_down(sandbox_factory):
     from app.sandbox.ews.soap import ServerVersion
-    from exchangelib.errors import ErrorInvalidServerVersion  # noqa: F401
 
     server, sandbox = sandbox_factory(auth=("basic",), version=ServerVersion(14, 3, 123, 4, "Exchange2010_SP2"))
     acct = make_account(sandbox)  # stored build 15.1 -> asks for Exchange2016 first

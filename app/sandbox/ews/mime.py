@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from lxml import etree
 
 from .properties import parse_dt
-from .soap import local, t
+from .soap import t
 from .store import Item, Mailbox
 
 

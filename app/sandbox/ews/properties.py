@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from . import schema
-from .soap import EwsError, local, sub, t, xs_bool
+from .soap import EwsError, local, t, xs_bool
 from .store import ExtProp, Item, Mailbox, utcnow
 
 DATETIME_ELEMENTS = {"Start", "End", "DueDate", "StartDate", "ReminderDueBy", "Birthday",

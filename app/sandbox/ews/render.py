@@ -12,7 +12,7 @@ from lxml import etree
 from . import schema
 from .properties import (PR_CLIENT_SUBMIT_TIME, PR_INTERNET_ARTICLE_NUMBER, PR_MESSAGE_DELIVERY_TIME,
                          PR_MESSAGE_FLAGS, TAG_ALIASES, Path, _named_alias, base_uri, ext_key, fmt, parse_path)
-from .soap import local, m, sub, t
+from .soap import local, sub, t
 from .store import Folder, Item, Mailbox
 
 

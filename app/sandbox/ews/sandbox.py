@@ -15,10 +15,10 @@ from ..server import RunningServer, TlsFiles, make_self_signed
 from . import persistence, schema
 from .auth import Authenticator, User, parse_users
 from .handler import EwsHandler
-from .properties import PROPERTY_SETS, delete_path, finalize, parse_path, store_ext, Path as PropPath
+from .properties import PROPERTY_SETS, delete_path, finalize, store_ext, Path as PropPath
 from .seeding import add_item, element_for, ext_element, seed_mailbox
 from .soap import ServerVersion, local
-from .store import Item, Mailbox
+from .store import Mailbox
 
 ENDPOINT_PATH = "/EWS/Exchange.asmx"
 DEFAULT_PASSWORD = "Sandbox-Passw0rd!"

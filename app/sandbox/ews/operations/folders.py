@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 from .. import schema
-from ..properties import Path, parse_path
-from ..restrict import compile_restriction, sort_objects
+from ..properties import Path
+from ..restrict import compile_restriction
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
 from ..ids import new_change_key
 from ..store import Folder

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..calview import calendar_view, find_occurrence, nth_occurrence
 from ..ids import change_key_ok
 from ..properties import parse_dt
-from ..render import Shape, parse_shape, render_item, values_for
+from ..render import parse_shape, render_item, values_for
 from ..restrict import compile_restriction, sort_objects
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
 from ..store import Item

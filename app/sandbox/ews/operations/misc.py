@@ -7,7 +7,7 @@ import binascii
 from lxml import etree
 
 from .. import ids
-from ..soap import XSI, EwsError, error_message, local, m, sub, success_message, t
+from ..soap import XSI, EwsError, error_message, m, sub, success_message, t
 from .common import Context, folder_ids
 
 FORMATS = ("EwsId", "EwsLegacyId", "EntryId", "HexEntryId", "OwaId", "StoreId")
