@@ -84,12 +84,21 @@ class LoginFailure(Exception):
         return out
 
 
+def given(params: Params, name: str) -> str | None:
+    """A credential parameter, treating the Python binding's unset values ("None") as absent: it
+    url-encodes every login parameter, so a password login also carries `api_key=None`."""
+    value = first(params, name)
+    if value is None or value.strip() in ("", "None", "null"):
+        return None
+    return value
+
+
 def new_sid() -> str:
     return secrets.token_hex(16)
 
 
 def application_name(params: Params, user_agent: str) -> str:
-    name = first(params, "_application_name", "application_name")
+    name = given(params, "_application_name") or given(params, "application_name")
     if name:
         return name.strip()
     return (user_agent.split() or ["api"])[0].split("/")[0]
@@ -103,14 +112,14 @@ def login(box: "CrmSandbox", params: Params, user_agent: str | None) -> tuple[di
     if app_name.lower() in RESERVED_APPLICATION_NAMES:
         raise LoginFailure(403, "invalid_application_name", f"'{app_name}' is reserved by Workbooks")
     now = box.clock.now()
-    api_key = first(params, "api_key")
-    username = (first(params, "username") or "").strip()
-    wanted_db = first(params, "logical_database_id")
-    old_sid = first(params, "session_id")
+    api_key = given(params, "api_key")
+    username = (given(params, "username") or "").strip()
+    wanted_db = given(params, "logical_database_id")
+    old_sid = given(params, "session_id")
     if api_key:
         k = box.check_key(api_key)
         user, db_id = box.users[k.user_id], k.db_id
-    elif username and old_sid and not first(params, "password"):
+    elif username and old_sid and not given(params, "password"):
         old = box.sessions.get(old_sid.strip())
         user = box.user_by_login(username)
         if old is None or user is None or old.user_id != user.id or (wanted_db and str(old.db_id) != wanted_db.strip()):

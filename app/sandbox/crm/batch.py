@@ -17,9 +17,10 @@ from app.sandbox.crm.store import LOCATION_TYPES, NULL, Db, FieldError, is_blank
 STALE = "This record cannot be saved since it has already been updated elsewhere."
 NO_VALUE = ":no_value:"
 NULL_VALUE = ":null_value:"
-RESERVED = frozenset({
+RESERVED = frozenset({  # request-level parameters the bindings send next to the record arrays
     "client", "api_key", "api_version", "json", "callback", "jsonp", "json_utf8_encoding", "application_name",
     "user_agent", "logical_database_id", "username", "password", "session_id", "id", "lock_version",
+    "api_logging_key", "api_logging_seq",
 })
 OPS = {"POST": "create", "PUT": "update", "DELETE": "destroy"}
 
@@ -114,6 +115,9 @@ def parse(params: Params, http_method: str) -> tuple[list[dict[str, Any]], list[
     for i, name in enumerate(ff):
         if name.strip() == "id" and (ft[i] if i < len(ft) else "eq").strip() == "eq" and i < len(fc):
             filter_ids.update(x.strip() for x in fc[i].split(","))
+    for r in records:
+        if r["method"] == "POST" and (str(r["id"]).strip() != "0" or str(r["lock_version"]).strip() != "0"):
+            violations.append(f"a create must send id 0 and lock_version 0, not {r['id']}/{r['lock_version']}")
     missing = [r["id"] for r in records if str(r["id"]).strip() not in filter_ids]
     if records and missing:
         violations.append(f"id filter missing or incomplete: no _ff[]=id filter for {', '.join(map(str, missing[:10]))}")

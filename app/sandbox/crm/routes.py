@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 from app.sandbox.crm import batch as B
 from app.sandbox.crm import formats as F
 from app.sandbox.crm import query as Q
-from app.sandbox.crm.auth import LoginFailure, Principal, application_name, login, new_sid, parse_cookie, session_expired
+from app.sandbox.crm.auth import (LoginFailure, Principal, application_name, given, login, new_sid, parse_cookie,
+                                  session_expired)
 from app.sandbox.crm.control import handle_control
 from app.sandbox.crm.metadata import BY_CONTROLLER, TypeDef, types_rows
 from app.sandbox.crm.state import CrmSandbox
@@ -287,7 +288,7 @@ class CrmHandler(SandboxHandler):
     # --- authentication --------------------------------------------------------------------------------
     def _authenticate(self, params: Q.Params) -> Principal:
         box = self.box
-        key = Q.first(params, "api_key")
+        key = given(params, "api_key")
         with box.lock:
             if key:
                 try:
@@ -316,7 +317,7 @@ class CrmHandler(SandboxHandler):
         box = self.box
         if Q.first(params, "client") != "api":
             box.violation("POST login", "login without client=api")
-        if Q.first(params, "api_key") and Q.first(params, "logical_database_id"):
+        if given(params, "api_key") and given(params, "logical_database_id"):
             box.violation("POST login", "logical_database_id sent with an api_key (a key belongs to one database)")
         try:
             with box.lock:
