@@ -144,3 +144,30 @@ def test_php_binding_shapes(env):
                                     "password": box.password, "_fast_login": "0"}).encode())
     assert login.status == 200 and "my_queues" in login.json
     assert any(k == "Set-Cookie" and v.startswith("Workbooks-Session=") and ";" in v for k, v in login.headers.items())
+
+
+def test_vba_binding_shapes(env):
+    """VBA binding: JSON login with the key, GETs in the query string, batches with `_method`, the
+    token and the id filter in the query and the square in the body."""
+    import json
+
+    server, box = env
+    ua = {"User-Agent": "VBA-Web v4.1.6 (https://github.com/VBA-tools/VBA-Web)"}
+    login = request(server.base_url, "POST", "/login.api", headers={**ua, "Content-Type": "application/json"},
+                    body=json.dumps({"api_key": box.api_key, "_application_name": "Excel", "api_version": "1"}).encode())
+    assert login.status == 200
+    sid = [c for c in login.set_cookies if c.startswith("Workbooks-Session=")][0].split(";")[0].split("=", 1)[1]
+    assert len(sid) >= 32
+    cookie = {**ua, "Cookie": f"Workbooks-Session={sid}"}
+    got = request(server.base_url, "GET", "/crm/organisations.api",
+                  query=[("_dc", "123456789012"), ("_start", "0"), ("_limit", "1"), ("_select_columns[]", "name")],
+                  headers=cookie)
+    org = got.json["data"][0]
+    query = [("_dc", "1"), ("_method", "PUT"), ("_authenticity_token", login.json["authenticity_token"]),
+             ("_ff[]", "id"), ("_ft[]", "eq"), ("_fc[]", str(org["id"]))]
+    body = urlencode([("__method[]", "PUT"), ("id[]", org["id"]), ("lock_version[]", org["lock_version"]),
+                      ("name[]", org["name"] + " (VBA)")]).encode()
+    r = request(server.base_url, "POST", "/crm/organisations.api", query=query, body=body,
+                headers={**cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.json["success"] is True and r.json["affected_objects"][0]["name"].endswith("(VBA)")
+    assert request(server.base_url, "POST", "/logout", headers=cookie).status == 302
