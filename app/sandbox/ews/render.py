@@ -265,8 +265,15 @@ def render_ext(mb: Mailbox, item: Item, path: Path):
     return el
 
 
-def render_item(mb: Mailbox, item: Item, parent, shape: Shape):
-    """Append the item's element to `parent` with the properties the shape asks for."""
+FIND_OMITS = {"Body", "TextBody", "UniqueBody", "MimeContent", "Attachments", "InternetMessageHeaders",
+              "ToRecipients", "CcRecipients", "BccRecipients", "RequiredAttendees", "OptionalAttendees",
+              "Resources", "ModifiedOccurrences", "DeletedOccurrences", "EmailAddresses", "PhysicalAddresses",
+              "PhoneNumbers", "ImAddresses", "Categories"}
+
+
+def render_item(mb: Mailbox, item: Item, parent, shape: Shape, find: bool = False):
+    """Append the item's element to `parent` with the properties the shape asks for. `find`:
+    a FindItem answer, where AllProperties leaves out what FindItem cannot return."""
     out = sub(parent, t(item.kind))
     pos = schema.POSITION.get(item.kind, schema.POSITION["Item"])
     chosen: dict[str, object] = {}
@@ -274,6 +281,8 @@ def render_item(mb: Mailbox, item: Item, parent, shape: Shape):
     names: list[str] = []
     if shape.base == "AllProperties":
         names = list(item.props) + list(COMPUTED_FOR.get(item.kind, ())) + ["ParentFolderId"]
+        if find:
+            names = [n for n in names if n not in FIND_OMITS]
     elif shape.base == "Default":
         names = list(schema.DEFAULT_SHAPE.get(item.kind, ()))
     for p in shape.paths:
@@ -366,6 +375,8 @@ def values_for(mb: Mailbox, item: Item, path: Path) -> list[str]:
         return []
     if name in ("Categories", "Children", "Companies", "Contacts"):
         return [c.text or "" for c in el]
+    if name in schema.INDEXED.values():
+        return [" ".join(p.text or "" for p in e) if len(e) else (e.text or "") for e in el]
     if len(el) and el.find(f".//{t('EmailAddress')}") is not None:
         return [a.text or "" for a in el.iter(t("EmailAddress"))] + [n.text or "" for n in el.iter(t("Name"))]
     if name in ("ParentFolderId",):

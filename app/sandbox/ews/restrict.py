@@ -136,3 +136,37 @@ def sort_objects(objs: list, order_el, values: Callable[[object, Path], list[str
             present.sort(key=lambda o, path=path: str(values(o, path)[0]).casefold(), reverse=direction == "Descending")
         objs = present + missing
     return objs
+
+
+AQS_FIELDS = {
+    "subject": ("item:Subject",), "body": ("item:Body",), "from": ("message:From", "message:Sender"),
+    "to": ("message:ToRecipients",), "cc": ("message:CcRecipients",), "category": ("item:Categories",),
+    "participants": ("message:From", "message:ToRecipients", "message:CcRecipients"),
+    "attendees": ("calendar:RequiredAttendees", "calendar:OptionalAttendees"), "location": ("calendar:Location",),
+}
+AQS_DEFAULT = ("item:Subject", "item:Body", "contacts:DisplayName", "contacts:EmailAddress", "contacts:CompanyName",
+               "message:From", "message:ToRecipients", "calendar:Location")
+
+
+def compile_query_string(text: str, values: Callable[[object, Path], list[str]]) -> Callable[[object], bool]:
+    """A small AQS subset (m:QueryString): words and "quoted phrases", optionally prefixed with
+    subject:, body:, from:, to:, cc:, participants:, category:, attendees:, location:; every term
+    must occur (case-insensitive substring). AND/OR keywords are ignored."""
+    import shlex
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        tokens = text.split()
+    terms = []
+    for tok in tokens:
+        if tok.upper() in ("AND", "OR"):
+            continue
+        field, sep, value = tok.partition(":")
+        if sep and field.lower() in AQS_FIELDS:
+            terms.append(([Path("field", u) for u in AQS_FIELDS[field.lower()]], value.casefold()))
+        else:
+            terms.append(([Path("field", u) for u in AQS_DEFAULT], tok.casefold()))
+
+    def match(obj) -> bool:
+        return all(any(needle in v.casefold() for p in paths for v in values(obj, p)) for paths, needle in terms)
+    return match

@@ -5,7 +5,7 @@ from ..calview import calendar_view, find_occurrence, nth_occurrence
 from ..ids import change_key_ok
 from ..properties import parse_dt
 from ..render import parse_shape, render_item, values_for
-from ..restrict import compile_restriction, sort_objects
+from ..restrict import compile_query_string, compile_restriction, sort_objects
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
 from ..store import Item
 from .common import Context, folder_ids, resolve_folder
@@ -32,6 +32,9 @@ def find_item(ctx: Context, req, msgs) -> None:
                 folder = resolve_folder(ctx, fid)
                 values = lambda obj, path: values_for(mb, obj, path)  # noqa: E731
                 pred = compile_restriction(restriction, values) if restriction is not None else None
+                query = req.findtext(m("QueryString"))
+                if query and query.strip():
+                    pred = compile_query_string(query, values)
             except EwsError as err:
                 error_message(msgs, "FindItem", err)
                 continue
@@ -70,7 +73,7 @@ def find_item(ctx: Context, req, msgs) -> None:
             root = sub(msg, m("RootFolder"), **attrs)
             container = sub(root, t("Items"))
             for item in page:
-                render_item(mb, item, container, shape)
+                render_item(mb, item, container, shape, find=True)
 
 
 def _calendar_view(ctx: Context, folder, view, shape, msgs) -> None:
@@ -89,7 +92,7 @@ def _calendar_view(ctx: Context, folder, view, shape, msgs) -> None:
                IncludesLastItemInRange="true" if len(page) >= total else "false")
     container = sub(root, t("Items"))
     for item in page:
-        render_item(ctx.mailbox, item, container, shape)
+        render_item(ctx.mailbox, item, container, shape, find=True)
 
 
 def get_item(ctx: Context, req, msgs) -> None:

@@ -65,16 +65,37 @@ def convert_id(ctx: Context, req, msgs) -> None:
 
 
 def resolve_names(ctx: Context, req, msgs) -> None:
+    """The mailbox owner (as the directory would) and contacts whose name or address starts with
+    the entry; "SMTP:" prefixes are stripped."""
     needle = (req.findtext(m("UnresolvedEntry")) or "").strip().lower()
+    if needle.startswith("smtp:"):
+        needle = needle[5:]
     mb = ctx.mailbox
     found = []
-    if needle and (needle in mb.address.lower() or needle in mb.display_name.lower()):
+    if needle and (mb.address.lower().startswith(needle) or mb.display_name.lower().startswith(needle)):
         found.append((mb.display_name, mb.address))
+    if needle and req.get("SearchScope", "ActiveDirectoryContacts") != "ActiveDirectory":
+        with mb.lock:
+            for item in mb.folder_items(mb.distinguished["contacts"]):
+                name = item.props.get("DisplayName")
+                name = (name.text or "") if name is not None else ""
+                emails = item.props.get("EmailAddresses")
+                for entry in (emails if emails is not None else []):
+                    addr = entry.text or ""
+                    if name.lower().startswith(needle) or addr.lower().startswith(needle):
+                        found.append((name, addr))
+    found = found[:100]
     if not found:
         error_message(msgs, "ResolveNames", EwsError("ErrorNameResolutionNoResults",
                                                      "No results were found."))
         return
-    msg = success_message(msgs, "ResolveNames")
+    if len(found) > 1:
+        msg = sub(msgs, m("ResolveNamesResponseMessage"), ResponseClass="Warning")
+        sub(msg, m("MessageText"), "Multiple results were found.")
+        sub(msg, m("ResponseCode"), "ErrorNameResolutionMultipleResults")
+        sub(msg, m("DescriptiveLinkKey"), "0")
+    else:
+        msg = success_message(msgs, "ResolveNames")
     rs = sub(msg, m("ResolutionSet"), TotalItemsInView=str(len(found)), IncludesLastItemInRange="true")
     for name, addr in found:
         res = sub(rs, t("Resolution"))
