@@ -1,0 +1,547 @@
+"""Graph v1.0 resources of the sandbox: one `Api.call()` used by the HTTP handler and by $batch.
+
+Routes (paths after /v1.0; `('x')` segments are accepted as `/x`):
+  me                                        GET
+  me/contacts[/delta|/{id}[/permanentDelete]]           + me/contactFolders/{fid}/contacts/...
+  me/todo/lists, me/todo/lists/{lid}/tasks[/delta|/{id}[/extensions[/{name}]]]
+  me/events[/{id}[/permanentDelete]] (also me/calendar/events), me/calendarView[/delta]
+  me/mailFolders[/{fid}[/messages[/delta|/{id}]]], me/messages/{id}[/move]
+  me/outlook/masterCategories[/{id}]
+Semantics kept: etags change on every write, If-Match mismatch -> 412, DELETE moves to Deleted
+Items (permanentDelete is the hard delete), delta = one net change per item since the token.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from . import odata
+from .odata import ODataError, bad, render
+from .store import Folder, Item, Store, parse_dtz, zone
+from .tokens import Signer, TokenError
+
+DEFAULT_PAGE = 10
+MAX_PAGE = 1000
+CONFLICT = ("ErrorIrresolvableConflict", "The send or update operation could not be performed because the change "
+            "key passed in the request does not match the current change key for the item.")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # after /v1.0/, no query
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any = None
+    base: str = ""  # scheme://host:port
+
+    @property
+    def prefer(self) -> dict[str, str]:
+        out = {}
+        for part in re.split(r",", self.headers.get("prefer", "")):
+            key, _, value = part.strip().partition("=")
+            if key:
+                out[key.strip().lower()] = value.strip().strip('"')
+        return out
+
+    @property
+    def immutable(self) -> bool:
+        return self.prefer.get("idtype", "").lower() == "immutableid"
+
+    @property
+    def tz(self) -> str:
+        return self.prefer.get("outlook.timezone") or "UTC"
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error(status: int, code: str, message: str) -> Response:
+    return Response(status, {"error": {"code": code, "message": message, "innerError": {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": secrets.token_hex(16), "client-request-id": secrets.token_hex(16)}}})
+
+
+SEG = r"([^/]+)"
+ROUTES: list[tuple[str, str]] = [
+    (r"me", "me"),
+    (r"me/contacts", "contacts"),
+    (r"me/contacts/delta", "contacts.delta"),
+    (r"me/contacts/" + SEG, "contacts.item"),
+    (r"me/contacts/" + SEG + "/permanentDelete", "contacts.permanentDelete"),
+    (r"me/contactFolders", "contactFolders"),
+    (r"me/contactFolders/" + SEG + "/contacts", "contacts"),
+    (r"me/contactFolders/" + SEG + "/contacts/delta", "contacts.delta"),
+    (r"me/contactFolders/" + SEG + "/contacts/" + SEG, "contacts.item"),
+    (r"me/todo/lists", "todoLists"),
+    (r"me/todo/lists/" + SEG + "/tasks", "tasks"),
+    (r"me/todo/lists/" + SEG + "/tasks/delta", "tasks.delta"),
+    (r"me/todo/lists/" + SEG + "/tasks/" + SEG, "tasks.item"),
+    (r"me/todo/lists/" + SEG + "/tasks/" + SEG + "/extensions", "tasks.extensions"),
+    (r"me/todo/lists/" + SEG + "/tasks/" + SEG + "/extensions/" + SEG, "tasks.extension"),
+    (r"me/(?:calendar/)?events", "events"),
+    (r"me/(?:calendar/)?events/" + SEG, "events.item"),
+    (r"me/(?:calendar/)?events/" + SEG + "/permanentDelete", "events.permanentDelete"),
+    (r"me/calendarView", "calendarView"),
+    (r"me/calendarView/delta", "calendarView.delta"),
+    (r"me/mailFolders", "mailFolders"),
+    (r"me/mailFolders/" + SEG, "mailFolders.item"),
+    (r"me/mailFolders/" + SEG + "/messages", "messages"),
+    (r"me/mailFolders/" + SEG + "/messages/delta", "messages.delta"),
+    (r"me/mailFolders/" + SEG + "/messages/" + SEG, "messages.item"),
+    (r"me/messages/" + SEG, "messages.item"),
+    (r"me/messages/" + SEG + "/move", "messages.move"),
+    (r"me/outlook/masterCategories", "masterCategories"),
+    (r"me/outlook/masterCategories/" + SEG, "masterCategories.item"),
+]
+COMPILED = [(re.compile("^" + p + "$", re.I), name) for p, name in ROUTES]
+SCOPES = {"contacts": "Contacts", "tasks": "Tasks", "todoLists": "Tasks", "events": "Calendars",
+          "calendarView": "Calendars", "messages": "Mail", "mailFolders": "Mail", "masterCategories": "MailboxSettings",
+          "contactFolders": "Contacts", "me": "User"}
+
+
+def normalise_path(path: str) -> str:
+    path = re.sub(r"\('([^']*)'\)", r"/\1", path)
+    return path.strip("/")
+
+
+def route(path: str) -> tuple[str, list[str]]:
+    path = normalise_path(path)
+    for rx, name in COMPILED:
+        m = rx.match(path)
+        if m:
+            return name, list(m.groups())
+    return "", []
+
+
+def needed_scope(name: str, method: str) -> str:
+    family = SCOPES.get(name.split(".")[0], "User")
+    return f"{family}.{'Read' if method == 'GET' else 'ReadWrite'}"
+
+
+class Api:
+    def __init__(self, store: Store, signer: Signer | None = None):
+        self.store = store
+        self.signer = signer or Signer()
+
+    # --- entry point ---------------------------------------------------------------------------
+    def call(self, req: Request) -> Response:
+        name, args = route(req.path)
+        if not name:
+            return error(400, "BadRequest", f"Resource not found for the segment '{req.path.split('/')[-1]}'.")
+        handler: Callable[..., Response] | None = getattr(self, "r_" + name.replace(".", "_"), None)
+        try:
+            with self.store.lock:
+                return handler(req, *args) if handler else error(405, "BadRequest", "Unsupported request.")
+        except ODataError as exc:
+            return error(exc.status, exc.code, exc.message)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _folder(self, key: str | None, kind: str) -> Folder:
+        default = {"contact": "contacts", "event": "calendar", "task": "defaultList", "message": "inbox"}[kind]
+        folder = self.store.folder(key or default)
+        if folder is None or folder.kind != kind:
+            raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return folder
+
+    def _item(self, item_id: str, kind: str, folder: Folder | None = None) -> Item:
+        item = self.store.get(item_id)
+        if item is None or item.kind != kind or (folder is not None and item.folder != folder.id):
+            raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if kind != "message" and item.folder == self.store.wk("deleteditems").id and folder is None:
+            raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return item
+
+    def _render(self, req: Request, item: Item, *, select=True) -> dict[str, Any]:
+        return render(item, immutable=req.immutable, select=odata.parse_select(req.query.get("$select")) if select else None,
+                      expand=odata.parse_expand(req.query.get("$expand"), item.kind), tz=req.tz)
+
+    def _if_match(self, req: Request, item: Item) -> None:
+        wanted = req.headers.get("if-match")
+        if wanted and wanted.strip() != "*" and wanted.strip() != item.etag:
+            raise ODataError(412, *CONFLICT)
+
+    def _page_size(self, req: Request) -> int:
+        size = req.prefer.get("odata.maxpagesize") or req.query.get("$top")
+        try:
+            return max(1, min(MAX_PAGE, int(size))) if size else DEFAULT_PAGE
+        except ValueError:
+            raise bad("Invalid $top or odata.maxpagesize value.") from None
+
+    def _context(self, req: Request, item: Item) -> str:
+        return f"{req.base}/v1.0/$metadata#users('{self.store.user_id}')/{item.kind}s/$entity"
+
+    # --- me ------------------------------------------------------------------------------------
+    def r_me(self, req: Request) -> Response:
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        return Response(200, {"@odata.context": f"{req.base}/v1.0/$metadata#users/$entity", "id": self.store.user_id,
+                              "displayName": self.store.display_name, "mail": self.store.address,
+                              "userPrincipalName": self.store.address, "givenName": None, "surname": None})
+
+    # --- generic collections -------------------------------------------------------------------
+    def _collection(self, req: Request, kind: str, folder: Folder, scope: str, *, present=None) -> Response:
+        if req.method == "POST":
+            return self._create(req, kind, folder)
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        pred = odata.parse_filter(req.query.get("$filter"), kind)
+        odata.parse_expand(req.query.get("$expand"), kind)  # validate early
+        items = [i for i in self.store.in_folder(folder.id) if (pred is None or pred(i)) and (present is None or present(i))]
+        size = self._page_size(req)
+        offset = 0
+        if "$skiptoken" in req.query:
+            try:
+                data = self.signer.read(scope, req.query["$skiptoken"])
+                offset = int(data["o"])
+            except (TokenError, KeyError, ValueError):
+                return error(400, "BadRequest", "The $skiptoken is not valid.")
+        page = items[offset:offset + size]
+        body: dict[str, Any] = {"value": [self._render(req, i) for i in page]}
+        if offset + size < len(items):
+            query = {k: v for k, v in req.query.items() if k not in ("$skiptoken", "$top")}
+            query["$top"] = str(size)
+            query["$skiptoken"] = self.signer.issue(scope, {"o": offset + size})
+            body["@odata.nextLink"] = f"{req.base}/v1.0/{scope}?" + "&".join(
+                f"{k}={quote(v, safe='$,')}" for k, v in query.items())
+        return Response(200, body)
+
+    def _create(self, req: Request, kind: str, folder: Folder) -> Response:
+        data = odata.validate_write(kind, req.body, creating=True)
+        ext = [(p["id"].strip(), p["value"]) for p in data.pop("singleValueExtendedProperties", None) or []]
+        open_ext = {}
+        for e in data.pop("extensions", None) or []:
+            if not isinstance(e, dict) or not e.get("extensionName"):
+                raise bad("An open extension needs an extensionName.", "ErrorInvalidRequest")
+            open_ext[str(e["extensionName"])] = {k: v for k, v in e.items() if not k.startswith("@") and k not in (
+                "extensionName", "id")}
+        data = {k: v for k, v in data.items() if v is not None}
+        self._defaults(kind, data)
+        item = self.store.add(kind, folder.id, data, ext=ext, open_ext=open_ext)
+        return Response(201, {"@odata.context": self._context(req, item), **self._render(req, item, select=False)})
+
+    def _defaults(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "contact":
+            if not data.get("displayName"):
+                parts = [data.get(k) for k in ("givenName", "middleName", "surname")]
+                data["displayName"] = " ".join(p for p in parts if p) or data.get("companyName") or ""
+            data.setdefault("emailAddresses", [])
+            data.setdefault("businessPhones", [])
+            data.setdefault("homePhones", [])
+        elif kind == "event":
+            odata.check_event_times(data)
+            data.setdefault("isAllDay", False)
+            data.setdefault("isReminderOn", True)
+            data.setdefault("reminderMinutesBeforeStart", 15)
+            data.setdefault("attendees", [])
+            data.setdefault("location", {"displayName": ""})
+            data.setdefault("body", {"contentType": "html", "content": ""})
+            data.setdefault("showAs", "busy")
+            data.update({"type": "singleInstance", "isOrganizer": True, "isCancelled": False,
+                         "iCalUId": "040000008200E00074C5B7101A82E008" + secrets.token_hex(28).upper(),
+                         "organizer": {"emailAddress": {"name": self.store.display_name, "address": self.store.address}},
+                         "originalStartTimeZone": data["start"].get("timeZone", "UTC"),
+                         "originalEndTimeZone": data["end"].get("timeZone", "UTC")})
+        elif kind == "task":
+            data.setdefault("status", "notStarted")
+            data.setdefault("importance", "normal")
+            data.setdefault("isReminderOn", False)
+            data.setdefault("body", {"content": "", "contentType": "text"})
+            self._completed(data)
+        elif kind == "message":
+            data.setdefault("isDraft", True)
+            data.setdefault("from", {"emailAddress": {"name": self.store.display_name, "address": self.store.address}})
+            data.setdefault("internetMessageId", f"<{secrets.token_hex(12)}@sandbox.example>")
+
+    def _completed(self, data: dict[str, Any]) -> None:
+        if data.get("status") == "completed" and not data.get("completedDateTime"):
+            now = dt.datetime.now(dt.timezone.utc)
+            data["completedDateTime"] = {"dateTime": now.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"}
+        elif data.get("status") not in (None, "completed"):
+            data.pop("completedDateTime", None)
+
+    def _entity(self, req: Request, kind: str, item: Item) -> Response:
+        if req.method == "GET":
+            return Response(200, {"@odata.context": self._context(req, item), **self._render(req, item)})
+        if req.method == "PATCH":
+            self._if_match(req, item)
+            data = odata.validate_write(kind, req.body, creating=False)
+            merged = dict(item.data)
+            for pv in data.pop("singleValueExtendedProperties", None) or []:
+                item.ext[pv["id"].strip().lower()] = (pv["id"].strip(), pv["value"])
+            for key, value in data.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if kind == "event":
+                odata.check_event_times(merged)
+                if "start" in data:
+                    merged["originalStartTimeZone"] = merged["start"].get("timeZone", "UTC")
+                if "end" in data:
+                    merged["originalEndTimeZone"] = merged["end"].get("timeZone", "UTC")
+            if kind == "task":
+                self._completed(merged)
+            item.data = merged
+            self.store.touch(item)
+            return Response(200, {"@odata.context": self._context(req, item), **self._render(req, item, select=False)})
+        if req.method == "DELETE":
+            self._if_match(req, item)
+            self.store.move(item, self.store.wk("deleteditems").id)  # Graph DELETE = soft delete to Deleted Items
+            return Response(204)
+        return error(405, "BadRequest", "Unsupported request.")
+
+    def _permanent(self, req: Request, item: Item) -> Response:
+        if req.method != "POST":
+            return error(405, "BadRequest", "Unsupported request.")
+        self.store.remove(item)
+        return Response(204)
+
+    # --- delta ---------------------------------------------------------------------------------
+    def _delta(self, req: Request, kind: str, folder: Folder, scope: str, *, window: bool = False) -> Response:
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        token = req.query.get("$skiptoken") or req.query.get("$deltatoken")
+        if token:
+            try:
+                state = self.signer.read(scope, token)
+                since, select, size, win = int(state["s"]), state.get("sel"), int(state["n"]), state.get("w")
+            except (TokenError, KeyError, ValueError, TypeError):
+                return error(410, "syncStateNotFound", "The sync state generation is not found or is invalid. "
+                             "Resync required (resyncRequired).")
+        else:
+            since, select, size = 0, req.query.get("$select"), self._page_size(req)
+            win = None
+            if window:
+                try:
+                    start = parse_dtz({"dateTime": req.query["startDateTime"], "timeZone": "UTC"})
+                    end = parse_dtz({"dateTime": req.query["endDateTime"], "timeZone": "UTC"})
+                except (KeyError, ValueError):
+                    return error(400, "ErrorInvalidParameter", "This request requires a time window specified by "
+                                 "the query string parameters StartDateTime and EndDateTime.")
+                win = [start.isoformat(), end.isoformat()]
+        if "$expand" in req.query:
+            return error(400, "BadRequest", "$expand is not supported on delta queries.")
+        present = None
+        if win:
+            lo, hi = dt.datetime.fromisoformat(win[0]), dt.datetime.fromisoformat(win[1])
+            present = lambda it: _overlaps(it, lo, hi)  # noqa: E731
+        net = self.store.net_changes(folder.id, since, present or (lambda it: True))
+        page, rest = net[:size], net[size:]
+        sel = odata.parse_select(select)
+        value = []
+        for _, op, item_id in page:
+            item = self.store.items.get(item_id)
+            if op == "upsert" and item is not None:
+                value.append(render(item, immutable=req.immutable, select=sel, tz=req.tz))
+            else:
+                rest_id = self.store.left.get((folder.id, item_id), item_id)
+                value.append({"@odata.type": odata.ODATA_TYPE[kind], "id": item_id if req.immutable else rest_id,
+                              "@removed": {"reason": "deleted"}})
+        body: dict[str, Any] = {"@odata.context": f"{req.base}/v1.0/$metadata#Collection({kind})", "value": value}
+        if rest:
+            tok = self.signer.issue(scope, {"s": page[-1][0], "sel": select, "n": size, "w": win})
+            body["@odata.nextLink"] = f"{req.base}/v1.0/{scope}?$skiptoken={tok}"
+        else:
+            tok = self.signer.issue(scope, {"s": max(since, self.store.seq), "sel": select, "n": size, "w": win})
+            body["@odata.deltaLink"] = f"{req.base}/v1.0/{scope}?$deltatoken={tok}"
+        return Response(200, body)
+
+    # --- contacts ------------------------------------------------------------------------------
+    def r_contacts(self, req: Request, fid: str | None = None) -> Response:
+        folder = self._folder(fid, "contact")
+        return self._collection(req, "contact", folder, normalise_path(req.path))
+
+    def r_contacts_delta(self, req: Request, fid: str | None = None) -> Response:
+        return self._delta(req, "contact", self._folder(fid, "contact"), normalise_path(req.path))
+
+    def r_contacts_item(self, req: Request, *ids: str) -> Response:
+        folder = self._folder(ids[0], "contact") if len(ids) == 2 else None
+        return self._entity(req, "contact", self._item(ids[-1], "contact", folder))
+
+    def r_contacts_permanentDelete(self, req: Request, item_id: str) -> Response:
+        return self._permanent(req, self._item(item_id, "contact"))
+
+    def r_contactFolders(self, req: Request) -> Response:
+        folders = [f for f in self.store.folders.values() if f.kind == "contact" and f.wellknown != "contacts"]
+        return Response(200, {"value": [{"id": f.id, "displayName": f.name, "parentFolderId": f.parent} for f in folders]})
+
+    # --- To Do ---------------------------------------------------------------------------------
+    def r_todoLists(self, req: Request) -> Response:
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        lists = [f for f in self.store.folders.values() if f.kind == "task"]
+        pred = odata.parse_filter(req.query.get("$filter"), "task")
+        value = [{"@odata.etag": 'W/"list"', "id": f.id, "displayName": f.name, "isOwner": True, "isShared": False,
+                  "wellknownListName": "defaultList" if f.wellknown == "defaultList" else "none"} for f in lists]
+        if pred is not None:
+            value = [v for v in value if pred(Item("", "", "task", "", dict(v)))]
+        return Response(200, {"value": value})
+
+    def r_tasks(self, req: Request, lid: str) -> Response:
+        return self._collection(req, "task", self._folder(lid, "task"), normalise_path(req.path))
+
+    def r_tasks_delta(self, req: Request, lid: str) -> Response:
+        return self._delta(req, "task", self._folder(lid, "task"), normalise_path(req.path))
+
+    def r_tasks_item(self, req: Request, lid: str, tid: str) -> Response:
+        return self._entity(req, "task", self._item(tid, "task", self._folder(lid, "task")))
+
+    def r_tasks_extensions(self, req: Request, lid: str, tid: str) -> Response:
+        item = self._item(tid, "task", self._folder(lid, "task"))
+        if req.method == "GET":
+            return Response(200, {"value": [odata.render_extension(n, p) for n, p in item.open_ext.items()]})
+        if req.method != "POST":
+            return error(405, "BadRequest", "Unsupported request.")
+        body = req.body if isinstance(req.body, dict) else {}
+        name = str(body.get("extensionName") or "")
+        if not name:
+            return error(400, "ErrorInvalidRequest", "An open extension needs an extensionName.")
+        if name in item.open_ext:
+            return error(409, "NameAlreadyExists", "An extension with this name already exists.")
+        item.open_ext[name] = {k: v for k, v in body.items() if not k.startswith("@") and k not in ("extensionName", "id")}
+        self.store.touch(item)
+        return Response(201, odata.render_extension(name, item.open_ext[name]))
+
+    def r_tasks_extension(self, req: Request, lid: str, tid: str, name: str) -> Response:
+        item = self._item(tid, "task", self._folder(lid, "task"))
+        key = next((n for n in item.open_ext if name.lower() in (n.lower(), odata.ext_id(n).lower())), None)
+        if key is None:
+            return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if req.method == "GET":
+            return Response(200, odata.render_extension(key, item.open_ext[key]))
+        if req.method == "PATCH":
+            body = req.body if isinstance(req.body, dict) else {}
+            item.open_ext[key].update({k: v for k, v in body.items() if not k.startswith("@") and k not in (
+                "extensionName", "id")})
+            self.store.touch(item)
+            return Response(204)
+        if req.method == "DELETE":
+            del item.open_ext[key]
+            self.store.touch(item)
+            return Response(204)
+        return error(405, "BadRequest", "Unsupported request.")
+
+    # --- calendar ------------------------------------------------------------------------------
+    def r_events(self, req: Request) -> Response:
+        return self._collection(req, "event", self._folder(None, "event"), "me/events")
+
+    def r_events_item(self, req: Request, item_id: str) -> Response:
+        return self._entity(req, "event", self._item(item_id, "event"))
+
+    def r_events_permanentDelete(self, req: Request, item_id: str) -> Response:
+        return self._permanent(req, self._item(item_id, "event"))
+
+    def r_calendarView(self, req: Request) -> Response:
+        try:
+            lo = parse_dtz({"dateTime": req.query["startDateTime"], "timeZone": "UTC"})
+            hi = parse_dtz({"dateTime": req.query["endDateTime"], "timeZone": "UTC"})
+        except (KeyError, ValueError):
+            return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query "
+                         "string parameters StartDateTime and EndDateTime.")
+        return self._collection(req, "event", self._folder(None, "event"), "me/calendarView",
+                                present=lambda it: _overlaps(it, lo, hi))
+
+    def r_calendarView_delta(self, req: Request) -> Response:
+        return self._delta(req, "event", self._folder(None, "event"), "me/calendarView/delta", window=True)
+
+    # --- mail ----------------------------------------------------------------------------------
+    def r_mailFolders(self, req: Request) -> Response:
+        if req.method == "POST":
+            body = req.body if isinstance(req.body, dict) else {}
+            name = str(body.get("displayName") or "").strip()
+            if not name:
+                return error(400, "ErrorInvalidRequest", "A folder needs a displayName.")
+            if any(f.kind == "message" and f.name.lower() == name.lower() and f.parent is None
+                   for f in self.store.folders.values()):
+                return error(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+            folder = self.store.add_folder("message", name, hidden=bool(body.get("isHidden")))
+            return Response(201, self._folder_json(folder))
+        hidden = req.query.get("includeHiddenFolders", "").lower() == "true"
+        folders = [f for f in self.store.folders.values() if f.kind == "message" and (hidden or not f.hidden)]
+        pred = odata.parse_filter(req.query.get("$filter"), "message")
+        value = [self._folder_json(f) for f in folders]
+        if pred is not None:
+            value = [v for v in value if pred(Item("", "", "message", "", dict(v)))]
+        return Response(200, {"value": value})
+
+    def _folder_json(self, f: Folder) -> dict[str, Any]:
+        count = len(self.store.in_folder(f.id))
+        return {"id": f.id, "displayName": f.name, "parentFolderId": f.parent, "childFolderCount": 0,
+                "unreadItemCount": 0, "totalItemCount": count, "isHidden": f.hidden}
+
+    def r_mailFolders_item(self, req: Request, fid: str) -> Response:
+        return Response(200, self._folder_json(self._folder(fid, "message")))
+
+    def r_messages(self, req: Request, fid: str) -> Response:
+        return self._collection(req, "message", self._folder(fid, "message"), normalise_path(req.path))
+
+    def r_messages_delta(self, req: Request, fid: str) -> Response:
+        return self._delta(req, "message", self._folder(fid, "message"), normalise_path(req.path))
+
+    def r_messages_item(self, req: Request, *ids: str) -> Response:
+        folder = self._folder(ids[0], "message") if len(ids) == 2 else None
+        item = self._item(ids[-1], "message", folder)
+        if req.method == "GET" and req.prefer.get("outlook.body-content-type", "").lower() == "text":
+            resp = self._entity(req, "message", item)
+            body = resp.body.get("body")
+            if isinstance(body, dict) and body.get("contentType", "").lower() == "html":
+                resp.body["body"] = {"contentType": "text", "content": re.sub(r"<[^>]+>", "", body.get("content", ""))}
+            return resp
+        if req.method == "DELETE":
+            self._if_match(req, item)
+            self.store.move(item, self.store.wk("deleteditems").id)
+            return Response(204)
+        return self._entity(req, "message", item)
+
+    def r_messages_move(self, req: Request, item_id: str) -> Response:
+        item = self._item(item_id, "message")
+        dest = self.store.folder(str((req.body or {}).get("destinationId", "")))
+        if dest is None or dest.kind != "message":
+            return error(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+        self.store.move(item, dest.id)
+        return Response(201, self._render(req, item, select=False))
+
+    # --- categories ----------------------------------------------------------------------------
+    def r_masterCategories(self, req: Request) -> Response:
+        if req.method == "GET":
+            return Response(200, {"value": list(self.store.categories)})
+        if req.method != "POST":
+            return error(405, "BadRequest", "Unsupported request.")
+        body = req.body if isinstance(req.body, dict) else {}
+        name = str(body.get("displayName") or "").strip()
+        if not name:
+            return error(400, "ErrorInvalidRequest", "A category needs a displayName.")
+        if any(c["displayName"].lower() == name.lower() for c in self.store.categories):
+            return error(409, "ErrorDuplicateCategory", "A category with this name already exists.")
+        cat = {"id": secrets.token_hex(16), "displayName": name, "color": str(body.get("color") or "none")}
+        self.store.categories.append(cat)
+        return Response(201, cat)
+
+    def r_masterCategories_item(self, req: Request, cat_id: str) -> Response:
+        for cat in self.store.categories:
+            if cat["id"] == cat_id:
+                if req.method == "DELETE":
+                    self.store.categories.remove(cat)
+                    return Response(204)
+                return Response(200, cat)
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+
+def _overlaps(item: Item, lo: dt.datetime, hi: dt.datetime) -> bool:
+    try:
+        start, end = parse_dtz(item.data["start"]), parse_dtz(item.data["end"])
+    except (KeyError, ValueError):
+        return False
+    if item.data.get("isAllDay"):  # floating: midnights in the event's own zone
+        tz = zone(item.data.get("originalStartTimeZone"))
+        start, end = start.replace(tzinfo=tz), end.replace(tzinfo=tz)
+    return start < hi and end > lo
