@@ -215,3 +215,15 @@ def test_seeded_permissions_of_the_colleague_and_expired_key(env):
     assert w.put("email/emails", batch([{"__method": "POST", "subject": "x"}])).status == 406
     r = request(server.base_url, "GET", "/crm/people.api", query=[("api_key", box.expired_api_key)])
     assert r.status == 401 and r.json["failure_reason"] == "api_key_expired"
+
+
+def test_metadata_filters_and_columns(env):
+    server, box = env
+    w = Wire(server.base_url, api_key=box.api_key)
+    r = w.get("metadata/types", filters(("controller_path", "eq", "email/emails")) +
+              [("_select_columns[]", "class_name"), ("_select_columns[]", "fields"), ("_select_columns[]", "actions")]).json
+    assert r["total"] == 1
+    row = r["data"][0]
+    assert set(row) == {"id", "lock_version", "class_name", "fields", "actions"}
+    assert {f["name"] for f in row["fields"]} >= {"subject", "from_address", "to_addresses", "cc_addresses",
+                                                  "bcc_addresses", "sent_at", "message_id", "status"}

@@ -258,6 +258,7 @@ def _date_test(dtype: str, op: str, crit: str, tz: str | None) -> Callable[[Any]
 
 
 Pred = Callable[[dict[str, Any]], bool]
+_NO_TYPE = TypeDef("plain", "", "", None, 0)
 
 
 def compile_match(match: str, count: int, cond: Callable[[int], Pred]) -> Pred:
@@ -308,6 +309,25 @@ def compile_match(match: str, count: int, cond: Callable[[int], Pred]) -> Pred:
         return preds[int(tok) - 1]
 
     return p_or()
+
+
+def filter_plain(rows: list[dict[str, Any]], params: Params) -> list[dict[str, Any]]:
+    """Filters and column selection over plain rows (metadata): string semantics throughout."""
+    conds, match = conditions(params)
+    if conds:
+        tests = [(c.field, _string_test(c.op, c.value) if c.op not in ("blank", "not_blank", "true", "false")
+                  else _make_test(_NO_TYPE, c, date.today(), None)) for c in conds]
+
+        def cond(i: int) -> Pred:
+            name, test = tests[i]
+            return lambda r: test(r.get(name))
+
+        pred = compile_match(match, len(conds), cond)
+        rows = [r for r in rows if pred(r)]
+    wanted = [c.strip() for c in many(params, "_select_columns") if c.strip()]
+    if wanted:
+        rows = [{k: v for k, v in r.items() if k in wanted or k in ("id", "lock_version")} for r in rows]
+    return rows
 
 
 def mentions_deleted(conds: list[Cond]) -> bool:

@@ -193,7 +193,10 @@ class CrmHandler(SandboxHandler):
             if verb != "GET":
                 raise Reply(405, {"success": False, "failures": ["metadata is read-only"]})
             perms = box.users[principal.user_id].permissions
-            rows = types_rows(perms, Q.many(params, "class_names"))
+            try:
+                rows = Q.filter_plain(types_rows(perms, Q.many(params, "class_names")), params)
+            except Q.QueryError as exc:
+                raise Reply(406, {"success": False, "failures": [str(exc)]}) from None
             self.reply(200, {"success": True, "total": len(rows), "data": rows, "flash": "", "updates": {}})
         elif route in BY_CONTROLLER:
             t = BY_CONTROLLER[route]
