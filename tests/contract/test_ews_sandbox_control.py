@@ -109,3 +109,28 @@ def test_bearer_token(monkeypatch):
     finally:
         close_connections()
         server.stop()
+
+
+def test_fake_token_endpoint_and_rotation():
+    import urllib.error
+    import urllib.parse
+
+    server, sandbox = start_ews_sandbox(dataset=False, auth=("bearer",), bearer_token="first")
+    try:
+        new = sandbox.rotate_bearer_token()
+        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": "x"}).encode()
+        with urllib.request.urlopen(urllib.request.Request(server.base_url + "/common/oauth2/v2.0/token",
+                                                           data=form), timeout=5) as resp:
+            doc = json.loads(resp.read())
+        assert doc["access_token"] == new and doc["token_type"] == "Bearer" and doc["refresh_token"]
+        for token, status in (("first", 401), (new, 200)):
+            req = urllib.request.Request(server.base_url + sandbox.endpoint_path,
+                                         headers={"Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    got = resp.status
+            except urllib.error.HTTPError as err:
+                got = err.code
+            assert got == status
+    finally:
+        server.stop()

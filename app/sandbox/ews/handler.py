@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,7 @@ from .operations import OPERATIONS
 from .properties import REQUEST_TZ
 from .operations.common import Context
 
+TOKEN_PATH = re.compile(r"/[^/]+/oauth2/v2\.0/token")
 UNAUTHORIZED_BODY = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized: Access is denied due to invalid credentials.</body></html>"
 HTML = "text/html"
 
@@ -40,6 +42,11 @@ class EwsHandler(SandboxHandler):
         sandbox = self.server.app
         path = urlsplit(self.path).path
         body = self.read_body()
+        if method == "POST" and TOKEN_PATH.fullmatch(path) and "bearer" in sandbox.authenticator.schemes:
+            self.stats.count("OAuthToken")
+            status, doc = sandbox.issue_token(body)
+            self.send_json(status, doc, {"Cache-Control": "no-store"})
+            return
         if path.lower().rstrip("/") != sandbox.endpoint_path.lower():
             self.send_bytes(404, b"<html><body>404 - File or directory not found.</body></html>", HTML)
             return

@@ -102,6 +102,26 @@ class EwsSandbox:
             return None
         return persistence.save(self.mailbox_state, self.state_dir)
 
+    # --- OAuth (Bearer mode) ---------------------------------------------------------------
+    def rotate_bearer_token(self, token: str | None = None) -> str:
+        """Invalidate the current access token (requests with it now get 401); the fake token
+        endpoint hands out the new one."""
+        self.authenticator.bearer_token = token or f"sandbox-token-{uuid.uuid4().hex}"
+        return self.authenticator.bearer_token
+
+    def issue_token(self, body: bytes) -> tuple[int, dict]:
+        """POST /<tenant>/oauth2/v2.0/token: any refresh_token or client_credentials grant gets the
+        current access token (the sandbox checks the token, not how it was obtained)."""
+        from urllib.parse import parse_qs
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") not in ("refresh_token", "client_credentials", "authorization_code", "password"):
+            return 400, {"error": "unsupported_grant_type", "error_description": "AADSTS70003: unsupported grant type"}
+        if not self.authenticator.bearer_token:
+            self.rotate_bearer_token()
+        return 200, {"token_type": "Bearer", "scope": "https://outlook.office365.com/EWS.AccessAsUser.All",
+                     "expires_in": 3600, "ext_expires_in": 3600, "access_token": self.authenticator.bearer_token,
+                     "refresh_token": f"sandbox-refresh-{next(self._ids)}"}
+
     # --- fault and quirk knobs ---------------------------------------------------------
     def fail_operation(self, operation: str, kind: str = "busy", count: int = 1) -> None:
         """The next `count` requests of `operation` fail with `kind` (busy, http500, http503, drop,
