@@ -310,3 +310,22 @@ def test_module_constants_match_the_sandbox(env):
     assert set(box.my_queues) == {"Private::Crm::PersonQueue", "Private::Crm::OrganisationQueue",
                                   "Private::Crm::SalesLeadQueue", "Private::Crm::OpportunityQueue",
                                   "Private::Crm::CaseQueue", "Private::Activity::ActivityQueue"}
+
+
+def test_unreadable_state_file_is_a_clear_error(tmp_path):
+    from app.errors import ConfigError
+
+    (tmp_path / "workbooks-state.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        CrmSandbox(seed.build(3), state_dir=tmp_path)
+
+
+def test_malformed_content_length_closes_cleanly(env):
+    server, box = env
+    parts = urlsplit(server.base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as s:
+        s.sendall(b"POST /crm/people.api HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nContent-Length: abc\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 406")

@@ -218,6 +218,7 @@ class CrmHandler(SandboxHandler):
                 try:
                     size = int(line.split(b";")[0].strip() or b"0", 16)
                 except ValueError:
+                    self.close_connection = True
                     raise Reply(406, {"success": False, "failures": ["Malformed chunked body"]}) from None
                 if size == 0:
                     self.rfile.readline(65537)
@@ -229,6 +230,7 @@ class CrmHandler(SandboxHandler):
         try:
             return self.read_body()
         except ValueError:
+            self.close_connection = True  # the stream position is unknown now
             raise Reply(406, {"success": False, "failures": ["Malformed Content-Length"]}) from None
 
     @staticmethod

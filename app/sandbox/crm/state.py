@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from app.errors import ConfigError
 from app.sandbox import seed as S
 from app.sandbox.crm import formats as F
 from app.sandbox.crm import persistence, seeding
@@ -55,7 +56,11 @@ class CrmSandbox:
         self._stop = threading.Event()
         self._build_users()
         if self.state_path is not None and self.state_path.exists():
-            persistence.load(self, self.state_path)
+            try:
+                persistence.load(self, self.state_path)
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                raise ConfigError(f"the Workbooks sandbox state {self.state_path} cannot be read ({exc}); "
+                                  "delete it or choose another --state directory") from None
         else:
             self._seed()
         for db in self.dbs.values():
