@@ -93,3 +93,21 @@ def test_calendar_view_expands_recurring_masters(account, ews):
     occ.delete()
     got = account.calendar.get(id=master.id)
     assert len(got.deleted_occurrences) == 2
+
+
+def test_sync_folder_hierarchy(account):
+    root = account.msg_folder_root
+    first = list(root.sync_hierarchy())
+    assert {k for k, _ in first} == {"create"}
+    assert {"Contacts", "Calendar", "Tasks", "Inbox"} <= {f.name for _k, f in first}
+    f = Contacts(parent=account.contacts, name="Synced sub")
+    f.save()
+    changes = list(root.sync_hierarchy())
+    assert [(k, c.name) for k, c in changes] == [("create", "Synced sub")]
+    f.name = "Renamed sub"
+    f.save(update_fields=["name"])
+    assert [(k, c.name) for k, c in root.sync_hierarchy()] == [("update", "Renamed sub")]
+    fid = f.id
+    f.delete()
+    assert [(k, c.id) for k, c in root.sync_hierarchy()] == [("delete", fid)]
+    assert list(root.sync_hierarchy()) == []

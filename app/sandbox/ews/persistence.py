@@ -39,6 +39,7 @@ def dump(mb: Mailbox) -> dict:
             "change_count": i.change_count,
         } for i in mb.items.values()],
         "log": mb.log,
+        "folder_log": mb.folder_log,
     }
 
 
@@ -65,6 +66,7 @@ def load(data: dict) -> Mailbox:
         mb.items[item.id] = item
     mb.log = [tuple(e) for e in data["log"]]
     mb._log_seqs = [e[0] for e in mb.log]
+    mb.folder_log = [tuple(e) for e in data.get("folder_log", [])]
     mb.ensure_distinguished()
     return mb
 

@@ -79,6 +79,7 @@ class Mailbox:
         self.distinguished: dict[str, str] = {}
         self.items: dict[str, Item] = {}
         self.log: list[tuple[int, str, str, str]] = []  # (seq, folder id, item id, kind)
+        self.folder_log: list[tuple[int, str, str, str]] = []  # (seq, parent id, folder id, kind)
         self._log_seqs: list[int] = []
         self.seq = 0
         self.article = 0
@@ -114,8 +115,14 @@ class Mailbox:
         f = Folder(ids.new_id(self.guid, ids.FOLDER), ids.new_change_key(), parent_id, name, folder_class)
         self.folders[f.id] = f
         self.folders[parent_id].change_key = ids.new_change_key()
-        self.touch()
+        self.log_folder(f, "create")
         return f
+
+    def log_folder(self, f: Folder, kind: str) -> None:
+        """Record a hierarchy change (create, update, delete) for SyncFolderHierarchy."""
+        self.seq += 1
+        self.folder_log.append((self.seq, f.parent_id or "", f.id, kind))
+        self.touch()
 
     def folder_items(self, folder_id: str) -> list[Item]:
         return [i for i in self.items.values() if i.folder_id == folder_id]
@@ -196,7 +203,7 @@ class Mailbox:
         mac = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
         return base64.b64encode(gzip.compress(mac + payload, mtime=0)).decode("ascii")
 
-    def decode_state(self, token: str, folder_id: str) -> int:
+    def decode_state(self, token: str, folder_id: str, scopes: tuple[str, ...] | None = None) -> int:
         try:
             raw = gzip.decompress(base64.b64decode(token.strip().encode("ascii"), validate=True))
             mac, payload = raw[:16], raw[16:]
@@ -205,6 +212,8 @@ class Mailbox:
             data = json.loads(payload)
             if data["f"] != folder_id or data["m"] != self.guid:
                 raise ValueError("foreign state")
+            if scopes is not None and data.get("c") not in scopes:
+                raise ValueError("state of another kind")
             return int(data["s"])
         except Exception:
             raise EwsError("ErrorInvalidSyncStateData")

@@ -187,7 +187,7 @@ def delete_folder(ctx: Context, req, msgs) -> None:
                 for sub_f in reversed(_subtree(ctx, f)):
                     _clear(ctx, sub_f, delete_type)
                     del mb.folders[sub_f.id]
-                mb.touch()
+                    mb.log_folder(sub_f, "delete")
             except EwsError as err:
                 error_message(msgs, "DeleteFolder", err)
                 continue
@@ -208,6 +208,7 @@ def empty_folder(ctx: Context, req, msgs) -> None:
                         for sub_f in reversed(_subtree(ctx, child)):
                             _clear(ctx, sub_f, delete_type)
                             del mb.folders[sub_f.id]
+                            mb.log_folder(sub_f, "delete")
                 mb.touch()
             except EwsError as err:
                 error_message(msgs, "EmptyFolder", err)
@@ -233,7 +234,7 @@ def update_folder(ctx: Context, req, msgs) -> None:
                     elif name == "FolderClass" and local(upd) == "SetFolderField":
                         f.folder_class = value
                 f.change_key = new_change_key()
-                mb.touch()
+                mb.log_folder(f, "update")
             except (EwsError, StopIteration) as err:
                 error_message(msgs, "UpdateFolder", err if isinstance(err, EwsError) else EwsError("ErrorFolderNotFound"))
                 continue

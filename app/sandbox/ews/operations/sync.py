@@ -35,7 +35,7 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
                 if err.code == "ErrorFolderNotFound":
                     raise EwsError("ErrorSyncFolderNotFound")
                 raise
-            since = mb.decode_state(state, folder.id) if state else 0
+            since = mb.decode_state(state, folder.id, ("NormalItems", "NormalAndAssociatedItems")) if state else 0
             changes, new_seq, last = mb.net_changes(folder.id, since, limit, ignore,
                                                     associated=scope == "NormalAndAssociatedItems")
         except EwsError as err:
