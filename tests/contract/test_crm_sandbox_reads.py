@@ -205,3 +205,23 @@ def test_get_with_query_string_and_get_body(env):
     assert b"\n" in pretty.raw
     jsonp = request(server.base_url, "GET", "/crm/organisations.api", query=q + [("callback", "cb")])
     assert jsonp.raw.startswith(b"cb(")
+
+
+def test_output_options_u4_head_and_login_time_zone(env):
+    server, box, w, ids = env
+    q = [("api_key", box.api_key), ("_ff[]", "id"), ("_ft[]", "eq"), ("_fc[]", ids["alpha two"])]
+    u4 = request(server.base_url, "GET", "/crm/organisations.api", query=q + [("json_utf8_encoding", "u4")])
+    assert u4.raw.isascii()
+    people = request(server.base_url, "GET", "/crm/people.api",
+                     query=[("api_key", box.api_key), ("_ff[]", "cf_person_favourite_drink"), ("_ft[]", "ct"),
+                            ("_fc[]", "☕"), ("_start", 0), ("_limit", 1)])
+    assert "☕".encode() in people.raw  # raw UTF-8 by default
+    head = request(server.base_url, "HEAD", "/crm/organisations.api", query=q)
+    assert head.status == 200 and head.raw == b"" and int(head.header("Content-Length")) > 0
+    # wall-clock input is read in the login's _time_zone; var_date_time keeps that zone
+    lw = Wire(server.base_url)
+    assert lw.login(box.username, box.password, _time_zone="America/Chicago").status == 200
+    r = lw.put("activity/meetings", batch([{"__method": "POST", "name": "Zoned", "start": "2026-07-01 10:00",
+                                            "finish": "2026-07-01 11:00"}])).json["affected_objects"][0]
+    assert r["start"] == "2026-07-01T15:00:00.000Z,1,America/Chicago"
+    assert r["start_datetime"] == "Wed Jul 01 15:00:00 UTC 2026" and r["scheduled_finish"] == "Wed Jul 01 16:00:00 UTC 2026"
