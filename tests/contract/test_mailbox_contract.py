@@ -119,13 +119,15 @@ def test_unshare_keeps_ids_and_share_again_restores_category(harness):
     assert (item.marker, item.categorised, item.crm_id) == (Sharing.SHARED, True, "200")
 
 
-def test_trash_is_recoverable_and_missing_is_not_an_error(harness):
+@pytest.mark.parametrize("kind", list(Kind))
+def test_trash_is_recoverable_and_missing_is_not_an_error(harness, kind):
     port = harness.port
-    stamps = _create(port, Kind.TASK, 2)
-    before = harness.trashed_count(Kind.TASK)
-    assert port.trash(Kind.TASK, [stamps[0].id, stamps[0].id]) == [None, None]
-    assert port.fetch(Kind.TASK, [stamps[0].id, stamps[1].id])[0] is None
-    assert harness.trashed_count(Kind.TASK) == before + 1  # in Deleted Items, not hard-deleted
+    stamps = _create(port, kind, 2)
+    before = harness.trashed_count(kind)
+    assert port.trash(kind, [stamps[0].id, stamps[0].id]) == [None, None]
+    assert port.fetch(kind, [stamps[0].id, stamps[1].id])[0] is None
+    assert port.fetch(kind, [stamps[1].id])[0] is not None
+    assert harness.trashed_count(kind) == before + 1  # in Deleted Items, not hard-deleted
 
 
 def test_markers_are_searchable(harness):

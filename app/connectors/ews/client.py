@@ -36,7 +36,7 @@ from exchangelib.folders import Contacts
 
 from app.connectors.ews.errors import translated
 from app.connectors.ews.properties import register_properties
-from app.errors import ConfigError
+from app.errors import ConfigError, TransientError
 
 AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "oauth2": OAUTH2}
 DEFAULT_MAX_WAIT = 300
@@ -202,16 +202,24 @@ def open_account(s: EwsSettings) -> Account:
             default_timezone=_zone(s.timezone),
         )
 
-def check_connection(s: EwsSettings) -> ConnectionInfo:
+def check_connection(s: EwsSettings, *, setup: bool = False) -> ConnectionInfo:
     """Verify endpoint, credentials and mailbox with FailFast: one GetFolder (plus a ConvertId
-    version probe when no build is stored). Raises AuthError / ConfigError / TransientError."""
+    version probe when no build is stored). Raises AuthError or ConfigError with a message naming
+    the fix; an unreachable server is TransientError at start-up, but ConfigError with
+    `setup=True` (configure and the wizard save nothing and say which setting to check)."""
     s = replace(s, fail_fast=True)
     try:
-        return _check(s)
-    except ConfigError as err:
-        if s.build and getattr(err, "ews_code", "") == "ErrorInvalidServerVersion":
-            return _check(replace(s, build=""))  # stored build refused: guess once more
-        raise
+        try:
+            return _check(s)
+        except ConfigError as err:
+            if s.build and getattr(err, "ews_code", "") == "ErrorInvalidServerVersion":
+                return _check(replace(s, build=""))  # stored build refused: guess once more
+            raise
+    except TransientError as err:
+        if not setup:
+            raise
+        raise ConfigError(f"Could not reach the mail server at {s.endpoint} ({err.message}). "
+                          "Check the EWS URL (--ews-url) and the network connection.") from None
 
 def _check(s: EwsSettings) -> ConnectionInfo:
     account = open_account(s)
