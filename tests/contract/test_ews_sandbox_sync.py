@@ -137,3 +137,23 @@ def test_moves_and_deletes_reach_both_folders(account, ews):
     assert a.id not in {i.id for i in in_trash}  # moves give new ids
     deletions = sandbox.items("recoverableitemsdeletions")
     assert [d["props"]["GivenName"] for d in deletions] == ["T2"]
+
+
+def test_two_thousand_changes_resume_from_the_last_checkpoint(empty_account, empty_ews):
+    _server, sandbox = empty_ews
+    folder = empty_account.contacts
+    ids = {sandbox.add_item("contacts", "Contact", {"GivenName": f"N{i}", "DisplayName": f"N{i}"})
+           for i in range(2000)}
+    checkpoint, seen = None, []
+    for _ in range(7):  # then the process "dies": only the checkpoint survives
+        changes, checkpoint, last = _page(empty_account, folder, checkpoint, page=100)
+        seen += [i for _k, i in _kinds(changes)]
+        assert not last
+    pages, state = 0, checkpoint
+    while True:
+        changes, state, last = _page(empty_account, folder, state, page=100)
+        pages += 1
+        seen += [i for _k, i in _kinds(changes)]
+        if last:
+            break
+    assert pages == 13 and len(seen) == 2000 and set(seen) == ids
