@@ -32,7 +32,6 @@ from exchangelib import (
     Version,
 )
 from exchangelib import errors as ex
-from exchangelib.folders import Contacts
 
 from app.connectors.ews.errors import translated
 from app.connectors.ews.properties import register_properties
@@ -222,20 +221,16 @@ def check_connection(s: EwsSettings, *, setup: bool = False) -> ConnectionInfo:
                           "Check the EWS URL (--ews-url) and the network connection.") from None
 
 def _check(s: EwsSettings) -> ConnectionInfo:
+    from app.connectors.ews.folders import FolderSet  # folders imports this module's siblings only
+    from app.domain.records import Kind
+
     account = open_account(s)
+    # One GetFolder for the four folders the connector uses: proves sign-in, mailbox and access.
+    FolderSet(account).resolve([Kind.PERSON, Kind.TASK, Kind.MEETING, "sent"])
     with translated("checking the mailbox connection"):
-        folder = Contacts.get_distinguished(root=_unresolved_root(account))
-        if isinstance(folder, Exception):
-            raise folder
         version = account.version
         return ConnectionInfo(
             identity=account.primary_smtp_address.lower(),
             build=build_text(version.build),
             api_version=str(version.api_version),
         )
-
-def _unresolved_root(account: Account) -> Any:
-    from app.connectors.ews.folders import unresolved_root
-
-    return unresolved_root(account)
-
