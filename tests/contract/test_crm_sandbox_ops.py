@@ -329,3 +329,24 @@ def test_malformed_content_length_closes_cleanly(env):
         while chunk := s.recv(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 406")
+
+
+def test_fifty_thousand_people_work():
+    t0 = time.perf_counter()
+    server, box = start_crm_sandbox(people=50000)
+    try:
+        started = time.perf_counter() - t0
+        w = Wire(server.base_url, api_key=box.api_key)
+        q = box.my_queues["Private::Crm::PersonQueue"]
+        t1 = time.perf_counter()
+        body = w.get("crm/people", filters(("assigned_to", "eq", q), ("watched", "true", ""),
+                                           ("updated_at", "ge", "2026-01-20"), ("is_deleted", "true", ""),
+                                           ("is_deleted", "false", ""), match="(1 OR 2) AND 3 AND (4 OR 5)")
+                     + [("_sort[]", "updated_at"), ("_dir[]", "ASC"), ("_sort[]", "id"), ("_dir[]", "ASC"),
+                        ("_start", 0), ("_limit", 100)]).json
+        delta = time.perf_counter() - t1
+        assert body["total"] > 1000 and len(body["data"]) == 100
+        assert w.get("crm/people", [("_start", 49950), ("_limit", 100)]).json["total"] == 50000
+        assert started < 10 and delta < 5, (started, delta)
+    finally:
+        server.stop()
