@@ -32,6 +32,8 @@ class Convergence(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None))
         self.w = World(self.tmp / "journal.sqlite3")
         self.n = itertools.count(1)
+        self.seq = itertools.count(1)
+        self.edits: dict[tuple[str, str, str], tuple[int, object]] = {}  # (side, id, field) -> (seq, value)
 
     def teardown(self):
         self.w.journal.close()
@@ -52,6 +54,7 @@ class Convergence(RuleBasedStateMachine):
         if field == "email2" and value:
             value = f"{value.strip()[:1] or 'x'}{next(self.n)}@alt.test"
         self.w.crm.edit(P, rec.id, **{field: value or None})
+        self.edits[("crm", rec.id, field)] = (next(self.seq), value or None)
 
     @precondition(lambda self: self.w.crm.live(P))
     @rule(data=st.data())
@@ -80,6 +83,7 @@ class Convergence(RuleBasedStateMachine):
         if field == "email2" and value:
             value = f"{value.strip()[:1] or 'y'}{next(self.n)}@alt.test"
         self.w.mailbox.edit(P, item.item_id, **{field: value or None})
+        self.edits[("outlook", item.item_id, field)] = (next(self.seq), value or None)
 
     @precondition(lambda self: self.w.mailbox.live(P))
     @rule(data=st.data())
@@ -100,7 +104,11 @@ class Convergence(RuleBasedStateMachine):
     @precondition(lambda self: self.w.mailbox.live(P))
     @rule(data=st.data())
     def outlook_move(self, data):
-        self.w.mailbox.move(P, data.draw(st.sampled_from(self.w.mailbox.live(P))).item_id)
+        old = data.draw(st.sampled_from(self.w.mailbox.live(P))).item_id
+        new = self.w.mailbox.move(P, old).item_id
+        for (side, iid, f), v in list(self.edits.items()):
+            if side == "outlook" and iid == old:
+                self.edits[(side, new, f)] = v
 
     # --- faults and cycles ----------------------------------------------------------------
 
@@ -168,6 +176,15 @@ class Convergence(RuleBasedStateMachine):
             rec = w.crm.records.get((P, item.crm_id))
             assert rec is not None and not rec.deleted, f"shared contact {item.item_id} without a live Person"
             assert same_content(P, item.fields, rec.fields), (item.fields, rec.fields)
+        # every edit survives: the latest non-empty edit of a field of a shared pair is what both hold
+        for item in shared:
+            if item.item_id in conf_ews or item.crm_id in conf_crm:
+                continue
+            for f in FIELDS:
+                latest = max((self.edits.get(k) for k in (("outlook", item.item_id, f), ("crm", item.crm_id, f))
+                              if self.edits.get(k)), default=None, key=lambda e: e[0])
+                if latest is not None and latest[1] is not None:
+                    assert same_content(P, {f: latest[1]}, {f: item.fields.get(f)}), (f, latest, item.fields.get(f))
         # every categorised contact is really shared (marker and Person id written)
         for item in w.mailbox.live(P):
             if item.categorised and item.item_id not in conf_ews:
