@@ -148,7 +148,8 @@ class EwsHandler(SandboxHandler):
 
     def _send_xml(self, status: int, data: bytes) -> None:
         self.send_bytes(status, data, soap.CONTENT_TYPE,
-                        [("X-EwsSandbox", "1"), ("request-id", self.server.app.next_request_id())])
+                        [("Cache-Control", "private"), ("request-id", self.server.app.next_request_id()),
+                         ("X-AspNet-Version", "4.0.30319"), ("X-Powered-By", "ASP.NET"), ("X-EwsSandbox", "1")])
 
     def _inject(self, kind: str, version, sandbox) -> bool:
         if kind == "busy":

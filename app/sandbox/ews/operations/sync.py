@@ -43,9 +43,13 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
             sub(msg, m("SyncState"), "")
             sub(msg, m("IncludesLastItemInRange"), "true")
             return
-        if ctx.knob("same_state") and state and changes:
-            # Quirk: the server answers with the old state and more to come.
+        same = ctx.knob("same_state")
+        if same and state and changes:
+            # Quirk: the server answers with the old state and "more to come" (True: always;
+            # a number: that many times).
             new_state, last = state, False
+            if same is not True and isinstance(same, int):
+                ctx.sandbox.set_knob("SyncFolderItems", "same_state", same - 1 if same > 1 else False)
         else:
             new_state = mb.encode_state(folder.id, new_seq, scope)
         msg = success_message(msgs, "SyncFolderItems")
