@@ -246,3 +246,25 @@ def test_naive_datetimes_are_local_to_the_time_zone_context(sandbox):
     root = etree.fromstring(conn.getresponse().read())
     item_id = root.find(f".//{{{T}}}ItemId").get("Id")
     assert sb.describe(item_id)["props"]["Start"] == "2026-07-01T17:00:00Z"
+
+
+def test_restriction_and_sort_on_mapi_aliases(sandbox):
+    _server, sb = sandbox
+    for name in ("Zoe", "Adam", "Mia"):
+        sb.add_item("contacts", "Contact", {"GivenName": name, "Surname": "Alias", "DisplayName": f"{name} Alias"})
+    body = ('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>'
+            '<t:ExtendedFieldURI PropertyTag="0x3a06" PropertyType="String"/>'
+            '<t:ExtendedFieldURI PropertyTag="0x0E23" PropertyType="Integer"/></t:AdditionalProperties></m:ItemShape>'
+            '<m:Restriction><t:IsEqualTo><t:ExtendedFieldURI PropertyTag="0x3A11" PropertyType="String"/>'
+            '<t:FieldURIOrConstant><t:Constant Value="alias"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>'
+            '<m:SortOrder><t:FieldOrder Order="Ascending"><t:ExtendedFieldURI PropertyTag="14854" PropertyType="String"/>'
+            '</t:FieldOrder></m:SortOrder>'
+            '<m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>')
+    _resp, root = post(sandbox, body)
+    contacts = root.findall(f".//{{{T}}}Contact")
+    given = [c.find(f"{{{T}}}ExtendedProperty/{{{T}}}Value").text for c in contacts]
+    assert given == ["Adam", "Mia", "Zoe"]
+    uris = [c.findall(f"{{{T}}}ExtendedProperty")[0].find(f"{{{T}}}ExtendedFieldURI").get("PropertyTag") for c in contacts]
+    assert uris == ["0x3a06"] * 3  # echoed as the request spelled it
+    numbers = [int(c.findall(f"{{{T}}}ExtendedProperty")[1].findtext(f"{{{T}}}Value")) for c in contacts]
+    assert all(n > 0 for n in numbers) and len(set(numbers)) == 3

@@ -223,9 +223,10 @@ def element_value(mb: Mailbox, item: Item, name: str):
 def _ext_values(mb: Mailbox, item: Item, key: tuple) -> tuple[list[str], bool] | None:
     if key[0] == "tag":
         tag = key[1]
-        if tag == PR_MESSAGE_FLAGS and item.kind in ("Message", "PostItem"):
+        if tag == PR_MESSAGE_FLAGS:
             flags = item.message_flags if item.message_flags is not None else 1
-            return [str(flags | (0 if item.is_read else 0) )], False
+            flags = (flags & ~0x1) | (0x1 if item.is_read else 0)  # MSGFLAG_READ mirrors IsRead
+            return [str(flags)], False
         if tag == PR_INTERNET_ARTICLE_NUMBER:
             return [str(item.article)], False
         if tag == PR_CLIENT_SUBMIT_TIME and item.sent is not None:
