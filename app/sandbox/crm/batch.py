@@ -25,10 +25,6 @@ RESERVED = frozenset({  # request-level parameters the bindings send next to the
 OPS = {"POST": "create", "PUT": "update", "DELETE": "destroy"}
 
 
-class BatchRejected(Exception):
-    """The whole request is refused (HTTP 406): cap, permission, or a strict protocol violation."""
-
-
 @dataclass
 class Ctx:
     db: Db
@@ -338,4 +334,4 @@ def per_object_flag(params: Params, default: bool = False) -> bool:
     return default if value is None else F.as_bool(value)
 
 
-__all__ = ["BatchRejected", "Ctx", "parse", "run", "STALE", "LOCATION_TYPES"]
+__all__ = ["Ctx", "parse", "run", "STALE"]

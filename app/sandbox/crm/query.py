@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
-from app.domain.filters import OPERATORS, VALUELESS, Condition, _equal, _Expr
+from app.domain.filters import OPERATORS, Condition, _equal, _Expr
 from app.domain.filters import _test as _reference_test
 from app.sandbox.crm import formats as F
 from app.sandbox.crm.metadata import TypeDef, canonical_field
@@ -418,4 +418,4 @@ def columns(t: TypeDef, params: Params) -> list[str] | None:
     return out
 
 
-__all__ = ["QueryError", "select", "columns", "conditions", "first", "many", "VALUELESS"]
+__all__ = ["QueryError", "select", "columns", "conditions", "filter_plain", "first", "many"]

@@ -437,4 +437,4 @@ class CrmHandler(SandboxHandler):
                   [("Location", location)])
 
 
-__all__ = ["CrmHandler", "F"]
+__all__ = ["CrmHandler", "parse_body", "merge"]

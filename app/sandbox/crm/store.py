@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from app.sandbox.crm import formats as F
-from app.sandbox.crm.metadata import LOCATION_PARTS, TYPES, Field, TypeDef
+from app.sandbox.crm.metadata import TYPES, Field, TypeDef
 
 LOCATION_TYPES = ("people", "organisations")
 NULL = object()  # internal marker for an explicit :null_value:
@@ -332,10 +332,6 @@ def rfc822_defaults(source: str) -> dict[str, Any]:
         except (TypeError, ValueError):
             pass
     return out
-
-
-def location_parts() -> tuple[str, ...]:
-    return LOCATION_PARTS
 
 
 def is_blank_name(values: dict[str, Any]) -> bool:
