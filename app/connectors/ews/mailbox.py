@@ -90,27 +90,36 @@ class EwsMailbox:
                 elif change_type in (CREATE, UPDATE) and type(obj) is model:  # skips DistributionList etc.
                     order.append(obj.id)
                     wanted[obj.id] = (obj.id, obj.changekey)
-            items = self._fetch_mapped(kind, list(wanted.values()))
+            gone: set[str] = set()
+            items = self._fetch_mapped(kind, list(wanted.values()), gone)
             out: list[OutlookChange] = []
             seen: set[str] = set()
             for item_id in order:
                 if item_id in seen:
                     continue
                 seen.add(item_id)
-                if item_id in deletes:
-                    out.append(deletes[item_id])
-                else:
-                    item = items.get(item_id)
-                    # Gone between the sync and the read: report it as deleted (idempotent).
-                    out.append(OutlookChange("upsert", item_id, item) if item else OutlookChange("delete", item_id))
+                if item_id in deletes or item_id in gone:
+                    # (gone: deleted between the sync and the read; the next sync says so too)
+                    out.append(OutlookChange("delete", item_id))
+                elif item_id in items:
+                    out.append(OutlookChange("upsert", item_id, items[item_id]))
+                # else: unreadable right now (logged); it comes back with its next change
             yield OutlookPage(tuple(out), page.token, page.done)
 
-    def _fetch_mapped(self, kind: Kind, ids: list[tuple[str, str | None]]) -> dict[str, OutlookItem]:
+    def _fetch_mapped(self, kind: Kind, ids: list[tuple[str, str | None]],
+                      gone: set[str] | None = None) -> dict[str, OutlookItem]:
         found: dict[str, OutlookItem] = {}
         results = fetch_items(self.folders.get(kind), ids, mapping.ONLY_FIELDS[kind], chunk=self.fetch_chunk,
                               op=f"reading {_noun(kind)}")
         for (item_id, _), res in zip(ids, results):
-            if isinstance(res, Exception) or type(res) is not mapping.MODEL[kind]:
+            if isinstance(res, Exception):
+                if gone is not None and isinstance(to_app_error(res), NotFound):
+                    gone.add(item_id)
+                elif not isinstance(to_app_error(res), NotFound):
+                    log.warning("could not read a %s (item %s): %s", _noun(kind, 1), short_id(item_id),
+                                to_app_error(res).message)
+                continue
+            if type(res) is not mapping.MODEL[kind]:
                 continue
             try:
                 with translated(f"reading {_noun(kind)}", ref=item_id):
