@@ -5,11 +5,26 @@ from typing import Any
 
 from app import paths as paths_mod
 from app import settings as st
-from app.errors import NotAvailableYet
 
 
 def launch(paths: paths_mod.ProfilePaths, settings: st.Settings, *, demo: bool = False) -> int:
-    raise NotAvailableYet("the tray app is not wired up in this build yet; use `demo --headless` or `sync`")
+    # Qt is loaded only here, so headless commands never import it.
+    from app.commands.desktop_backend import SettingsStoreImpl, WizardBackendImpl, persist_wizard_result
+    from app.runner.profile_engine import ProfileEngine
+    from app.ui.application import run_app
+    from app.ui.journal_view import ReaderJournalView
+
+    paths.ensure()
+    return run_app(
+        paths,
+        lambda: ProfileEngine(paths),
+        journal=ReaderJournalView(paths.journal),
+        settings_store=SettingsStoreImpl(paths),
+        wizard_backend=WizardBackendImpl(paths),
+        on_wizard_finished=lambda result: persist_wizard_result(paths, result),
+        needs_setup=not settings.configured,
+        schedule=settings.sync.schedule,
+    )
 
 
 def run(args: Any) -> int:
