@@ -168,7 +168,7 @@ def test_messages_drafts_imports_and_sending(account, ews):
         Message(account=account, folder=account.sent, subject="Sent now", body="b",
                 to_recipients=[Mailbox(email_address="q@y.example")]).send_and_save()
         mine = account.sent.get(subject="Sent now")
-        assert mine.is_draft is False and mine.datetime_sent
+        assert mine.is_draft is False and mine.datetime_sent and mine.message_id.startswith("<")
     finally:
         Message.deregister("pr_flags")
 

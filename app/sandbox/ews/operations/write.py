@@ -89,6 +89,7 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
         if disposition in ("SendOnly", "SendAndSaveCopy"):
             item.message_flags = MSGFLAG_READ
             item.sent = utcnow()
+            _stamp_message_id(mb, item)
         elif item.message_flags is None:
             item.message_flags = MSGFLAG_READ | MSGFLAG_UNSENT
         if not item.is_draft and item.sent is None:
@@ -100,6 +101,14 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
     if kind in ("Message", "PostItem") and disposition == "SendOnly":
         return None
     return item
+
+
+def _stamp_message_id(mb, item: Item) -> None:
+    """Sending assigns an Internet message id when the client gave none, as transport does."""
+    if "InternetMessageId" not in item.props:
+        el = etree.Element(t("InternetMessageId"))
+        el.text = f"<{item.id[-24:].strip('=')}.{item.article or 0}@{mb.address.split('@')[-1]}>"
+        item.props["InternetMessageId"] = el
 
 
 def update_item(ctx: Context, req, msgs) -> None:
@@ -183,6 +192,7 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     if disposition in ("SendOnly", "SendAndSaveCopy") and item.kind == "Message" and item.is_draft:
         item.message_flags = MSGFLAG_READ
         item.sent = utcnow()
+        _stamp_message_id(mb, item)
         item = mb.move_item(item, mb.distinguished["sentitems"])
     if item.kind == "Task" and ctx.knob("task_id_change"):
         item = mb.move_item(item, item.folder_id)
@@ -291,6 +301,7 @@ def send_item(ctx: Context, req, msgs) -> None:
                 target = resolve_folder(ctx, saved[0]) if saved else mb.dfolder("sentitems")
                 item.message_flags = MSGFLAG_READ
                 item.sent = utcnow()
+                _stamp_message_id(mb, item)
                 if save:
                     mb.move_item(item, target.id)
                 else:
