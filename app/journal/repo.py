@@ -341,7 +341,12 @@ class SqlJournal:
             return conflict_from_row(row)
 
     def decide_hold(self, hold_id: str, decision: str) -> None:
-        """decision: apply (run the held operations) | restore (cancel them; re-link at next cycle)."""
+        """decision: apply (run the held operations at the next cycle) | restore (cancel them and
+        re-create each vanished item from the other side) | later (leave it open)."""
+        if decision not in ("apply", "restore", "later"):
+            raise UsageError("decision is apply, restore or later")
+        if decision == "later":
+            return
         with self._session() as s:
             hold = s.get(m.SafetyHold, hold_id)
             if hold is None:
@@ -351,8 +356,29 @@ class SqlJournal:
             for row in s.exec(select(m.Outbox).where(m.Outbox.hold_id == hold_id, m.Outbox.state == HELD)):
                 row.state = PENDING if decision == "apply" else CANCELLED
                 s.add(row)
+                if decision == "restore":
+                    self._restore_link(s, row)
             s.add(hold)
             s.commit()
+
+    def _restore_link(self, s: Session, op: m.Outbox) -> None:
+        """Forget the vanished side of a held pair so the next cycle re-creates it from the other."""
+        link = s.get(m.ItemLink, op.link_id)
+        if link is None:
+            return
+        ews = s.get(m.StagedChange, ("outlook", link.kind, link.ews_item_id or ""))
+        crm = s.get(m.StagedChange, ("crm", link.kind, link.crm_id or ""))
+        if ews is not None and ews.change == "delete":
+            s.delete(ews)
+            link.ews_item_id = link.ews_change_key = link.ews_hash = link.ews_json = None
+            link.state = "creating"
+        elif crm is not None and crm.change == "delete":
+            s.delete(crm)
+            link.crm_id = link.crm_lock_version = link.crm_hash = link.crm_json = None
+            link.state = "creating"
+        elif ews is not None:
+            s.delete(ews)  # an unshare that was not wanted: forget the change that asked for it
+        s.add(link)
 
     def request_sharing(self, link_id: str | None, *, kind: Kind, state: str, ews_item_id: str | None = None,
                         crm_id: str | None = None) -> None:
@@ -360,6 +386,16 @@ class SqlJournal:
         Outlook item (state 'share_requested'); the next cycle carries it out."""
         if state not in ("share_requested", "unshare_requested"):
             raise UsageError("state is share_requested or unshare_requested")
+        if link_id is not None:
+            link = self.link(link_id)
+            if link is None:
+                raise UsageError(f"no linked item {link_id!r}")
+            crm_id = crm_id or link.crm_id
+            ews_item_id = ews_item_id or link.ews_item_id
+        elif ews_item_id is None:
+            raise UsageError("share needs the Outlook item (see `explain`)")
+        if state == "share_requested":
+            crm_id = None  # keyed by the Outlook item; the Person keeps its own record
         rec = SharingRec(kind=kind, state=state, reason="user", crm_id=crm_id, ews_item_id=ews_item_id, link_id=link_id,
                          recreate_blocked=False, changed_at=datetime.now(timezone.utc))
         self.write(Batch(sharing=[rec]))

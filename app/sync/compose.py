@@ -206,8 +206,21 @@ class KindPlanner:
 
     # --- unlinked items ------------------------------------------------------------------------
 
+    def _returning(self) -> dict[str, str]:
+        """Outlook copies unshared by the filter whose record is back in scope: ews id -> crm id."""
+        out = {}
+        for rid, st in self.sc.items():
+            if rid in self.by_crm or st.change != "upsert" or not st.in_scope or rid in self.conf_crm:
+                continue
+            srec = self._share_rec(crm_id=rid)
+            if srec and srec.state == "unshared" and srec.reason == "filter" and srec.ews_item_id \
+                    and srec.ews_item_id not in self.by_ews:
+                out[srec.ews_item_id] = rid
+        return out
+
     def _unlinked(self) -> None:
         o_new: list[tuple[OutlookItem, str]] = []
+        returning = self._returning()
         for rid, st in self.so.items():
             if rid in self.by_ews:
                 continue
@@ -217,9 +230,15 @@ class KindPlanner:
             if rid in self.conf_ews:
                 continue
             item = st.outlook
-            rec = self._share_rec(ews_id=rid, crm_id=item.crm_id)
+            rec = self._share_rec(ews_id=rid)
+            if rec is None or rec.state != "share_requested":
+                rec = self._share_rec(crm_id=item.crm_id, ews_id=rid)
             dec = share_decision(item, first_sync=self.first_outlook, share_existing=self.cfg.share_existing,
                                  share_new=self.cfg.share_new, rec=rec)
+            if rec is not None and rec.state == "share_requested":  # the `share` command, carried out now
+                self.out.batch.sharing.append(replace(rec, state="shared", changed_at=self.now))
+            if rid in returning and item.crm_id == returning[rid]:
+                dec = YES  # unshared by the filter: re-links when its record returns (design 5.6)
             if dec == NO:
                 self._unstage(st)
                 continue
@@ -261,12 +280,7 @@ class KindPlanner:
                         pool_ids.add(r.id)
                         extra_in_scope[r.id] = evaluate(self.resolved, r.raw, self.now.date())
         # Outlook copies unshared by the filter re-link when their record returns to scope.
-        refetch = []
-        for r in c_new:
-            srec = self._share_rec(crm_id=r.id)
-            if srec and srec.state == "unshared" and srec.reason == "filter" and srec.ews_item_id \
-                    and srec.ews_item_id not in self.so and srec.ews_item_id not in self.by_ews:
-                refetch.append(srec.ews_item_id)
+        refetch = [ews for ews in returning if ews not in self.so]
         if refetch:
             for got in self.mailbox.fetch(self.kind, refetch):
                 if got is not None and got.item_id not in self.by_ews:
