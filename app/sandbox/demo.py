@@ -36,7 +36,7 @@ def demo_settings(boxes: Sandboxes) -> st.Settings:
         mailbox=st.MailboxAccount(ews_url=boxes.ews_url, address=boxes.ews.mailbox, username=boxes.ews.username,
                                   auth="basic", password_env=PASSWORD_ENV, timezone="Europe/London",
                                   ca_bundle=str(boxes.tls.cert) if boxes.tls else ""),
-        sync=st.SyncOptions(schedule="manual"),
+        sync=st.SyncOptions(schedule="hourly"),  # the app then syncs soon after it starts
     ).validate()
 
 
