@@ -1,0 +1,400 @@
+"""EmailStore: the `EmailJournal` of app/sync/emails.py over the journal file (design.md 4).
+
+Uses the tables `sent_email`, `email_link`, `unmatched_address`, `crm_reference`, `cursor` and
+`item_error` of app/journal/models.py on the same database as `SqlJournal`; every write method is
+one transaction (a page with its token, a plan, an operation). Rows never leave this module.
+
+The address index lives in `crm_reference.emails_json`: rows of type person (addresses the CRM
+reported for that person, main tab or Contact Details, with the employer in `organisation_id`),
+sales_lead and organisation. Bodies are never stored.
+
+Stop-gap: the headers a not-yet-recorded message needs to be recorded later (From, To, Cc, Bcc,
+size) have no column in `sent_email`, so they are kept in a small side table `email_header`
+(created here if missing, dropped row by row once the message is recorded). It belongs in
+models.py as `sent_email.headers_json` with a migration step.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from sqlalchemy import delete, text
+from sqlmodel import Session, select
+
+from app.domain.records import HighWater, LinkTarget, Reference, RefKind
+from app.errors import AppError
+from app.journal import models as m
+from app.journal.db import Database, open_database
+from app.sync.emails import (
+    ADDRESS_TYPES, EXCLUDED, PENDING, RECORDING, REF_TYPES, SENT_CURSOR, EmailError, PendingLink, PersonInfo,
+    PlannedLink, Recorded, SentRow, StagedMessage,
+)
+
+HEADER_DDL = (
+    "CREATE TABLE IF NOT EXISTS email_header ("
+    " sent_email_id INTEGER PRIMARY KEY REFERENCES sent_email(id) ON DELETE CASCADE,"
+    " headers_json TEXT NOT NULL)"
+)
+KIND_OF_TYPE = {v: k for k, v in REF_TYPES.items()}
+PERSON_DETAILS = "details"  # crm_reference.status of a person row whose employer has been read
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _loads(text_: str | None, default):  # noqa: ANN001
+    try:
+        return json.loads(text_) if text_ else default
+    except ValueError:
+        return default
+
+
+class EmailStore:
+    def __init__(self, db: Database):
+        self.db = db
+        self.engine = db.engine
+        with self.engine.begin() as con:
+            con.execute(text(HEADER_DDL))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # --- Sent Items feed ---------------------------------------------------------------------------
+    def sent_token(self) -> str | None:
+        with self._session() as s:
+            row = s.get(m.Cursor, SENT_CURSOR)
+            return row.token if row else None
+
+    def known_message_ids(self, message_ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        ids = list(dict.fromkeys(message_ids))
+        with self._session() as s:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                out.update(s.exec(select(m.SentEmail.internet_message_id)
+                                  .where(m.SentEmail.internet_message_id.in_(chunk))))  # type: ignore[attr-defined]
+        return out
+
+    def stage_page(self, token: str, staged: Sequence[StagedMessage], gone_item_ids: Sequence[str],
+                   now: datetime, expires_at: datetime | None) -> None:
+        with self._session() as s:
+            try:
+                for st in staged:
+                    msg = st.message
+                    row = m.SentEmail(internet_message_id=msg.message_id, ews_item_id=msg.item_id,
+                                      sent_at=_utc(msg.sent_at), subject=msg.subject, state=st.state)
+                    s.add(row)
+                    s.flush()
+                    if st.state == PENDING:
+                        headers = {"from": msg.sender, "to": list(msg.to), "cc": list(msg.cc), "bcc": list(msg.bcc),
+                                   "size": int(msg.size or 0)}
+                        s.exec(text("INSERT OR REPLACE INTO email_header(sent_email_id, headers_json) VALUES (:i, :h)")
+                               .bindparams(i=row.id, h=json.dumps(headers)))  # type: ignore[call-overload]
+                        for addr in st.addresses:
+                            s.add(m.UnmatchedAddress(address=addr, sent_email_id=row.id, expires_at=_utc(expires_at)))
+                if gone_item_ids:
+                    gone = list(gone_item_ids)
+                    rows = list(s.exec(select(m.SentEmail).where(
+                        m.SentEmail.ews_item_id.in_(gone), m.SentEmail.state == PENDING)))  # type: ignore[union-attr]
+                    for r in rows:  # no longer in Sent Items before any match: stop watching it
+                        r.state = EXCLUDED
+                        s.add(r)
+                        s.exec(delete(m.UnmatchedAddress).where(m.UnmatchedAddress.sent_email_id == r.id))  # type: ignore[call-overload]
+                        s.exec(text("DELETE FROM email_header WHERE sent_email_id = :i").bindparams(i=r.id))  # type: ignore[call-overload]
+                cur = s.get(m.Cursor, SENT_CURSOR) or m.Cursor(side=SENT_CURSOR[0], name=SENT_CURSOR[1])
+                cur.token, cur.committed_at, cur.full_scan_done = token, _utc(now), True
+                s.add(cur)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+
+    # --- state for matching ------------------------------------------------------------------------
+    def _with_headers(self, s: Session, rows: Sequence[m.SentEmail]) -> list[SentRow]:
+        heads: dict[int, dict] = {}
+        ids = [r.id for r in rows if r.id is not None]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = text(f"SELECT sent_email_id, headers_json FROM email_header WHERE sent_email_id IN "
+                     f"({','.join(str(int(x)) for x in chunk)})")
+            for sid, hj in s.exec(q):  # type: ignore[call-overload]
+                heads[int(sid)] = _loads(hj, {})
+        out = []
+        for r in rows:
+            h = heads.get(int(r.id or 0), {})
+            out.append(SentRow(
+                id=int(r.id or 0), message_id=r.internet_message_id, item_id=r.ews_item_id, sent_at=_utc(r.sent_at),
+                subject=r.subject or "", state=r.state, crm_email_id=r.crm_email_id, sender=h.get("from") or "",
+                to=tuple(h.get("to") or ()), cc=tuple(h.get("cc") or ()), bcc=tuple(h.get("bcc") or ()),
+                size=int(h.get("size") or 0)))
+        return out
+
+    def unrecorded(self) -> list[SentRow]:
+        with self._session() as s:
+            rows = list(s.exec(select(m.SentEmail).where(m.SentEmail.state.in_((PENDING, RECORDING)))  # type: ignore[attr-defined]
+                               .order_by(m.SentEmail.id)))
+            return self._with_headers(s, rows)
+
+    def watched(self, now: datetime) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        now_u = _utc(now)
+        with self._session() as s:
+            for r in s.exec(select(m.UnmatchedAddress)):
+                if r.sent_email_id is None:
+                    continue
+                if r.expires_at is not None and now_u is not None and _utc(r.expires_at) < now_u:
+                    continue
+                ids = out.setdefault(r.address, [])
+                if r.sent_email_id not in ids:
+                    ids.append(r.sent_email_id)
+        return out
+
+    def rows(self, ids: Sequence[int]) -> dict[int, SentRow]:
+        with self._session() as s:
+            rows: list[m.SentEmail] = []
+            lst = list(ids)
+            for i in range(0, len(lst), 500):
+                rows += list(s.exec(select(m.SentEmail).where(m.SentEmail.id.in_(lst[i:i + 500]))))  # type: ignore[union-attr]
+            return {r.id: r for r in self._with_headers(s, rows)}
+
+    def linked_targets(self, ids: Sequence[int]) -> dict[int, set[tuple[str, str]]]:
+        out: dict[int, set[tuple[str, str]]] = {}
+        lst = list(ids)
+        with self._session() as s:
+            for i in range(0, len(lst), 500):
+                for r in s.exec(select(m.EmailLink).where(m.EmailLink.sent_email_id.in_(lst[i:i + 500]))):  # type: ignore[attr-defined]
+                    out.setdefault(r.sent_email_id, set()).add((r.target_type, r.target_id))
+        return out
+
+    # --- address index and the reference copy ---------------------------------------------------
+    def address_owners(self, addresses: Sequence[str]) -> dict[str, list[LinkTarget]]:
+        wanted = set(addresses)
+        out: dict[str, list[LinkTarget]] = {}
+        with self._session() as s:
+            q = select(m.CrmReference).where(m.CrmReference.crm_type.in_(ADDRESS_TYPES),  # type: ignore[attr-defined]
+                                             m.CrmReference.emails_json != "[]", m.CrmReference.in_scope == True)  # noqa: E712
+            for r in s.exec(q):
+                for e in _loads(r.emails_json, []):
+                    if e in wanted:
+                        t = LinkTarget(r.crm_type, r.crm_id)
+                        lst = out.setdefault(e, [])
+                        if t not in lst:
+                            lst.append(t)
+        return out
+
+    def save_owners(self, owners: Mapping[str, Sequence[LinkTarget]]) -> None:
+        by_target: dict[tuple[str, str], set[str]] = {}
+        for addr, targets in owners.items():
+            for t in targets:
+                by_target.setdefault((t.crm_type, t.crm_id), set()).add(addr)
+        with self._session() as s:
+            for (ttype, tid), addrs in by_target.items():
+                row = s.get(m.CrmReference, (ttype, tid)) or m.CrmReference(crm_type=ttype, crm_id=tid)
+                emails = list(dict.fromkeys([*_loads(row.emails_json, []), *sorted(addrs)]))
+                row.emails_json = json.dumps(emails)
+                s.add(row)
+            s.commit()
+
+    def people(self, ids: Sequence[str]) -> dict[str, PersonInfo]:
+        out: dict[str, PersonInfo] = {}
+        lst = list(ids)
+        with self._session() as s:
+            for i in range(0, len(lst), 500):
+                q = select(m.CrmReference).where(m.CrmReference.crm_type == "person",
+                                                 m.CrmReference.crm_id.in_(lst[i:i + 500]),  # type: ignore[attr-defined]
+                                                 m.CrmReference.status == PERSON_DETAILS)
+                for r in s.exec(q):
+                    out[r.crm_id] = PersonInfo(r.crm_id, r.name, r.object_ref, r.organisation_id)
+        return out
+
+    def save_people(self, people: Sequence[PersonInfo]) -> None:
+        with self._session() as s:
+            for p in people:
+                row = s.get(m.CrmReference, ("person", p.id)) or m.CrmReference(crm_type="person", crm_id=p.id)
+                row.name, row.object_ref, row.organisation_id = p.name, p.object_ref, p.organisation_id
+                row.status = PERSON_DETAILS
+                s.add(row)
+            s.commit()
+
+    def references(self) -> list[Reference]:
+        out = []
+        with self._session() as s:
+            q = select(m.CrmReference).where(m.CrmReference.crm_type.in_(tuple(KIND_OF_TYPE)))  # type: ignore[attr-defined]
+            for r in s.exec(q):
+                out.append(Reference(
+                    kind=KIND_OF_TYPE[r.crm_type], id=r.crm_id, object_ref=r.object_ref, name=r.name, status=r.status,
+                    person_ids=tuple(_loads(r.person_ids_json, [])), organisation_id=r.organisation_id,
+                    emails=tuple(_loads(r.emails_json, [])), deleted=not r.in_scope))
+        return out
+
+    def ref_mark(self, kind: RefKind) -> HighWater | None:
+        with self._session() as s:
+            row = s.get(m.Cursor, ("crm", f"ref:{kind.value}"))
+            if row is None or row.high_water_at is None:
+                return None
+            return HighWater(_utc(row.high_water_at), int(row.high_water_id or 0))  # type: ignore[arg-type]
+
+    def save_references(self, kind: RefKind, refs: Sequence[Reference], mark: HighWater | None) -> None:
+        ttype = REF_TYPES[kind]
+        with self._session() as s:
+            try:
+                for ref in refs:
+                    row = s.get(m.CrmReference, (ttype, ref.id)) or m.CrmReference(crm_type=ttype, crm_id=ref.id)
+                    row.object_ref, row.name, row.status = ref.object_ref, ref.name, ref.status
+                    row.person_ids_json = json.dumps(list(ref.person_ids))
+                    row.organisation_id = ref.organisation_id
+                    row.emails_json = json.dumps([e.lower() for e in ref.emails])
+                    row.in_scope = not ref.deleted
+                    s.add(row)
+                if mark is not None:
+                    cur = s.get(m.Cursor, ("crm", f"ref:{kind.value}")) or m.Cursor(side="crm", name=f"ref:{kind.value}")
+                    cur.high_water_at, cur.high_water_id = _utc(mark.updated_at), int(mark.last_id or 0)
+                    cur.token = f"{_utc(mark.updated_at).isoformat()}|{int(mark.last_id or 0)}"  # type: ignore[union-attr]
+                    cur.committed_at = datetime.now(timezone.utc)
+                    s.add(cur)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+
+    # --- recording --------------------------------------------------------------------------------
+    def mark_state(self, ids: Sequence[int], state: str) -> None:
+        if not ids:
+            return
+        with self._session() as s:
+            for r in s.exec(select(m.SentEmail).where(m.SentEmail.id.in_(list(ids)))):  # type: ignore[union-attr]
+                r.state = state
+                s.add(r)
+            s.commit()
+
+    def save_recorded(self, outcomes: Sequence[Recorded]) -> None:
+        with self._session() as s:
+            try:
+                for o in outcomes:
+                    row = s.get(m.SentEmail, o.sent_email_id)
+                    if row is None:
+                        continue
+                    row.state, row.crm_email_id = o.state, o.crm_email_id
+                    s.add(row)
+                    have = {(r.target_type, r.target_id) for r in
+                            s.exec(select(m.EmailLink).where(m.EmailLink.sent_email_id == o.sent_email_id))}
+                    for ln in o.links:
+                        if (ln.target.crm_type, ln.target.crm_id) in have:
+                            continue
+                        s.add(self._link_row(ln))
+                    if o.matched_addresses:
+                        s.exec(delete(m.UnmatchedAddress).where(  # type: ignore[call-overload]
+                            m.UnmatchedAddress.sent_email_id == o.sent_email_id,
+                            m.UnmatchedAddress.address.in_(list(o.matched_addresses))))  # type: ignore[attr-defined]
+                    s.exec(text("DELETE FROM email_header WHERE sent_email_id = :i").bindparams(i=o.sent_email_id))  # type: ignore[call-overload]
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+
+    @staticmethod
+    def _link_row(ln: PlannedLink) -> m.EmailLink:
+        return m.EmailLink(sent_email_id=ln.sent_email_id, target_type=ln.target.crm_type, target_id=ln.target.crm_id,
+                           matched_address=ln.matched_address, reason=ln.reason, retroactive=ln.retroactive)
+
+    def add_links(self, links: Sequence[PlannedLink], matched: Sequence[tuple[int, str]]) -> None:
+        with self._session() as s:
+            for ln in links:
+                s.add(self._link_row(ln))
+            for sid, addr in matched:
+                s.exec(delete(m.UnmatchedAddress).where(  # type: ignore[call-overload]
+                    m.UnmatchedAddress.sent_email_id == sid, m.UnmatchedAddress.address == addr))
+            s.commit()
+
+    def pending_links(self) -> list[PendingLink]:
+        with self._session() as s:
+            q = (select(m.EmailLink, m.SentEmail.crm_email_id)
+                 .join(m.SentEmail, m.SentEmail.id == m.EmailLink.sent_email_id)  # type: ignore[arg-type]
+                 .where(m.EmailLink.crm_link_id == None, m.SentEmail.crm_email_id != None)  # noqa: E711
+                 .order_by(m.EmailLink.id))
+            return [PendingLink(int(ln.id or 0), ln.sent_email_id, str(cid), LinkTarget(ln.target_type, ln.target_id))
+                    for ln, cid in s.exec(q)]
+
+    def retroactive_link_ids(self, ids: Sequence[int]) -> list[int]:
+        out: list[int] = []
+        lst = list(ids)
+        with self._session() as s:
+            for i in range(0, len(lst), 500):
+                out += [int(x) for x in s.exec(select(m.EmailLink.id).where(
+                    m.EmailLink.id.in_(lst[i:i + 500]), m.EmailLink.retroactive == True))]  # type: ignore[union-attr]  # noqa: E712
+        return out
+
+    def confirm_links(self, done: Sequence[tuple[int, str]]) -> None:
+        with self._session() as s:
+            for lid, crm_link_id in done:
+                row = s.get(m.EmailLink, lid)
+                if row is not None:
+                    row.crm_link_id = crm_link_id
+                    s.add(row)
+            s.commit()
+
+    def touch_probe(self, addresses: Sequence[str], now: datetime) -> None:
+        lst = list(addresses)
+        with self._session() as s:
+            for i in range(0, len(lst), 500):
+                for r in s.exec(select(m.UnmatchedAddress).where(m.UnmatchedAddress.address.in_(lst[i:i + 500]))):  # type: ignore[attr-defined]
+                    r.last_probe_at = _utc(now)
+                    s.add(r)
+            s.commit()
+
+    # --- per-item back-off ----------------------------------------------------------------------
+    def email_errors(self) -> dict[str, EmailError]:
+        with self._session() as s:
+            return {r.key: EmailError(r.key, r.attempts, _utc(r.retry_after))
+                    for r in s.exec(select(m.ItemErrorRow).where(m.ItemErrorRow.kind == "email"))}
+
+    def save_error(self, key: str, label: str, err: AppError, attempts: int, now: datetime, retry_at: datetime) -> None:
+        with self._session() as s:
+            s.merge(m.ItemErrorRow(key=key, remote_id=label, side="crm", kind="email", op="record_email",
+                                   error_class=type(err).__name__, title=err.title, message=err.message,
+                                   attempts=attempts, last_try_at=_utc(now), retry_after=_utc(retry_at)))
+            s.commit()
+
+    def clear_errors(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        with self._session() as s:
+            s.exec(delete(m.ItemErrorRow).where(m.ItemErrorRow.key.in_(list(keys))))  # type: ignore[call-overload,attr-defined]
+            s.commit()
+
+    # --- read-side helpers (explain / history) ----------------------------------------------------
+    def explain_address(self, address: str) -> dict:
+        """Which records an address links to and why, and how many sent emails wait for it."""
+        addr = address.strip().lower()
+        with self._session() as s:
+            owners = self.address_owners([addr]).get(addr, [])
+            waiting = s.exec(select(m.UnmatchedAddress).where(m.UnmatchedAddress.address == addr)).all()
+            links = s.exec(select(m.EmailLink).where(m.EmailLink.matched_address == addr)).all()
+            return {
+                "address": addr,
+                "owners": [{"type": t.crm_type, "id": t.crm_id} for t in owners],
+                "emails_linked": len({ln.sent_email_id for ln in links}),
+                "emails_waiting": len({w.sent_email_id for w in waiting}),
+            }
+
+    def counts(self) -> dict[str, int]:
+        with self._session() as s:
+            out: dict[str, int] = {}
+            for state in ("pending_match", "recorded", "excluded", "too_large", "recording"):
+                out[state] = len(s.exec(select(m.SentEmail.id).where(m.SentEmail.state == state)).all())
+            out["links"] = len(s.exec(select(m.EmailLink.id).where(m.EmailLink.crm_link_id != None)).all())  # noqa: E711
+            return out
+
+
+def open_email_store(path: Path | str | None) -> EmailStore:
+    """An EmailStore on its own connection pool (tests, tools). In the engine, build it over the
+    journal's Database instead: `EmailStore(sql_journal.db)`."""
+    return EmailStore(open_database(path))
