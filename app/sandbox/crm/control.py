@@ -72,7 +72,8 @@ def handle_control(handler: "CrmHandler", method: str, path: str, body: bytes) -
             raise ValueError("a JSON object is expected")
         if sub == "requests" and method == "GET":
             with box.lock:
-                handler.send_json(200, {"requests": list(box.requests), "violations": list(box.violations),
+                handler.send_json(200, {"requests": [r.full() if hasattr(r, "full") else r for r in box.requests],
+                                        "violations": list(box.violations),
                                         "internal_errors": list(box.internal_errors)})
         elif sub == "requests/reset" and method == "POST":
             box.reset_recording()

@@ -16,7 +16,7 @@ from app.sandbox.crm.auth import (LoginFailure, Principal, application_name, giv
                                   session_expired)
 from app.sandbox.crm.control import handle_control
 from app.sandbox.crm.metadata import BY_CONTROLLER, TypeDef, types_rows
-from app.sandbox.crm.state import CrmSandbox
+from app.sandbox.crm.state import CrmSandbox, RecordedRequest
 from app.sandbox.server import SandboxHandler
 
 NO_CACHE = [("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache"),
@@ -125,6 +125,14 @@ def merge(query: list[tuple[str, str]], body: list[tuple[str, str]]) -> tuple[Q.
     return params, ordered
 
 
+def recorded_params(query: str, raw: bytes, content_type: str) -> list[tuple[str, str]]:
+    try:
+        body = parse_body(raw, content_type)
+    except Reply:
+        body = []
+    return merge(parse_qsl(query, keep_blank_values=True, errors="replace"), body)[1]
+
+
 class CrmHandler(SandboxHandler):
     server_version = "WorkbooksSandbox/1.0"
 
@@ -164,7 +172,7 @@ class CrmHandler(SandboxHandler):
         query = parse_qsl(url.query, keep_blank_values=True, errors="replace")
         self._peek_session()
         body = parse_body(raw, self.headers.get("Content-Type") or "")
-        params, ordered = merge(query, body)
+        params, _ordered = merge(query, body)
         self._params = params
         verb = http_method if http_method != "HEAD" else "GET"
         override = Q.first(params, "_method")
@@ -173,8 +181,11 @@ class CrmHandler(SandboxHandler):
         route, record_id = self._route(path)
         operation = f"{verb} {route}"
         self.stats.count(operation)
-        box.log_request({"method": verb, "http_method": http_method, "path": path, "operation": operation,
-                         "params": ordered, "headers": dict(self.headers.items())})
+        content_type = self.headers.get("Content-Type") or ""
+        box.log_request(RecordedRequest(
+            {"method": verb, "http_method": http_method, "path": path, "operation": operation,
+             "headers": dict(self.headers.items())},
+            lambda q=url.query, b=raw, c=content_type: recorded_params(q, b, c)))
         rule_kind, rule_latency = box.match_fault(operation)
         if rule_latency > 0:
             time.sleep(rule_latency / 1000.0)

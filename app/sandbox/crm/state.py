@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from app.errors import ConfigError
 from app.sandbox import seed as S
@@ -15,6 +15,25 @@ from app.sandbox.crm import persistence, seeding
 from app.sandbox.crm.auth import QUEUE_CLASSES, ApiKey, LoginFailure, Session, User
 from app.sandbox.crm.metadata import TYPES, TypeDef
 from app.sandbox.crm.store import Db
+
+
+class RecordedRequest(dict):
+    """One recorded request. Its "params" (ordered, merged query and body parameters) are parsed
+    from the raw bytes on first access, so recording a long benchmark costs little memory."""
+
+    def __init__(self, data: dict[str, Any], params: Callable[[], list[tuple[str, str]]]):
+        super().__init__(data)
+        self._params = params
+
+    def __missing__(self, key: str) -> Any:
+        if key != "params":
+            raise KeyError(key)
+        value = self._params()
+        self["params"] = value
+        return value
+
+    def full(self) -> dict[str, Any]:
+        return {**self, "params": self["params"]}
 
 
 class CrmSandbox:
@@ -43,7 +62,7 @@ class CrmSandbox:
         self.internal_errors: list[str] = []
         self.injected_errors: dict[tuple[str, int], tuple[str, str]] = {}
         self.record_requests = True
-        self.max_recorded = 20000
+        self.max_recorded = 2000  # oldest entries are dropped beyond this (benchmarks stay lean)
         self.fault_rules: list[dict[str, Any]] = []  # per-endpoint faults and latency, see add_fault
         # data
         self.users: dict[int, User] = {}
