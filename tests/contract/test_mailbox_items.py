@@ -281,3 +281,13 @@ def test_same_state_with_more_to_come_ends_the_feed_and_replays_later(env):
     env.sandbox.set_knob("SyncFolderItems", "same_state", False)
     replay = [c.item_id for p in port.changes(Kind.TASK, token) for c in p.changes]
     assert set(replay) == {s.id for s in stamps}
+
+
+def test_create_in_chunks_when_the_server_fails_keeps_per_item_results(env):
+    port = env.mailbox(fail_fast=True)
+    env.sandbox.fail_operation("CreateItem", "http503", 1)
+    results = port.create(Kind.TASK, [NewItem({"subject": f"T{i}"}, link_id=f"t{i}") for i in range(150)])
+    assert len(results) == 150 and all(isinstance(r, TransientError) for r in results)
+    assert env.requests()["CreateItem"] == 1 and env.sandbox.items("tasks") == []  # chunk 2 never sent
+    results = port.create(Kind.TASK, [NewItem({"subject": f"T{i}"}, link_id=f"t{i}") for i in range(150)])
+    assert not [r for r in results if isinstance(r, Exception)] and len(env.sandbox.items("tasks")) == 150

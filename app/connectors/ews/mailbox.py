@@ -32,7 +32,7 @@ from app.domain.records import (
     Stamp,
     Update,
 )
-from app.errors import AppError, NotFound, StaleVersion, TransientError
+from app.errors import AppError, AuthError, ConfigError, NotFound, StaleVersion, TransientError
 
 log = logging.getLogger(__name__)
 SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
@@ -165,10 +165,16 @@ class EwsMailbox:
                 with translated(f"creating {_noun(kind)}"):
                     created = self.account.bulk_create(folder=folder, items=[i for _, i in chunk],
                                                        send_meeting_invitations=SEND_TO_NONE, chunk_size=len(chunk))
+            except (AuthError, ConfigError):
+                raise  # nothing more can be written; creates carry link ids for recovery
             except TransientError as err:
                 for n, _ in ready[start:]:  # later chunks never went out; earlier stamps are kept
                     results[n] = err
                 break
+            except AppError as err:  # the server refused this request as a whole: its items fail
+                for n, _ in chunk:
+                    results[n] = err
+                continue
             for (n, new_item), res in zip(chunk, created):
                 ref = items[n].link_id
                 results[n] = (to_app_error(res, op=f"creating a {_noun(kind, 1)}", ref=ref) if isinstance(res, Exception)
