@@ -150,3 +150,31 @@ def test_older_server_makes_exchangelib_step_down(sandbox_factory):
     guessed = make_account(sandbox, version=False)
     assert guessed.version.build == Build(14, 3, 123, 4)
     assert guessed.contacts.total_count == 0
+
+
+def test_raw_ntlm_inside_negotiate_header_authenticates_the_connection(sandbox_factory):
+    import spnego
+
+    server, sandbox = sandbox_factory(auth=("ntlm",), users=["CORP:dana:Pw-123"])
+    client = spnego.client("CORP\\dana", "Pw-123", hostname="127.0.0.1", protocol="ntlm")
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    body = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            b'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+            b'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>'
+            b'<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>'
+            b'<t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>')
+
+    def send(headers):
+        conn.request("POST", "/EWS/Exchange.asmx", body=body, headers={"Content-Type": "text/xml", **headers})
+        resp = conn.getresponse()
+        resp.read()
+        return resp
+
+    first = send({"Authorization": "Negotiate " + base64.b64encode(client.step()).decode()})
+    assert first.status == 401
+    challenge = first.getheader("WWW-Authenticate")
+    assert challenge.startswith("Negotiate ")
+    token = client.step(base64.b64decode(challenge.split(" ", 1)[1]))
+    assert send({"Authorization": "Negotiate " + base64.b64encode(token).decode()}).status == 200
+    assert send({}).status == 200  # the connection stays authenticated
+    conn.close()
