@@ -159,6 +159,18 @@ class GraphHandler(SandboxHandler):
         self.send_bytes(200, f"<html><body>{text}</body></html>".encode(), "text/html; charset=utf-8")
 
     # --- output --------------------------------------------------------------------------------
+    def send_bytes(self, status: int, body: bytes, content_type: str, headers: Any = None) -> None:
+        """Status line, headers and body in one write (two writes meet Nagle + delayed ACK: 40 ms)."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers.items() if isinstance(headers, dict) else headers or []):
+            self.send_header(key, value)
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(body)
+        self.flush_headers()
+
     def _send(self, resp: Response, *, auth: bool = False) -> None:
         headers = {"request-id": secrets.token_hex(16), "client-request-id": secrets.token_hex(16),
                    "Cache-Control": "no-cache", **resp.headers}
