@@ -227,3 +227,12 @@ def test_metadata_filters_and_columns(env):
     assert set(row) == {"id", "lock_version", "class_name", "fields", "actions"}
     assert {f["name"] for f in row["fields"]} >= {"subject", "from_address", "to_addresses", "cc_addresses",
                                                   "bcc_addresses", "sent_at", "message_id", "status"}
+
+
+def test_throttling_redirect_keeps_the_cookie(env):
+    server, box = env
+    w = Wire(server.base_url)
+    w.login(box.username, box.password)
+    server.faults.configure({"fail_next": 1, "kinds": ["busy"]})
+    r = request(server.base_url, "GET", "/crm/people.api", headers={"Cookie": f"Workbooks-Session={w.session_id}"})
+    assert r.status == 302 and any(c.startswith(f"Workbooks-Session={w.session_id}") for c in r.set_cookies)

@@ -444,8 +444,11 @@ class CrmHandler(SandboxHandler):
         self.send_bytes(status, text.encode("utf-8"), "text/html; charset=utf-8", list(NO_CACHE) + (headers or []))
 
     def redirect(self, location: str) -> None:
+        """A 302 (throttling, or an invalid login when the cookie has been cleared); under a valid
+        login it still carries the cookie."""
+        cookie = [h for h in self._extra_headers() if h[0] == "Set-Cookie"] if getattr(self, "_cookie_sid", None) else []
         self.html(302, f"<html><body>You are being <a href=\"{location}\">redirected</a>.</body></html>",
-                  [("Location", location)])
+                  [("Location", location)] + cookie)
 
 
 __all__ = ["CrmHandler", "parse_body", "merge"]
