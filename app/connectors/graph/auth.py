@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
@@ -127,7 +128,7 @@ class GraphSignIn:
         try:
             self.app = msal.PublicClientApplication(
                 client_id, authority=self.authority, token_cache=self.store.cache,
-                verify=ca_bundle if ca_bundle else True, timeout=timeout,
+                http_client=_http_session(ca_bundle, timeout),
                 instance_discovery=None if microsoft else False, validate_authority=microsoft,
             )
         except ValueError as exc:
@@ -217,6 +218,17 @@ class GraphSignIn:
             if "SSL" in name or "ssl" in str(exc).lower():
                 raise ConfigError(f"{op}: the certificate of the sign-in service was not trusted ({name})") from None
             raise TransientError(f"{op}: the Microsoft 365 sign-in service could not be reached ({name})") from None
+
+
+def _http_session(ca_bundle: str | None, timeout: float) -> Any:
+    """A requests session for msal with verification always on. `verify` is passed on every
+    call: a session-level `verify` loses to REQUESTS_CA_BUNDLE in requests' environment merge."""
+    import requests
+
+    session = requests.Session()
+    session.request = functools.partial(session.request, timeout=timeout,  # type: ignore[method-assign]
+                                        **({"verify": ca_bundle} if ca_bundle else {}))
+    return session
 
 
 def _first_line(exc: Exception) -> str:
