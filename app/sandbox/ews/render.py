@@ -37,14 +37,17 @@ def parse_shape(shape_el) -> Shape:
     return Shape(base.strip(), paths)
 
 
-_COMMON = ("ItemClass", "DateTimeReceived", "Size", "IsSubmitted", "IsDraft", "IsFromMe", "IsResend",
+DEFAULTS = {"Sensitivity": "Normal", "Importance": "Normal", "ReminderIsSet": "false",
+            "ReminderMinutesBeforeStart": "0", "PostalAddressIndex": "None", "IsAllDayEvent": "false",
+            "LegacyFreeBusyStatus": "Busy"}
+_COMMON = ("Sensitivity", "Importance", "ReminderIsSet", "ReminderMinutesBeforeStart", "ItemClass", "DateTimeReceived", "Size", "IsSubmitted", "IsDraft", "IsFromMe", "IsResend",
            "IsUnmodified", "DateTimeSent", "DateTimeCreated", "DisplayCc", "DisplayTo", "HasAttachments",
            "Culture", "EffectiveRights", "LastModifiedName", "LastModifiedTime", "IsAssociated", "TextBody")
 COMPUTED_FOR = {
-    "Contact": _COMMON + ("FileAs", "CompleteName", "ContactSource", "HasPicture"),
+    "Contact": _COMMON + ("FileAs", "CompleteName", "ContactSource", "HasPicture", "PostalAddressIndex"),
     "Task": _COMMON + ("ChangeCount", "CompleteDate", "DelegationState", "IsAssignmentEditable", "IsComplete",
                        "IsRecurring", "IsTeamTask", "Owner", "StatusDescription"),
-    "CalendarItem": _COMMON + ("IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent",
+    "CalendarItem": _COMMON + ("IsAllDayEvent", "LegacyFreeBusyStatus", "IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent",
                                "CalendarItemType", "MyResponseType", "Organizer", "Duration",
                                "AppointmentSequenceNumber", "AppointmentState", "ConflictingMeetingCount",
                                "AdjacentMeetingCount"),
@@ -85,6 +88,10 @@ def computed(mb: Mailbox, item: Item, name: str):
     if name == "MimeContent":
         from .mime import mime_element
         return mime_element(mb, item)
+    if name in DEFAULTS:
+        if name == "ReminderMinutesBeforeStart" and item.kind == "CalendarItem":
+            return _set(el, "15")
+        return _set(el, DEFAULTS[name])
     if name == "ItemId":
         el.set("Id", item.id)
         el.set("ChangeKey", item.change_key)

@@ -112,7 +112,7 @@ COMPUTED = {
     "IsResend", "IsUnmodified", "DateTimeSent", "DateTimeCreated", "ResponseObjects", "DisplayCc",
     "DisplayTo", "HasAttachments", "EffectiveRights", "LastModifiedName", "LastModifiedTime",
     "IsAssociated", "ConversationId", "TextBody", "UniqueBody", "WebClientReadFormQueryString",
-    "WebClientEditFormQueryString", "CompleteName", "ContactSource", "HasPicture", "Culture",
+    "WebClientEditFormQueryString", "CompleteName", "ContactSource", "HasPicture",
     "IsComplete", "CompleteDate", "IsRecurring", "ChangeCount", "DelegationState", "IsTeamTask",
     "IsAssignmentEditable", "StatusDescription", "Owner", "IsMeeting", "IsCancelled",
     "MeetingRequestWasSent", "CalendarItemType", "MyResponseType", "Organizer", "Duration",
