@@ -47,6 +47,17 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def _iso(value: datetime | None) -> str | None:
+    """Stored the way SQLModel stores datetimes in SQLite (naive UTC text)."""
+    u = _utc(value)
+    return None if u is None else u.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _chunked(items: list, size: int = 400):  # noqa: ANN001
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 def _loads(text_: str | None, default):  # noqa: ANN001
     try:
         return json.loads(text_) if text_ else default
@@ -85,37 +96,55 @@ class EmailStore:
 
     def stage_page(self, token: str, staged: Sequence[StagedMessage], gone_item_ids: Sequence[str],
                    now: datetime, expires_at: datetime | None) -> None:
-        with self._session() as s:
-            try:
+        exp = _iso(expires_at)
+        with self.engine.begin() as con:
+            if staged:
+                con.execute(text("INSERT INTO sent_email(internet_message_id, ews_item_id, sent_at, subject, state)"
+                                 " VALUES (:mid, :iid, :at, :subj, :state)"),
+                            [{"mid": st.message.message_id, "iid": st.message.item_id, "at": _iso(st.message.sent_at),
+                              "subj": st.message.subject, "state": st.state} for st in staged])
+                ids = self._ids_of(con, [st.message.message_id for st in staged])
+                heads, watch = [], []
                 for st in staged:
-                    msg = st.message
-                    row = m.SentEmail(internet_message_id=msg.message_id, ews_item_id=msg.item_id,
-                                      sent_at=_utc(msg.sent_at), subject=msg.subject, state=st.state)
-                    s.add(row)
-                    s.flush()
-                    if st.state == PENDING:
-                        headers = {"from": msg.sender, "to": list(msg.to), "cc": list(msg.cc), "bcc": list(msg.bcc),
-                                   "size": int(msg.size or 0)}
-                        s.exec(text("INSERT OR REPLACE INTO email_header(sent_email_id, headers_json) VALUES (:i, :h)")
-                               .bindparams(i=row.id, h=json.dumps(headers)))  # type: ignore[call-overload]
-                        for addr in st.addresses:
-                            s.add(m.UnmatchedAddress(address=addr, sent_email_id=row.id, expires_at=_utc(expires_at)))
-                if gone_item_ids:
-                    gone = list(gone_item_ids)
-                    rows = list(s.exec(select(m.SentEmail).where(
-                        m.SentEmail.ews_item_id.in_(gone), m.SentEmail.state == PENDING)))  # type: ignore[union-attr]
-                    for r in rows:  # no longer in Sent Items before any match: stop watching it
-                        r.state = EXCLUDED
-                        s.add(r)
-                        s.exec(delete(m.UnmatchedAddress).where(m.UnmatchedAddress.sent_email_id == r.id))  # type: ignore[call-overload]
-                        s.exec(text("DELETE FROM email_header WHERE sent_email_id = :i").bindparams(i=r.id))  # type: ignore[call-overload]
-                cur = s.get(m.Cursor, SENT_CURSOR) or m.Cursor(side=SENT_CURSOR[0], name=SENT_CURSOR[1])
-                cur.token, cur.committed_at, cur.full_scan_done = token, _utc(now), True
-                s.add(cur)
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
+                    if st.state != PENDING:
+                        continue
+                    msg, sid = st.message, ids[st.message.message_id]
+                    heads.append({"i": sid, "h": json.dumps({"from": msg.sender, "to": list(msg.to), "cc": list(msg.cc),
+                                                              "bcc": list(msg.bcc), "size": int(msg.size or 0)})})
+                    watch += [{"a": a, "i": sid, "e": exp} for a in st.addresses]
+                if heads:
+                    con.execute(text("INSERT OR REPLACE INTO email_header(sent_email_id, headers_json) VALUES (:i, :h)"),
+                                heads)
+                if watch:
+                    con.execute(text("INSERT INTO unmatched_address(address, sent_email_id, expires_at) VALUES (:a, :i, :e)"),
+                                watch)
+            for chunk in _chunked(list(gone_item_ids)):
+                # no longer in Sent Items before any match: stop watching it
+                params = {f"g{k}": v for k, v in enumerate(chunk)}
+                names = ",".join(f":g{k}" for k in range(len(chunk)))
+                rows = [int(r[0]) for r in con.execute(text(
+                    f"SELECT id FROM sent_email WHERE state = :p AND ews_item_id IN ({names})"), {"p": PENDING, **params})]
+                if rows:
+                    ids_sql = ",".join(str(i) for i in rows)
+                    con.execute(text(f"UPDATE sent_email SET state = :x WHERE id IN ({ids_sql})"), {"x": EXCLUDED})
+                    con.execute(text(f"DELETE FROM unmatched_address WHERE sent_email_id IN ({ids_sql})"))
+                    con.execute(text(f"DELETE FROM email_header WHERE sent_email_id IN ({ids_sql})"))
+            con.execute(text("INSERT INTO cursor(side, name, token, full_scan_done, progress_done, committed_at)"
+                             " VALUES (:s, :n, :t, 1, 0, :c)"
+                             " ON CONFLICT(side, name) DO UPDATE SET token = excluded.token,"
+                             " committed_at = excluded.committed_at, full_scan_done = 1"),
+                        {"s": SENT_CURSOR[0], "n": SENT_CURSOR[1], "t": token, "c": _iso(now)})
+
+    @staticmethod
+    def _ids_of(con, message_ids: Sequence[str]) -> dict[str, int]:  # noqa: ANN001
+        out: dict[str, int] = {}
+        for chunk in _chunked(list(message_ids)):
+            params = {f"m{k}": v for k, v in enumerate(chunk)}
+            names = ",".join(f":m{k}" for k in range(len(chunk)))
+            for sid, mid in con.execute(text(f"SELECT id, internet_message_id FROM sent_email"
+                                             f" WHERE internet_message_id IN ({names})"), params):
+                out[mid] = int(sid)
+        return out
 
     # --- state for matching ------------------------------------------------------------------------
     def _with_headers(self, s: Session, rows: Sequence[m.SentEmail]) -> list[SentRow]:
@@ -267,52 +296,45 @@ class EmailStore:
 
     # --- recording --------------------------------------------------------------------------------
     def mark_state(self, ids: Sequence[int], state: str) -> None:
-        if not ids:
-            return
-        with self._session() as s:
-            for r in s.exec(select(m.SentEmail).where(m.SentEmail.id.in_(list(ids)))):  # type: ignore[union-attr]
-                r.state = state
-                s.add(r)
-            s.commit()
+        with self.engine.begin() as con:
+            for chunk in _chunked([int(i) for i in ids]):
+                con.execute(text(f"UPDATE sent_email SET state = :s WHERE id IN ({','.join(map(str, chunk))})"),
+                            {"s": state})
 
     def save_recorded(self, outcomes: Sequence[Recorded]) -> None:
-        with self._session() as s:
-            try:
-                for o in outcomes:
-                    row = s.get(m.SentEmail, o.sent_email_id)
-                    if row is None:
-                        continue
-                    row.state, row.crm_email_id = o.state, o.crm_email_id
-                    s.add(row)
-                    have = {(r.target_type, r.target_id) for r in
-                            s.exec(select(m.EmailLink).where(m.EmailLink.sent_email_id == o.sent_email_id))}
-                    for ln in o.links:
-                        if (ln.target.crm_type, ln.target.crm_id) in have:
-                            continue
-                        s.add(self._link_row(ln))
-                    if o.matched_addresses:
-                        s.exec(delete(m.UnmatchedAddress).where(  # type: ignore[call-overload]
-                            m.UnmatchedAddress.sent_email_id == o.sent_email_id,
-                            m.UnmatchedAddress.address.in_(list(o.matched_addresses))))  # type: ignore[attr-defined]
-                    s.exec(text("DELETE FROM email_header WHERE sent_email_id = :i").bindparams(i=o.sent_email_id))  # type: ignore[call-overload]
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
+        if not outcomes:
+            return
+        with self.engine.begin() as con:
+            ids = [o.sent_email_id for o in outcomes]
+            have: set[tuple[int, str, str]] = set()
+            for chunk in _chunked(ids):
+                have |= {(int(a), b, c) for a, b, c in con.execute(text(
+                    f"SELECT sent_email_id, target_type, target_id FROM email_link"
+                    f" WHERE sent_email_id IN ({','.join(map(str, chunk))})"))}
+            con.execute(text("UPDATE sent_email SET state = :s, crm_email_id = :c WHERE id = :i"),
+                        [{"s": o.state, "c": o.crm_email_id, "i": o.sent_email_id} for o in outcomes])
+            links = [ln for o in outcomes for ln in o.links
+                     if (ln.sent_email_id, ln.target.crm_type, ln.target.crm_id) not in have]
+            self._insert_links(con, links)
+            gone = [{"i": o.sent_email_id, "a": a} for o in outcomes for a in o.matched_addresses]
+            if gone:
+                con.execute(text("DELETE FROM unmatched_address WHERE sent_email_id = :i AND address = :a"), gone)
+            con.execute(text("DELETE FROM email_header WHERE sent_email_id = :i"), [{"i": i} for i in ids])
 
     @staticmethod
-    def _link_row(ln: PlannedLink) -> m.EmailLink:
-        return m.EmailLink(sent_email_id=ln.sent_email_id, target_type=ln.target.crm_type, target_id=ln.target.crm_id,
-                           matched_address=ln.matched_address, reason=ln.reason, retroactive=ln.retroactive)
+    def _insert_links(con, links: Sequence[PlannedLink]) -> None:  # noqa: ANN001
+        if links:
+            con.execute(text("INSERT INTO email_link(sent_email_id, target_type, target_id, matched_address, reason,"
+                             " retroactive) VALUES (:i, :t, :d, :a, :r, :x)"),
+                        [{"i": ln.sent_email_id, "t": ln.target.crm_type, "d": ln.target.crm_id,
+                          "a": ln.matched_address, "r": ln.reason, "x": bool(ln.retroactive)} for ln in links])
 
     def add_links(self, links: Sequence[PlannedLink], matched: Sequence[tuple[int, str]]) -> None:
-        with self._session() as s:
-            for ln in links:
-                s.add(self._link_row(ln))
-            for sid, addr in matched:
-                s.exec(delete(m.UnmatchedAddress).where(  # type: ignore[call-overload]
-                    m.UnmatchedAddress.sent_email_id == sid, m.UnmatchedAddress.address == addr))
-            s.commit()
+        with self.engine.begin() as con:
+            self._insert_links(con, links)
+            if matched:
+                con.execute(text("DELETE FROM unmatched_address WHERE sent_email_id = :i AND address = :a"),
+                            [{"i": i, "a": a} for i, a in matched])
 
     def pending_links(self) -> list[PendingLink]:
         with self._session() as s:
@@ -333,22 +355,18 @@ class EmailStore:
         return out
 
     def confirm_links(self, done: Sequence[tuple[int, str]]) -> None:
-        with self._session() as s:
-            for lid, crm_link_id in done:
-                row = s.get(m.EmailLink, lid)
-                if row is not None:
-                    row.crm_link_id = crm_link_id
-                    s.add(row)
-            s.commit()
+        if done:
+            with self.engine.begin() as con:
+                con.execute(text("UPDATE email_link SET crm_link_id = :c WHERE id = :i"),
+                            [{"c": c, "i": int(i)} for i, c in done])
 
     def touch_probe(self, addresses: Sequence[str], now: datetime) -> None:
-        lst = list(addresses)
-        with self._session() as s:
-            for i in range(0, len(lst), 500):
-                for r in s.exec(select(m.UnmatchedAddress).where(m.UnmatchedAddress.address.in_(lst[i:i + 500]))):  # type: ignore[attr-defined]
-                    r.last_probe_at = _utc(now)
-                    s.add(r)
-            s.commit()
+        with self.engine.begin() as con:
+            for chunk in _chunked(list(addresses)):
+                params = {f"a{k}": v for k, v in enumerate(chunk)}
+                names = ",".join(f":a{k}" for k in range(len(chunk)))
+                con.execute(text(f"UPDATE unmatched_address SET last_probe_at = :now WHERE address IN ({names})"),
+                            {"now": _iso(now), **params})
 
     # --- per-item back-off ----------------------------------------------------------------------
     def email_errors(self) -> dict[str, EmailError]:
