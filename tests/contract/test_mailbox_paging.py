@@ -4,7 +4,6 @@ not from the start (counted with the sandbox's SyncFolderItems requests) - once 
 the adapter in-process and once by SIGKILLing a subprocess mid-feed."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

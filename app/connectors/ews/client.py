@@ -31,7 +31,6 @@ from exchangelib import (
     OAuth2AuthorizationCodeCredentials,
     Version,
 )
-from exchangelib import errors as ex
 
 from app.connectors.ews.errors import translated
 from app.connectors.ews.properties import register_properties
