@@ -268,3 +268,37 @@ def test_restriction_and_sort_on_mapi_aliases(sandbox):
     assert uris == ["0x3a06"] * 3  # echoed as the request spelled it
     numbers = [int(c.findall(f"{{{T}}}ExtendedProperty")[1].findtext(f"{{{T}}}Value")) for c in contacts]
     assert all(n > 0 for n in numbers) and len(set(numbers)) == 3
+
+
+def test_body_type_conversion_gzip_and_chunked_requests(sandbox):
+    import gzip
+
+    server, sb = sandbox
+    cid = sb.add_item("contacts", "Contact", {"GivenName": "Body", "DisplayName": "Body",
+                                             "Body": ("HTML", "<p>Hello &amp; welcome</p>")})
+    for body_type, expect in (("Text", "Hello & welcome"), ("HTML", "<p>Hello &amp; welcome</p>")):
+        _resp, root = post(sandbox, f'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+                                    f'<t:BodyType>{body_type}</t:BodyType><t:AdditionalProperties>'
+                                    '<t:FieldURI FieldURI="item:Body"/></t:AdditionalProperties></m:ItemShape>'
+                                    f'<m:ItemIds><t:ItemId Id="{cid}"/></m:ItemIds></m:GetItem>')
+        body = root.find(f".//{{{T}}}Body")
+        assert body.get("BodyType") == body_type and body.text == expect
+    # gzip for clients that ask, chunked request bodies accepted
+    raw = envelope('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>'
+                   '<m:ParentFolderIds><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderIds></m:FindItem>')
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    auth = base64.b64encode(f"{sb.username}:{sb.password}".encode()).decode()
+    conn.putrequest("POST", sb.endpoint_path, skip_accept_encoding=True)
+    for k, v in (("Authorization", f"Basic {auth}"), ("Content-Type", "text/xml; charset=utf-8"),
+                 ("Transfer-Encoding", "chunked"), ("Accept-Encoding", "gzip")):
+        conn.putheader(k, v)
+    conn.endheaders()
+    for i in range(0, len(raw), 100):
+        part = raw[i:i + 100]
+        conn.send(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+    conn.send(b"0\r\n\r\n")
+    resp = conn.getresponse()
+    data = resp.read()
+    assert resp.status == 200 and resp.getheader("Content-Encoding") == "gzip", (len(data), data[:300])
+    root = etree.fromstring(gzip.decompress(data))
+    assert root.find(f".//{{{M}}}ResponseCode").text == "NoError"

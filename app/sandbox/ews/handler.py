@@ -1,6 +1,7 @@
 """HTTP side of the EWS sandbox: endpoint, authentication, fault injection, SOAP dispatch."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -147,9 +148,30 @@ class EwsHandler(SandboxHandler):
         self._send_xml(200, soap.serialize(env))
 
     def _send_xml(self, status: int, data: bytes) -> None:
-        self.send_bytes(status, data, soap.CONTENT_TYPE,
-                        [("Cache-Control", "private"), ("request-id", self.server.app.next_request_id()),
-                         ("X-AspNet-Version", "4.0.30319"), ("X-Powered-By", "ASP.NET"), ("X-EwsSandbox", "1")])
+        headers = [("Cache-Control", "private"), ("request-id", self.server.app.next_request_id()),
+                   ("X-AspNet-Version", "4.0.30319"), ("X-Powered-By", "ASP.NET"), ("X-EwsSandbox", "1")]
+        if len(data) > 2048 and "gzip" in (self.headers.get("Accept-Encoding") or "").lower():
+            data = gzip.compress(data, compresslevel=1)  # IIS dynamic compression
+            headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+        self.send_bytes(status, data, soap.CONTENT_TYPE, headers)
+
+    def read_body(self) -> bytes:
+        """Content-Length bodies (plumbing) and chunked ones, which some clients send."""
+        if getattr(self, "_body", None) is not None:
+            return self._body
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            self._body = b"".join(parts)
+            return self._body
+        return super().read_body()
 
     def _inject(self, kind: str, version, sandbox) -> bool:
         if kind == "busy":

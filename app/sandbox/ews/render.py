@@ -20,6 +20,7 @@ from .store import Folder, Item, Mailbox
 class Shape:
     base: str = "IdOnly"
     paths: list[Path] = field(default_factory=list)
+    body_type: str = "Best"
 
 
 def parse_shape(shape_el) -> Shape:
@@ -34,7 +35,7 @@ def parse_shape(shape_el) -> Shape:
                 p = parse_path(el)
                 if p not in paths:
                     paths.append(p)
-    return Shape(base.strip(), paths)
+    return Shape(base.strip(), paths, (shape_el.findtext(t("BodyType")) or "Best").strip())
 
 
 DEFAULTS = {"Sensitivity": "Normal", "Importance": "Normal", "ReminderIsSet": "false",
@@ -320,10 +321,29 @@ def render_item(mb: Mailbox, item: Item, parent, shape: Shape, find: bool = Fals
         if not done_ext and pos[name] > ext_pos:
             out.extend(ext)
             done_ext = True
-        out.append(_clean_copy(el))
+        copied = _clean_copy(el)
+        if name == "Body" and shape.body_type in ("Text", "HTML"):
+            _convert_body(copied, shape.body_type)
+        out.append(copied)
     if not done_ext:
         out.extend(ext)
     return out
+
+
+def _convert_body(body, wanted: str) -> None:
+    """Serve the body in the requested BodyType, converting as Exchange does (roughly)."""
+    import html
+    have = body.get("BodyType", "Text")
+    if have == wanted:
+        return
+    text = body.text or ""
+    if wanted == "Text":
+        text = html.unescape(_TAGS.sub("", re.sub(r"(?i)<br\s*/?>|</p>", "\n", text))).strip()
+    else:
+        text = ("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head>"
+                f"<body><div>{html.escape(text).replace(chr(10), '<br>')}</div></body></html>")
+    body.text = text
+    body.set("BodyType", wanted)
 
 
 def _add_indexed(item: Item, name: str, p: Path, chosen: dict) -> None:

@@ -167,7 +167,7 @@ def fault_document(version: ServerVersion | None, fault: SoapFault) -> bytes:
 
 
 def serialize(env) -> bytes:
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    return b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(env, encoding="utf-8")
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True, huge_tree=True)
