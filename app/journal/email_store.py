@@ -4,9 +4,12 @@ Uses the tables `sent_email`, `email_link`, `unmatched_address`, `crm_reference`
 `item_error` of app/journal/models.py on the same database as `SqlJournal`; every write method is
 one transaction (a page with its token, a plan, an operation). Rows never leave this module.
 
-The address index lives in `crm_reference.emails_json`: rows of type person (addresses the CRM
-reported for that person, main tab or Contact Details, with the employer in `organisation_id`),
-sales_lead and organisation. Bodies are never stored.
+The address index (O(1) per recipient) is kept as `crm_reference` rows of type "address": crm_id is
+the normalised address, `person_ids_json` its owners as "type:id" (People by main, alternate, home or
+Contact Details address, Sales Leads, Organisations by Contact Details), exactly as the CRM's
+`owners_of_addresses` reported them. Person rows (type "person") keep the employer in
+`organisation_id`; Organisation, Case, Opportunity and Sales Lead rows are the reference copy.
+Bodies are never stored.
 
 Stop-gap: the headers a not-yet-recorded message needs to be recorded later (From, To, Cc, Bcc,
 size) have no column in `sent_email`, so they are kept in a small side table `email_header`
@@ -28,7 +31,7 @@ from app.errors import AppError
 from app.journal import models as m
 from app.journal.db import Database, open_database
 from app.sync.emails import (
-    ADDRESS_TYPES, EXCLUDED, PENDING, RECORDING, REF_TYPES, SENT_CURSOR, EmailError, PendingLink, PersonInfo,
+    EXCLUDED, PENDING, RECORDING, REF_TYPES, SENT_CURSOR, EmailError, PendingLink, PersonInfo,
     PlannedLink, Recorded, SentRow, StagedMessage,
 )
 
@@ -37,6 +40,7 @@ HEADER_DDL = (
     " sent_email_id INTEGER PRIMARY KEY REFERENCES sent_email(id) ON DELETE CASCADE,"
     " headers_json TEXT NOT NULL)"
 )
+INDEX_TYPE = "address"  # crm_reference rows of the address index: crm_id = address, person_ids_json = ["type:id"]
 KIND_OF_TYPE = {v: k for k, v in REF_TYPES.items()}
 PERSON_DETAILS = "details"  # crm_reference.status of a person row whose employer has been read
 
@@ -56,6 +60,11 @@ def _iso(value: datetime | None) -> str | None:
 def _chunked(items: list, size: int = 400):  # noqa: ANN001
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def _target(text_: str):  # noqa: ANN202
+    ttype, _, tid = str(text_).partition(":")
+    return LinkTarget(ttype, tid) if ttype and tid else None
 
 
 def _loads(text_: str | None, default):  # noqa: ANN001
@@ -205,30 +214,30 @@ class EmailStore:
 
     # --- address index and the reference copy ---------------------------------------------------
     def address_owners(self, addresses: Sequence[str]) -> dict[str, list[LinkTarget]]:
-        wanted = set(addresses)
+        """Owners of addresses the CRM has already resolved (index rows of type "address")."""
         out: dict[str, list[LinkTarget]] = {}
         with self._session() as s:
-            q = select(m.CrmReference).where(m.CrmReference.crm_type.in_(ADDRESS_TYPES),  # type: ignore[attr-defined]
-                                             m.CrmReference.emails_json != "[]", m.CrmReference.in_scope == True)  # noqa: E712
-            for r in s.exec(q):
-                for e in _loads(r.emails_json, []):
-                    if e in wanted:
-                        t = LinkTarget(r.crm_type, r.crm_id)
-                        lst = out.setdefault(e, [])
-                        if t not in lst:
-                            lst.append(t)
-        return out
+            for chunk in _chunked(list(dict.fromkeys(addresses))):
+                q = select(m.CrmReference).where(m.CrmReference.crm_type == INDEX_TYPE,
+                                                 m.CrmReference.crm_id.in_(chunk))  # type: ignore[attr-defined]
+                for r in s.exec(q):
+                    targets = [_target(x) for x in _loads(r.person_ids_json, [])]
+                    out[r.crm_id] = [t for t in targets if t is not None]
+        return {a: ts for a, ts in out.items() if ts}
 
     def save_owners(self, owners: Mapping[str, Sequence[LinkTarget]]) -> None:
-        by_target: dict[tuple[str, str], set[str]] = {}
-        for addr, targets in owners.items():
-            for t in targets:
-                by_target.setdefault((t.crm_type, t.crm_id), set()).add(addr)
         with self._session() as s:
-            for (ttype, tid), addrs in by_target.items():
-                row = s.get(m.CrmReference, (ttype, tid)) or m.CrmReference(crm_type=ttype, crm_id=tid)
-                emails = list(dict.fromkeys([*_loads(row.emails_json, []), *sorted(addrs)]))
-                row.emails_json = json.dumps(emails)
+            for addr, targets in owners.items():
+                if not targets:
+                    continue
+                row = s.get(m.CrmReference, (INDEX_TYPE, addr)) or m.CrmReference(crm_type=INDEX_TYPE, crm_id=addr)
+                have = list(_loads(row.person_ids_json, []))
+                for t in targets:
+                    key = f"{t.crm_type}:{t.crm_id}"
+                    if key not in have:
+                        have.append(key)
+                row.person_ids_json = json.dumps(have)
+                row.emails_json = json.dumps([addr])
                 s.add(row)
             s.commit()
 

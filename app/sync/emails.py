@@ -45,7 +45,6 @@ EXCLUDED = "excluded"
 TOO_LARGE = "too_large"  # recorded without attachments (B35); a recorded state
 
 SENT_CURSOR = ("outlook", "sentitems")
-ADDRESS_TYPES = ("person", "sales_lead", "organisation")  # index rows matched by address
 REF_TYPES = {RefKind.ORGANISATION: "organisation", RefKind.CASE: "case", RefKind.OPPORTUNITY: "opportunity",
              RefKind.SALES_LEAD: "sales_lead"}
 CLOSED_WORDS = ("closed", "won", "lost", "complete", "resolved", "disqualified", "converted", "cancelled")
