@@ -294,3 +294,21 @@ def test_links_must_point_at_existing_records(env):
     bad2 = w.put("email/email_links", batch([{"__method": "POST", "email_id": 1, "resource_id": p["id"],
                                               "resource_type": "Private::Crm::Nonsense"}])).json
     assert bad2["success"] is False and set(bad2["errors"]["[]"]) >= {"email_id"}
+
+
+def test_watched_is_per_user_and_assignment_is_a_queue(env):
+    server, box, w = env
+    p = some_people(w, 1, 57)[0]
+    assert p["assigned_to"] == p["queue_entry[queue_id]"]
+    colleague = Wire(server.base_url)
+    c = box.dataset.users[1]
+    colleague.login(c.username, c.password)
+    mine_before = person(w, p["id"])["watched"]
+    r = colleague.put("crm/people", batch([{"__method": "PUT", "id": p["id"], "lock_version": p["lock_version"],
+                                            "watched": "1"}])).json
+    assert r["success"] and r["affected_objects"][0]["watched"] is True
+    assert r["affected_objects"][0]["lock_version"] == p["lock_version"]  # watching is not a record change
+    theirs = colleague.get("crm/people", filters(("id", "eq", p["id"]))).json["data"][0]
+    assert theirs["watched"] is True and person(w, p["id"])["watched"] is mine_before
+    queues = colleague.get("crm/person_queues", filters(("owner_id", "eq", c.user_id))).json["data"]
+    assert [q["name"] for q in queues] == [c.name]
