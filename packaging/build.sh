@@ -73,7 +73,6 @@ if [ "$build" -eq 1 ]; then
 import tomllib
 print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
 PY
-    "$PY" -m pip install --quiet --upgrade pip || die "pip upgrade failed"
     "$PY" -m pip install --quiet -r "$WORKPATH.requirements.txt" "$PYINSTALLER_REQ" \
       || die "pip install of the dependencies and $PYINSTALLER_REQ failed"
   else
@@ -113,6 +112,18 @@ if ! "$CLI" --bundle-selftest >"$tmp/selftest.out" 2>"$tmp/selftest.err"; then
   die "bundle self-test failed"
 fi
 sed 's/^/   /' "$tmp/selftest.out"
+
+if [ "$(uname -s)" = Linux ] && command -v xvfb-run >/dev/null; then
+  echo "-- --bundle-selftest on an X server (xvfb-run, QT_QPA_PLATFORM=xcb)"
+  if ! xvfb-run -a env QT_QPA_PLATFORM=xcb "$CLI" --bundle-selftest >"$tmp/xcb.out" 2>"$tmp/xcb.err"; then
+    cat "$tmp/xcb.out" "$tmp/xcb.err" >&2
+    die "bundle self-test under X failed (Qt's xcb plugin needs the system's libxcb-icccm4, libxcb-keysyms1, libxcb-cursor0)"
+  fi
+  grep -q "on Qt platform xcb" "$tmp/xcb.out" || die "the xcb self-test did not run on the xcb platform"
+  tail -n 1 "$tmp/xcb.out" | sed 's/^/   /'
+else
+  echo "-- (no xvfb-run here: the X11 platform plugin is not exercised)"
+fi
 
 echo "-- demo --headless --people 30"
 rc=0

@@ -3,7 +3,8 @@
 `--version` and `demo --headless` exercise the CLI, the sandboxes, exchangelib, httpx, lxml and
 SQLite, but never Qt: this covers what they miss and what PyInstaller most often drops. Every
 app module imports (no hidden import forgotten); the icons are found under sys._MEIPASS and
-render through Qt's image plugins (PNG and SVG) on the offscreen platform; keyring's backends
+render through Qt's image plugins (PNG and SVG) on the current Qt platform; Qt's
+network-information plugins are present; keyring's backends
 are importable; tzdata's zones load; certifi's CA file is present; a journal database opens.
 Prints one line per check and exits 1 if any failed. packaging/build.sh runs it.
 """
@@ -65,6 +66,17 @@ def icons_from_bundle() -> str:
     if QIcon(str(folder / "app.svg")).pixmap(48, 48).isNull():
         raise AssertionError("SVG icons do not render (Qt svg image format plugin missing)")
     return f"{folder} on Qt platform {qt_app.platformName()}"
+
+
+@check
+def network_information() -> str:
+    """The scheduler's "network is back" trigger needs one of Qt's network-information plugins."""
+    from PySide6.QtNetwork import QNetworkInformation
+
+    backends = QNetworkInformation.availableBackends()
+    if not backends:
+        raise AssertionError("no QNetworkInformation backend plugin in the bundle")
+    return ", ".join(backends)
 
 
 @check

@@ -270,3 +270,43 @@ def test_launcher_drops_dash_m_app_only_when_frozen(monkeypatch):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert launcher._strip_module_switch(argv) == ["/opt/wc/workbooks-connector", "--profile", "p", "sync", "--json"]
     assert launcher._strip_module_switch(["x", "--version"]) == ["x", "--version"]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or shutil.which("bash") is None, reason="Linux installer")
+def test_install_linux_script_with_a_fake_bundle(tmp_path):
+    from app.autostart import linux as xdg
+
+    bundle = tmp_path / "dist" / "workbooks-connector"
+    share = bundle / "_internal" / "share"
+    (share / "applications").mkdir(parents=True)
+    shutil.copy(DESKTOP, share / "applications")
+    for size in (16, 256):
+        (share / f"icons/hicolor/{size}x{size}/apps").mkdir(parents=True)
+        shutil.copy(ROOT / f"app/ui/icons/app-{size}.png", share / f"icons/hicolor/{size}x{size}/apps")
+    exe = bundle / "workbooks-connector"
+    exe.write_text("#!/bin/sh\necho fake\n")
+    exe.chmod(0o755)
+    home = tmp_path / "home with space"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "BUNDLE": str(bundle), "PREFIX": str(home / ".local"),
+           "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    script = PACKAGING / "install-linux.sh"
+    subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True)
+
+    installed = home / ".local/lib/workbooks-connector/workbooks-connector"
+    assert installed.is_file()
+    assert (home / ".local/bin/workbooks-connector").resolve() == installed.resolve()
+    assert (home / "data/icons/hicolor/256x256/apps/workbooks-connector.png").is_file()
+    entry = xdg.read_entry(home / "data/applications/workbooks-connector.desktop")
+    assert xdg.parse_exec(entry["Exec"]) == [str(installed)]
+    assert entry["TryExec"] == str(installed)
+    if shutil.which("desktop-file-validate"):
+        out = subprocess.run(["desktop-file-validate", str(home / "data/applications/workbooks-connector.desktop")],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+    xdg.XdgAutostart(home / "config" / "autostart").enable([str(installed)])
+    subprocess.run(["bash", str(script), "--uninstall"], env=env, check=True, capture_output=True)
+    assert not installed.exists() and not (home / ".local/bin/workbooks-connector").exists()
+    assert not (home / "data/applications/workbooks-connector.desktop").exists()
+    assert not (home / "config/autostart/workbooks-connector.desktop").exists()
+    assert not list((home / "data/icons").rglob("workbooks-connector.*"))
