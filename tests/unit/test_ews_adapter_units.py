@@ -105,3 +105,15 @@ def test_http_adapter_verifies_and_maps_ca_files_per_endpoint(monkeypatch):
         adapter.send(requests.Request("POST", url).prepare(), verify=True)
     assert seen == ["/etc/company-ca.pem", True]
     EwsHttpAdapter._bundles.pop("https://mail.example.com")
+
+
+def test_settings_from_the_profile_mailbox_section():
+    from app.settings import MailboxAccount
+
+    acct = MailboxAccount(ews_url="https://mail.example.com/EWS/Exchange.asmx", address="me@example.com",
+                          username="EXAMPLE\\me", auth="basic", ews_build="15.2.1118.7", timezone="Europe/London",
+                          ca_bundle="/etc/ca.pem")
+    s = EwsSettings.from_account(acct, "pw", max_wait=60)
+    assert (s.endpoint, s.mailbox, s.username, s.password, s.auth, s.build, s.timezone, s.ca_bundle, s.max_wait) == (
+        acct.ews_url, "me@example.com", "EXAMPLE\\me", "pw", "basic", "15.2.1118.7", "Europe/London", "/etc/ca.pem", 60)
+    assert EwsSettings.from_account(MailboxAccount(address="me@example.com"), "pw").username == "me@example.com"
