@@ -202,6 +202,8 @@ MALFORMED = [
     ("PUT", "/activity/tasks.api", [("__method[]", "POST"), ("name[]", "x"), ("due[]", "0001-01-01"),
                                     ("_time_zone", "../../etc/passwd")], None),
     ("GET", "/crm/people.api", [("_json_output_datetime_format", "%Q%"), ("callback", "alert(1)//")], None),
+    ("GET", "/crm/people.api", [("_ff[]", "person_last_name"), ("_ft[]", "gt"), ("_fc[]", "2026-13-45")], None),
+    ("GET", "/crm/people.api", [("_ff[]", "person_last_name"), ("_ft[]", "eq"), ("_fc[]", "2026-13-45")], None),
     ("GET", "/crm/../../etc/passwd.api", [], None),
 ]
 

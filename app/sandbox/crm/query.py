@@ -151,7 +151,7 @@ def _string_test(op: str, crit: str) -> Callable[[Any], bool]:
             if text(v) in options:
                 return True
             return bool(special) and v is not None and not isinstance(v, bool) and any(
-                _equal(v, str(v), o) for o in special)
+                _safe(_equal, v, str(v), o) for o in special)
         return lambda v: hit(v) == (op == "eq")
     if op in ("gt", "ge", "lt", "le", "between", "not_between"):
         # strings holding numbers or dates compare as such: the reference evaluation decides
@@ -159,7 +159,7 @@ def _string_test(op: str, crit: str) -> Callable[[Any], bool]:
             cond = Condition("x", op, crit)
         except Exception:  # noqa: BLE001 - the operator was validated already; stay total
             return lambda v: False
-        return lambda v: _reference_test(cond, v, date.today())
+        return lambda v: _safe(_reference_test, cond, v, date.today())
     low = crit.lower()
     if op in ("bg", "nbg"):
         return lambda v: text(v).startswith(low) == (op == "bg")
@@ -171,6 +171,14 @@ def _string_test(op: str, crit: str) -> Callable[[Any], bool]:
         return lambda v: (v is not None and lo <= text(v) <= hi) == (op == "between")
     return lambda v: v is not None and {"gt": text(v) > low, "ge": text(v) >= low, "lt": text(v) < low,
                                         "le": text(v) <= low}[op]
+
+
+def _safe(fn: Callable[..., bool], *args: Any) -> bool:
+    """The reference evaluation raises on impossible dates ("2026-13-45"); such values never match."""
+    try:
+        return fn(*args)
+    except (ValueError, OverflowError):
+        return False
 
 
 def _pair(crit: str) -> tuple[Any, Any]:
