@@ -220,6 +220,7 @@ class KindPlanner:
 
     def _unlinked(self) -> None:
         o_new: list[tuple[OutlookItem, str]] = []
+        withheld: dict[str, str] = {}
         returning = self._returning()
         for rid, st in self.so.items():
             if rid in self.by_ews:
@@ -240,6 +241,8 @@ class KindPlanner:
             if rid in returning and item.crm_id == returning[rid]:
                 dec = YES  # unshared by the filter: re-links when its record returns (design 5.6)
             if dec == NO:
+                if item.crm_id and item.marker is not None and item.crm_id not in self.by_crm:
+                    withheld[item.crm_id] = item.item_id  # unshared by the user: no second copy
                 self._unstage(st)
                 continue
             o_new.append((item, dec))
@@ -252,6 +255,11 @@ class KindPlanner:
                 self._unstage(st)
                 continue
             if rid in self.conf_crm:
+                continue
+            if rid in withheld:
+                self.out.batch.sharing.append(SharingRec(self.kind, "unshared", "user", crm_id=rid,
+                                                         ews_item_id=withheld[rid], changed_at=self.now))
+                self._unstage(st)
                 continue
             c_new.append(rec)
         if not o_new and not c_new:
@@ -307,8 +315,11 @@ class KindPlanner:
                 self._pair(item, rec, in_scope=extra_in_scope.get(cid, True))
                 paired_c.add(cid)
                 continue
-            if cid is not None:  # the marker names a record already linked: a copy; leave it
-                self._unstage(self.so.get(item.item_id))
+            if cid is not None:  # the marker names a record already linked to another item: a copy
+                if item.marker is Sharing.SHARED and m.rule == "marker":
+                    self._orphan(item, "a copy of a contact that is already shared: kept as Unshared")
+                else:
+                    self._unstage(self.so.get(item.item_id))
                 continue
             if dec == YES and not item.crm_id:
                 self._create_crm(item)
@@ -339,14 +350,14 @@ class KindPlanner:
             self._unstage(self.sc.get(rec.id))
             self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
 
-    def _orphan(self, item: OutlookItem) -> None:
+    def _orphan(self, item: OutlookItem, reason: str = "") -> None:
         """A shared item whose Person was deleted while the common state was lost: without a base
         we cannot prove it unchanged, so it is kept as Unshared (edits beat deletions)."""
         fields = canonical(self.kind, item.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
                     ews_fields=fields, ews_hash=content_hash(self.kind, fields), crm_id=None, origin="outlook")
         d = Decision(11, (Action("unshare", Side.OUTLOOK, note="crm_delete"),),
-                     "its CRM record was deleted while the journal was lost: kept as Unshared")
+                     reason or "its CRM record was deleted while the journal was lost: kept as Unshared")
         self._unstage(self.so.get(item.item_id))
         self.items.append(Planned(link, d, new_link=True))
 

@@ -77,7 +77,7 @@ class Executor:
             if crm_creates:
                 for chunk in _chunks([o.link_id for o in crm_creates], self.crm_batch):
                     for rec in self.crm.find_by_link(kind, chunk):
-                        if rec.link_id and not rec.deleted:
+                        if rec.link_id:  # a deleted one landed too: the delta will report its deletion
                             found[rec.link_id] = rec
             for op in kops:
                 result = self._verify_one(op, found)

@@ -190,7 +190,7 @@ class Convergence(RuleBasedStateMachine):
             if item.categorised and item.item_id not in conf_ews:
                 assert item.marker is Sharing.SHARED and item.crm_id and item.link_id, item
         # every Person in scope has its contact, unless the user took it out of sharing
-        withheld = {i.crm_id for i in w.mailbox.live(P) if i.marker is Sharing.UNSHARED}
+        withheld = {i.crm_id for i in w.mailbox.live(P) if i.marker is not None and not i.categorised}
         blocked = {s.crm_id for s in w.journal.load(P).sharing if s.state == "unshared"}
         for rec in w.crm.live(P):
             if rec.raw.get("assigned_to") != 7 or rec.id in withheld | blocked | conf_crm:

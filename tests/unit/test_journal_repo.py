@@ -88,6 +88,9 @@ def test_reset_lost_state_forgets_links_and_cursors(j):
 
 
 def test_request_sharing(j):
-    j.request_sharing("l1", kind=P, state="unshare_requested", crm_id="5")
+    with pytest.raises(UsageError):
+        j.request_sharing("l1", kind=P, state="unshare_requested")
+    j.write(Batch(links=[Link("l1", P, ews_item_id="e1", crm_id="5")]))
+    j.request_sharing("l1", kind=P, state="unshare_requested")
     (rec,) = j.load(P).sharing
     assert rec.state == "unshare_requested"
