@@ -158,6 +158,13 @@ class EmailResult:
     crm_calls: dict[str, int] = field(default_factory=dict)
 
 
+class BodyBatch(Protocol):
+    """Optional MailboxPort extension: bodies of many sent messages in one round trip, one result
+    per id in order (a str, or an AppError for that message). Used when the mailbox has it."""
+
+    def message_bodies(self, item_ids: Sequence[str]) -> list[str | AppError]: ...
+
+
 class EmailJournal(Protocol):
     """The journal tables of design.md 4 that the email phase uses (app/journal/email_store.py).
     Every write method is one transaction."""
@@ -639,17 +646,17 @@ class EmailSync:
                 return
             emails: list[EmailRecord] = []
             ready: list[tuple[SentRow, list[PlannedLink], list[str], str]] = []
+            bodies = self._bodies([row.item_id for row, _l, _m in chunk if row.item_id])
             for row, links, matched in chunk:
                 key = "email:" + row.message_id
                 state = RECORDED
-                try:
-                    body = self.mailbox.message_body(row.item_id) if row.item_id else ""
-                except (AuthError, PrerequisiteError):
-                    raise
-                except NotFound:
+                body = bodies.get(row.item_id, "") if row.item_id else ""
+                if isinstance(body, NotFound):
                     body = ""  # gone from Sent Items meanwhile: record the headers we have
-                except AppError as exc:
-                    self._issue(key, short_ref(row.message_id), exc, errors)
+                elif isinstance(body, (AuthError, PrerequisiteError)):
+                    raise body
+                elif isinstance(body, AppError):
+                    self._issue(key, short_ref(row.message_id), body, errors)
                     continue
                 cap = self.options.max_attachment_mb * 1024 * 1024
                 if cap and row.size > cap:
@@ -692,6 +699,27 @@ class EmailSync:
                 self.journal.clear_errors([k for k in ok_keys if k in errors])
             done += len(ready)
             self._progress(done, len(create), "recording sent email")
+
+    def _bodies(self, item_ids: Sequence[str]) -> dict[str, str | AppError]:
+        """Bodies read only now, at record time; batched when the mailbox offers `message_bodies`
+        (one GetItem per chunk), else one `message_body` call per message."""
+        batch = getattr(self.mailbox, "message_bodies", None)
+        if batch is not None and item_ids:
+            try:
+                return dict(zip(item_ids, batch(list(item_ids))))
+            except (AuthError, PrerequisiteError):
+                raise
+            except AppError as exc:
+                return {i: exc for i in item_ids}
+        out: dict[str, str | AppError] = {}
+        for i in item_ids:
+            try:
+                out[i] = self.mailbox.message_body(i)
+            except (AuthError, PrerequisiteError):
+                raise
+            except AppError as exc:
+                out[i] = exc
+        return out
 
     # 5. links -----------------------------------------------------------------------------------
     def create_links(self) -> None:
