@@ -168,7 +168,10 @@ def _as_date(value: Any) -> date | None:
     text = str(value or "").strip()
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
     if m:
-        return date(int(m[1]), int(m[2]), int(m[3]))
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:  # an impossible date such as 2026-13-45 matches nothing
+            return None
     return None
 
 
