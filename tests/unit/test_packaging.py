@@ -310,3 +310,16 @@ def test_install_linux_script_with_a_fake_bundle(tmp_path):
     assert not (home / "data/applications/workbooks-connector.desktop").exists()
     assert not (home / "config/autostart/workbooks-connector.desktop").exists()
     assert not list((home / "data/icons").rglob("workbooks-connector.*"))
+
+
+def test_windows_installer_switches_the_same_run_value_as_the_app():
+    from app.autostart import windows
+
+    iss = (PACKAGING / "windows" / "workbooks-connector.iss").read_text(encoding="utf-8")
+    assert f'Subkey: "{windows.RUN_KEY}"' in iss
+    assert f'Subkey: "{windows.APPROVED_KEY}"' in iss
+    assert iss.count(f'ValueName: "{windows.VALUE_NAME}"') == 3
+    assert "uninsdeletevalue" in iss
+    assert 'GetStringFileInfo(Bundle + "\\" + AppExe, "ProductVersion")' in iss  # version from the exe
+    assert "PrivilegesRequired=lowest" in iss  # HKCU is the installing user's own
+    assert (PACKAGING / "windows" / "../icons/workbooks-connector.ico").resolve().is_file()
