@@ -397,6 +397,16 @@ class EmailStore:
             s.exec(delete(m.ItemErrorRow).where(m.ItemErrorRow.key.in_(list(keys))))  # type: ignore[call-overload,attr-defined]
             s.commit()
 
+    def capture_start(self, now: datetime) -> datetime:
+        """The day sent mail is captured from: the first email run on this journal (setup day)."""
+        with self.engine.begin() as con:
+            row = con.execute(text("SELECT value FROM meta WHERE key = 'email_capture_start'")).fetchone()
+            if row is not None:
+                return _utc(datetime.fromisoformat(row[0]))  # type: ignore[return-value]
+            start = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)  # type: ignore[union-attr]
+            con.execute(text("INSERT INTO meta(key, value) VALUES ('email_capture_start', :v)"), {"v": start.isoformat()})
+            return start
+
     # --- read-side helpers (explain / history) ----------------------------------------------------
     def explain_address(self, address: str) -> dict:
         """Which records an address links to and why, and how many sent emails wait for it."""

@@ -42,3 +42,12 @@ def test_targets_for_dedups_and_brings_the_employer():
     assert [(ln.target.crm_type, ln.target.crm_id, ln.reason) for ln in links] == [
         ("person", "9", "address"), ("case", "4", "subject_ref"), ("organisation", "1", "employer")]
     assert matched == ["a@x.example", "b@x.example"]
+
+
+def test_related_blocks_finds_the_organisation_by_company_name():
+    from app.sync.email_phase_hook import related_blocks
+
+    out = related_blocks(refs(), {"9": "ACME LTD", "77": None, "8": "Nobody"})
+    assert out["9"].splitlines()[1] == "- Organisation: Acme Ltd (ORG-1)"
+    assert out["77"] is None
+    assert out["8"].splitlines()[1:] == ["- Case: Broken (CASE-4)", "- Case: Other person (CASE-10)"]
