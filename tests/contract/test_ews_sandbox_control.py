@@ -134,3 +134,19 @@ def test_fake_token_endpoint_and_rotation():
             assert got == status
     finally:
         server.stop()
+
+
+def test_per_operation_latency_and_any_operation_faults(ews, account):
+    import time as _time
+
+    server, sandbox = ews
+    folder = account.contacts
+    sandbox.set_knob("FindItem", "latency_ms", 150)
+    started = _time.monotonic()
+    list(folder.all().only("given_name"))
+    assert _time.monotonic() - started >= 0.15
+    sandbox.set_knob("FindItem", "latency_ms", 0)
+    sandbox.fail_operation("*", "busy", 1)
+    with pytest.raises(ErrorServerBusy):
+        list(folder.all().only("given_name"))
+    assert list(folder.all().only("given_name"))

@@ -110,6 +110,9 @@ class EwsHandler(SandboxHandler):
         self._op = op
         self.stats.count(op)
         self.faults.delay()
+        extra = sandbox.op_latency(op)
+        if extra:
+            time.sleep(extra)
         kind = sandbox.draw_fault(op) or self.faults.draw()
         if kind and self._inject(kind, version, sandbox):
             sandbox.record(op, scheme, self.headers, f"fault:{kind}", started, op_el, header)

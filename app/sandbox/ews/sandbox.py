@@ -73,11 +73,16 @@ class EwsSandbox:
 
     def draw_fault(self, operation: str) -> str | None:
         with self._lock:
-            queue = self._op_faults.get(operation)
-            if queue:
-                kind = queue.pop(0)
-                return kind
+            for key in (operation, "*"):
+                queue = self._op_faults.get(key)
+                if queue:
+                    return queue.pop(0)
         return None
+
+    def op_latency(self, operation: str) -> float:
+        """Extra seconds for this operation (knob latency_ms, per operation or "*")."""
+        ms = self.knobs.get(operation, {}).get("latency_ms", self.knobs.get("*", {}).get("latency_ms", 0))
+        return max(0.0, float(ms or 0)) / 1000.0
 
     def record(self, operation: str, scheme: str, headers, outcome: str, started: float,
                request=None, soap_header=None) -> None:
@@ -124,14 +129,15 @@ class EwsSandbox:
 
     # --- fault and quirk knobs ---------------------------------------------------------
     def fail_operation(self, operation: str, kind: str = "busy", count: int = 1) -> None:
-        """The next `count` requests of `operation` fail with `kind` (busy, http500, http503, drop,
-        drop_mid, connection_count)."""
+        """The next `count` requests of `operation` ("*": any) fail with `kind` (busy, busy_message,
+        http500, http503, drop, drop_mid, connection_count)."""
         with self._lock:
             self._op_faults.setdefault(operation, []).extend([kind] * count)
 
     def set_knob(self, operation: str, name: str, value: Any) -> None:
-        """Per-operation quirks: FindItem short_page=N; SyncFolderItems omit_body / same_state;
-        UpdateItem task_id_change. Operation "*" applies to all."""
+        """Per-operation knobs: latency_ms (any operation); FindItem short_page=N,
+        find_count_limit=N; SyncFolderItems omit_body / same_state; UpdateItem task_id_change.
+        Operation "*" applies to all."""
         with self._lock:
             self.knobs.setdefault(operation, {})[name] = value
 

@@ -78,7 +78,7 @@ DEFAULT_TEXTS = {
     "ErrorItemNotFound": "The specified object was not found in the store., The process failed to get the correct properties.",
     "ErrorFolderNotFound": "The specified folder could not be found in the store.",
     "ErrorInvalidIdMalformed": "Id is malformed.",
-    "ErrorInvalidChangeKey": "The change key is invalid.",
+    "ErrorInvalidChangeKey": "ChangeKey is invalid.",
     "ErrorIrresolvableConflict": "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item., Property conflicts were detected.",
     "ErrorInvalidSyncStateData": "Synchronization state data is corrupt or otherwise invalid.",
     "ErrorSyncFolderNotFound": "The specified folder could not be found in the store.",
