@@ -4,12 +4,14 @@ writes raise StaleVersion and change nothing, trash is recoverable, tokens resum
 searchable, our writes echo back with the version we were given."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from app.domain.records import Kind, NewItem, Sharing, Update
+from app.domain.records import Kind, NewItem, SentMessage, Sharing, Update
 from app.errors import StaleVersion
 from app.sync.ports import InvalidSyncToken
-from tests.fixtures.mailbox_fake import FakeMailbox
+from tests.fixtures.mailbox_fake import SENT, FakeMailbox
 from tests.fixtures.mailbox_sandbox import ews_sandbox
 
 PAGE = 3
@@ -34,6 +36,12 @@ class FakeHarness:
     def trashed_count(self, kind):
         return len(self.port.trashed(kind))
 
+    def add_sent(self, message_id, to, sent_at, body):
+        return self.port.add_sent(SentMessage("", message_id, "Hello", "user@example.com", (to,), sent_at=sent_at), body)
+
+    def user_delete_sent(self, item_id):
+        self.port.user_delete(SENT, item_id)
+
 
 class SandboxHarness:
     name = "sandbox"
@@ -48,6 +56,14 @@ class SandboxHarness:
 
     def trashed_count(self, kind):
         return len(self.env.sandbox.items("deleteditems"))
+
+    def add_sent(self, message_id, to, sent_at, body):
+        return self.env.sandbox.add_item("sentitems", "Message", {
+            "Subject": "Hello", "Body": body, "InternetMessageId": message_id, "ToRecipients": [to],
+            "From": ("Me", "user@example.com")}, sent=sent_at)
+
+    def user_delete_sent(self, item_id):
+        self.env.sandbox.delete_item(item_id, "MoveToDeletedItems")
 
 
 @pytest.fixture(params=["fake", "sandbox"])
@@ -177,3 +193,22 @@ def test_foreign_or_tampered_token_is_refused(harness):
 def _tamper(token):
     mid = len(token) // 2
     return token[:mid] + ("B" if token[mid] == "A" else "A") + token[mid + 1:]
+
+
+def test_sent_items_feed_since_cutoff_bodies_and_deletes(harness):
+    t0 = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
+    old = harness.add_sent("<old@x>", "a@x.example", t0 - timedelta(days=10), "old body")
+    ids = [harness.add_sent(f"<m{i}@x>", f"p{i}@x.example", t0 + timedelta(minutes=i), f"body {i}") for i in range(4)]
+    port = harness.port
+    pages = list(port.sent_changes(None, t0))
+    assert [p.done for p in pages][-1] and len(pages) == 2  # 5 messages, pages of 3; the old one dropped
+    messages = [m for p in pages for m in p.messages]
+    assert [m.message_id for m in messages] == [f"<m{i}@x>" for i in range(4)]
+    assert [m.to for m in messages] == [(f"p{i}@x.example",) for i in range(4)] and messages[0].sent_at == t0
+    assert port.message_body(ids[2]) == "body 2"
+    bodies = port.message_bodies([ids[0], old])
+    assert bodies == ["body 0", "old body"]
+    harness.user_delete_sent(ids[1])
+    [page] = list(port.sent_changes(pages[-1].token, t0))
+    assert page.deleted_ids == (ids[1],) and page.messages == ()
+    assert isinstance(port.message_bodies([ids[1]])[0], Exception)

@@ -229,6 +229,10 @@ def test_sent_items_headers_since_and_body(env):
         "<q1@x>", "Quote", ("ann@x.example",), ("c@x.example",), ("b@x.example",), sent, True, "user@example.com")
     assert m.size > 0
     assert port.message_body(new) == "Hello Ann"
+    env.reset_stats()
+    bodies = port.message_bodies([new, "AAMkAGI5bogus", new])
+    assert bodies[0] == bodies[2] == "Hello Ann" and isinstance(bodies[1], Exception)
+    assert env.requests() == {"GetItem": 1}
     env.sandbox.delete_item(old, "MoveToDeletedItems")
     [page] = list(port.sent_changes(pages[-1].token, None))
     assert page.deleted_ids == (old,) and page.messages == ()

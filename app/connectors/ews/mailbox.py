@@ -271,6 +271,15 @@ class EwsMailbox:
                 messages.append(msg)
             yield SentPage(tuple(messages), tuple(deleted), page.token, page.done)
 
+    def message_bodies(self, item_ids: Sequence[str]) -> list[str | AppError]:
+        """Optional batch form (app.sync.emails.BodyBatch): one GetItem per chunk of ids, one result
+        per id in order: the text body, or an AppError for that message (NotFound when gone)."""
+        folder = self.folders.get("sent")
+        op = "reading sent messages"
+        results = fetch_items(folder, [(i, None) for i in item_ids], ["body"], chunk=self.fetch_chunk, op=op)
+        return [to_app_error(res, op=op, ref=i) if isinstance(res, Exception) else (mapping.body_text(res.body) or "")
+                for i, res in zip(item_ids, results)]
+
     def message_body(self, item_id: str) -> str:
         folder = self.folders.get("sent")
         [res] = fetch_items(folder, [(item_id, None)], ["body"], op="reading a sent message")
