@@ -72,9 +72,9 @@ def test_unreachable_endpoint_is_transient():
     settings = EwsSettings(endpoint=f"http://127.0.0.1:{port}/EWS/Exchange.asmx", mailbox="user@example.com",
                            username="u", password="p", auth="basic", build=BUILD, timezone="UTC")
     with pytest.raises(TransientError):
-        check_connection(settings)  # start-up: try again later
+        check_connection(settings, setup=False)  # start-up: try again later
     with pytest.raises(ConfigError) as caught:
-        check_connection(settings, setup=True)  # configure: name the setting to check
+        check_connection(settings)  # configure / wizard: name the setting to check
     assert "--ews-url" in str(caught.value) and f":{port}/" in str(caught.value)
     exchangelib.close_connections()
 

@@ -200,11 +200,11 @@ def open_account(s: EwsSettings) -> Account:
             default_timezone=_zone(s.timezone),
         )
 
-def check_connection(s: EwsSettings, *, setup: bool = False) -> ConnectionInfo:
+def check_connection(s: EwsSettings, *, setup: bool = True) -> ConnectionInfo:
     """Verify endpoint, credentials and mailbox with FailFast: one GetFolder (plus a ConvertId
     version probe when no build is stored). Raises AuthError or ConfigError with a message naming
-    the fix; an unreachable server is TransientError at start-up, but ConfigError with
-    `setup=True` (configure and the wizard save nothing and say which setting to check)."""
+    the fix. An unreachable server is a ConfigError naming --ews-url during setup (configure, the
+    wizard: the default), and a TransientError with `setup=False` (start-up checks: retry later)."""
     s = replace(s, fail_fast=True)
     try:
         try:
