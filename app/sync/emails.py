@@ -36,6 +36,7 @@ from app.domain.records import EmailRecord, HighWater, Kind, LinkTarget, Referen
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError
 from app.sync import retry
 from app.sync.events import ItemIssue, Phase, Progress
+from app.sync.ports import InvalidSyncToken
 
 # sent_email.state values (design.md 4)
 PENDING = "pending_match"
@@ -466,6 +467,20 @@ class EmailSync:
         never = NeverRecord.build(entries)
         expires = self.now + timedelta(days=self.options.watch_days) if self.options.watch_days else None
         token = self.journal.sent_token()
+        try:
+            self._ingest_from(token, own, never, expires)
+        except InvalidSyncToken:
+            # the server refused the stored SyncState: re-read Sent Items from scratch; the journal
+            # and find_emails keep that from recording anything twice
+            self._ingest_from(None, own, never, expires)
+        except (AuthError, PrerequisiteError):
+            raise
+        except AppError as exc:  # mailbox unreachable mid-feed: match what is staged, resume next run
+            self.result.issues.append(ItemIssue("sent items", f"{exc.title}: {exc.message}",
+                                                retry.retry_after(self.now, 1)))
+
+    def _ingest_from(self, token: str | None, own: tuple[str, ...], never: NeverRecord,
+                     expires: datetime | None) -> None:
         since = _aware(self.options.capture_since) if self.options.capture_since else None
         seen = 0
         for page in self.mailbox.sent_changes(token, since):

@@ -148,10 +148,12 @@ def test_thousand_sent_emails_matched_with_a_bounded_number_of_crm_requests(env)
     assert not res.issues, res.issues[:3]
     assert res.emails_created == 1000
     requests = crm_requests(boxes)
+    print(f"1,000 sent emails: {requests} CRM requests, calls by port method {res.crm_calls}")
     # 10 record batches + ~20 link batches + dedup + owners (3 queries) + references + people: no request per email
     assert requests <= 60, requests
     rec = crm_email(boxes, "<bulk-7@example.com>")
     assert ("Private::Crm::Person", person_id(boxes, people[7].index)) in linked(boxes, rec["id"])
     reset_crm_stats(boxes)
     assert run(env).emails_created == 0
+    print(f"second run: {crm_requests(boxes)} CRM requests")
     assert crm_requests(boxes) <= 12  # references deltas + one probe of the watched addresses

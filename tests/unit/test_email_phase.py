@@ -354,3 +354,35 @@ def test_email_store_over_the_engine_journal_file(tmp_path, crm, mb, clock):
     assert run(crm, mb, store, clock).emails_created == 1
     assert journal.cursor("outlook", "sentitems") == "1"
     journal.close()
+
+
+def test_rejected_sent_items_token_rereads_without_duplicates(crm, mb, store, clock):
+    from app.sync.ports import InvalidSyncToken
+
+    mb.send(["ann@acme.example"])
+    run(crm, mb, store, clock)
+    mb.send(["ann@acme.example"])
+    real = mb.sent_changes
+
+    def picky(token, since):
+        if token is not None:
+            raise InvalidSyncToken("ErrorInvalidSyncStateData")
+        return real(token, since)
+
+    mb.sent_changes = picky
+    res = run(crm, mb, store, clock)
+    assert res.emails_created == 1 and len(crm.emails) == 2
+
+
+def test_mailbox_down_mid_feed_is_an_issue_not_a_crash(crm, mb, store, clock):
+    from app.errors import TransientError
+
+    mb.send(["ann@acme.example"])
+
+    def down(token, since):
+        raise TransientError("ErrorServerBusy")
+        yield  # pragma: no cover
+
+    mb.sent_changes = down
+    res = run(crm, mb, store, clock)
+    assert res.emails_created == 0 and [i.item for i in res.issues] == ["sent items"]
