@@ -5,7 +5,7 @@ SQLite, but never Qt: this covers what they miss and what PyInstaller most often
 app module imports (no hidden import forgotten); the icons are found under sys._MEIPASS and
 render through Qt's image plugins (PNG and SVG) on the current Qt platform; Qt's
 network-information plugins are present; keyring's backends
-are importable; tzdata's zones load; certifi's CA file is present; a journal database opens.
+are importable; tzdata's zones load; start at sign-in names the bundle's executable; certifi's CA file is present; a journal database opens.
 Prints one line per check and exits 1 if any failed. packaging/build.sh runs it.
 """
 from __future__ import annotations
@@ -120,6 +120,26 @@ def journal_database() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         db.open_database(Path(tmp) / "journal.sqlite3").dispose()
     return "opened a fresh journal"
+
+
+@check
+def autostart_command() -> str:
+    """Start at sign-in must name this bundle's executable (not `python -m app`)."""
+    from app import autostart
+
+    command = autostart.launch_command()
+    if getattr(sys, "frozen", False):
+        if command != [sys.executable] or not Path(sys.executable).is_file():
+            raise AssertionError(f"launch command {command!r} is not the bundle executable")
+    if sys.platform.startswith("linux"):
+        from app.autostart.linux import XdgAutostart
+
+        with tempfile.TemporaryDirectory() as tmp:
+            entry = XdgAutostart(Path(tmp))
+            entry.enable(command)
+            if entry.registered_command() != command:
+                raise AssertionError(f"XDG entry reads back as {entry.registered_command()!r}")
+    return " ".join(command)
 
 
 def run() -> int:
