@@ -132,3 +132,12 @@ def match_crm_record(rec: CrmRecord, items: Iterable[OutlookItem]) -> MatchResul
         if hits:
             return MatchResult("name", hits)
     return MatchResult("none", ())
+
+
+_SUBJECT_REF = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2,12}-\d{1,10})(?![A-Za-z0-9])")
+
+
+def subject_refs(text: str | None) -> tuple[str, ...]:
+    """Object references in an email subject, any case, upper-cased (`case-12` -> `CASE-12`).
+    Only candidates: they link only when a CRM record carries that reference."""
+    return tuple(dict.fromkeys(m.upper() for m in _SUBJECT_REF.findall(text or "")))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from app.domain.matching import normalise_address, object_refs
+from app.domain.matching import normalise_address, subject_refs
 from app.domain.records import EmailRecord, HighWater, Kind, LinkTarget, Reference, RefKind, SentMessage
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError
 from app.sync import retry
@@ -319,8 +319,8 @@ def targets_for(
             matched.append(addr)
         for t in found:
             add(t, addr, "address")
-    for ref in object_refs(row.subject):
-        t = by_ref.get(ref.upper())
+    for ref in subject_refs(row.subject):
+        t = by_ref.get(ref)
         if t is not None:
             add(t, None, "subject_ref")
     for (ttype, tid), link in list(out.items()):
@@ -611,6 +611,8 @@ class EmailSync:
                     name = str(raw.get("name") or " ".join(
                         str(rec.fields.get(f) or "") for f in ("first_name", "last_name")).strip())
                     fresh.append(PersonInfo(rec.id, name, rec.object_ref or "", org_id))
+                got = {rec.id for rec in recs}
+                fresh += [PersonInfo(pid) for pid in chunk if pid not in got]  # unknown: do not ask again
             if fresh:
                 self.journal.save_people(fresh)
                 known.update({p.id: p for p in fresh})

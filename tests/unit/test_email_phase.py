@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from app.domain.records import RefKind, SentMessage
-from app.errors import AuthError, ItemRejected
+from app.errors import AuthError
 from app.journal.email_store import EmailStore, open_email_store
 from app.sync.emails import (
     EXCLUDED, PENDING, EmailOptions, NeverRecord, classify, run_email_phase, short_ref,

@@ -51,3 +51,10 @@ def test_related_blocks_finds_the_organisation_by_company_name():
     assert out["9"].splitlines()[1] == "- Organisation: Acme Ltd (ORG-1)"
     assert out["77"] is None
     assert out["8"].splitlines()[1:] == ["- Case: Broken (CASE-4)", "- Case: Other person (CASE-10)"]
+
+
+def test_subject_refs_any_case():
+    from app.domain.matching import subject_refs
+
+    assert subject_refs("Re: case-12, OPP-7 and Case-12 (PERS-9)/LEAD-3x") == ("CASE-12", "OPP-7", "PERS-9")
+    assert subject_refs(None) == ()
