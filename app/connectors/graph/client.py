@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -65,7 +66,7 @@ class GraphClient:
         self.tokens = tokens
         self.max_wait = max_wait
         self.sleep = sleep
-        verify: Any = ca_bundle if ca_bundle else True
+        verify: Any = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         self.http = httpx.Client(timeout=timeout, verify=verify, transport=transport,
                                  headers={"Accept": "application/json", "User-Agent": "workbooks-connector"})
         self._token: str | None = None
