@@ -262,6 +262,16 @@ class EmailStore:
                 s.add(row)
             s.commit()
 
+    def people_by_ref(self, object_refs: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self._session() as s:
+            for chunk in _chunked(list(dict.fromkeys(object_refs))):
+                q = select(m.CrmReference).where(m.CrmReference.crm_type == "person",
+                                                 m.CrmReference.object_ref.in_(chunk))  # type: ignore[attr-defined]
+                for r in s.exec(q):
+                    out[r.object_ref.upper()] = r.crm_id
+        return out
+
     def references(self) -> list[Reference]:
         out = []
         with self._session() as s:

@@ -202,6 +202,9 @@ class EmailJournal(Protocol):
 
     def save_people(self, people: Sequence[PersonInfo]) -> None: ...
 
+    def people_by_ref(self, object_refs: Sequence[str]) -> dict[str, str]:
+        """Upper-cased object ref (PERS-9) -> person id, for People already read."""
+
     def references(self) -> list[Reference]: ...
 
     def ref_mark(self, kind: RefKind) -> HighWater | None: ...
@@ -540,7 +543,12 @@ class EmailSync:
         for r in refs:
             if r.object_ref and not r.deleted:
                 by_ref[r.object_ref.upper()] = LinkTarget(REF_TYPES[r.kind], r.id)
-        person_ids = sorted({t.crm_id for ts in owners.values() for t in ts if t.crm_type == "person"})
+        wanted_refs = sorted({ref for row in unrecorded for ref in subject_refs(row.subject)} - set(by_ref))
+        if wanted_refs:
+            for ref, pid in self.journal.people_by_ref(wanted_refs).items():
+                by_ref[ref] = LinkTarget("person", pid)
+        person_ids = sorted({t.crm_id for ts in owners.values() for t in ts if t.crm_type == "person"}
+                            | {t.crm_id for t in by_ref.values() if t.crm_type == "person"})
         employer = self._employers(person_ids, refs)
         org_by_domain = self._org_domains(refs) if self.options.link_organisation_by_domain else None
 

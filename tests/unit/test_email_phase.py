@@ -386,3 +386,11 @@ def test_mailbox_down_mid_feed_is_an_issue_not_a_crash(crm, mb, store, clock):
     mb.sent_changes = down
     res = run(crm, mb, store, clock)
     assert res.emails_created == 0 and [i.item for i in res.issues] == ["sent items"]
+
+
+def test_person_ref_in_subject_links_a_person_already_known(crm, mb, store, clock):
+    mb.send(["ann@acme.example"])
+    run(crm, mb, store, clock)  # Ann (PERS-100001) is read once
+    m = mb.send(["nobody@nowhere.example"], subject="Notes on pers-100001")
+    run(crm, mb, store, clock)
+    assert crm.targets_of(m.message_id) == {("person", "100001"), ("organisation", "200001")}
