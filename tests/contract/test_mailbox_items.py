@@ -295,3 +295,11 @@ def test_create_in_chunks_when_the_server_fails_keeps_per_item_results(env):
     assert env.requests()["CreateItem"] == 1 and env.sandbox.items("tasks") == []  # chunk 2 never sent
     results = port.create(Kind.TASK, [NewItem({"subject": f"T{i}"}, link_id=f"t{i}") for i in range(150)])
     assert not [r for r in results if isinstance(r, Exception)] and len(env.sandbox.items("tasks")) == 150
+
+
+def test_requests_sent_counts_what_the_server_answered(env):
+    port = env.mailbox(auth="ntlm")  # NTLM handshake legs are not counted
+    env.reset_stats()
+    port.create(Kind.PERSON, [NewItem({"first_name": "A"}, link_id="a")])
+    list(port.changes(Kind.PERSON, None))
+    assert port.requests_sent == sum(env.requests().values()) == 3

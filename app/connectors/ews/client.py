@@ -104,6 +104,7 @@ class EwsHttpAdapter(requests.adapters.HTTPAdapter):
     keeps requests' normal verification. Also serves responses in 64 KiB slices (see above)."""
 
     _bundles: dict[str, str] = {}
+    _counts: dict[str, int] = {}
     _lock = threading.Lock()
 
     @classmethod
@@ -118,10 +119,21 @@ class EwsHttpAdapter(requests.adapters.HTTPAdapter):
         cls.install()
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: D401
-        bundle = self._bundles.get(_origin(request.url or ""))
+        origin = _origin(request.url or "")
+        bundle = self._bundles.get(origin)
         if bundle and verify is not False:
             verify = bundle
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        if response.status_code != 401:  # authentication legs are not requests of their own
+            with self._lock:
+                self._counts[origin] = self._counts.get(origin, 0) + 1
+        return response
+
+    @classmethod
+    def requests_to(cls, endpoint: str) -> int:
+        """Requests answered by `endpoint`'s server so far in this process (auth legs excluded)."""
+        with cls._lock:
+            return cls._counts.get(_origin(endpoint), 0)
 
     def build_response(self, req, resp):
         response = super().build_response(req, resp)

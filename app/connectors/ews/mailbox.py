@@ -18,7 +18,7 @@ from exchangelib.items import ALL_OCCURRENCES, MOVE_TO_DELETED_ITEMS, NEVER_OVER
 from exchangelib.properties import ItemId
 
 from app.connectors.ews import mapping
-from app.connectors.ews.client import EwsSettings, check_connection, open_account
+from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
 from app.domain.records import (
@@ -58,6 +58,13 @@ class EwsMailbox:
         self.fetch_chunk = fetch_chunk
         self.create_chunk = create_chunk
         self._mailbox = account.primary_smtp_address.lower()
+        self._endpoint = account.protocol.service_endpoint
+        self._baseline = EwsHttpAdapter.requests_to(self._endpoint)
+
+    @property
+    def requests_sent(self) -> int:
+        """EWS requests sent since this adapter was made (the lease's included: same account)."""
+        return EwsHttpAdapter.requests_to(self._endpoint) - self._baseline
 
     @classmethod
     def connect(cls, settings: EwsSettings, *, check: bool = False, **kw: Any) -> "EwsMailbox":
