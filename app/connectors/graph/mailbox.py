@@ -280,7 +280,9 @@ class GraphMailbox:
             body = mapping.write_task(None, new.fields, present | {"status", "priority"})
             body.setdefault("title", "(no subject)")
         else:
-            body = mapping.write_meeting(None, new.fields, present | {"all_day", "start"}, self.timezone)
+            # Always say whether a reminder is on: Graph's default for new events is on, 15 minutes.
+            body = mapping.write_meeting(None, new.fields, present | {"all_day", "start", "reminder_minutes"},
+                                         self.timezone)
         body["categories"] = [SHARE_CATEGORY] if new.sharing is Sharing.SHARED else []
         if kind is Kind.TASK:
             body["extensions"] = [mapping.marker_extension(new.sharing, new.crm_id, new.link_id)]

@@ -116,6 +116,10 @@ class GraphSandbox:
         with self._lock:
             self._faults[inner].extend([(kind, retry_after)] * count)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults = {False: [], True: []}
+
     def folder_id(self, name: str) -> str:
         with self.store.lock:
             return self.store.wk(name).id
