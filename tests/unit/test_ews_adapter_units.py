@@ -99,11 +99,12 @@ def test_http_adapter_verifies_and_maps_ca_files_per_endpoint(monkeypatch):
     assert BaseProtocol.HTTP_ADAPTER_CLS is EwsHttpAdapter
     seen = []
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda self, request, **kw: seen.append(kw["verify"]))
+                        lambda self, request, **kw: seen.append(kw["verify"]) or requests.Response())
     adapter = EwsHttpAdapter()
     for url in ("https://MAIL.example.com/EWS/Exchange.asmx", "https://other.example.com/x"):
         adapter.send(requests.Request("POST", url).prepare(), verify=True)
     assert seen == ["/etc/company-ca.pem", True]
+    assert EwsHttpAdapter.requests_to("https://mail.example.com/anything") >= 1
     EwsHttpAdapter._bundles.pop("https://mail.example.com")
 
 
