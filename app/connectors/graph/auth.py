@@ -134,8 +134,7 @@ class GraphSignIn:
         except ValueError as exc:
             raise ConfigError(f"the Microsoft 365 sign-in address is not usable ({_first_line(exc)})") from None
         except Exception as exc:  # noqa: BLE001 - requests errors while discovering the authority
-            raise TransientError(f"the Microsoft 365 sign-in service could not be reached ({type(exc).__name__})") \
-                from None
+            raise _transport_error(exc, "contacting the Microsoft 365 sign-in service") from None
 
     @classmethod
     def from_settings(cls, settings: Any, **kw: Any) -> "GraphSignIn":
@@ -214,10 +213,7 @@ class GraphSignIn:
         except ValueError as exc:
             raise AuthError(f"{op}: Microsoft 365 sent an unexpected answer ({_first_line(exc)})") from None
         except Exception as exc:  # noqa: BLE001 - requests' connection/TLS errors from inside msal
-            name = type(exc).__name__
-            if "SSL" in name or "ssl" in str(exc).lower():
-                raise ConfigError(f"{op}: the certificate of the sign-in service was not trusted ({name})") from None
-            raise TransientError(f"{op}: the Microsoft 365 sign-in service could not be reached ({name})") from None
+            raise _transport_error(exc, op) from None
 
 
 def _http_session(ca_bundle: str | None, timeout: float) -> Any:
@@ -229,6 +225,14 @@ def _http_session(ca_bundle: str | None, timeout: float) -> Any:
     session.request = functools.partial(session.request, timeout=timeout,  # type: ignore[method-assign]
                                         **({"verify": ca_bundle} if ca_bundle else {}))
     return session
+
+
+def _transport_error(exc: Exception, op: str) -> Exception:
+    name = type(exc).__name__
+    if "SSL" in name or "certificate verify failed" in str(exc).lower():
+        return ConfigError(f"{op}: the certificate of the sign-in service was not trusted ({name}); check the CA "
+                           f"bundle setting")
+    return TransientError(f"{op}: the Microsoft 365 sign-in service could not be reached ({name})")
 
 
 def _first_line(exc: Exception) -> str:
