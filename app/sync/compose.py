@@ -196,7 +196,7 @@ class KindPlanner:
                                                and cv.hash != link.crm_hash),
             backoff=backoff,
             needs_marker=(needs_marker(item, link) if item is not None else
-                          (link.state == CREATING and link.crm_id is None and link.ews_item_id is not None)),
+                          (link.state == CREATING and link.ews_item_id is not None)),  # an earlier plan did not finish
             owned_by_me=bool(rec.owned_by_me) if rec is not None else False,
             has_attendees=bool(item.has_attendees) if item is not None else False,
             created_by_connector=link.origin == "crm", newest=None,
