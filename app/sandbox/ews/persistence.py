@@ -40,6 +40,7 @@ def dump(mb: Mailbox) -> dict:
         } for i in mb.items.values()],
         "log": mb.log,
         "folder_log": mb.folder_log,
+        "associated_ids": sorted(mb.associated_ids),
     }
 
 
@@ -67,6 +68,7 @@ def load(data: dict) -> Mailbox:
     mb.log = [tuple(e) for e in data["log"]]
     mb._log_seqs = [e[0] for e in mb.log]
     mb.folder_log = [tuple(e) for e in data.get("folder_log", [])]
+    mb.associated_ids = set(data.get("associated_ids", []))
     mb.ensure_distinguished()
     return mb
 

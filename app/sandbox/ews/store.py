@@ -83,6 +83,7 @@ class Mailbox:
         self._log_seqs: list[int] = []
         self.seq = 0
         self.article = 0
+        self.associated_ids: set[str] = set()  # FAI items (also after deletion), hidden from NormalItems sync
         self.dirty = False
         self.on_change: list = []
 
@@ -139,6 +140,8 @@ class Mailbox:
         item.article = self.article
         item.created_seq = self._append(item.folder_id, item.id, "create")
         self.items[item.id] = item
+        if item.is_associated:
+            self.associated_ids.add(item.id)
         self.touch()
         return item
 
@@ -178,6 +181,8 @@ class Mailbox:
         moved.article = self.article
         moved.created_seq = self._append(target_id, moved.id, "create")
         self.items[moved.id] = moved
+        if moved.is_associated:
+            self.associated_ids.add(moved.id)
         return moved
 
     def get_item(self, item_id: str | None, change_key: str | None = None, check_ck: bool = False) -> Item:
@@ -198,12 +203,20 @@ class Mailbox:
             cb()
 
     # --- sync ---------------------------------------------------------------------------
-    def encode_state(self, folder_id: str, seq: int, scope: str) -> str:
-        payload = json.dumps({"f": folder_id, "s": seq, "c": scope, "m": self.guid}, separators=(",", ":")).encode()
+    def encode_state(self, folder_id: str, seq: int, scope: str, unseen: Iterable[str] = ()) -> str:
+        doc = {"f": folder_id, "s": seq, "c": scope, "m": self.guid}
+        if unseen:
+            doc["x"] = sorted(unseen)
+        payload = json.dumps(doc, separators=(",", ":")).encode()
         mac = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
         return base64.b64encode(gzip.compress(mac + payload, mtime=0)).decode("ascii")
 
     def decode_state(self, token: str, folder_id: str, scopes: tuple[str, ...] | None = None) -> int:
+        return self.decode_state_ex(token, folder_id, scopes)[0]
+
+    def decode_state_ex(self, token: str, folder_id: str,
+                        scopes: tuple[str, ...] | None = None) -> tuple[int, list[str]]:
+        """(seq, unseen ids) of a sync state; ErrorInvalidSyncStateData when tampered or foreign."""
         try:
             raw = gzip.decompress(base64.b64decode(token.strip().encode("ascii"), validate=True))
             mac, payload = raw[:16], raw[16:]
@@ -214,30 +227,42 @@ class Mailbox:
                 raise ValueError("foreign state")
             if scopes is not None and data.get("c") not in scopes:
                 raise ValueError("state of another kind")
-            return int(data["s"])
+            return int(data["s"]), list(data.get("x", []))
         except Exception:
             raise EwsError("ErrorInvalidSyncStateData")
 
     def net_changes(self, folder_id: str, since: int, limit: int, ignore: Iterable[str] = (),
-                    associated: bool = False) -> tuple[list[tuple[str, str, Item | None]], int, bool]:
-        """Net changes of a folder after `since`: [(kind, item id, item)], new seq, last-in-range.
+                    associated: bool = False, unseen: Iterable[str] = ()):
+        """Net changes of a folder after `since`.
 
-        One entry per item. Items are taken in the order of their first change after `since`, so
-        a cut never hides an item's creation from the next page; a page is then ordered by each
-        item's last change. The new state is just before the first item left out, or the log head.
+        Returns ([(kind, item id, item)], new seq, last-in-range, unseen ids to carry in the state).
+        One entry per item. Items are taken in the order of their first change after `since`, so a
+        cut never hides an item's creation from the next page; a page is then ordered by each item's
+        last change. The new seq is just before the first item left out, or the log head. Items
+        created before a cut but deleted after it (and so never sent) travel in the state as
+        `unseen` (as do Deletes already sent whose log entry lies after the cut), so no Delete
+        reaches a client that does not hold the item.
         """
         start = bisect.bisect_right(self._log_seqs, since)
         first: dict[str, int] = {}
         last: dict[str, int] = {}
         kinds: dict[str, set] = {}
+        created_at: dict[str, int] = {}
+        deleted_at: dict[str, int] = {}
         for seq, fid, iid, kind in self.log[start:]:
             if fid != folder_id:
                 continue
             first.setdefault(iid, seq)
             last[iid] = seq
             kinds.setdefault(iid, set()).add(kind)
+            if kind == "create":
+                created_at[iid] = seq
+            elif kind == "delete":
+                deleted_at[iid] = seq
         skip = set(ignore)
+        hidden = set(unseen)
         picked: list[tuple[int, str, str, Item | None]] = []
+        considered: list[str] = []
         cut = None
         for iid in sorted(first, key=first.__getitem__):
             item = self.items.get(iid)
@@ -245,7 +270,8 @@ class Mailbox:
                 item = None
             ks = kinds[iid]
             if item is None:
-                change = None if "create" in ks else "delete"
+                never_sent = "create" in ks or iid in hidden or (iid in self.associated_ids and not associated)
+                change = None if never_sent else "delete"
             elif item.is_associated and not associated:
                 change = None
             elif item.created_seq > since:
@@ -255,14 +281,26 @@ class Mailbox:
             else:
                 change = "update"
             if change is None or iid in skip:
+                considered.append(iid)
                 continue
             if len(picked) >= limit:
                 cut = first[iid] - 1
                 break
+            considered.append(iid)
             picked.append((last[iid], change, iid, item))
         picked.sort(key=lambda p: p[0])
         new_seq = self.seq if cut is None else cut
-        return [(c, i, it) for _s, c, i, it in picked], new_seq, cut is None
+        carry: set[str] = set()
+        if cut is not None:
+            sent_deletes = {i for _s, c, i, _it in picked if c == "delete"}
+            for iid in considered:
+                if iid in self.items or iid not in deleted_at or deleted_at[iid] <= cut:
+                    continue
+                if iid in hidden or iid in sent_deletes or created_at.get(iid, cut + 1) <= cut:
+                    carry.add(iid)
+            # still to be seen: keep carrying until their Delete lies at or before the state
+            carry |= {iid for iid in hidden if deleted_at.get(iid, cut + 1) > cut}
+        return [(c, i, it) for _s, c, i, it in picked], new_seq, cut is None, sorted(carry)
 
     # --- assertions helpers -------------------------------------------------------------
     def folder_by_name(self, name: str) -> Folder:

@@ -35,9 +35,11 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
                 if err.code == "ErrorFolderNotFound":
                     raise EwsError("ErrorSyncFolderNotFound")
                 raise
-            since = mb.decode_state(state, folder.id, ("NormalItems", "NormalAndAssociatedItems")) if state else 0
-            changes, new_seq, last = mb.net_changes(folder.id, since, limit, ignore,
-                                                    associated=scope == "NormalAndAssociatedItems")
+            since, unseen = (mb.decode_state_ex(state, folder.id, ("NormalItems", "NormalAndAssociatedItems"))
+                             if state else (0, []))
+            changes, new_seq, last, carry = mb.net_changes(folder.id, since, limit, ignore,
+                                                           associated=scope == "NormalAndAssociatedItems",
+                                                           unseen=unseen)
         except EwsError as err:
             msg = error_message(msgs, "SyncFolderItems", err)
             sub(msg, m("SyncState"), "")
@@ -51,7 +53,7 @@ def sync_folder_items(ctx: Context, req, msgs) -> None:
             if same is not True and isinstance(same, int):
                 ctx.sandbox.set_knob("SyncFolderItems", "same_state", same - 1 if same > 1 else False)
         else:
-            new_state = mb.encode_state(folder.id, new_seq, scope)
+            new_state = mb.encode_state(folder.id, new_seq, scope, carry)
         msg = success_message(msgs, "SyncFolderItems")
         sub(msg, m("SyncState"), new_state)
         sub(msg, m("IncludesLastItemInRange"), "true" if last else "false")
