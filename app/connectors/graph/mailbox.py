@@ -20,7 +20,7 @@ from app.connectors.graph import mapping
 from app.connectors.graph.client import GraphClient, StaticToken, SubResponse, TokenProvider, sub_error
 from app.domain.records import SHARE_CATEGORY, Kind, NewItem, OutlookChange, OutlookItem, OutlookPage, SentPage, \
     Sharing, Stamp, Update
-from app.errors import AppError, ConfigError, ItemRejected, NotFound, StaleVersion, TransientError
+from app.errors import AppError, ConfigError, ItemRejected, StaleVersion, TransientError
 from app.sync.ports import InvalidSyncToken
 
 log = logging.getLogger("app.connectors.graph")

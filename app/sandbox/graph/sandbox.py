@@ -36,6 +36,7 @@ class GraphSandbox:
                                  seed_module.USER_NAME, device_interval=device_interval,
                                  auto_approve_polls=auto_approve_polls)
         self.base_url = ""
+        self.tls: TlsFiles | None = None
         self.batch_ops: collections.Counter = collections.Counter()
         self._faults: dict[bool, list[tuple[str, int | None]]] = {False: [], True: []}
         self._lock = threading.Lock()
@@ -63,6 +64,14 @@ class GraphSandbox:
     @property
     def tenant_id(self) -> str:
         return self.identity.tenant_id
+
+    def connection_facts(self) -> dict[str, str]:
+        """The Graph half of the sandbox command's JSON line (keys proposed for interfaces.md 3)."""
+        facts = {"graph_url": self.graph_url, "graph_authority_host": self.authority_host,
+                 "graph_tenant": self.tenant, "graph_client_id": self.client_id, "mailbox": self.mailbox}
+        if getattr(self, "tls", None) is not None:
+            facts["ca_bundle"] = str(self.tls.cert)
+        return facts
 
     # --- serving -------------------------------------------------------------------------------
     def serve(self, req: Request, grant: Any) -> Response:
