@@ -111,3 +111,24 @@ def test_sync_folder_hierarchy(account):
     f.delete()
     assert [(k, c.id) for k, c in root.sync_hierarchy()] == [("delete", fid)]
     assert list(root.sync_hierarchy()) == []
+
+
+def test_moving_one_instance_makes_an_exception(account):
+    tz = EWSTimeZone("Europe/London")
+    start = EWSDateTime(2026, 9, 7, 9, tzinfo=tz)
+    master = CalendarItem(folder=account.calendar, subject="Weekly", start=start, end=start + dt.timedelta(hours=1),
+                          recurrence=Recurrence(pattern=DailyPattern(interval=7),
+                                                boundary=NoEndPattern(start=EWSDate(2026, 9, 7))))
+    master.save()
+    got = account.calendar.get(id=master.id)
+    assert got.first_occurrence.start == start and got.last_occurrence is None
+    second = [o for o in account.calendar.view(start=start, end=start + dt.timedelta(days=10))][1]
+    second.start = second.start + dt.timedelta(hours=2)
+    second.end = second.end + dt.timedelta(hours=2)
+    second.save(update_fields=["start", "end"])
+    got = account.calendar.get(id=master.id)
+    (mod,) = got.modified_occurrences
+    assert mod.original_start == start + dt.timedelta(days=7)
+    assert mod.start == start + dt.timedelta(days=7, hours=2)
+    again = account.calendar.get(id=second.id)
+    assert again.type == "Exception" and again.start == mod.start

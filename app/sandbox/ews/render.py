@@ -48,7 +48,7 @@ COMPUTED_FOR = {
     "Contact": _COMMON + ("FileAs", "CompleteName", "ContactSource", "HasPicture", "PostalAddressIndex"),
     "Task": _COMMON + ("ChangeCount", "CompleteDate", "DelegationState", "IsAssignmentEditable", "IsComplete",
                        "IsRecurring", "IsTeamTask", "Owner", "StatusDescription"),
-    "CalendarItem": _COMMON + ("IsAllDayEvent", "LegacyFreeBusyStatus", "IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent",
+    "CalendarItem": _COMMON + ("FirstOccurrence", "LastOccurrence", "IsAllDayEvent", "LegacyFreeBusyStatus", "IsMeeting", "IsCancelled", "IsRecurring", "MeetingRequestWasSent",
                                "CalendarItemType", "MyResponseType", "Organizer", "Duration",
                                "AppointmentSequenceNumber", "AppointmentState", "ConflictingMeetingCount",
                                "AdjacentMeetingCount"),
@@ -89,6 +89,8 @@ def computed(mb: Mailbox, item: Item, name: str):
     if name == "MimeContent":
         from .mime import mime_element
         return mime_element(mb, item)
+    if name in ("FirstOccurrence", "LastOccurrence"):
+        return _occurrence_summary(mb, item, name)
     if name in DEFAULTS:
         if name == "ReminderMinutesBeforeStart" and item.kind == "CalendarItem":
             return _set(el, "15")
@@ -206,6 +208,28 @@ def computed(mb: Mailbox, item: Item, name: str):
         return copy.deepcopy(stored) if stored is not None else _set(el, "false")
     else:
         return None
+    return el
+
+
+def _occurrence_summary(mb: Mailbox, item: Item, name: str):
+    """FirstOccurrence / LastOccurrence of a recurring master (LastOccurrence only when the series ends)."""
+    if item.kind != "CalendarItem" or "Recurrence" not in item.props:
+        return None
+    from .calview import instances
+    rec = item.props["Recurrence"]
+    if name == "LastOccurrence" and rec.find(t("NoEndRecurrence")) is not None:
+        return None
+    chosen = None
+    for _i, _orig, occ in instances(mb, item):
+        chosen = occ
+        if name == "FirstOccurrence":
+            break
+    if chosen is None:
+        return None
+    el = etree.Element(t(name))
+    sub(el, t("ItemId"), Id=chosen.id, ChangeKey=item.change_key)
+    for part in ("Start", "End", "OriginalStart"):
+        sub(el, t(part), chosen.props[part].text)
     return el
 
 

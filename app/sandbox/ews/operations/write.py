@@ -135,7 +135,12 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     ck = id_el.get("ChangeKey")
     if ck is not None and not change_key_ok(ck):
         raise EwsError("ErrorInvalidChangeKey")
-    item = mb.get_item(id_el.get("Id"))
+    try:
+        item = mb.get_item(id_el.get("Id"))
+    except EwsError as err:
+        if err.code != "ErrorItemNotFound":
+            raise
+        return _update_occurrence(ctx, id_el.get("Id") or "", change)
     if ck is None and resolution == "NeverOverwrite":
         raise EwsError("ErrorChangeKeyRequiredForWriteOperations",
                        "When making a request that requires a change key, a change key must be provided.")
@@ -197,6 +202,40 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     if item.kind == "Task" and ctx.knob("task_id_change"):
         item = mb.move_item(item, item.folder_id)
     return item
+
+
+def _update_occurrence(ctx: Context, occ_id: str, change) -> Item:
+    """Moving one instance of a series (Start/End) makes it an exception on the master; other
+    properties of single instances are not kept (they follow the master)."""
+    from ..calview import find_occurrence
+    from ..properties import _tz_fix
+    mb = ctx.mailbox
+    occ = find_occurrence(mb, occ_id)
+    if occ is None:
+        raise EwsError("ErrorItemNotFound")
+    master = mb.items[occ.master_id]
+    start, end = occ.props["Start"].text, occ.props["End"].text
+    for upd in folder_ids(change.find(t("Updates"))):
+        path = upd.find(t("FieldURI"))
+        uri = path.get("FieldURI") if path is not None else ""
+        holder = next((c for c in upd if local(c) not in ("FieldURI", "IndexedFieldURI", "ExtendedFieldURI")), None)
+        if uri in ("calendar:Start", "calendar:End") and holder is not None and local(upd) == "SetItemField":
+            value = _tz_fix(holder.findtext(t(uri.split(":")[1])))
+            start, end = (value, end) if uri == "calendar:Start" else (start, value)
+    original = occ.props["OriginalStart"].text
+    container = master.props.get("ModifiedOccurrences")
+    if container is None:
+        container = master.props["ModifiedOccurrences"] = etree.Element(t("ModifiedOccurrences"))
+    for old in [o for o in container if o.findtext(t("OriginalStart")) == original]:
+        container.remove(old)
+    mb.updated(master)
+    entry = sub(container, t("Occurrence"))
+    sub(entry, t("ItemId"), Id=occ_id, ChangeKey=master.change_key)
+    sub(entry, t("Start"), start)
+    sub(entry, t("End"), end)
+    sub(entry, t("OriginalStart"), original)
+    occ.change_key = master.change_key
+    return occ
 
 
 def delete_item(ctx: Context, req, msgs) -> None:
