@@ -104,13 +104,28 @@ class GraphMailbox:
     # --- paths ---------------------------------------------------------------------------------
     def _collection(self, kind: Kind) -> str:
         if kind is Kind.PERSON:
-            return f"me/contactFolders/{self.contact_folder_id}/contacts" if self.contact_folder_id else "me/contacts"
+            folder = self.contacts_folder()
+            return f"me/contactFolders/{folder}/contacts" if folder else "me/contacts"
         if kind is Kind.TASK:
             return f"me/todo/lists/{self.list_id()}/tasks"
         return "me/events"
 
     def _delta_path(self, kind: Kind) -> str:
         return "me/calendarView/delta" if kind is Kind.MEETING else self._collection(kind) + "/delta"
+
+    def contacts_folder(self) -> str | None:
+        """The default Contacts folder's id, for the documented
+        /me/contactFolders/{id}/contacts/delta (/me/contacts/delta works but is undocumented).
+        Learned from any contact's parentFolderId; while the folder is empty /me/contacts is used,
+        and the later switch of path makes the stored token foreign: one harmless full re-read."""
+        if self.contact_folder_id is None and not getattr(self, "_folder_probed", False):
+            self._folder_probed = True  # once per mailbox object (one sync cycle)
+            data = self.client.get_json("me/contacts", op="finding the Contacts folder",
+                                        params={"$top": "1", "$select": "parentFolderId"})
+            first = (data.get("value") or [{}])[0]
+            if first.get("parentFolderId"):
+                self.contact_folder_id = str(first["parentFolderId"])
+        return self.contact_folder_id
 
     def list_id(self) -> str:
         if self._list_id is None:
