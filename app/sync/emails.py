@@ -223,6 +223,9 @@ class EmailJournal(Protocol):
 
     def confirm_links(self, done: Sequence[tuple[int, str]]) -> None: ...
 
+    def retroactive_link_ids(self, ids: Sequence[int]) -> list[int]:
+        """Those of the given email_link ids that were made late (R13), for the result's count."""
+
     def touch_probe(self, addresses: Sequence[str], now: datetime) -> None: ...
 
     # per-item back-off (item_error rows, kind "email")
@@ -782,8 +785,7 @@ class EmailSync:
                 self.result.email_links += len(done)
 
     def _retro_ids(self, todo: Sequence[PendingLink]) -> set[int]:
-        getter = getattr(self.journal, "retroactive_link_ids", None)
-        return set(getter([p.id for p in todo])) if getter is not None else set()
+        return set(self.journal.retroactive_link_ids([p.id for p in todo])) if todo else set()
 
     def run(self) -> EmailResult:
         if not self.options.enabled:
