@@ -316,6 +316,22 @@ class SqlJournal:
             s.commit()
             return res.rowcount or 0
 
+    def bind_identity(self, mailbox: str, crm_database: str) -> None:
+        """Preflight (design 5.1 step 1): remember which mailbox and database this journal belongs
+        to; a different one stops the sync with a ConfigError instead of mixing two pairs' state."""
+        from app.errors import ConfigError
+
+        want = {"identity:mailbox": mailbox.strip().lower(), "identity:crm_database": str(crm_database)}
+        have = {k: self.get_meta(k) for k in want}
+        for key, value in want.items():
+            if have[key] is not None and have[key] != value:
+                raise ConfigError(
+                    f"This profile's journal belongs to {have[key]!r}, but the connection reached {value!r}. "
+                    "Check the account settings, or rebuild the journal from Settings › Advanced.",
+                    title="A different mailbox or database")
+        if any(v is None for v in have.values()):
+            self.write(Batch(meta=want))
+
     # --- user decisions (CLI `resolve`, hold dialog, share/unshare): applied at the next cycle -------
 
     def resolve_conflict(self, conflict_id: str, keep: str, fields: dict[str, Any] | None = None) -> Conflict:

@@ -112,6 +112,7 @@ class _Cycle:
     plan: list[dict[str, Any]] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     conflicts: int = 0
+    email_links: int = 0
     first_outlook: dict[Kind, bool] = field(default_factory=dict)
 
     def cancelled(self) -> bool:
@@ -127,8 +128,12 @@ class _Cycle:
 
 
 class SyncEngine:
-    def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, config: EngineConfig, clock: Clock):
+    def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, config: EngineConfig, clock: Clock,
+                 *, email_journal: Any = None, email_options: Any = None):
+        """`email_journal` (app.journal.email_store.EmailStore) and `email_options`
+        (app.sync.email_phase_hook.options_from_settings) switch on the sent-mail phase (issue 6)."""
         self.crm_port, self.mailbox_port, self.journal, self.config, self.clock = crm, mailbox, journal, config, clock
+        self.email_journal, self.email_options = email_journal, email_options
         self._queues: dict[Kind, str | None] = dict(config.my_queues)
         self._dry_run = False
 
@@ -150,10 +155,12 @@ class SyncEngine:
             raise
         holds = tuple(HoldRaised(h.id, h.kind.value, h.side.value, h.reason, h.planned, h.linked) for h in c.holds)
         errors = tuple(ItemIssue(item, msg, at) for item, msg, at in c.tally.issues)
+        for err in errors:
+            c.issue(err)
         summary = CycleSummary(
             ok=not errors and not holds, dry_run=dry_run, seconds=time.monotonic() - started,
             created=c.tally.created, updated=c.tally.updated, deleted=c.tally.deleted, unshared=c.tally.unshared,
-            email_links=0, conflicts=c.conflicts, errors=errors, holds=holds, requests=dict(c.requests),
+            email_links=c.email_links, conflicts=c.conflicts, errors=errors, holds=holds, requests=dict(c.requests),
             plan=tuple(c.plan) if dry_run else (), finished_at=self.clock.now(),
         )
         if not dry_run:
@@ -185,7 +192,11 @@ class SyncEngine:
             self._share_requests(c, kind, mailbox, journal)
             c.progress(Phase.INGEST_OUTLOOK, kind.value)
             res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled)
-            c.first_outlook[kind] = res.first_sync
+            indexed_key = f"indexed:outlook:{kind.value}"
+            # the install choice for existing items applies once; a refused token re-reads, it does not re-share
+            c.first_outlook[kind] = res.first_sync and journal.get_meta(indexed_key) is None
+            if res.first_sync and journal.get_meta(indexed_key) is None:
+                journal.write(Batch(meta={indexed_key: now().isoformat()}))
             c.progress(Phase.INGEST_CRM, kind.value)
             flt = self.config.filter_for(kind)
             sig_key = f"filter:{kind.value}"
@@ -218,8 +229,13 @@ class SyncEngine:
         self.record_sent_email(c, crm, mailbox, journal)
 
     def record_sent_email(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
-        """Hook for sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
-        return None
+        """Sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
+        if c.dry_run or self.email_journal is None or self.email_options is None:
+            return
+        from app.sync.email_phase_hook import record_sent_email
+
+        c.email_links += record_sent_email(c.tally, crm, mailbox, self.email_journal, self.email_options,
+                                           self.clock, observer=c.observer, cancel=c.cancel)
 
     def _plan_kind(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
         state = journal.load(kind)
