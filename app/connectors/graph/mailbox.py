@@ -14,7 +14,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from app.connectors.graph import mapping
 from app.connectors.graph.client import GraphClient, StaticToken, SubResponse, TokenProvider, sub_error
@@ -201,7 +201,7 @@ class GraphMailbox:
         if not ids:
             return {}
         base = self._collection(kind)
-        query = f"?$select={mapping.SELECT[kind]}&$expand={mapping.expand(kind)}"
+        query = _query({"$select": mapping.SELECT[kind], "$expand": mapping.expand(kind)})
         subs = self.client.batch([{"method": "GET", "url": f"{base}/{i}{query}", "headers": {"Prefer": READ_PREFER}}
                                   for i in ids], op=op)
         out: dict[str, OutlookItem | None | bool] = {}
@@ -409,7 +409,7 @@ class GraphMailbox:
                 wanted.append(str(entry.get("id")))
             messages = []
             if wanted:
-                query = f"?$select={mapping.SENT_SELECT}&$expand={mapping.expand('sent')}"
+                query = _query({"$select": mapping.SENT_SELECT, "$expand": mapping.expand("sent")})
                 subs = self.client.batch([{"method": "GET", "url": f"me/messages/{i}{query}"} for i in wanted], op=op)
                 for i, sub in zip(wanted, subs):
                     if sub.status == 404:
@@ -439,6 +439,12 @@ def check_connection(settings: GraphSettings, tokens: TokenProvider | None = Non
         raise ConfigError(f"the Microsoft 365 sign-in reaches {address}, not {settings.mailbox}; sign in as the "
                           f"mailbox owner")
     return address
+
+
+def _query(params: dict[str, str]) -> str:
+    """A percent-encoded query string for $batch sub-request URLs (no spaces on the wire)."""
+    safe = "$,()'="
+    return "?" + "&".join(f"{k}={quote(v, safe=safe)}" for k, v in params.items())
 
 
 def _q(value: str) -> str:

@@ -48,6 +48,11 @@ Meetings (`event`)
   has no SendToNone): `trash` refuses to delete such meetings (ItemRejected), and the engine
   already treats their scheduling fields as Outlook-owned.
 
+Deleting
+* Graph v1.0 has no move for contacts, events or To Do tasks; DELETE (what `trash` sends) is
+  Exchange's soft delete into Deleted Items, `permanentDelete` the hard delete (never used).
+  Where a deleted To Do task ends up is to be verified against a real tenant.
+
 Sent items (`message`)
 * private <-> PidTagSensitivity `Integer 0x0036` (2 private, 3 confidential); size <->
   PidTagMessageSize `Integer 0x0E08`; both through extended properties (no v1.0 property).
@@ -57,16 +62,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 from app.domain.fields import MEETING_FIELDS, PERSON_FIELDS, TASK_FIELDS
 from app.domain.normalise import html_to_text
 from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, Sharing
+from app.connectors.graph.times import (  # noqa: F401 - re-exported for callers
+    UTC, WINDOWS_TO_IANA, date_dtz, dtz, iana_name, instant_in, instant_out, local_part, parse_dtz, utc_time, zone,
+)
 from app.connectors.graph.properties import (
     CRM_ID, EXTENSION_NAME, FAX, LINK_ID, SENSITIVITY, SHARED, SHARING, SIZE, UNSHARED, same_id,
 )
-
-UTC = dt.timezone.utc
 
 # Canonical fields this backend cannot store: never read, never written, never a change.
 UNSUPPORTED: dict[Kind, frozenset[str]] = {Kind.PERSON: frozenset(), Kind.TASK: frozenset(), Kind.MEETING: frozenset()}
@@ -92,19 +97,6 @@ PRIORITY_OUT = {v: k for k, v in PRIORITY_IN.items()}
 
 BLOCK_START = "----- Related in Workbooks (kept up to date by the Workbooks connector) -----"
 BLOCK_END = "----- End of Related in Workbooks -----"
-
-WINDOWS_TO_IANA = {
-    "utc": "UTC", "gmt standard time": "Europe/London", "greenwich standard time": "Atlantic/Reykjavik",
-    "w. europe standard time": "Europe/Berlin", "romance standard time": "Europe/Paris",
-    "central europe standard time": "Europe/Budapest", "central european standard time": "Europe/Warsaw",
-    "e. europe standard time": "Europe/Chisinau", "fle standard time": "Europe/Kiev",
-    "gtb standard time": "Europe/Bucharest", "eastern standard time": "America/New_York",
-    "central standard time": "America/Chicago", "mountain standard time": "America/Denver",
-    "pacific standard time": "America/Los_Angeles", "tokyo standard time": "Asia/Tokyo",
-    "india standard time": "Asia/Kolkata", "china standard time": "Asia/Shanghai",
-    "singapore standard time": "Asia/Singapore", "aus eastern standard time": "Australia/Sydney",
-    "new zealand standard time": "Pacific/Auckland", "south africa standard time": "Africa/Johannesburg",
-}
 
 # $select lists per kind (only what the mapper reads).
 SELECT: dict[Kind, str] = {
@@ -176,64 +168,6 @@ def join_notes(notes: str | None, related: str | None) -> str | None:
     if clean_str(related):
         parts.append(f"{BLOCK_START}\n{related.strip()}\n{BLOCK_END}")  # type: ignore[union-attr]
     return "\n\n".join(parts) if parts else None
-
-
-def parse_dtz(value: Any) -> dt.datetime | None:
-    """dateTimeTimeZone -> aware datetime (None when absent)."""
-    if not isinstance(value, dict) or not value.get("dateTime"):
-        return None
-    text = str(value["dateTime"]).strip().rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
-    parsed = dt.datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=zone(value.get("timeZone"))) if parsed.tzinfo is None else parsed
-
-
-def local_part(value: Any) -> dt.datetime | None:
-    """dateTimeTimeZone -> naive wall-clock datetime as written."""
-    parsed = parse_dtz(value)
-    return parsed.replace(tzinfo=None) if parsed else None
-
-
-def zone(name: str | None) -> dt.tzinfo:
-    iana = iana_name(name)
-    try:
-        return ZoneInfo(iana) if iana else UTC
-    except Exception:  # noqa: BLE001 - unknown names fall back to UTC rather than failing the read
-        return UTC
-
-
-def iana_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    return WINDOWS_TO_IANA.get(name.strip().lower(), name.strip())
-
-
-def instant_out(value: dt.datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ") if value else None
-
-
-def instant_in(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def dtz(value: dt.datetime, tz_name: str) -> dict[str, str]:
-    local = value.astimezone(zone(tz_name)).replace(tzinfo=None)
-    return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": tz_name}
-
-
-def date_dtz(text: str | None) -> dict[str, str] | None:
-    return {"dateTime": f"{dt.date.fromisoformat(text).isoformat()}T00:00:00", "timeZone": "UTC"} if text else None
-
-
-def utc_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 # --- markers ---------------------------------------------------------------------------------
