@@ -36,12 +36,15 @@ from app.connectors.ews.errors import translated
 from app.connectors.ews.properties import register_properties
 from app.errors import ConfigError, TransientError
 
+
 AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM, "oauth2": OAUTH2}
 DEFAULT_MAX_WAIT = 300
+
 
 for _name in ("exchangelib", "requests_ntlm", "spnego", "urllib3"):
     # Their debug traces contain message content and headers (design.md 7, logging).
     logging.getLogger(_name).setLevel(logging.WARNING)
+
 
 @dataclass(frozen=True)
 class EwsSettings:
@@ -65,11 +68,13 @@ class EwsSettings:
                    password=password, auth=acct.auth, build=acct.ews_build, timezone=acct.timezone,
                    ca_bundle=acct.ca_bundle, **kw)
 
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     identity: str  # primary SMTP address reached
     build: str  # Exchange build to store, e.g. "15.1.2507.6"
     api_version: str
+
 
 class TokenCredentials(OAuth2AuthorizationCodeCredentials):
     """Delegated OAuth2 token owned by the app (msal): `refresher()` returns a new token dict,
@@ -89,6 +94,7 @@ class TokenCredentials(OAuth2AuthorizationCodeCredentials):
         super().on_token_auto_refreshed(access_token)
         if self._on_refresh is not None:
             self._on_refresh(access_token)
+
 
 class _WholeChunkResponse(requests.Response):
     """exchangelib parses `response.iter_content()` with requests' default chunk size of ONE byte
@@ -150,6 +156,7 @@ def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
+
 def parse_build(text: str) -> Build | None:
     if not text:
         return None
@@ -159,8 +166,10 @@ def parse_build(text: str) -> Build | None:
         raise ConfigError(f"stored Exchange build {text!r} is not like 15.1.2507.6") from None
     return Build(*numbers[:4])
 
+
 def build_text(build: Build) -> str:
     return ".".join(str(n) for n in (build.major_version, build.minor_version, build.major_build, build.minor_build))
+
 
 def _credentials(s: EwsSettings) -> Any:
     if s.auth == "oauth2":
@@ -170,6 +179,7 @@ def _credentials(s: EwsSettings) -> Any:
     if not s.username or not s.password:
         raise ConfigError("the EWS user name or password is missing")
     return Credentials(s.username, s.password)
+
 
 def _zone(name: str) -> EWSTimeZone:
     if name:
@@ -181,6 +191,7 @@ def _zone(name: str) -> EWSTimeZone:
         return EWSTimeZone.localzone()
     except Exception:  # noqa: BLE001
         return EWSTimeZone("UTC")
+
 
 def open_account(s: EwsSettings) -> Account:
     """An Account built from stored facts only: no autodiscover, and no version probe when a
@@ -212,6 +223,7 @@ def open_account(s: EwsSettings) -> Account:
             default_timezone=_zone(s.timezone),
         )
 
+
 def check_connection(s: EwsSettings, *, setup: bool = True) -> ConnectionInfo:
     """Verify endpoint, credentials and mailbox with FailFast: one GetFolder (plus a ConvertId
     version probe when no build is stored). Raises AuthError or ConfigError with a message naming
@@ -230,6 +242,7 @@ def check_connection(s: EwsSettings, *, setup: bool = True) -> ConnectionInfo:
             raise
         raise ConfigError(f"Could not reach the mail server at {s.endpoint} ({err.message}). "
                           "Check the EWS URL (--ews-url) and the network connection.") from None
+
 
 def _check(s: EwsSettings) -> ConnectionInfo:
     from app.connectors.ews.folders import FolderSet  # folders imports this module's siblings only
