@@ -70,6 +70,7 @@ class GraphClient:
         self.http = httpx.Client(timeout=timeout, verify=verify, transport=transport,
                                  headers={"Accept": "application/json", "User-Agent": "workbooks-connector"})
         self._token: str | None = None
+        self.requests_sent = 0  # HTTP requests put on the wire ($batch counts once)
 
     def close(self) -> None:
         self.http.close()
@@ -91,6 +92,7 @@ class GraphClient:
         while True:
             attempt += 1
             hdrs = {"Prefer": PREFER_IMMUTABLE, **(headers or {}), "Authorization": f"Bearer {self._bearer()}"}
+            self.requests_sent += 1
             try:
                 resp = self.http.request(method, url, params=params, json=json, headers=hdrs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -97,6 +97,11 @@ class GraphMailbox:
     def close(self) -> None:
         self.client.close()
 
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this mailbox has sent (for `sync --json` "requests")."""
+        return self.client.requests_sent
+
     def unsupported_fields(self, kind: Kind) -> frozenset[str]:
         """Canonical fields this backend cannot store (mapping.py docstring)."""
         return mapping.UNSUPPORTED[kind]
