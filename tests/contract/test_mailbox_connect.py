@@ -115,3 +115,12 @@ def test_oauth2_token_hook(monkeypatch):
         creds = TokenCredentials(access_token=token, refresher=lambda: token, on_refresh=refreshed.append)
         info = check_connection(env.settings(auth="oauth2", token_credentials=creds, password=""))
         assert info.identity == env.sandbox.mailbox
+
+
+def test_a_stored_build_newer_than_the_server_is_corrected():
+    from app.sandbox.ews.soap import ServerVersion
+
+    with ews_sandbox(version=ServerVersion(14, 3, 123, 3, "Exchange2010_SP2")) as env:
+        info = check_connection(env.settings(build=BUILD))  # stored 15.1: the server refuses Exchange2016
+        assert (info.build, info.api_version) == ("14.3.123.3", "Exchange2010_SP2")  # to store instead
+        assert "ConvertId" not in env.requests()  # exchangelib stepped down on the refused request itself
