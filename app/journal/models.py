@@ -149,6 +149,7 @@ class SharingRow(SQLModel, table=True):
     reason: str = ""
     recreate_blocked: bool = False
     changed_at: Optional[datetime] = None
+    label: str = ""
 
 
 class SafetyHold(SQLModel, table=True):

@@ -133,8 +133,8 @@ def explain(db: Database, query: str) -> list[dict[str, Any]]:
             r["history"] = [{"at": _iso(h.at), "action": h.action, "reason": h.reason} for h in s.exec(
                 select(m.History).where(m.History.link_id == r["link_id"]).order_by(m.History.id.desc()).limit(5))]
         for sh in s.exec(select(m.SharingRow).where(m.SharingRow.state != "shared")):
-            if q and q in " ".join(filter(None, [sh.crm_id, sh.ews_item_id, sh.key])).lower():
+            if q and q in " ".join(filter(None, [sh.crm_id, sh.ews_item_id, sh.key, sh.label])).lower():
                 results.append({"link_id": None, "kind": sh.kind, "state": sh.state, "crm_id": sh.crm_id,
                                 "ews_item_id": sh.ews_item_id, "sharing": sh.state, "reason": sh.reason,
-                                "recreate_blocked": sh.recreate_blocked})
+                                "recreate_blocked": sh.recreate_blocked, "label": sh.label})
     return results

@@ -127,7 +127,7 @@ def error_from_row(r: m.ItemErrorRow) -> ItemErrorRec:
 def sharing_from_row(r: m.SharingRow) -> SharingRec:
     return SharingRec(
         kind=Kind(r.kind), state=r.state, reason=r.reason, crm_id=r.crm_id, ews_item_id=r.ews_item_id,
-        link_id=r.link_id, recreate_blocked=r.recreate_blocked, changed_at=_utc(r.changed_at),
+        link_id=r.link_id, recreate_blocked=r.recreate_blocked, changed_at=_utc(r.changed_at), label=r.label or "",
     )
 
 
@@ -288,7 +288,8 @@ class SqlJournal:
         for sh in b.sharing:
             s.merge(m.SharingRow(key=sh.key, kind=sh.kind.value, link_id=sh.link_id, ews_item_id=sh.ews_item_id,
                                  crm_id=sh.crm_id, state=sh.state, reason=sh.reason,
-                                 recreate_blocked=sh.recreate_blocked, changed_at=_naive(sh.changed_at) or now))
+                                 recreate_blocked=sh.recreate_blocked, changed_at=_naive(sh.changed_at) or now,
+                                 label=sh.label or ""))
         for h in b.history:
             s.add(m.History(run_id=h.run_id, at=_naive(h.at) or now, link_id=h.link_id, kind=h.kind,
                             direction=h.direction, action=h.action, reason=h.reason,

@@ -17,7 +17,7 @@ from app.sync.classify import SideView, crm_side, outlook_side
 from app.sync.config import EngineConfig
 from app.sync.planner import WRITE_OPS, Action, CState, Decision, OState, PairView, decide
 from app.sync.ports import CrmPort, MailboxPort
-from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, needs_marker, share_decision
+from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, label_of, needs_marker, share_decision
 from app.sync.state import (
     CONFLICTED, CREATING, HELD, PENDING, SHARED, ACCESS_LOST, Batch, Conflict, Hold, HistoryEntry, KindState, Link,
     OutboxOp, SharingRec, Staged,
@@ -220,7 +220,7 @@ class KindPlanner:
 
     def _unlinked(self) -> None:
         o_new: list[tuple[OutlookItem, str]] = []
-        withheld: dict[str, str] = {}
+        withheld: dict[str, OutlookItem] = {}
         returning = self._returning()
         for rid, st in self.so.items():
             if rid in self.by_ews:
@@ -242,7 +242,7 @@ class KindPlanner:
                 dec = YES  # unshared by the filter: re-links when its record returns (design 5.6)
             if dec == NO:
                 if item.crm_id and item.marker is not None and item.crm_id not in self.by_crm:
-                    withheld[item.crm_id] = item.item_id  # unshared by the user: no second copy
+                    withheld[item.crm_id] = item  # unshared by the user: no second copy
                 self._unstage(st)
                 continue
             o_new.append((item, dec))
@@ -257,8 +257,11 @@ class KindPlanner:
             if rid in self.conf_crm:
                 continue
             if rid in withheld:
-                self.out.batch.sharing.append(SharingRec(self.kind, "unshared", "user", crm_id=rid,
-                                                         ews_item_id=withheld[rid], changed_at=self.now))
+                prior = self._share_rec(crm_id=rid)
+                if prior is None or prior.state != "unshared":
+                    self.out.batch.sharing.append(SharingRec(
+                        self.kind, "unshared", "user", crm_id=rid, ews_item_id=withheld[rid].item_id,
+                        changed_at=self.now, label=label_of(withheld[rid].fields)))
                 self._unstage(st)
                 continue
             c_new.append(rec)

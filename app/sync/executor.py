@@ -15,6 +15,7 @@ from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, S
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError, StaleVersion
 from app.sync import retry
 from app.sync.ports import CrmPort, JournalPort, MailboxPort
+from app.sync.sharing import label_of
 from app.sync.state import (
     CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, SHARED, Batch, HistoryEntry, ItemErrorRec, Link, OutboxOp,
     SharingRec, Staged,
@@ -359,7 +360,8 @@ class Executor:
                 if sh:
                     b.sharing.append(SharingRec(kind=kind, state=sh["state"], reason=sh["reason"], crm_id=link.crm_id,
                                                 ews_item_id=link.ews_item_id, link_id=None,
-                                                recreate_blocked=bool(sh.get("blocked")), changed_at=now))
+                                                recreate_blocked=bool(sh.get("blocked")), changed_at=now,
+                                                label=label_of(link.ews_fields or link.crm_fields or link.base)))
             else:
                 src = op.payload.get("source") or {}
                 so, sc = src.get("outlook"), src.get("crm")

@@ -56,6 +56,14 @@ def blocks_recreate(rec: SharingRec | None) -> bool:
     return rec.recreate_blocked or (rec.state == "unshared" and rec.reason == "user")
 
 
+def label_of(fields) -> str:  # noqa: ANN001
+    """Name and address (or subject) of an item: how the user finds it again with `share QUERY`."""
+    if not fields:
+        return ""
+    parts = [fields.get("first_name"), fields.get("last_name"), fields.get("email1"), fields.get("subject")]
+    return " ".join(str(p) for p in parts if p)
+
+
 def unshared_rec(link: Link, reason: str, *, blocked: bool = False) -> SharingRec:
     return SharingRec(kind=link.kind, state="unshared", reason=reason, crm_id=link.crm_id,
                       ews_item_id=link.ews_item_id, link_id=None, recreate_blocked=blocked)

@@ -123,6 +123,7 @@ class SharingRec:
     link_id: str | None = None
     recreate_blocked: bool = False
     changed_at: datetime | None = None
+    label: str = ""  # name and address or subject, so `share QUERY` can find an unlinked item
 
     @property
     def key(self) -> str:

@@ -23,7 +23,10 @@ def test_unshare_command_keeps_both_and_share_again_relinks(world):
     world.crm.edit(P, rec.id, job_title="Not pushed")
     world.sync()
     assert world.mailbox.live(P)[0].fields.get("job_title") is None and len(world.mailbox.live(P)) == 1
-    world.journal.request_sharing(None, kind=P, state="share_requested", ews_item_id=item.item_id)
+    (found,) = reader.explain(world.journal.db, "cy1@dee.test")  # `share QUERY` finds the unshared contact
+    assert found["link_id"] is None and found["ews_item_id"] == item.item_id and found["sharing"] == "unshared"
+    world.journal.request_sharing(None, kind=P, state="share_requested", ews_item_id=found["ews_item_id"],
+                                  crm_id=found["crm_id"])
     world.sync()
     (item,) = world.mailbox.live(P)
     assert item.marker is Sharing.SHARED and item.crm_id == rec.id and item.fields["job_title"] == "Not pushed"
