@@ -1,22 +1,12 @@
 """The MailboxPort contract cases of tests/contract/test_mailbox_contract.py, run unchanged
-against GraphMailbox over the Graph sandbox. The cases are imported from that module (so they
-stay in step with it); only the `harness` fixture is ours."""
+against GraphMailbox over the Graph sandbox. Every `test_*` of that module is collected here too
+(so new cases apply to Graph without edits); only the `harness` fixture is ours."""
 from __future__ import annotations
 
 import pytest
 
 from app.domain.records import Kind
-from tests.contract.test_mailbox_contract import (  # noqa: F401 - collected here with our harness
-    PAGE,
-    test_create_then_read_carries_markers_and_category,
-    test_foreign_or_tampered_token_is_refused,
-    test_markers_are_searchable,
-    test_stale_after_a_user_edit_only_for_that_item,
-    test_tokens_resume_and_replay_harmlessly,
-    test_trash_is_recoverable_and_missing_is_not_an_error,
-    test_unshare_keeps_ids_and_share_again_restores_category,
-    test_versions_change_on_every_write_and_stale_writes_change_nothing,
-)
+import tests.contract.test_mailbox_contract as _contract
 from tests.fixtures.graph_sandbox import graph_sandbox
 
 
@@ -36,6 +26,21 @@ class GraphHarness:
 
     def trashed_count(self, kind):
         return len(self.env.sandbox.items("deleteditems"))
+
+    def add_sent(self, message_id, to, sent_at, body):
+        stamp = sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.env.sandbox.add_item("message", {
+            "subject": "Hello", "body": {"contentType": "text", "content": body}, "internetMessageId": message_id,
+            "toRecipients": [{"emailAddress": {"address": to}}], "sentDateTime": stamp, "isDraft": False,
+            "from": {"emailAddress": {"name": "Me", "address": "user@example.com"}}}, created=sent_at)
+
+    def user_delete_sent(self, item_id):
+        self.env.sandbox.delete_item(item_id)
+
+
+# Every case of the shared suite, present and future, collected here with our harness.
+globals().update({name: case for name, case in vars(_contract).items() if name.startswith("test_") and callable(case)})
+PAGE = _contract.PAGE
 
 
 @pytest.fixture

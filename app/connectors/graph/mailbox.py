@@ -20,7 +20,7 @@ from app.connectors.graph import mapping
 from app.connectors.graph.client import GraphClient, StaticToken, SubResponse, TokenProvider, sub_error
 from app.domain.records import SHARE_CATEGORY, Kind, NewItem, OutlookChange, OutlookItem, OutlookPage, SentPage, \
     Sharing, Stamp, Update
-from app.errors import AppError, ConfigError, ItemRejected, StaleVersion, TransientError
+from app.errors import AppError, ConfigError, ItemRejected, NotFound, StaleVersion, TransientError
 from app.sync.ports import InvalidSyncToken
 
 log = logging.getLogger("app.connectors.graph")
@@ -426,10 +426,35 @@ class GraphMailbox:
                         messages.append(msg)
             yield SentPage(tuple(messages), tuple(deleted), link, done)
 
+    def _sent_folder(self) -> str:
+        if getattr(self, "_sent_id", None) is None:
+            self._sent_id = str(self.client.get_json("me/mailFolders/sentitems", op="finding Sent Items",
+                                                     params={"$select": "id"}).get("id") or "")
+        return self._sent_id
+
     def message_body(self, item_id: str) -> str:
-        data = self.client.get_json(f"me/messages/{item_id}", op="reading a sent message", ref=item_id,
-                                    params={"$select": "body"}, headers={"Prefer": READ_PREFER})
-        return mapping.body_text(data.get("body")) or ""
+        [res] = self.message_bodies([item_id])
+        if isinstance(res, AppError):
+            raise res
+        return res
+
+    def message_bodies(self, item_ids: Sequence[str]) -> list[str | AppError]:
+        """Text bodies of sent messages in $batch GETs (20 per request), one result per id in order:
+        the text, or an AppError for that message (NotFound once it left Sent Items)."""
+        op = "reading sent messages"
+        folder = self._sent_folder()
+        query = _query({"$select": "body,parentFolderId"})
+        subs = self.client.batch([{"method": "GET", "url": f"me/messages/{i}{query}", "headers": {"Prefer": READ_PREFER}}
+                                  for i in item_ids], op=op)
+        out: list[str | AppError] = []
+        for i, sub in zip(item_ids, subs):
+            if sub.status >= 400 or not isinstance(sub.body, dict):
+                out.append(sub_error(sub, op=op, ref=i))
+            elif folder and sub.body.get("parentFolderId") and str(sub.body["parentFolderId"]) != folder:
+                out.append(NotFound(f"{op}: the message is no longer in Sent Items", ref=i))
+            else:
+                out.append(mapping.body_text(sub.body.get("body")) or "")
+        return out
 
 
 def check_connection(settings: GraphSettings, tokens: TokenProvider | None = None) -> str:
