@@ -41,6 +41,7 @@ class EngineConfig:
     crm_batch: int = 100
     overlap_seconds: int = 120  # delta re-reads this much before the mark
     max_plan_passes: int = 2
+    reconcile_hours: int = 24  # a full membership listing per kind at most this often (0 = only on filter changes)
 
     def filter_for(self, kind: Kind) -> Filter:
         return self.filters.get(kind) or default_filter(kind)

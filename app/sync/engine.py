@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from app.domain.filters import MY_QUEUE, Filter, evaluate, resolve
@@ -200,7 +200,14 @@ class SyncEngine:
             c.progress(Phase.INGEST_CRM, kind.value)
             flt = self.config.filter_for(kind)
             sig_key = f"filter:{kind.value}"
+            listed_key = f"listed:crm:{kind.value}"
             full = journal.get_meta(sig_key) not in (None, flt.to_json())
+            last_listed = journal.get_meta(listed_key)
+            if self.config.reconcile_hours and last_listed and not full:
+                age = now() - datetime.fromisoformat(last_listed)
+                full = age >= timedelta(hours=self.config.reconcile_hours)  # periodic membership reconcile
+            if full or journal.cursor(Side.CRM.value, kind.value) is None:
+                journal.write(Batch(meta={listed_key: now().isoformat()}))
             ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt, resolved=self._resolved(kind, crm),
                        today=now().date(), now=now(), overlap=timedelta(seconds=self.config.overlap_seconds),
                        links=journal.links(kind), full_listing=full, write=journal.write, cancelled=c.cancelled,

@@ -87,3 +87,18 @@ def test_status_and_history_after_a_run(world):
     assert any(a["action"] == "create" for a in run["actions"])
     (hit,) = reader.explain(world.journal.db, "cy1@dee.test")
     assert hit["state"] == "shared" and hit["error"] is None
+
+
+def test_membership_is_reconciled_daily_not_every_cycle(world):
+    rec = world.crm.add(P, person(1))
+    world.sync()
+    world.crm.calls.clear()
+    world.sync()
+    assert "list_scope" not in world.crm.calls
+    # a change that left scope without touching updated_at (e.g. a watcher removed elsewhere)
+    key = (P, rec.id)
+    world.crm.records[key] = world.crm.records[key].__class__(**{**world.crm.records[key].__dict__,
+                                                                "raw": {"assigned_to": 99}})
+    world.clock.advance(hours=25)
+    s = world.sync()
+    assert world.crm.calls.get("list_scope") == 3 and s.unshared["outlook"] == 1  # once per kind
