@@ -218,3 +218,21 @@ def test_calendar_view_delta_needs_a_window_and_keeps_to_it(env):
                                          "start": {"dateTime": "2025-06-01T09:00:00", "timeZone": "UTC"},
                                          "end": {"dateTime": "2025-06-02T00:00:00", "timeZone": "UTC"}})
     assert bad.status_code == 400
+
+
+def test_state_dir_keeps_items_delta_links_and_tokens_across_a_restart(tmp_path):
+    server, sandbox = start_graph_sandbox(dataset=False, state_dir=tmp_path)
+    token = sandbox.mint_token()
+    headers = {"Authorization": f"Bearer {token}", "Prefer": IMMUTABLE}
+    created = httpx.post(sandbox.graph_url + "/me/contacts", json={"givenName": "Kept"}, headers=headers).json()
+    link = httpx.get(sandbox.graph_url + "/me/contacts/delta", headers=headers).json()["@odata.deltaLink"]
+    server.stop()
+    server, sandbox = start_graph_sandbox(dataset=False, state_dir=tmp_path)
+    try:
+        port_link = link.split("/v1.0/")[1]
+        r = httpx.get(f"{sandbox.graph_url}/{port_link}", headers=headers)  # same token, same secret
+        assert r.status_code == 200 and r.json()["value"] == []
+        got = httpx.get(f"{sandbox.graph_url}/me/contacts/{created['id']}", headers=headers).json()
+        assert got["givenName"] == "Kept" and got["@odata.etag"] == created["@odata.etag"]
+    finally:
+        server.stop()

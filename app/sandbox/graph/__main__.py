@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--people", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tls", type=Path, metavar="DIR", help="generate a self-signed certificate in DIR")
+    p.add_argument("--state", type=Path, metavar="DIR", help="keep the mailbox across restarts")
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--fail-rate", type=float, default=0.0)
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429/503")
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     server, sandbox = start_graph_sandbox(
         people=args.people, seed=args.seed, host=args.host, port=args.port, tls=args.tls,
         latency_ms=args.latency_ms, fail_rate=args.fail_rate, retry_after=args.retry_after,
-        auto_approve_polls=None if args.manual_approve else 1,
+        auto_approve_polls=None if args.manual_approve else 1, state_dir=args.state,
     )
     print(json.dumps(sandbox.connection_facts()), flush=True)
     stop = threading.Event()

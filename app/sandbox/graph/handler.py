@@ -69,9 +69,11 @@ class GraphHandler(SandboxHandler):
         if inner.lower() == "$batch":
             self._send(self._batch(sb, grant, payload, headers) if method == "POST"
                        else error(405, "BadRequest", "Unsupported request."))
+            sb.after_request(method)
             return
         req = Request(method, inner, query, headers, payload, sb.base_url)
         self._send(sb.serve(req, grant))
+        sb.after_request(method)
 
     # --- auth ----------------------------------------------------------------------------------
     def _authenticate(self, sb) -> Any:
@@ -147,6 +149,8 @@ class GraphHandler(SandboxHandler):
         form = parse_form(body)
         status, data = (ident.devicecode if action == "devicecode" else ident.token)(sb.base_url, form)
         self.send_json(status, data, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+        if status == 200 and action == "token":
+            sb.after_request("POST")
 
     def _devicelogin(self, sb, method: str, body: bytes) -> None:
         self.stats.count("oauth.devicelogin")

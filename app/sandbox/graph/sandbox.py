@@ -11,10 +11,12 @@ from typing import Any
 
 from .. import seed as seed_module
 from ..server import RunningServer, TlsFiles, make_self_signed
+from . import persistence
 from .api import Api, Request, Response, error, needed_scope, route
 from .handler import GraphHandler
 from .oauth import Identity, scope_allows
 from .store import Item, Store, fmt_dtz
+from .tokens import Signer
 
 DEFAULT_CLIENT_ID = "5f0c3d7e-2a41-4b8e-9c61-0a7d3e9b1c24"
 DEFAULT_TENANT = "sandbox.onmicrosoft.com"
@@ -25,7 +27,7 @@ class GraphSandbox:
 
     def __init__(self, dataset=None, *, mailbox: str | None = None, client_id: str = DEFAULT_CLIENT_ID,
                  tenant: str = DEFAULT_TENANT, retry_after: int = 1, device_interval: int = 1,
-                 auto_approve_polls: int | None = 1):
+                 auto_approve_polls: int | None = 1, state_dir: Path | str | None = None):
         self.mailbox = (mailbox or seed_module.MAILBOX).lower()
         self.client_id = client_id
         self.tenant = tenant
@@ -40,8 +42,24 @@ class GraphSandbox:
         self.batch_ops: collections.Counter = collections.Counter()
         self._faults: dict[bool, list[tuple[str, int | None]]] = {False: [], True: []}
         self._lock = threading.Lock()
-        if dataset:
+        self.state_dir = Path(state_dir) if state_dir else None
+        secret = persistence.load(self.state_dir, self.store, self.identity) if self.state_dir else None
+        if secret is not None:
+            self.api.signer = Signer(secret)
+        elif dataset:
             self.seed(dataset)
+        self._saved_seq = self.store.seq if secret is not None else -1
+
+    def save(self) -> Path | None:
+        """Write the state to `state_dir` (no-op without one)."""
+        if self.state_dir is None:
+            return None
+        self._saved_seq = self.store.seq
+        return persistence.save(self.store, self.identity, self.api.signer.secret, self.state_dir)
+
+    def after_request(self, method: str) -> None:
+        if self.state_dir is not None and (method != "GET" or self.store.seq != self._saved_seq):
+            self.save()
 
     # --- addresses -----------------------------------------------------------------------------
     @property
@@ -249,15 +267,16 @@ class _Handler(GraphHandler):
 
 
 def start_graph_sandbox(dataset=None, *, people: int = 50, seed: int = 1, host: str = "127.0.0.1", port: int = 0,
-                        tls=None, latency_ms: float = 0.0, fail_rate: float = 0.0,
+                        tls=None, latency_ms: float = 0.0, fail_rate: float = 0.0, state_dir=None,
                         **options: Any) -> tuple[RunningServer, GraphSandbox]:
     """Start the Graph sandbox on a background thread. `dataset` defaults to seed.build(people,
     seed); dataset=False gives an empty mailbox. `tls`: True (throwaway certificate), a
     directory, or TlsFiles (msal needs https). Options: client_id, tenant, mailbox, retry_after,
-    device_interval, auto_approve_polls. Returns (server, sandbox)."""
+    device_interval, auto_approve_polls. `state_dir` keeps the mailbox, delta links and sign-ins
+    across restarts (saved after each write and on stop). Returns (server, sandbox)."""
     if dataset is None:
         dataset = seed_module.build(people, seed)
-    sandbox = GraphSandbox(dataset or None, **options)
+    sandbox = GraphSandbox(dataset or None, state_dir=state_dir, **options)
     tls_files = None
     if tls is True:
         tls_files = make_self_signed(Path(tempfile.mkdtemp(prefix="graph-sandbox-tls-")), host)
@@ -276,6 +295,7 @@ def start_graph_sandbox(dataset=None, *, people: int = 50, seed: int = 1, host: 
         poke.start()
         original_stop()
         poke.cancel()
+        sandbox.save()
 
     server.stop = stop  # type: ignore[method-assign]
     return server, sandbox
