@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--share-new", choices=("yes", "no"), default="no")
     cf.add_argument("--schedule", choices=SCHEDULES, default="hourly")
     cf.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust (PEM)")
+    cf.add_argument("--email-capture-days", type=int, default=0, metavar="N",
+                    help="also record sent mail from up to N (at most 90) days before setup (default 0)")
+    cf.add_argument("--never-record", action="append", default=[], metavar="ADDRESS|DOMAIN",
+                    help="an address or domain whose mail is never recorded (repeatable; your own domain always is)")
 
     sy = sub.add_parser("sync", help="run one full sync cycle now")
     sy.add_argument("--json", action="store_true", help="print the summary as one JSON object")

@@ -207,7 +207,9 @@ def sync_once(
             journal = open_journal(paths.journal)
             try:
                 check_identities(journal, session)
-                engine = SyncEngine(session.crm, session.mailbox, journal, engine_config(settings, session.crm), clock)
+                email_journal, email_options = email_phase(journal, settings, session, clock)
+                engine = SyncEngine(session.crm, session.mailbox, journal, engine_config(settings, session.crm), clock,
+                                    email_journal=email_journal, email_options=email_options)
                 return engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
                                         observer=observer, cancel=cancel)
             finally:
@@ -216,6 +218,20 @@ def sync_once(
                     close()
         finally:
             session.close()
+
+
+def email_phase(journal: Any, settings: Settings, session: Session, clock: Any) -> tuple[Any, Any]:
+    """The sent-mail phase's journal (same database file) and options, or (None, None) when off."""
+    if not settings.email.enabled:
+        return None, None
+    from app.journal.email_store import EmailStore
+    from app.sync.email_phase_hook import options_from_settings
+
+    store = EmailStore(journal.db)
+    own = settings.mailbox.address.rsplit("@", 1)[-1].lower() if "@" in settings.mailbox.address else ""
+    options = options_from_settings(settings.email, capture_start=store.capture_start(clock.now()),
+                                    own_domains=(own,) if own else ())
+    return store, options
 
 
 def check_lease_only(port: Any, me: Any, now: datetime) -> None:

@@ -52,11 +52,16 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
     mb = st.MailboxAccount(ews_url=args.ews_url, address=args.mailbox.strip().lower(), username=args.ews_username,
                            auth=args.ews_auth, password_env=args.ews_password_env, ca_bundle=args.ca_bundle or "")
     person_filter = filters.parse_cli_filter(args.filter)
+    days = getattr(args, "email_capture_days", 0) or 0
+    if not 0 <= days <= 90:
+        raise ConfigError("--email-capture-days is between 0 and 90")
     settings = st.Settings(
         workbooks=wb,
         mailbox=mb,
         sync=st.SyncOptions(schedule=args.schedule, share_existing=args.share_existing, share_new=args.share_new == "yes"),
         filters=st.Filters(person=person_filter.to_json()),
+        email=st.EmailOptions(capture_days_back=days,
+                              never_record=tuple(a.strip().lower() for a in getattr(args, "never_record", []) if a.strip())),
     ).validate()
     return settings, crm_secret, mailbox_password
 

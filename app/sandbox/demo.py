@@ -37,6 +37,7 @@ def demo_settings(boxes: Sandboxes) -> st.Settings:
                                   auth="basic", password_env=PASSWORD_ENV, timezone="Europe/London",
                                   ca_bundle=str(boxes.tls.cert) if boxes.tls else ""),
         sync=st.SyncOptions(schedule="hourly"),  # the app then syncs soon after it starts
+        email=st.EmailOptions(capture_days_back=30),  # the seeded sent mail is from last week
     ).validate()
 
 
