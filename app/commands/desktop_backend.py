@@ -160,6 +160,12 @@ class SettingsStoreImpl:
     def load(self) -> st.Settings:
         return st.load(self.paths.config)
 
+    def autostart_command(self) -> list[str]:
+        """What runs at sign-in: this installation's tray app on this profile."""
+        from app import autostart
+
+        return autostart.launch_command(profile=self.paths.root)
+
     def save(self, settings: st.Settings, secrets_: Mapping[str, str]) -> None:
         save_settings(self.paths, settings.validate(), secrets_)
 

@@ -63,9 +63,10 @@ class SettingsWindow(QWidget):
     log_level_changed = Signal(str)
 
     def __init__(self, store: SettingsStore, journal: JournalView | None = None, *,
-                 probes: ProbeRunner | None = None, parent: QWidget | None = None) -> None:
+                 probes: ProbeRunner | None = None, autostart: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.journal = store, journal
+        self.autostart_offered = autostart  # False in demo mode: a throwaway profile never starts at sign-in
         self.setObjectName("settingsWindow")
         self.setWindowTitle("Settings — Workbooks connector")
         self.setWindowIcon(resources.app_icon())
@@ -90,6 +91,7 @@ class SettingsWindow(QWidget):
         self.explain_edit.setPlaceholderText("Why isn't this syncing? Email address, CASE-1234, name or subject")
         self.explain_edit.returnPressed.connect(self.explain)
         explain_button = QPushButton("Explain…")
+        explain_button.setObjectName("explainButton")
         explain_button.clicked.connect(self.explain)
         self.explain_result = QLabel()
         self.explain_result.setObjectName("explainResult")
@@ -108,6 +110,11 @@ class SettingsWindow(QWidget):
         layout.addLayout(explain_row)
         layout.addWidget(self.explain_result)
         layout.addWidget(self.buttons)
+
+    def focus_explain(self) -> None:
+        """The tray's "Explain…" entry: the explain field, ready to type into."""
+        self.explain_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.explain_edit.selectAll()
 
     def show_tab(self, name: str) -> None:
         if name in TABS:
@@ -209,6 +216,12 @@ class SettingsWindow(QWidget):
     def _schedule_tab(self) -> QWidget:
         page = QWidget()
         v = QVBoxLayout(page)
+        self.start_at_sign_in = QCheckBox("Start Workbooks connector when I sign in")
+        self.start_at_sign_in.setObjectName("startAtSignIn")
+        self.start_at_sign_in.setVisible(self.autostart_offered)
+        v.addWidget(self.start_at_sign_in)
+        self.read_autostart()
+        v.addSpacing(8)
         v.addWidget(QLabel("Sync automatically:"))
         self.schedule_radios: dict[str, QRadioButton] = {}
         for key in SCHEDULES:
@@ -292,6 +305,44 @@ class SettingsWindow(QWidget):
         f.addRow(note)
         return page
 
+    # --- start at sign-in (app/autostart) ---------------------------------------------------------
+
+    def read_autostart(self) -> None:
+        """Show what is registered now (another window, or the user, may have changed it)."""
+        if not self.autostart_offered:
+            return
+        from app import autostart
+
+        try:
+            enabled = autostart.is_enabled()
+        except AppError as exc:
+            self.start_at_sign_in.setChecked(False)
+            self.start_at_sign_in.setEnabled(False)
+            self.start_at_sign_in.setToolTip(exc.message)
+            return
+        self.start_at_sign_in.setEnabled(True)
+        self.start_at_sign_in.setToolTip("")
+        self.start_at_sign_in.setChecked(enabled)
+
+    def _apply_autostart(self) -> None:
+        """Register or remove the sign-in entry when the box differs from what is registered."""
+        if not self.autostart_offered or not self.start_at_sign_in.isEnabled():
+            return
+        from app import autostart
+
+        wanted = self.start_at_sign_in.isChecked()
+        if wanted == autostart.is_enabled():
+            return
+        if wanted:
+            command_for = getattr(self.store, "autostart_command", None)
+            autostart.enable(command_for() if command_for is not None else autostart.launch_command())
+        else:
+            autostart.disable()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        self.read_autostart()
+        super().showEvent(event)
+
     # --- actions -------------------------------------------------------------------------------
 
     def collect(self) -> tuple[Settings, dict[str, str]]:
@@ -337,6 +388,14 @@ class SettingsWindow(QWidget):
         self.wb_secret.clear()
         self.mb_secret.clear()
         self.saved.emit(new)
+        try:
+            self._apply_autostart()
+        except AppError as exc:
+            self.read_autostart()
+            box = QMessageBox(QMessageBox.Icon.Warning, exc.title, exc.message, QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("settingsError")
+            box.open()
+            return False
         return True
 
     def _confirm_rebuild(self) -> None:

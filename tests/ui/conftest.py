@@ -29,3 +29,11 @@ def make_handle(qtbot):
         assert handle.shutdown(10_000), "worker thread did not stop"
         assert handle.thread.isFinished()
         handle.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def _private_autostart_dir(tmp_path, monkeypatch):
+    """The settings window reads (and on Save may write) the start-at-sign-in entry: keep it in
+    a temporary XDG config home, never the real ~/.config."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return tmp_path / "xdg-config"
