@@ -6,6 +6,10 @@ from typing import Any
 from app import paths as paths_mod
 from app import settings as st
 
+# The demo's sandboxes are local and seeded: start its first sync within seconds of opening
+# instead of the scheduler's usual wait after start.
+DEMO_FIRST_RUN_DELAY = 2.0
+
 
 def launch(paths: paths_mod.ProfilePaths, settings: st.Settings, *, demo: bool = False) -> int:
     # Qt is loaded only here, so headless commands never import it.
@@ -24,6 +28,8 @@ def launch(paths: paths_mod.ProfilePaths, settings: st.Settings, *, demo: bool =
         on_wizard_finished=lambda result: persist_wizard_result(paths, result),
         needs_setup=not settings.configured,
         schedule=settings.sync.schedule,
+        first_run_delay=DEMO_FIRST_RUN_DELAY if demo else None,
+        demo=demo,
     )
 
 

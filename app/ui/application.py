@@ -11,8 +11,8 @@ import sys
 from typing import Callable, Sequence
 
 from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
-from PySide6.QtCore import QObject, QTimer, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, QTimer, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 import app as app_package
@@ -48,6 +48,8 @@ class ConnectorApp(QObject):
         use_tray: bool | None = None,
         scheduler_factory: Callable[[str], Scheduler] | None = None,
         notification_policy: NotificationPolicy | None = None,
+        first_run_delay: float | None = None,
+        demo: bool = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -56,9 +58,15 @@ class ConnectorApp(QObject):
         self.wizard_backend = wizard_backend
         self.on_wizard_finished = on_wizard_finished
         self.needs_setup = needs_setup
+        self.demo = demo  # a throwaway demo profile: nothing is registered with the desktop
+        if scheduler_factory is None and first_run_delay is not None:
+            delay = float(first_run_delay)
+            scheduler_factory = lambda s: Scheduler(s, start_delay=delay)  # noqa: E731
         self.handle = WorkerHandle(engine_factory, schedule=schedule, scheduler_factory=scheduler_factory, parent=self)
         self.model = StatusModel(journal, self)
         self.model.settings_available = settings_store is not None
+        self.model.schedule = schedule
+        self.model.workbooks_url = self._workbooks_url()
         if use_tray is None:
             use_tray = QSystemTrayIcon.isSystemTrayAvailable()
         self.use_tray = use_tray
@@ -165,6 +173,12 @@ class ConnectorApp(QObject):
             h.resume()
         elif key in ("conflicts", "holds", "issues", "history"):
             self.open_window(key)
+        elif key == "open_workbooks":
+            self.open_workbooks()
+        elif key == "explain" and not self.needs_setup:
+            window = self.open_window("settings")
+            if window is not None:
+                window.focus_explain()  # type: ignore[attr-defined]
         elif key == "setup" or (key.startswith("settings") and self.needs_setup):
             self.open_wizard()
         elif key.startswith("settings"):
@@ -193,6 +207,35 @@ class ConnectorApp(QObject):
             QApplication.quit()
         else:
             log.warning("unknown action %s", key)
+
+    def _workbooks_url(self) -> str:
+        if self.settings_store is None or self.needs_setup:
+            return ""
+        try:
+            return self.settings_store.load().workbooks.url.strip()
+        except Exception:  # noqa: BLE001 - an unreadable config must not break the tray
+            log.warning("could not read the Workbooks address", exc_info=True)
+            return ""
+
+    def open_workbooks(self) -> bool:
+        """Open the configured Workbooks database in the browser."""
+        url = self.model.workbooks_url or self._workbooks_url()
+        if not url:
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromUserInput(url)):
+            log.warning("no browser opened %s", url)
+            return False
+        return True
+
+    @Slot(object)
+    def _settings_saved(self, settings: object) -> None:
+        sync = getattr(settings, "sync", None)
+        schedule = getattr(sync, "schedule", None)
+        if schedule:
+            self.model.schedule = schedule
+        self.model.workbooks_url = getattr(getattr(settings, "workbooks", None), "url", "") or ""
+        self.handle.reload_settings(schedule)
+        self.model.changed.emit()
 
     def _make_status_window(self) -> StatusWindow:
         window = StatusWindow(self.model)
@@ -245,8 +288,8 @@ class ConnectorApp(QObject):
                 return None
             from app.ui.settings_window import SettingsWindow
 
-            window = SettingsWindow(self.settings_store, self.journal)
-            window.saved.connect(lambda s: self.handle.reload_settings(s.sync.schedule))
+            window = SettingsWindow(self.settings_store, self.journal, autostart=not self.demo)
+            window.saved.connect(self._settings_saved)
             window.rebuild_journal_requested.connect(lambda: self.perform("rebuild_journal"))
             window.take_over_lease_requested.connect(self.handle.take_over_lease)
             window.rerun_wizard_requested.connect(self.open_wizard)
@@ -334,6 +377,9 @@ class ConnectorApp(QObject):
         assert self.wizard is not None and self.wizard.result is not None
         self.needs_setup = False
         self.model.setup_needed = False
+        self.model.schedule = self.wizard.result.settings.sync.schedule
+        self.model.workbooks_url = self.wizard.result.settings.workbooks.url.strip()
+        self.model.changed.emit()
         self.handle.reload_settings(self.wizard.result.settings.sync.schedule)
         self.handle.resume()
         if self.wizard.result.take_over_lease:
@@ -353,10 +399,14 @@ def run_app(
     schedule: str = "hourly",
     argv: Sequence[str] | None = None,
     use_tray: bool | None = None,
+    first_run_delay: float | None = None,
+    demo: bool = False,
 ) -> int:
     """Start the tray app on `profile_paths` (app.paths.ProfilePaths or a directory) and run the
     event loop; returns the exit code. A second launch on the same profile raises the first and
-    returns 0 at once."""
+    returns 0 at once. `first_run_delay` (seconds) overrides the scheduler's wait before the
+    first automatic sync; the demo passes a short one so it syncs within seconds of opening.
+    `demo` also hides settings that would register the throwaway profile with the desktop."""
     qt_app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv[:1])
     assert isinstance(qt_app, QApplication)
     qt_app.setQuitOnLastWindowClosed(False)
@@ -373,7 +423,8 @@ def run_app(
     hooks.install()
     controller = ConnectorApp(engine_factory, journal=journal, settings_store=settings_store,
                               wizard_backend=wizard_backend, on_wizard_finished=on_wizard_finished,
-                              schedule=schedule, needs_setup=needs_setup, use_tray=use_tray)
+                              schedule=schedule, needs_setup=needs_setup, use_tray=use_tray,
+                              first_run_delay=first_run_delay, demo=demo)
     single.activated.connect(controller.bring_forward)
     qt_app.aboutToQuit.connect(controller.shutdown)
     controller.start()

@@ -17,6 +17,7 @@ PHASE_TEXT = {
     "email": "Recording sent emails",
     "finish": "Finishing",
 }
+READING = {"ingest_outlook": "Reading Outlook", "ingest_crm": "Reading Workbooks"}
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -46,6 +47,8 @@ def progress_text(phase: str, kind: str, done: int, total: int | None, message: 
         prefix = "Syncing" if phase in ("execute", "plan") else PHASE_TEXT.get(phase, "Syncing")
         if phase == "email":
             prefix, what = "Recording", "sent emails"
+        elif phase in READING:  # "Reading Outlook meetings", not "Reading Outlook changes meetings"
+            prefix = READING[phase]
         count = f" {done}/{total}" if total else (f" {done}" if done else "")
         return f"{prefix} {what}{count}"
     return message or PHASE_TEXT.get(phase, "Syncing")

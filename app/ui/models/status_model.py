@@ -36,6 +36,8 @@ class StatusModel(QObject):
         self.live_conflicts = 0  # raised during the running cycle, before the journal is re-read
         self.setup_needed = False  # no configuration yet: the wizard has not been confirmed
         self.settings_available = True  # the app was given a SettingsStore
+        self.schedule = ""  # the configured schedule key ("hourly", "manual", ...); "" = unknown
+        self.workbooks_url = ""  # "Open Workbooks" target; the entry is hidden without one
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -140,21 +142,46 @@ class StatusModel(QObject):
         return "Up to date" if ok is not False else "Last sync had problems"
 
     def schedule_line(self) -> str:
+        """"Last sync 09:12 · next 10:12" from the worker's real plan; "" before set-up."""
+        if self.setup_needed:
+            return ""
+        nxt = self.worker.next_sync
+        if self.last_sync is None:  # the status line already says "Not synced yet"
+            if self.paused:
+                return "Paused before the first sync"
+            if nxt is not None:
+                return f"First sync {text.when(nxt)}"
+            return "Syncs when you choose Sync now" if self.schedule == "manual" else ""
         last = f"Last sync {text.when(self.last_sync)}"
         if self.paused:
             return f"{last} · paused"
-        if self.worker.next_sync is not None:
-            return f"{last} · next {text.when(self.worker.next_sync)}"
+        if nxt is not None:
+            return f"{last} · next {text.when(nxt)}"
+        if self.schedule == "manual":
+            return f"{last} · syncs when you choose Sync now"
         return last
 
+    def linked_line(self) -> str:
+        """"230 contacts, 36 tasks, 18 meetings linked" from the journal; "" when nothing is."""
+        linked = self.snapshot.linked or {}
+        if self.setup_needed or not any(linked.values()):
+            return ""
+        parts = [text.plural(int(linked.get("person", 0)), "contact"), text.plural(int(linked.get("task", 0)), "task"),
+                 text.plural(int(linked.get("meeting", 0)), "meeting")]
+        return ", ".join(parts) + " linked"
+
     def tooltip(self) -> str:
+        if self.setup_needed:
+            return "Workbooks connector — not set up yet"
         if self.syncing:
             return f"Workbooks connector\n{self.status_line()}"
         return f"Workbooks connector — {self.status_line()}\n{self.schedule_line()}"
 
     def entries(self) -> list[MenuEntry]:
         """The tray menu, also shown as buttons by the no-tray status window."""
-        e = [MenuEntry("", self.status_line(), False), MenuEntry("", self.schedule_line(), False), MenuEntry("-", "")]
+        e = [MenuEntry("", self.status_line(), False)]
+        e += [MenuEntry("", line, False) for line in (self.schedule_line(), self.linked_line()) if line]
+        e.append(MenuEntry("-", ""))
         if self.setup_needed:
             e.append(MenuEntry("setup", "Set up the connector…"))
             e.append(MenuEntry("-", ""))
@@ -171,8 +198,11 @@ class StatusModel(QObject):
             e.append(MenuEntry("holds", f"Held deletions ({self.holds})…"))
         e.append(MenuEntry("issues", f"Sync issues ({self.issues})…", self.issues > 0))
         e.append(MenuEntry("history", "Sync history…"))
+        e.append(MenuEntry("explain", "Explain…", self.settings_available))
         e.append(MenuEntry("-", ""))
         e.append(MenuEntry("settings", "Settings…", self.settings_available))
+        if self.workbooks_url:
+            e.append(MenuEntry("open_workbooks", "Open Workbooks"))
         e.append(MenuEntry("about", "About Workbooks connector"))
         e.append(MenuEntry("-", ""))
         e.append(MenuEntry("quit", "Quit"))

@@ -1,0 +1,279 @@
+"""The no-tray status window's layout per state, the header's linked counts and schedule, the
+tray's "Open Workbooks" / "Explain…" entries, start-at-sign-in in Settings, and the demo's
+short first-run delay."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from itertools import combinations
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QCheckBox, QLabel, QMessageBox, QPushButton
+
+from app import autostart
+from app.runner.values import WorkerState, WorkerStatus
+from app.settings import Settings, WorkbooksAccount
+from app.ui.application import ConnectorApp
+from app.ui.models.status_model import StatusModel
+from app.ui.settings_window import SettingsWindow
+from app.ui.status_window import StatusWindow
+from tests.ui.fakes import FakeEngine, FakeJournal, FakeWizardBackend
+from tests.ui.test_tray_app import make_app, open_menu  # noqa: F401 - fixture
+
+WB_URL = "https://secure.workbooks.com"
+
+
+class Store:
+    def __init__(self, url: str = WB_URL, command: list[str] | None = None):
+        self.url = url
+        self.command = command
+        self.saved = []
+
+    def load(self):
+        return Settings(workbooks=WorkbooksAccount(url=self.url))
+
+    def save(self, settings, secrets):
+        self.saved.append(settings)
+
+    def preview_count(self, kind, flt):
+        return 1
+
+    def rebuild_journal(self):
+        pass
+
+    def autostart_command(self):
+        return list(self.command or ["/opt/wbc/workbooks-connector", "--profile", "/home/p/profile"])
+
+
+def _rect(window, widget) -> QRect:
+    return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+
+
+def assert_one_coherent_button_set(window: StatusWindow, expected_keys: list[str]) -> None:
+    """Exactly the model's buttons are visible, none overlaps another, and they sit right under
+    the header (no stray gap) in a window sized to its contents."""
+    window.layout().activate()
+    visible = [b for b in window.findChildren(QPushButton) if b.isVisibleTo(window)]
+    assert sorted(b.objectName() for b in visible) == sorted(f"button_{k}" for k in expected_keys)
+    assert list(window.buttons) == expected_keys
+    rects = {b.objectName(): _rect(window, b) for b in visible}
+    for (a, ra), (b, rb) in combinations(rects.items(), 2):
+        assert not ra.intersects(rb), f"{a} {ra} overlaps {b} {rb}"
+    labels = [w for w in window.findChildren(QLabel) if w.isVisibleTo(window) and w.objectName() != "banner"]
+    header_bottom = max(_rect(window, w).bottom() for w in labels + [window.state_icon])
+    buttons_top = min(r.top() for r in rects.values())
+    assert 0 < buttons_top - header_bottom <= 24, (header_bottom, buttons_top)
+    assert window.height() <= window.sizeHint().height() + 1
+    assert max(r.bottom() for r in rects.values()) >= window.height() - 20  # nothing empty below
+
+
+def test_status_window_unconfigured_then_set_up_shows_one_coherent_set(qtbot, make_app):
+    engine = FakeEngine()
+    saved = []
+    ctrl = make_app(engine, use_tray=False, needs_setup=True, wizard_backend=FakeWizardBackend(),
+                    on_wizard_finished=saved.append, settings_store=Store())
+    window = ctrl.status_window
+    qtbot.waitUntil(lambda: ctrl.model.paused, timeout=3000)
+    qtbot.wait(20)
+    assert window.status.text() == "Not set up yet"
+    assert window.hint.isVisibleTo(window)
+    assert not window.schedule.isVisibleTo(window) and not window.linked.isVisibleTo(window)
+    assert_one_coherent_button_set(window, ["setup", "about", "quit"])
+    setup_rect = _rect(window, window.buttons["setup"])
+    assert setup_rect.width() > _rect(window, window.buttons["about"]).width() * 1.5  # the wide primary action
+    ctrl.wizard.close()
+
+    # What completing the wizard does to the app (the full wizard flow is covered in test_tray_app).
+    ctrl.needs_setup = False
+    ctrl.model.setup_needed = False
+    ctrl.model.workbooks_url = WB_URL
+    ctrl.handle.resume()
+    qtbot.waitUntil(lambda: not ctrl.model.paused, timeout=3000)
+    ctrl.model.refresh()
+    qtbot.wait(20)
+    keys = [e.key for e in ctrl.model.entries() if e.key and e.key != "-"]
+    assert keys[0] == "sync_now" and "setup" not in keys
+    assert {"explain", "open_workbooks", "settings"} <= set(keys)
+    assert_one_coherent_button_set(window, keys)
+    assert not window.hint.isVisibleTo(window)
+    assert window.linked.text() == "350 contacts, 55 tasks, 41 meetings linked"
+
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        window.buttons["sync_now"].click()
+    qtbot.waitUntil(lambda: window.schedule.text().startswith("Last sync "), timeout=3000)
+    assert_one_coherent_button_set(window, [e.key for e in ctrl.model.entries() if e.key and e.key != "-"])
+
+
+def test_status_window_header_linked_counts_and_real_next_sync(qtbot):
+    model = StatusModel(FakeJournal())
+    model.refresh()
+    last = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    nxt = last + timedelta(hours=1)
+    model.set_worker_status(WorkerStatus(WorkerState.IDLE, last_sync=last, last_ok=True, next_sync=nxt))
+    window = StatusWindow(model)
+    qtbot.addWidget(window)
+    window.show()
+    hhmm = lambda d: d.astimezone().strftime("%H:%M")  # noqa: E731
+    assert window.linked.text() == "350 contacts, 55 tasks, 41 meetings linked"
+    if nxt.astimezone().date() == last.astimezone().date() == datetime.now().astimezone().date():
+        assert window.schedule.text() == f"Last sync {hhmm(last)} · next {hhmm(nxt)}"
+        assert model.tooltip().endswith(f"Last sync {hhmm(last)} · next {hhmm(nxt)}")
+    assert_one_coherent_button_set(window, [e.key for e in model.entries() if e.key and e.key != "-"])
+    model.schedule = "manual"
+    model.set_worker_status(WorkerStatus(WorkerState.IDLE, last_sync=last, last_ok=True, next_sync=None))
+    assert "Sync now" in window.schedule.text()
+
+
+def test_tray_tooltip_shows_last_and_next_sync_from_the_scheduler(qtbot, make_app):
+    ctrl = make_app(FakeEngine(), settings_store=Store())
+    ctrl.handle.reload_settings("hourly")  # the real schedule: next run an hour after this one
+    with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+        open_menu(ctrl)["action_sync_now"].trigger()
+    qtbot.waitUntil(lambda: ctrl.model.worker.next_sync is not None and ctrl.model.last_sync is not None,
+                    timeout=3000)
+    last, nxt = ctrl.model.last_sync, ctrl.model.worker.next_sync
+    assert timedelta(minutes=59) < nxt - last < timedelta(minutes=61)
+    tip = ctrl.tray.icon.toolTip()
+    assert "Last sync " in tip and " · next " in tip
+    if nxt.astimezone().date() == datetime.now().astimezone().date():
+        assert tip.endswith(f"Last sync {last.astimezone():%H:%M} · next {nxt.astimezone():%H:%M}")
+
+
+def test_open_workbooks_and_explain_from_the_tray_menu(qtbot, make_app, monkeypatch):
+    opened = []
+    monkeypatch.setattr("app.ui.application.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
+    ctrl = make_app(FakeEngine(), settings_store=Store())
+    actions = open_menu(ctrl)
+    assert actions["action_open_workbooks"].text() == "Open Workbooks"
+    actions["action_open_workbooks"].trigger()
+    assert [u.toString() for u in opened] == [WB_URL]
+    assert actions["action_explain"].text() == "Explain…"
+    actions["action_explain"].trigger()
+    window = ctrl.windows["settings"]
+    assert window.isVisible()
+    qtbot.waitUntil(lambda: window.explain_edit.hasFocus() or window.focusWidget() is window.explain_edit,
+                    timeout=2000)
+    window.explain_edit.setText("jane@example.test")
+    window.explain()
+    qtbot.waitUntil(lambda: "jane@example.test" in window.explain_result.text(), timeout=3000)
+
+
+def test_open_workbooks_is_hidden_without_an_address(qtbot, make_app):
+    ctrl = make_app(FakeEngine(), settings_store=Store(url=""))
+    assert "action_open_workbooks" not in open_menu(ctrl)
+
+
+def test_start_at_sign_in_reads_and_writes_the_autostart_entry(qtbot, _private_autostart_dir):
+    entry = _private_autostart_dir / "autostart" / "workbooks-connector.desktop"
+    store = Store()
+    window = SettingsWindow(store, FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    box = window.findChild(QCheckBox, "startAtSignIn")
+    assert box.text() == "Start Workbooks connector when I sign in"
+    assert not box.isHidden() and not box.isChecked()  # on the Schedule tab
+    box.setChecked(True)
+    assert not entry.exists()  # nothing is written until Save
+    assert window.save()
+    assert entry.exists() and autostart.is_enabled()
+    assert autostart.backend().registered_command() == store.autostart_command()
+
+    autostart.disable()  # changed elsewhere: the window shows the real state when shown again
+    window.hide()
+    window.show()
+    assert not box.isChecked()
+    autostart.enable(["/x/wbc"])
+    window.hide()
+    window.show()
+    assert box.isChecked()
+    box.setChecked(False)
+    assert window.save()
+    assert not entry.exists() and not autostart.is_enabled()
+
+
+def test_start_at_sign_in_failure_is_shown_and_the_box_shows_the_truth(qtbot, monkeypatch):
+    class Refusing:
+        def is_enabled(self):
+            return False
+
+        def enable(self, command):
+            raise autostart.AutostartError("Could not write the autostart entry: read-only")
+
+        def disable(self):
+            pass
+
+    monkeypatch.setattr(autostart, "backend", lambda platform=None: Refusing())
+    store = Store()
+    window = SettingsWindow(store, FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    window.start_at_sign_in.setChecked(True)
+    assert not window.save()
+    assert len(store.saved) == 1  # the other settings were saved
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "settingsError") is not None, timeout=2000)
+    error = window.findChild(QMessageBox, "settingsError")
+    assert "read-only" in error.text()
+    assert not window.start_at_sign_in.isChecked()
+    error.close()
+
+
+def test_start_at_sign_in_is_hidden_in_demo_mode(qtbot, make_app, _private_autostart_dir):
+    ctrl = make_app(FakeEngine(), settings_store=Store(), demo=True)
+    ctrl.perform("settings")
+    window = ctrl.windows["settings"]
+    assert window.start_at_sign_in.isHidden()
+    window.start_at_sign_in.setChecked(True)
+    assert window.save()
+    assert not (_private_autostart_dir / "autostart").exists()
+
+
+@pytest.mark.parametrize("delay, expected", [(None, 20.0), (2.0, 2.0)])
+def test_first_run_delay_reaches_the_scheduler(qtbot, delay, expected):
+    ctrl = ConnectorApp(lambda: FakeEngine(), journal=FakeJournal(), use_tray=True, schedule="hourly",
+                        first_run_delay=delay)
+    try:
+        with qtbot.waitSignal(ctrl.handle.status_changed, timeout=5000):
+            ctrl.start()
+        qtbot.waitUntil(lambda: ctrl.handle.worker.scheduler is not None, timeout=3000)
+        assert ctrl.handle.worker.scheduler.start_delay == expected
+    finally:
+        ctrl.shutdown()
+        ctrl.tray.menu.deleteLater()
+
+
+def test_demo_syncs_within_a_few_seconds_of_opening(qtbot):
+    engine = FakeEngine()
+    ctrl = ConnectorApp(lambda: engine, journal=FakeJournal(), use_tray=True, schedule="hourly",
+                        first_run_delay=0.3, demo=True)
+    try:
+        with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=5000):
+            ctrl.start()
+        assert len(engine.calls) == 1 and ctrl.handle.status.reason == "start"
+    finally:
+        ctrl.shutdown()
+        ctrl.tray.menu.deleteLater()
+
+
+def test_tray_launch_passes_the_demo_delay(monkeypatch, tmp_path):
+    import app.ui.application as application
+    from app import paths as paths_mod
+    from app.commands import tray
+
+    seen = {}
+    monkeypatch.setattr(application, "run_app", lambda *a, **kw: seen.update(kw) or 0)
+    paths = paths_mod.ProfilePaths(tmp_path / "p")
+    assert tray.launch(paths, Settings(), demo=True) == 0
+    assert seen["first_run_delay"] == tray.DEMO_FIRST_RUN_DELAY <= 5 and seen["demo"] is True
+    assert tray.launch(paths, Settings()) == 0
+    assert seen["first_run_delay"] is None and seen["demo"] is False
+
+
+def test_before_the_first_sync_the_header_says_when_it_will_run(qtbot):
+    model = StatusModel(FakeJournal())
+    nxt = datetime.now(timezone.utc) + timedelta(seconds=30)
+    model.set_worker_status(WorkerStatus(WorkerState.IDLE, next_sync=nxt))
+    assert model.status_line() == "Not synced yet"
+    assert model.schedule_line() == f"First sync {nxt.astimezone():%H:%M}" or nxt.astimezone().date() != datetime.now().astimezone().date()
+    from app.ui import text
+
+    assert text.progress_text("ingest_outlook", "meeting", 0, None) == "Reading Outlook meetings"
