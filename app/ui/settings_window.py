@@ -221,7 +221,8 @@ class SettingsWindow(QWidget):
         self.start_at_sign_in.setVisible(self.autostart_offered)
         v.addWidget(self.start_at_sign_in)
         self.read_autostart()
-        v.addSpacing(8)
+        if self.autostart_offered:
+            v.addSpacing(8)
         v.addWidget(QLabel("Sync automatically:"))
         self.schedule_radios: dict[str, QRadioButton] = {}
         for key in SCHEDULES:
