@@ -131,7 +131,10 @@ def parse_datetime(value: Any) -> datetime | None:
     if m:
         mon = _MONTHS.get(m.group(1)[:3].lower())
         if mon:
-            dt = datetime(int(m.group(7)), mon, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            try:
+                dt = datetime(int(m.group(7)), mon, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            except ValueError:  # "Fri Feb 31 25:61:00 UTC 2026": unreadable, like any other garbage
+                return None
             zone = m.group(6)
             if zone.upper() not in ("UTC", "GMT", "Z"):
                 try:
@@ -150,12 +153,15 @@ def parse_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
     s = str(value).strip()
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", s)
-    if m:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    m = re.match(r"(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})$", s)  # "%e %b %Y"
-    if m and _MONTHS.get(m[2][:3].lower()):
-        return date(int(m[3]), _MONTHS[m[2][:3].lower()], int(m[1]))
+    try:
+        m = re.match(r"(\d{4})-(\d{2})-(\d{2})", s)
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        m = re.match(r"(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})$", s)  # "%e %b %Y"
+        if m and _MONTHS.get(m[2][:3].lower()):
+            return date(int(m[3]), _MONTHS[m[2][:3].lower()], int(m[1]))
+    except ValueError:  # "2026-02-31": out of range reads as unreadable, not as a crash
+        return None
     dt = parse_datetime(s)
     return dt.date() if dt else None
 
