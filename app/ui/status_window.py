@@ -107,7 +107,7 @@ class StatusWindow(QWidget):
             label.setVisible(bool(value))
         self.hint.setVisible(m.setup_needed)
         p = m.progress
-        self.bar.setVisible(m.syncing)
+        self.bar.setVisible(m.syncing and not m.setup_needed)
         if p is not None and p.total:
             self.bar.setRange(0, p.total)
             self.bar.setValue(min(p.done, p.total))

@@ -78,6 +78,7 @@ def test_status_window_unconfigured_then_set_up_shows_one_coherent_set(qtbot, ma
     assert window.status.text() == "Not set up yet"
     assert window.hint.isVisibleTo(window)
     assert not window.schedule.isVisibleTo(window) and not window.linked.isVisibleTo(window)
+    assert not window.bar.isVisibleTo(window)
     assert_one_coherent_button_set(window, ["setup", "about", "quit"])
     setup_rect = _rect(window, window.buttons["setup"])
     assert setup_rect.width() > _rect(window, window.buttons["about"]).width() * 1.5  # the wide primary action
@@ -277,3 +278,24 @@ def test_before_the_first_sync_the_header_says_when_it_will_run(qtbot):
     from app.ui import text
 
     assert text.progress_text("ingest_outlook", "meeting", 0, None) == "Reading Outlook meetings"
+
+
+def test_readme_row_puts_three_screenshots_side_by_side_unscaled(qtbot, tmp_path):
+    import importlib.util
+    import pathlib
+
+    from PySide6.QtGui import QColor, QImage
+
+    spec = importlib.util.spec_from_file_location(
+        "make_screenshots", pathlib.Path(__file__).resolve().parents[2] / "tools" / "make_screenshots.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    sizes = {"a.png": (360, 380), "b.png": (700, 580), "c.png": (920, 460)}
+    for name, (w, h) in sizes.items():
+        image = QImage(w, h, QImage.Format.Format_ARGB32)
+        image.fill(QColor("#123456"))
+        image.save(str(tmp_path / name))
+    tool.readme_row(tmp_path, tuple(sizes), gap=20, margin=10)
+    row = QImage(str(tmp_path / "readme-row.png"))
+    assert row.width() == 360 + 700 + 920 + 2 * 20 + 2 * 10
+    assert row.height() == 580 + 2 * 10  # the tallest panel at full size: nothing shrunk
