@@ -3,22 +3,26 @@ fake data, for the README (not a test; pytest does not collect tools/).
 
     QT_QPA_PLATFORM=offscreen python tools/make_screenshots.py [OUT_DIR]
 
-Default OUT_DIR: docs/screenshots/.
+Default OUT_DIR: docs/screenshots/. Also composes readme-row.png (tray menu, a wizard page and
+the conflict dialog side by side) for the README's screenshot row.
 """
 from __future__ import annotations
 
 import os
 import pathlib
 import sys
+import tempfile
 import threading
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The settings window reads the start-at-sign-in entry: read an empty one, never the real ~/.config.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="wbc-screenshots-xdg-")
 
 from app.runner import qtcompat  # noqa: E402,F401 - before any Qt call
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QFont, QImage, QPainter  # noqa: E402
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from app.runner.scheduler import Scheduler  # noqa: E402
@@ -97,6 +101,35 @@ def tray_menu_image(ctrl: ConnectorApp, path: pathlib.Path, app: QApplication) -
     print("wrote", path.relative_to(ROOT))
 
 
+def readme_row(out: pathlib.Path, names: tuple[str, ...], *, height: int = 600, gap: int = 24,
+               margin: int = 24) -> None:
+    """Three screenshots side by side at one height (scaled down only, never up, so text stays
+    readable), on a light background, for the README."""
+    pixmaps = [QPixmap(str(out / name)) for name in names]
+    if any(px.isNull() for px in pixmaps):
+        raise SystemExit(f"missing screenshot among {names}")
+    height = min(height, max(px.height() for px in pixmaps))
+    scaled = [px if px.height() <= height else
+              px.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation) for px in pixmaps]
+    w = sum(px.width() for px in scaled) + gap * (len(scaled) - 1) + 2 * margin
+    h = height + 2 * margin
+    image = QImage(w, h, QImage.Format.Format_ARGB32)
+    image.fill(QColor("#f3f4f6"))
+    p = QPainter(image)
+    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    x = margin
+    for px in scaled:
+        y = margin + (height - px.height()) // 2
+        p.setPen(QColor("#cbd5e1"))
+        p.drawRect(x - 1, y - 1, px.width() + 1, px.height() + 1)
+        p.drawPixmap(x, y, px)
+        x += px.width() + gap
+    p.end()
+    path = out / "readme-row.png"
+    image.save(str(path))
+    print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
 def main(argv: list[str]) -> int:
     out = pathlib.Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -108,23 +141,30 @@ def main(argv: list[str]) -> int:
     # --- tray menu, mid-run and idle ---------------------------------------------------------
     gate = threading.Event()
     ctrl = ConnectorApp(lambda: FakeEngine(gate=gate, steps=412), journal=journal, use_tray=True,
-                        schedule="hourly", scheduler_factory=lambda s: Scheduler(s, start_delay=3600))
+                        settings_store=Store(), schedule="hourly",
+                        scheduler_factory=lambda s: Scheduler(s, start_delay=3600))
     ctrl.start()
     settle(app)
     ctrl.model.set_worker_status(WorkerStatus(WorkerState.IDLE, last_sync=NOW.replace(hour=9, minute=12),
                                               last_ok=True, next_sync=NOW.replace(hour=10, minute=12)))
     ctrl.model.refresh()
     tray_menu_image(ctrl, out / "tray-menu.png", app)
+    status = ctrl._make_status_window()  # the no-tray stand-in, idle
+    ctrl.status_window = status
+    shot(status, out / "status-window.png", app)
+    status.hide()
     ctrl.model.set_worker_status(WorkerStatus(WorkerState.SYNCING, reason="manual",
                                               last_sync=NOW.replace(hour=9, minute=12), last_ok=True))
     ctrl.model.set_progress(Progress(Phase.EXECUTE, "person", 120, 412))
     ctrl.tray.refresh()
     tray_menu_image(ctrl, out / "tray-menu-syncing.png", app)
-
-    status = ctrl._make_status_window()
-    ctrl.status_window = status
-    shot(status, out / "status-window.png", app)
+    shot(status, out / "status-window-syncing.png", app)
     status.hide()
+    ctrl.model.setup_needed = True  # first start, before the wizard is confirmed: paused
+    ctrl.model.set_worker_status(WorkerStatus(WorkerState.PAUSED))
+    shot(status, out / "status-window-setup.png", app)
+    status.hide()
+    ctrl.model.setup_needed = False
 
     # --- wizard --------------------------------------------------------------------------------
     backend = FakeWizardBackend()
@@ -202,6 +242,8 @@ def main(argv: list[str]) -> int:
     issues = IssuesWindow(journal)
     shot(issues, out / "issues-window.png", app)
     issues.hide()
+
+    readme_row(out, ("tray-menu.png", "wizard-4-filters.png", "conflict-dialog.png"))
 
     gate.set()
     ctrl.shutdown()
