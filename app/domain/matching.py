@@ -141,3 +141,61 @@ def subject_refs(text: str | None) -> tuple[str, ...]:
     """Object references in an email subject, any case, upper-cased (`case-12` -> `CASE-12`).
     Only candidates: they link only when a CRM record carries that reference."""
     return tuple(dict.fromkeys(m.upper() for m in _SUBJECT_REF.findall(text or "")))
+
+
+class CrmIndex:
+    """`match_outlook_item` over many items at once: records indexed by id, address and name."""
+
+    def __init__(self, records: Iterable[CrmRecord]):
+        self.live = [r for r in records if not r.deleted]
+        self.ids = {r.id for r in self.live}
+        self.by_addr: dict[str, list[str]] = {}
+        self.by_name: dict[tuple[str, str], list[str]] = {}
+        for r in self.live:
+            for a in crm_addresses(r) if r.kind is Kind.PERSON else ():
+                self.by_addr.setdefault(a, []).append(r.id)
+            key = name_key(r.kind, r.fields)
+            if key is not None:
+                self.by_name.setdefault(key, []).append(r.id)
+
+    def match(self, item: OutlookItem) -> MatchResult:
+        if item.crm_id and item.crm_id in self.ids:
+            return MatchResult("marker", (item.crm_id,))
+        if item.kind is Kind.PERSON:
+            hits = tuple(dict.fromkeys(i for a in sorted(person_addresses(item.fields)) for i in self.by_addr.get(a, ())))
+            if hits:
+                return MatchResult("email", hits)
+        key = name_key(item.kind, item.fields)
+        if key is not None and key in self.by_name:
+            return MatchResult("name", tuple(dict.fromkeys(self.by_name[key])))
+        return MatchResult("none", ())
+
+
+class OutlookIndex:
+    """`match_crm_record` over many records at once."""
+
+    def __init__(self, items: Iterable[OutlookItem]):
+        self.by_marker: dict[str, list[str]] = {}
+        self.by_addr: dict[str, list[str]] = {}
+        self.by_name: dict[tuple[str, str], list[str]] = {}
+        for i in items:
+            if i.crm_id:
+                self.by_marker.setdefault(i.crm_id, []).append(i.item_id)
+                continue
+            for a in person_addresses(i.fields) if i.kind is Kind.PERSON else ():
+                self.by_addr.setdefault(a, []).append(i.item_id)
+            key = name_key(i.kind, i.fields)
+            if key is not None:
+                self.by_name.setdefault(key, []).append(i.item_id)
+
+    def match(self, rec: CrmRecord) -> MatchResult:
+        if rec.id in self.by_marker:
+            return MatchResult("marker", tuple(self.by_marker[rec.id]))
+        if rec.kind is Kind.PERSON:
+            hits = tuple(dict.fromkeys(i for a in sorted(crm_addresses(rec)) for i in self.by_addr.get(a, ())))
+            if hits:
+                return MatchResult("email", hits)
+        key = name_key(rec.kind, rec.fields)
+        if key is not None and key in self.by_name:
+            return MatchResult("name", tuple(dict.fromkeys(self.by_name[key])))
+        return MatchResult("none", ())

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from app.domain.filters import Filter, evaluate
-from app.domain.matching import match_crm_record, match_outlook_item, person_addresses
+from app.domain.matching import CrmIndex, OutlookIndex, person_addresses
 from app.domain.normalise import canonical, content_hash
 from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
 from app.sync import guards, retry
@@ -298,8 +298,9 @@ class KindPlanner:
                     o_new.append((got, YES))
         candidates = [i for i, _ in o_new]
         free_pool = [r for r in pool if r.id not in self.by_crm]
-        o_match = {i.item_id: match_outlook_item(i, pool) for i in candidates}
-        c_match = {r.id: match_crm_record(r, candidates) for r in free_pool}
+        crm_index, out_index = CrmIndex(pool), OutlookIndex(candidates)
+        o_match = {i.item_id: crm_index.match(i) for i in candidates}
+        c_match = {r.id: out_index.match(r) for r in free_pool}
         paired_c: set[str] = set()
         conflicted_c: set[str] = set()
         for item, dec in o_new:

@@ -119,6 +119,10 @@ class Executor:
 
     def run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool] = lambda: False) -> None:
         ordered = sorted((o for o in ops if o.state == PENDING), key=lambda o: (PHASE.get(o.op, 9), o.seq))
+        self._pending_by_link: dict[str, list[OutboxOp]] = {}
+        for o in ordered:
+            self._pending_by_link.setdefault(o.link_id, []).append(o)
+        self._errors: dict[Kind, dict[str, ItemErrorRec]] = {}
         groups: dict[tuple[int, Kind, Side, str], list[OutboxOp]] = {}
         for op in ordered:
             groups.setdefault((PHASE.get(op.op, 9), op.kind, op.side, op.op), []).append(op)
@@ -157,9 +161,14 @@ class Executor:
 
     def _creates(self, kind: Kind, side: Side, ops: list[OutboxOp]) -> None:
         todo = []
+        found: dict[str, CrmRecord] = {}
+        retried = [o.link_id for o in ops if o.payload.get("verify")]
+        if retried and side is Side.CRM:  # a failed create may have landed after all: look first
+            for chunk in _chunks(retried, self.crm_batch):
+                found.update({r.link_id: r for r in self.crm.find_by_link(kind, chunk) if r.link_id})
         for op in ops:
             if op.payload.get("verify"):
-                hit = self._verify_one(op, {r.link_id: r for r in self.crm.find_by_link(kind, [op.link_id])} if side is Side.CRM else {})
+                hit = self._verify_one(op, found)
                 if hit is not None:
                     self._succeed(op, hit)
                     continue
@@ -260,7 +269,12 @@ class Executor:
         self.journal.write(Batch(outbox=[replace(op, state=CANCELLED)]))
 
     def _later_ops(self, op: OutboxOp) -> list[OutboxOp]:
-        return [replace(o, state=CANCELLED) for o in self.journal.outbox([PENDING]) if o.link_id == op.link_id and o.id != op.id]
+        """The link's other operations of this plan: cancelled, the next plan starts afresh."""
+        cached = getattr(self, "_pending_by_link", None)
+        pool = cached.get(op.link_id, []) if cached is not None else [
+            o for o in self.journal.outbox([PENDING]) if o.link_id == op.link_id]
+        here = (PHASE.get(op.op, 9), op.seq)
+        return [replace(o, state=CANCELLED) for o in pool if o.id != op.id and (PHASE.get(o.op, 9), o.seq) > here]
 
     def _fail(self, op: OutboxOp, exc: BaseException) -> None:
         self.failed_links.add(op.link_id)
@@ -275,20 +289,24 @@ class Executor:
             title = getattr(exc, "title", "Error")
             msg = getattr(exc, "message", str(exc))
             versions = f"{link.ews_change_key}|{link.crm_lock_version}" if link else ""
-            b.errors.append(ItemErrorRec(
+            b.errors.append(rec := ItemErrorRec(
                 key=op.link_id, kind=op.kind, op=op.op, error_class=type(exc).__name__, title=title, message=msg,
                 attempts=attempts, last_try_at=now, retry_after=retry.retry_after(now, attempts),
                 last_try_version=op.payload.get("versions", versions), link_id=op.link_id, side=op.side.value))
+            if getattr(self, "_errors", None) is not None and op.kind in self._errors:
+                self._errors[op.kind][op.link_id] = rec
             b.history.append(HistoryEntry(self.run_id, now, "error", op.kind.value, op.link_id,
                                           _direction(op), f"{op.op} failed: {msg}", result="failed"))
             self.tally.issues.append((op.payload.get("label") or op.link_id, f"{title}: {msg}", retry.retry_after(now, attempts)))
         self.journal.write(b)
 
     def _previous_error(self, op: OutboxOp) -> ItemErrorRec | None:
-        for e in self.journal.load(op.kind).errors:
-            if e.key == op.link_id:
-                return e
-        return None
+        cache = getattr(self, "_errors", None)
+        if cache is None:
+            cache = self._errors = {}
+        if op.kind not in cache:
+            cache[op.kind] = {e.key: e for e in self.journal.load(op.kind).errors}
+        return cache[op.kind].get(op.link_id)
 
     def _restage(self, op: OutboxOp, link: Link | None, b: Batch) -> None:
         if link is None:

@@ -58,3 +58,15 @@ def test_crm_side_matching_skips_items_marked_for_another_record():
 
 def test_object_refs():
     assert mt.object_refs("Re: CASE-1234 and OPP-9 again CASE-1234") == ("CASE-1234", "OPP-9")
+
+
+def test_indexes_agree_with_the_plain_rules():
+    recs = [crm(1, email1="a@x.test"), crm(2, email1="a@x.test"), crm(3, first_name="Jo", last_name="Po", company="Z"),
+            crm(4, email2="d@x.test"), CrmRecord(P, "5", 1, {"email1": "gone@x.test"}, deleted=True)]
+    items = [item(1, email1="a@x.test"), item(2, first_name="jo", last_name="po", company="z"), item(3, crm_id="4"),
+             item(4, email3="d@x.test"), item(5, email1="gone@x.test"), item(6, crm_id="9", email1="d@x.test")]
+    ci, oi = mt.CrmIndex(recs), mt.OutlookIndex(items)
+    for it in items:
+        assert ci.match(it) == mt.match_outlook_item(it, recs), it
+    for r in recs:
+        assert oi.match(r) == mt.match_crm_record(r, items), r
