@@ -299,3 +299,25 @@ def test_readme_row_puts_three_screenshots_side_by_side_unscaled(qtbot, tmp_path
     row = QImage(str(tmp_path / "readme-row.png"))
     assert row.width() == 360 + 700 + 920 + 2 * 20 + 2 * 10
     assert row.height() == 580 + 2 * 10  # the tallest panel at full size: nothing shrunk
+
+
+def test_while_the_first_sync_runs_no_stale_next_time_is_shown(qtbot):
+    model = StatusModel(FakeJournal())
+    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    model.set_worker_status(WorkerStatus(WorkerState.SYNCING, next_sync=soon))
+    assert model.schedule_line() == ""
+    last = datetime.now(timezone.utc)
+    model.set_worker_status(WorkerStatus(WorkerState.SYNCING, last_sync=last, next_sync=soon))
+    assert model.schedule_line() == f"Last sync {last.astimezone():%H:%M}" or last.astimezone().date() != datetime.now().astimezone().date()
+
+
+def test_first_sync_preview_counts_are_singular_for_one():
+    from app.sync.events import CycleSummary
+    from app.ui.wizard.first_sync_page import describe_plan
+
+    summary = CycleSummary(ok=True, dry_run=True, seconds=0.1, finished_at=datetime.now(timezone.utc),
+                           created={"outlook": {"contacts": 21, "tasks": 4, "meetings": 1}, "crm": {"people": 1, "emails": 2}})
+    lines = describe_plan(summary)
+    assert lines[0] == "Create in Outlook: 21 contacts, 4 tasks, 1 meeting"
+    assert lines[1] == "Create in Workbooks: 1 person, 2 emails"
+    assert lines[-1] == "0 deletions"

@@ -145,8 +145,8 @@ class StatusModel(QObject):
         """"Last sync 09:12 · next 10:12" from the worker's real plan; "" before set-up."""
         if self.setup_needed:
             return ""
-        nxt = self.worker.next_sync
-        if self.last_sync is None:  # the status line already says "Not synced yet"
+        nxt = None if self.syncing else self.worker.next_sync  # the plan is redone when this run ends
+        if self.last_sync is None:  # the status line already says "Not synced yet" (or "Syncing…")
             if self.paused:
                 return "Paused before the first sync"
             if nxt is not None:

@@ -10,20 +10,31 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizard, QWizardPage
 
 from app.errors import AppError
 from app.sync.events import CycleSummary
+from app.ui import text
 from app.ui.wizard.common import BusyLine, error_text
 
 if TYPE_CHECKING:
     from app.ui.wizard.wizard import SetupWizard
 
 
+def _count(n: int, what: str) -> str:
+    """"21 contacts", "1 meeting": `what` is a kind ("person") or already a plural label."""
+    many = text.KIND_PLURAL.get(what, what)
+    if n == 1:
+        one = {plural: text.KIND_SINGULAR.get(kind, plural) for kind, plural in text.KIND_PLURAL.items()}
+        one.update(people="person", emails="email")  # the engine's Workbooks-side names
+        return f"1 {one.get(many, many)}"
+    return f"{n} {many}"
+
+
 def describe_plan(s: CycleSummary) -> list[str]:
     out = s.created.get("outlook", {})
     crm = s.created.get("crm", {})
     lines = []
-    made = [f"{n} {what}" for what, n in out.items() if n]
+    made = [_count(n, what) for what, n in out.items() if n]
     if made:
         lines.append("Create in Outlook: " + ", ".join(made))
-    made_crm = [f"{n} {what}" for what, n in crm.items() if n]
+    made_crm = [_count(n, what) for what, n in crm.items() if n]
     if made_crm:
         lines.append("Create in Workbooks: " + ", ".join(made_crm))
     links = sum(int(p.get("count", 1)) for p in s.plan if p.get("op") == "link")
@@ -32,7 +43,7 @@ def describe_plan(s: CycleSummary) -> list[str]:
     if s.conflicts:
         lines.append(f"{s.conflicts} need your decision (look-alikes; nothing is created for them until you pick)")
     deletions = sum(sum(v.values()) for v in s.deleted.values()) + sum(s.unshared.values())
-    lines.append(f"{deletions} deletions" if deletions else "0 deletions")
+    lines.append(text.plural(deletions, "deletion"))
     return lines
 
 
