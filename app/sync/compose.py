@@ -329,6 +329,8 @@ class KindPlanner:
                 self._create_crm(item)
             elif item.crm_id in gone_ids and item.marker is Sharing.SHARED:
                 self._orphan(item)
+            elif item.crm_id in gone_ids and dec == YES:
+                self._create_crm(item)  # shared again by the user after its record was deleted: a new record
             else:
                 self._unstage(self.so.get(item.item_id))
         for rec in c_new:
