@@ -224,6 +224,12 @@ class ConnectorApp(QObject):
             return False
         if not QDesktopServices.openUrl(QUrl.fromUserInput(url)):
             log.warning("no browser opened %s", url)
+            QGuiApplication.clipboard().setText(url)
+            box = QMessageBox(QMessageBox.Icon.Information, "Open Workbooks",
+                              f"No web browser could be started. The address is on the clipboard:<br><b>{url}</b>")
+            box.setObjectName("openWorkbooksFailed")
+            self.windows["open_workbooks"] = box
+            box.show()
             return False
         return True
 

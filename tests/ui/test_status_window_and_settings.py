@@ -321,3 +321,14 @@ def test_first_sync_preview_counts_are_singular_for_one():
     assert lines[0] == "Create in Outlook: 21 contacts, 4 tasks, 1 meeting"
     assert lines[1] == "Create in Workbooks: 1 person, 2 emails"
     assert lines[-1] == "0 deletions"
+
+
+def test_open_workbooks_without_a_browser_puts_the_address_on_the_clipboard(qtbot, make_app, monkeypatch):
+    from PySide6.QtGui import QGuiApplication
+
+    monkeypatch.setattr("app.ui.application.QDesktopServices.openUrl", lambda url: False)
+    ctrl = make_app(FakeEngine(), settings_store=Store())
+    assert ctrl.open_workbooks() is False
+    assert QGuiApplication.clipboard().text() == WB_URL
+    box = ctrl.windows["open_workbooks"]
+    assert box.isVisible() and WB_URL in box.text()
