@@ -199,7 +199,7 @@ class KindPlanner:
                           (link.state == CREATING and link.ews_item_id is not None)),  # an earlier plan did not finish
             owned_by_me=bool(rec.owned_by_me) if rec is not None else False,
             has_attendees=bool(item.has_attendees) if item is not None else False,
-            created_by_connector=link.origin == "crm", newest=None,
+            created_by_connector=link.origin == "crm", newest=_newest(item, rec),
         )
         d = decide(view)
         self.items.append(Planned(link, d, ov, cv, label=self._label(link, rec)))
@@ -665,6 +665,13 @@ class KindPlanner:
         b.sharing.append(SharingRec(kind=kind, state="shared", reason="user", crm_id=link.crm_id,
                                     ews_item_id=link.ews_item_id, link_id=link.id, changed_at=self.now))
         self.links[link.id] = link
+
+
+def _newest(item: OutlookItem | None, rec: CrmRecord | None) -> Side | None:
+    """For the opt-in "newest wins" policy: which side was edited last, when both times are known."""
+    if item is None or rec is None or item.last_modified is None or rec.updated_at is None:
+        return None
+    return Side.OUTLOOK if item.last_modified > rec.updated_at else Side.CRM
 
 
 def _phase(op: str) -> int:

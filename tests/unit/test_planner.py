@@ -133,3 +133,11 @@ def test_meeting_with_attendees_outlook_owns_schedule():
                         outlook_fields=dict(base), crm_fields={**base, "start": "2026-03-10T12:00Z"}, has_attendees=True))
     assert [(a.op, a.side) for a in d.actions] == [("update", Side.CRM)]
     assert d.base["start"] == "2026-03-10T10:00Z"
+
+
+def test_row06_newest_wins_uses_the_later_edit_and_asks_without_times():
+    from app.sync.config import NEWEST_WINS
+    view = dict(of=edited(job_title="CTO"), cf=edited(job_title="CEO"), conflict_policy=NEWEST_WINS)
+    assert decide(v(OState.CHANGED, CState.CHANGED, newest=Side.OUTLOOK, **view)).base["job_title"] == "CTO"
+    assert decide(v(OState.CHANGED, CState.CHANGED, newest=Side.CRM, **view)).base["job_title"] == "CEO"
+    assert decide(v(OState.CHANGED, CState.CHANGED, **view)).conflict_kind == "both_changed"
