@@ -128,7 +128,8 @@ def login(box: "CrmSandbox", params: Params, user_agent: str | None) -> tuple[di
         db_id = old.db_id
     elif username:
         user = box.user_by_login(username)
-        if user is None or not secrets.compare_digest(user.password, first(params, "password") or ""):
+        given_pw = (first(params, "password") or "").encode()  # bytes: compare_digest refuses non-ASCII str
+        if user is None or not secrets.compare_digest(user.password.encode(), given_pw):
             raise LoginFailure(401, "unrecognised_name_or_password", "The username or password was not recognised")
         db_id = _choose_db(box, user, wanted_db)
     else:
