@@ -129,8 +129,18 @@ def acquire_lease(
     take_over: bool = False,
     lease_file: Path | None = None,
 ) -> Lease:
-    """Acquire or renew this machine's lease; raise LeaseHeld when another computer holds it."""
+    """Acquire or renew this machine's lease; raise LeaseHeld when another computer holds it.
+
+    Reading costs one request when the lease file remembers where the lease item is (see
+    `remember_lease`). The heartbeat is written only when it is `HEARTBEAT` old or older
+    (design.md 7: renewed every 30 minutes whatever the schedule), so a cycle that holds a fresh
+    lease writes nothing."""
+    remember_lease(port, lease_file)
     current = port.read_lease()
+    if (current is not None and current.holder_machine_id == me.machine_id and current.version
+            and timedelta(0) <= now - current.heartbeat_at < HEARTBEAT):
+        _store_hints(port, lease_file)
+        return current  # ours and fresh: no write
     if current is not None and current.holder_machine_id != me.machine_id:
         expired = now - current.heartbeat_at >= LEASE_EXPIRY
         if not (take_over or expired):
@@ -160,5 +170,33 @@ def acquire_lease(
             heartbeat_at=now.astimezone(timezone.utc).isoformat(),
             remote_version=written.version,
         )
+        hints = _hints(port)
+        if hints:
+            data["remote"] = hints
         _write_json(lease_file, data)
     return written
+
+
+def remember_lease(port: LeasePort, lease_file: Path | None) -> None:
+    """Give the port the lease item's whereabouts saved by an earlier run (if it takes them)."""
+    remember = getattr(port, "remember", None)
+    if lease_file is None or remember is None:
+        return
+    remote = _read_json(lease_file).get("remote")
+    if isinstance(remote, dict):
+        remember(remote)
+
+
+def _hints(port: LeasePort) -> dict:
+    hints = getattr(port, "hints", None)
+    return dict(hints()) if hints is not None else {}
+
+
+def _store_hints(port: LeasePort, lease_file: Path | None) -> None:
+    if lease_file is None:
+        return
+    hints = _hints(port)
+    data = _read_json(lease_file)
+    if hints and data.get("remote") != hints:
+        data["remote"] = hints
+        _write_json(lease_file, data)

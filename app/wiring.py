@@ -3,11 +3,11 @@ and bench). The engine itself never learns which concrete connectors it drives."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from app import secrets
-from app.errors import AppError, ConfigError
+from app.errors import AppError, AuthError, ConfigError
 from app.paths import ProfilePaths
 from app.settings import Settings
 
@@ -155,9 +155,72 @@ def engine_config(settings: Settings, crm: Any) -> Any:
     )
 
 
-def check_identities(journal: Any, session: Session) -> None:
-    """B16: the journal belongs to one mailbox, database and Workbooks user; anything else stops."""
-    ident = session.crm.identity()
+IDENTITY_RECHECK = timedelta(hours=24)
+CRM_IDENTITY_META = "crm:identity"  # JSON of the last confirmed CrmIdentity (ids, names, my queues)
+CRM_CHECKED_META = "identity:crm_checked_at"
+CRM_KEY_META = "identity:crm_key"  # fingerprint (not the key) of the API key that was checked
+
+
+def _key_fingerprint(session: Session) -> str:
+    import hashlib
+
+    key = getattr(session.crm.client, "api_key", None) or ""
+    return hashlib.sha256(f"{session.settings.workbooks.url}|{key}".encode()).hexdigest()[:16] if key else ""
+
+
+def _known_crm_identity(journal: Any, session: Session, now: datetime) -> Any:
+    """The CRM identity confirmed within IDENTITY_RECHECK with the same API key, else None.
+
+    Only key mode uses it: an API key needs no login (workbooks-api.md 2.3), so asking the
+    CRM who we are would cost a key login per cycle; a password session logs in anyway."""
+    import json
+
+    from app.domain.records import CrmIdentity
+
+    client = session.crm.client
+    if not getattr(client, "key_mode", False) or not hasattr(session.crm, "use_known_identity"):
+        return None
+    checked, text = journal.get_meta(CRM_CHECKED_META), journal.get_meta(CRM_IDENTITY_META)
+    if not checked or not text or journal.get_meta(CRM_KEY_META) != _key_fingerprint(session):
+        return None
+    try:
+        age = now - datetime.fromisoformat(checked)
+        data = json.loads(text)
+        ident = CrmIdentity(user_id=str(data["user_id"]), login_name=str(data.get("login_name", "")),
+                            person_name=str(data.get("person_name", "")), database_id=str(data["database_id"]),
+                            database_name=str(data.get("database_name", "")),
+                            my_queues={str(k): int(v) for k, v in (data.get("my_queues") or {}).items()})
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not timedelta(0) <= age < IDENTITY_RECHECK:
+        return None
+    return ident
+
+
+def forget_crm_identity(journal: Any) -> None:
+    """After an authentication error: confirm the CRM identity again at the next cycle."""
+    from app.sync.state import Batch
+
+    try:
+        journal.write(Batch(meta={CRM_CHECKED_META: ""}))
+    except AppError:
+        pass  # best effort; the daily re-check still happens
+
+
+def check_identities(journal: Any, session: Session, now: datetime | None = None) -> None:
+    """B16: the journal belongs to one mailbox, database and Workbooks user; anything else stops.
+
+    In key mode the CRM identity and my queues confirmed by an earlier cycle (same key, less
+    than a day ago, no authentication error since) are reused instead of a key login."""
+    from app.sync.state import Batch
+
+    now = now or datetime.now(timezone.utc)
+    ident = _known_crm_identity(journal, session, now)
+    fresh = ident is None
+    if ident is None:
+        ident = session.crm.identity()
+    else:
+        session.crm.use_known_identity(ident)
     now_ids = {
         "mailbox": session.mailbox.identity().lower(),
         "crm_database": str(ident.database_id),
@@ -165,9 +228,10 @@ def check_identities(journal: Any, session: Session) -> None:
     }
     recorded = {key: journal.get_meta(f"identity:{key}") for key in now_ids}
     if all(v is None for v in recorded.values()):
-        from app.sync.state import Batch
-
-        journal.write(Batch(meta={f"identity:{k}": v for k, v in now_ids.items()}))
+        meta = {f"identity:{k}": v for k, v in now_ids.items()}
+        if fresh:
+            meta.update(_identity_meta(session, ident, now))
+        journal.write(Batch(meta=meta))
         return
     changed = [k for k, v in now_ids.items() if recorded.get(k) not in (None, v)]
     if changed:
@@ -178,6 +242,18 @@ def check_identities(journal: Any, session: Session) -> None:
             "(this prevents writing into the wrong account). Run configure with the original account, "
             "or use a new --profile for the new one."
         )
+    if fresh:
+        journal.write(Batch(meta=_identity_meta(session, ident, now)))
+
+
+def _identity_meta(session: Session, ident: Any, now: datetime) -> dict[str, str]:
+    import json
+    from dataclasses import asdict
+
+    data = asdict(ident)
+    data["my_queues"] = dict(ident.my_queues)
+    return {CRM_IDENTITY_META: json.dumps(data, sort_keys=True), CRM_CHECKED_META: now.isoformat(),
+            CRM_KEY_META: _key_fingerprint(session)}
 
 
 def sync_once(
@@ -201,17 +277,21 @@ def sync_once(
             clock = SystemClock()
             me = machine_identity(paths.lease)
             if dry_run:
-                check_lease_only(session.lease, me, clock.now())
+                check_lease_only(session.lease, me, clock.now(), lease_file=paths.lease)
             else:
                 acquire_lease(session.lease, me, clock.now(), take_over=take_over, lease_file=paths.lease)
             journal = open_journal(paths.journal)
             try:
-                check_identities(journal, session)
+                check_identities(journal, session, clock.now())
                 email_journal, email_options = email_phase(journal, settings, session, clock)
                 engine = SyncEngine(session.crm, session.mailbox, journal, engine_config(settings, session.crm), clock,
                                     email_journal=email_journal, email_options=email_options)
-                return engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
-                                        observer=observer, cancel=cancel)
+                try:
+                    return engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
+                                            observer=observer, cancel=cancel)
+                except AuthError:
+                    forget_crm_identity(journal)  # the key may have been revoked or moved: ask again
+                    raise
             finally:
                 close = getattr(journal, "close", None)
                 if close is not None:
@@ -234,10 +314,11 @@ def email_phase(journal: Any, settings: Settings, session: Session, clock: Any) 
     return store, options
 
 
-def check_lease_only(port: Any, me: Any, now: datetime) -> None:
+def check_lease_only(port: Any, me: Any, now: datetime, *, lease_file: Any = None) -> None:
     from app.errors import LeaseHeld
-    from app.locks import LEASE_EXPIRY, describe_holder
+    from app.locks import LEASE_EXPIRY, describe_holder, remember_lease
 
+    remember_lease(port, lease_file)
     current = port.read_lease()
     if current is not None and current.holder_machine_id != me.machine_id and now - current.heartbeat_at < LEASE_EXPIRY:
         raise LeaseHeld(f"{describe_holder(current, now)} is syncing this mailbox")

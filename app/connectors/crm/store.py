@@ -93,9 +93,19 @@ class CrmStore:
         self.emails = EmailAdapter(client, page_size=page_size)
         self._metadata: list[dict[str, Any]] | None = None
         self._queues: dict[str, int] | None = None
+        self._known_identity: CrmIdentity | None = None
 
     # --- identity and prerequisites -------------------------------------------------------------
+    def use_known_identity(self, ident: CrmIdentity) -> None:
+        """An identity (with my queues) confirmed by an earlier run: `identity()` and
+        `my_queues()` answer from it, so a key-mode cycle needs no key login just to ask."""
+        self._known_identity = ident
+        self._queues = {str(k): int(v) for k, v in ident.my_queues.items()}
+
     def identity(self) -> CrmIdentity:
+        known = getattr(self, "_known_identity", None)
+        if known is not None:
+            return known
         info = self.client.login_info()
         return CrmIdentity(
             user_id=str(info.get("user_id", "")),
