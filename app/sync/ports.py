@@ -15,7 +15,7 @@ Rules every implementation keeps (the contract tests check them):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from app.domain.records import (
     CrmIdentity,
@@ -45,11 +45,16 @@ class MailboxPort(Protocol):
     def identity(self) -> str:
         """Primary SMTP address of the mailbox actually reached."""
 
-    def changes(self, kind: Kind, token: str | None) -> Iterator[OutlookPage]:
+    def changes(self, kind: Kind, token: str | None,
+                known: Callable[[str, str], bool] | None = None) -> Iterator[OutlookPage]:
         """Change feed of the kind's folder from `token` (None = everything, as upserts).
 
         Upserts carry fully mapped items. Raises `InvalidSyncToken` when the server rejects the
         token; the caller then clears it and re-reads from None.
+
+        `known(item_id, change_key)` (optional) says the caller already holds that version of the
+        item (the echo of its own write): an adapter may then leave the item out of the page
+        without reading it. Adapters may ignore it (the item then comes as a normal upsert).
         """
 
     def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from exchangelib import Account, Message
 from exchangelib.items import ALL_OCCURRENCES, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE, SEND_TO_NONE
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
 SENT_SYNC_FIELDS = ["datetime_sent"]  # enough to drop old messages before any GetItem
 CREATE_CHUNK = 100
+# MaxChangesReturned when the caller says which versions it already holds (`known`): the server
+# maximum, so the IdOnly echoes of our own writes cost one request per 512 items and no GetItem.
+# Without `known` every change is read, so pages stay aligned with the GetItem batches of 100.
+KNOWN_PAGE_SIZE = 512
 # Changes that need the item's current values (indexed-field merges, the notes block, zones).
 NEEDS_READ = {
     Kind.PERSON: set(mapping.PERSON_FIELDS) - {"job_title", "company", "website", "spouse_name"},
@@ -51,10 +55,11 @@ class EwsMailbox:
     around an existing exchangelib Account."""
 
     def __init__(self, account: Account, *, page_size: int = PAGE_SIZE, fetch_chunk: int = FETCH_CHUNK,
-                 create_chunk: int = CREATE_CHUNK):
+                 create_chunk: int = CREATE_CHUNK, known_page_size: int = KNOWN_PAGE_SIZE):
         self.account = account
         self.folders = FolderSet(account)
         self.page_size = max(1, min(512, page_size))  # MaxChangesReturned: server range 1..512
+        self.known_page_size = max(1, min(512, known_page_size))
         self.fetch_chunk = fetch_chunk
         self.create_chunk = create_chunk
         self._mailbox = account.primary_smtp_address.lower()
@@ -83,10 +88,16 @@ class EwsMailbox:
     def identity(self) -> str:
         return self._mailbox
 
-    def changes(self, kind: Kind, token: str | None) -> Iterator[OutlookPage]:
+    def changes(self, kind: Kind, token: str | None,
+                known: Callable[[str, str], bool] | None = None) -> Iterator[OutlookPage]:
+        """SyncFolderItems (IdOnly + ChangeKey) page by page, then one GetItem batch for the
+        created/updated items of the page. `known(item_id, change_key)` -> True skips an item whose
+        version the caller already holds (the echo of our own write): it is neither read nor
+        returned, so echoes cost no GetItem."""
         folder = self.folders.get(kind)
         model = mapping.MODEL[kind]
-        for page in sync_pages(folder, token, SYNC_FIELDS, page_size=self.page_size, op=f"reading {_noun(kind)} changes"):
+        size = self.page_size if known is None else self.known_page_size
+        for page in sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes"):
             deletes: dict[str, OutlookChange] = {}
             wanted: dict[str, tuple[str, str | None]] = {}
             order: list[str] = []
@@ -95,6 +106,8 @@ class EwsMailbox:
                     order.append(obj.id)
                     deletes[obj.id] = OutlookChange("delete", obj.id)
                 elif change_type in (CREATE, UPDATE) and type(obj) is model:  # skips DistributionList etc.
+                    if known is not None and obj.changekey and known(obj.id, obj.changekey):
+                        continue  # the version we already hold (our own write's echo): nothing to read
                     order.append(obj.id)
                     wanted[obj.id] = (obj.id, obj.changekey)
             gone: set[str] = set()

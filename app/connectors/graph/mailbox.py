@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import parse_qs, quote, urlsplit
 
 from app.connectors.graph import mapping
@@ -151,7 +151,9 @@ class GraphMailbox:
             self._identity_checked = True
         return self._mailbox
 
-    def changes(self, kind: Kind, token: str | None) -> Iterator[OutlookPage]:
+    def changes(self, kind: Kind, token: str | None,
+                known: Callable[[str, str], bool] | None = None) -> Iterator[OutlookPage]:
+        # `known` (MailboxPort) is accepted and ignored: delta pages already carry full items.
         op = f"reading {_noun(kind)} changes"
         url, params = self._start(self._delta_path(kind), token, kind)
         for value, link, done in self._delta(url, params, op):
