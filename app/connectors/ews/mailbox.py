@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from exchangelib import Account, Message
 from exchangelib.items import ALL_OCCURRENCES, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE, SEND_TO_NONE
+from exchangelib.errors import ErrorIrresolvableConflict, ErrorStaleObject
 from exchangelib.properties import ItemId
+from exchangelib.services import UpdateItem
 
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
@@ -236,6 +238,122 @@ class EwsMailbox:
             item.save(update_fields=unique, conflict_resolution=NEVER_OVERWRITE, send_meeting_invitations=SEND_TO_NONE)
         return Stamp(item.id, item.changekey)  # Task ids may change: the caller re-stores both
 
+    # --- batched writes (optional MailboxPort extension, used by the executor when present) ----------
+
+    def update_many(self, kind: Kind, updates: Sequence[Update]) -> list[Stamp | AppError]:
+        """`update()` for many items: one GetItem per 100 items that need their current values
+        and one UpdateItem per 100 changes (NeverOverwrite, the stored ChangeKey each). Per item
+        a new Stamp or the item's AppError (StaleVersion for a stale key): a conflict on one
+        item never loses the others' results (ews.md 4.3, option 3)."""
+        op = f"updating {_noun(kind)}"
+        results: list[Stamp | AppError | None] = [None] * len(updates)
+        plans: list[tuple[int, set[str], bool]] = []
+        for n, up in enumerate(updates):
+            changed = set(up.changed) & set(mapping.FIELDS_BY_KIND[kind])
+            replace_related = up.related is not None and kind is Kind.PERSON
+            if not changed and not replace_related:
+                results[n] = Stamp(up.id, up.version)
+            else:
+                plans.append((n, changed, replace_related))
+        need = [n for n, changed, rel in plans if changed & NEEDS_READ[kind] or rel]
+        current = self._current_many(kind, [(updates[n].id, updates[n].version) for n in need], op)
+        ready: list[tuple[int, Any, list[str]]] = []
+        for n, changed, rel in plans:
+            up = updates[n]
+            if n in need:
+                item = current.get(up.id)
+                if isinstance(item, AppError):
+                    results[n] = item
+                    continue
+            else:
+                item = mapping.MODEL[kind](account=self.account, folder=self.folders.get(kind))
+                item._id = ItemId(up.id, up.version)
+            try:
+                with translated(op, ref=up.id):
+                    if kind is Kind.PERSON:
+                        names = mapping.write_person(item, up.fields, changed, up.related, replace_related=rel)
+                    elif kind is Kind.TASK:
+                        names = mapping.write_task(item, up.fields, changed)
+                    else:
+                        names = mapping.write_meeting(item, up.fields, changed, self.account.default_timezone)
+            except AppError as err:
+                results[n] = err
+                continue
+            ready.append((n, item, names))
+        self._save_many(kind, ready, [u.version for u in updates], results, op)
+        return results  # type: ignore[return-value]
+
+    def set_sharing_many(self, kind: Kind, requests: Sequence[tuple[str, str, Sharing, str | None, str | None]]
+                         ) -> list[Stamp | AppError]:
+        """`set_sharing()` for many items, each (item_id, change_key, sharing, crm_id, link_id):
+        one GetItem and one UpdateItem per 100 items."""
+        op = f"changing the sharing of {_noun(kind)}"
+        results: list[Stamp | AppError | None] = [None] * len(requests)
+        current = self._current_many(kind, [(r[0], r[1]) for r in requests], op)
+        ready: list[tuple[int, Any, list[str]]] = []
+        for n, (item_id, _ck, sharing, crm_id, link_id) in enumerate(requests):
+            item = current.get(item_id)
+            if isinstance(item, AppError):
+                results[n] = item
+                continue
+            try:
+                with translated(op, ref=item_id):
+                    names = mapping.apply_markers(item, sharing=sharing, crm_id=crm_id, link_id=link_id)
+            except AppError as err:
+                results[n] = err
+                continue
+            ready.append((n, item, names))
+        self._save_many(kind, ready, [r[1] for r in requests], results, op)
+        return results  # type: ignore[return-value]
+
+    def _current_many(self, kind: Kind, ids: Sequence[tuple[str, str]], op: str) -> dict[str, Any]:
+        """Current items by id (GetItem batches); an AppError for one that is gone or changed since
+        the stored ChangeKey."""
+        if not ids:
+            return {}
+        out: dict[str, Any] = {}
+        results = fetch_items(self.folders.get(kind), [(i, None) for i, _ in ids], mapping.ONLY_FIELDS[kind],
+                              chunk=self.fetch_chunk, op=op)
+        for (item_id, version), res in zip(ids, results):
+            if isinstance(res, Exception):
+                out[item_id] = to_app_error(res, op=op, ref=item_id)
+            elif res.changekey != version:
+                out[item_id] = StaleVersion(f"{op}: the item was changed in the mailbox since it was read", ref=item_id)
+            else:
+                out[item_id] = res
+        return out
+
+    def _save_many(self, kind: Kind, ready: list[tuple[int, Any, list[str]]], versions: Sequence[str],
+                   results: list[Any], op: str) -> None:
+        todo = []
+        for n, item, names in ready:
+            unique = list(dict.fromkeys(names))
+            if not unique:
+                results[n] = Stamp(item.id, versions[n])
+                continue
+            item._id = ItemId(item.id, versions[n])  # always the stored ChangeKey
+            todo.append((n, item, unique))
+        for start in range(0, len(todo), self.fetch_chunk):
+            chunk = todo[start:start + self.fetch_chunk]
+            try:
+                with translated(op):
+                    answers = list(_UpdateItems(account=self.account, chunk_size=len(chunk)).call(
+                        items=[(item, names) for _, item, names in chunk], conflict_resolution=NEVER_OVERWRITE,
+                        message_disposition="SaveOnly", send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                        suppress_read_receipts=True))
+            except (AuthError, ConfigError):
+                raise
+            except AppError as err:  # the request as a whole failed: its items did not change
+                for n, _item, _names in chunk:
+                    results[n] = err
+                continue
+            for (n, item, _names), res in zip(chunk, answers):
+                if isinstance(res, Exception):
+                    results[n] = to_app_error(res, op=op, ref=item.id)
+                else:
+                    new_id, change_key = res
+                    results[n] = Stamp(new_id if kind is Kind.TASK else item.id, change_key)
+
     def set_sharing(self, kind: Kind, item_id: str, change_key: str, sharing: Sharing, *, crm_id: str | None,
                     link_id: str | None) -> Stamp:
         op = f"changing the sharing of a {_noun(kind, 1)}"
@@ -306,6 +424,13 @@ class EwsMailbox:
         if isinstance(res, Exception):
             raise to_app_error(res, op="reading a sent message", ref=item_id)
         return mapping.body_text(res.body) or ""
+
+
+class _UpdateItems(UpdateItem):
+    """UpdateItem that returns a stale-ChangeKey conflict per item instead of raising it, so the
+    results of the batch's other items are kept (ews.md 4.3)."""
+
+    ERRORS_TO_CATCH_IN_RESPONSE = UpdateItem.ERRORS_TO_CATCH_IN_RESPONSE + (ErrorIrresolvableConflict, ErrorStaleObject)
 
 
 def short_id(item_id: str) -> str:
