@@ -38,9 +38,14 @@ class WorkbooksAccount:
     ca_bundle: str = ""
 
 
+MAILBOX_BACKENDS = ("ews", "graph")  # Exchange Server (EWS) | Exchange Online (Microsoft Graph)
+GRAPH_AUTHORITY_HOST = "https://login.microsoftonline.com"
+GRAPH_URL = "https://graph.microsoft.com/v1.0"
+
+
 @dataclass(frozen=True)
 class MailboxAccount:
-    backend: str = "ews"
+    backend: str = "ews"  # one of MAILBOX_BACKENDS
     ews_url: str = ""
     address: str = ""
     username: str = ""
@@ -49,6 +54,13 @@ class MailboxAccount:
     ews_build: str = ""  # "15.1.2507.6", stored after the first connection
     timezone: str = ""  # IANA zone for new meetings; empty means the computer's zone
     ca_bundle: str = ""
+    # Microsoft Graph (backend "graph"). The sign-in's token cache lives in the keyring; token_env
+    # names a variable holding a bearer token instead (automation), never the token itself.
+    client_id: str = ""  # Entra app registration (public client with device-code flow)
+    tenant: str = "organizations"  # tenant id or domain, or "organizations"
+    authority_host: str = GRAPH_AUTHORITY_HOST
+    graph_url: str = GRAPH_URL
+    token_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,13 +121,32 @@ class Settings:
             raise ConfigError("workbooks auth must be api_key or password")
         if self.mailbox.auth not in ("basic", "ntlm"):
             raise ConfigError("mailbox auth must be basic or ntlm")
+        self._validate_mailbox_backend()
         if not 0 < self.safety.max_delete_ratio <= 1 or self.safety.max_deletes < 0:
             raise ConfigError("safety thresholds are out of range")
         return self
 
+    def _validate_mailbox_backend(self) -> None:
+        mb = self.mailbox
+        if mb.backend not in MAILBOX_BACKENDS:
+            raise ConfigError(f"mailbox backend must be one of {', '.join(MAILBOX_BACKENDS)}, not {mb.backend!r}")
+        if mb.backend != "graph":
+            return
+        for name in ("authority_host", "graph_url"):
+            value = getattr(mb, name)
+            if not value.lower().startswith(("https://", "http://")):
+                raise ConfigError(f"mailbox.{name} must be an https:// address, not {value!r}")
+        if not mb.tenant.strip() or "/" in mb.tenant:
+            raise ConfigError("mailbox.tenant must be a tenant id or domain, or organizations")
+        if mb.address and not (mb.client_id or mb.token_env):
+            raise ConfigError("the Microsoft 365 mailbox needs an app registration (client_id) or a token "
+                              "environment variable (token_env)")
+
     @property
     def configured(self) -> bool:
-        return bool(self.workbooks.url and self.mailbox.ews_url and self.mailbox.address)
+        mb = self.mailbox
+        reach = (mb.client_id or mb.token_env) if mb.backend == "graph" else mb.ews_url
+        return bool(self.workbooks.url and reach and mb.address)
 
 
 _SECTIONS = {
@@ -212,5 +243,5 @@ def save(settings: Settings, path: Path) -> None:
 
 __all__ = [
     "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions",
-    "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS",
+    "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS", "MAILBOX_BACKENDS",
 ]

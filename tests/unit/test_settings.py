@@ -49,3 +49,47 @@ def test_newer_file_is_refused(tmp_path):
 def test_unknown_schedule_rejected():
     with pytest.raises(ConfigError):
         st.Settings(sync=st.SyncOptions(schedule="sometimes")).validate()
+
+
+def test_graph_mailbox_round_trips(tmp_path):
+    s = st.Settings(
+        workbooks=st.WorkbooksAccount(url="https://x.example", api_key_env="WB_KEY"),
+        mailbox=st.MailboxAccount(backend="graph", address="me@contoso.example", client_id="0000-app",
+                                  tenant="contoso.onmicrosoft.com", authority_host="https://login.example",
+                                  graph_url="https://graph.example/v1.0", token_env="GRAPH_TOKEN",
+                                  ca_bundle="/etc/ca.pem", timezone="Europe/London"),
+    )
+    path = tmp_path / "config.toml"
+    st.save(s, path)
+    assert st.load(path) == s
+    assert s.configured  # no EWS address needed for Microsoft Graph
+
+
+def test_ews_file_without_graph_keys_loads_with_graph_defaults(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[mailbox]\nbackend = "ews"\news_url = "https://mail/EWS/Exchange.asmx"\naddress = "me@x"\n',
+                    encoding="utf-8")
+    mb = st.load(path).mailbox
+    assert mb.backend == "ews" and mb.client_id == "" and mb.tenant == "organizations"
+    assert mb.graph_url == "https://graph.microsoft.com/v1.0"
+
+
+@pytest.mark.parametrize("mailbox, match", [
+    (st.MailboxAccount(backend="imap"), "backend"),
+    (st.MailboxAccount(backend="graph", address="me@x", client_id="a", graph_url="graph.example"), "graph_url"),
+    (st.MailboxAccount(backend="graph", address="me@x", client_id="a", authority_host="ftp://x"), "authority_host"),
+    (st.MailboxAccount(backend="graph", address="me@x", client_id="a", tenant=""), "tenant"),
+    (st.MailboxAccount(backend="graph", address="me@x"), "client_id"),
+])
+def test_bad_graph_mailbox_is_rejected(mailbox, match):
+    with pytest.raises(ConfigError, match=match):
+        st.Settings(mailbox=mailbox).validate()
+
+
+def test_graph_configured_needs_a_sign_in_route():
+    wb = st.WorkbooksAccount(url="https://x.example")
+    assert not st.Settings(workbooks=wb, mailbox=st.MailboxAccount(backend="graph", address="me@x")).configured
+    assert st.Settings(workbooks=wb, mailbox=st.MailboxAccount(backend="graph", address="me@x",
+                                                                 client_id="app")).configured
+    # an EWS account still needs its EWS address
+    assert not st.Settings(workbooks=wb, mailbox=st.MailboxAccount(address="me@x", client_id="app")).configured
