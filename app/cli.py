@@ -20,9 +20,65 @@ SCHEDULES = ("manual", "hourly", "twice-daily", "daily", "weekly")
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, after_parse: Callable[["_Parser", argparse.Namespace], None] | None = None,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.after_parse = after_parse  # checks that depend on other options (exit 64 through error())
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, rest = super().parse_known_args(args, namespace)
+        if self.after_parse is not None:
+            self.after_parse(self, parsed)
+        return parsed, rest
+
     def error(self, message: str) -> None:  # usage errors exit 64, not argparse's 2
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+MAILBOX_APIS = ("ews", "graph")
+EWS_ONLY = ("ews_url", "ews_username", "ews_password_env")
+GRAPH_ONLY = ("graph_client_id", "graph_tenant", "graph_authority_host", "graph_url", "graph_token_env")
+
+CONFIGURE_EPILOG = """mailbox backends (--mailbox-api):
+  ews    Exchange Server (on-premises): --ews-url, --ews-username and --ews-password-env are required.
+  graph  Exchange Online (Microsoft 365) over Microsoft Graph: give --graph-client-id (the application
+         id of an Entra app registration that allows the device-code flow). configure prints
+         "go to URL and enter CODE" on stderr, waits for you to sign in (--graph-sign-in-timeout) and
+         keeps the sign-in in the OS keyring; later runs refresh it silently. Without a keyring
+         configure stops with exit 2.
+         For scripts and CI only: --graph-token-env VAR names a variable holding a Microsoft Graph
+         access token; it is read at every run instead of the sign-in and never stored or logged.
+
+secrets are read from the named environment variables, never from the command line.
+"""
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_configure(parser: "_Parser", args: argparse.Namespace) -> None:
+    """Which options are required depends on --mailbox-api; name what is missing (exit 64)."""
+    api = getattr(args, "mailbox_api", "ews")
+    if api == "graph":
+        stray = [_option(d) for d in EWS_ONLY if getattr(args, d, None)]
+        if stray:
+            parser.error(f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} for --mailbox-api ews; "
+                         "leave them out with --mailbox-api graph")
+        if not (args.graph_client_id or args.graph_token_env):
+            parser.error("--mailbox-api graph needs --graph-client-id ID (the Entra app registration that signs "
+                         "in), or --graph-token-env VAR for automation")
+        if args.graph_sign_in_timeout <= 0:
+            parser.error("--graph-sign-in-timeout must be a positive number of seconds")
+        return
+    stray = [_option(d) for d in GRAPH_ONLY if getattr(args, d, None)]
+    if stray:
+        parser.error(f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} for --mailbox-api graph")
+    missing = [_option(d) for d in EWS_ONLY if not getattr(args, d, None)]
+    if missing:
+        parser.error(f"--mailbox-api ews (the default) needs {', '.join(missing)}; for Exchange Online "
+                     "use --mailbox-api graph")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true",
                       help="no GUI: run one sync, print the sync --json summary, exit")
 
-    sb = sub.add_parser("sandbox", help="run the Workbooks and EWS sandboxes until interrupted")
+    sb = sub.add_parser("sandbox", help="run the Workbooks and EWS (or Graph) sandboxes until interrupted",
+                        description="Run the Workbooks sandbox and a mailbox sandbox (EWS, or Microsoft Graph with "
+                        "--mailbox-api graph) on loopback until SIGINT/SIGTERM; print their connection facts as "
+                        "one JSON line on stdout when ready.")
     sb.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sb.add_argument("--workbooks-port", type=int, default=0, metavar="PORT", help="0 picks a free port")
     sb.add_argument("--ews-port", type=int, default=0, metavar="PORT", help="0 picks a free port")
@@ -53,25 +112,53 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests that fail (0..1)")
     sb.add_argument("--state", metavar="DIR", help="persist sandbox data here so a restart keeps it")
     sb.add_argument("--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate")
+    sb.add_argument("--mailbox-api", choices=MAILBOX_APIS, default="ews",
+                    help="mailbox sandbox: ews (default) or graph (a Microsoft Graph and sign-in sandbox, always "
+                    "HTTPS; device codes are approved automatically; the JSON line adds graph_url, "
+                    "graph_authority_host, graph_tenant, graph_client_id and ca_bundle)")
+    sb.add_argument("--graph-port", type=int, default=0, metavar="PORT",
+                    help="port of the Graph sandbox with --mailbox-api graph; 0 picks a free port")
 
-    cf = sub.add_parser("configure", help="non-interactive setup (same result as the wizard)")
+    cf = sub.add_parser("configure", help="non-interactive setup (same result as the wizard)",
+                        description="Non-interactive setup: verify the Workbooks and mailbox connections, then\n"
+                        "save the profile (nothing is saved when a check fails; exit 2 names the cause).",
+                        epilog=CONFIGURE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        after_parse=check_configure)
     cf.add_argument("--workbooks-url", required=True, metavar="URL")
     cf.add_argument("--workbooks-api-key-env", metavar="VAR", help="environment variable holding the API key")
     cf.add_argument("--workbooks-username", metavar="U")
     cf.add_argument("--workbooks-password-env", metavar="VAR", help="environment variable holding the password")
     cf.add_argument("--workbooks-database", metavar="ID", help="database id when the login reaches several")
-    cf.add_argument("--ews-url", required=True, metavar="URL")
-    cf.add_argument("--mailbox", required=True, metavar="ADDRESS")
-    cf.add_argument("--ews-username", required=True, metavar="U")
-    cf.add_argument("--ews-password-env", required=True, metavar="VAR",
-                    help="environment variable holding the mailbox password")
+    cf.add_argument("--mailbox", required=True, metavar="ADDRESS", help="the mailbox's primary email address")
+    cf.add_argument("--mailbox-api", choices=MAILBOX_APIS, default="ews",
+                    help="ews: Exchange Server over EWS (default); graph: Exchange Online (Microsoft 365) over "
+                    "Microsoft Graph")
+    cf.add_argument("--ews-url", metavar="URL", help="EWS address, e.g. https://mail.example.com/EWS/Exchange.asmx "
+                    "(required with --mailbox-api ews)")
+    cf.add_argument("--ews-username", metavar="U", help="mailbox sign-in name (required with --mailbox-api ews)")
+    cf.add_argument("--ews-password-env", metavar="VAR",
+                    help="environment variable holding the mailbox password (required with --mailbox-api ews)")
     cf.add_argument("--ews-auth", choices=("basic", "ntlm"), default="ntlm")
+    cf.add_argument("--graph-client-id", metavar="ID",
+                    help="application (client) id of the Entra app registration used to sign in with a device code "
+                    "(--mailbox-api graph)")
+    cf.add_argument("--graph-tenant", metavar="TENANT",
+                    help="Microsoft 365 tenant id or domain (default: organizations)")
+    cf.add_argument("--graph-authority-host", metavar="URL",
+                    help="sign-in service (default: https://login.microsoftonline.com)")
+    cf.add_argument("--graph-url", metavar="URL", help="Microsoft Graph address (default: https://graph.microsoft.com/v1.0)")
+    cf.add_argument("--graph-token-env", metavar="VAR",
+                    help="for automation/CI: environment variable holding a Microsoft Graph access token, read at "
+                    "every run instead of the interactive sign-in (never stored, never logged)")
+    cf.add_argument("--graph-sign-in-timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="how long configure waits for the device-code sign-in (default 600)")
     cf.add_argument("--filter", default="my-people", metavar="FILTER",
                     help="my-people (default), all, or a filter JSON of Workbooks fields and operators")
     cf.add_argument("--share-existing", choices=("all", "none", "matching"), default="matching")
     cf.add_argument("--share-new", choices=("yes", "no"), default="no")
     cf.add_argument("--schedule", choices=SCHEDULES, default="hourly")
-    cf.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust (PEM)")
+    cf.add_argument("--ca-bundle", metavar="FILE",
+                    help="extra CA certificates to trust (PEM), for Workbooks and the mailbox (and its sign-in service)")
     cf.add_argument("--email-capture-days", type=int, default=0, metavar="N",
                     help="also record sent mail from up to N (at most 90) days before setup (default 0)")
     cf.add_argument("--never-record", action="append", default=[], metavar="ADDRESS|DOMAIN",

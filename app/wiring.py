@@ -64,13 +64,82 @@ def ews_settings(settings: Settings, password: str | None = None, **kw: Any) -> 
     return EwsSettings.from_account(settings.mailbox, value, **kw)
 
 
+def graph_settings(settings: Settings, **kw: Any) -> Any:
+    """GraphSettings for a profile whose mailbox backend is "graph" (no secrets in them)."""
+    from app.connectors.graph import GraphSettings
+
+    mb = settings.mailbox
+    return GraphSettings(mailbox=mb.address, client_id=mb.client_id, tenant=mb.tenant,
+                         authority_host=mb.authority_host, graph_url=mb.graph_url, ca_bundle=mb.ca_bundle or None,
+                         timezone=mb.timezone or local_zone_name(), **kw)
+
+
+def graph_tokens(settings: Settings, token: str | None = None) -> Any:
+    """The Graph token provider: a bearer token from `token` or the configured environment variable
+    (automation), else the device-code sign-in's token cache in the keyring (silent refresh)."""
+    import os
+
+    from app import logs
+    from app.connectors.graph import GraphSignIn, StaticToken
+    from app.errors import SecretsUnavailable
+
+    mb = settings.mailbox
+    value = token if token is not None else (os.environ.get(mb.token_env) if mb.token_env else None)
+    if value:
+        logs.register_secret(value)
+        return StaticToken(value)
+    if mb.token_env and not mb.client_id:
+        raise SecretsUnavailable(f"the environment variable {mb.token_env} (the Microsoft 365 access token) is not "
+                                 "set or empty; set it, or run configure with --graph-client-id to sign in instead")
+    if not secrets.keyring_usable():
+        raise SecretsUnavailable(
+            "no usable keyring was found, so the Microsoft 365 sign-in cannot be kept on this computer (install or "
+            "unlock GNOME Keyring/Secret Service, KWallet, macOS Keychain or Windows Credential Manager and run "
+            "configure again; for scripts, configure with --graph-token-env VAR and keep a token in VAR)")
+    return GraphSignIn.from_settings(graph_settings(settings))
+
+
+def local_zone_name() -> str:
+    """This computer's IANA zone (for new meetings when the settings name none); UTC if unknown."""
+    import os
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.path.realpath("/etc/localtime")
+            name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+        except OSError:
+            name = ""
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(name)
+        return name
+    except Exception:  # noqa: BLE001 - empty, unknown or malformed zone names
+        return "UTC"
+
+
 def connect_mailbox(settings: Settings, password: str | None = None, **kw: Any) -> Any:
+    """The MailboxPort for the profile's backend. For "graph", `password` is an optional bearer
+    token (else the configured variable or the keyring sign-in) and `kw` go to GraphMailbox."""
+    if settings.mailbox.backend == "graph":
+        from app.connectors.graph import GraphMailbox
+
+        return GraphMailbox.connect(graph_settings(settings), graph_tokens(settings, password), **kw)
     from app.connectors.ews.mailbox import EwsMailbox
 
     return EwsMailbox.connect(ews_settings(settings, password, **kw))
 
 
-def connect_lease(mailbox: Any) -> Any:
+def connect_lease(mailbox: Any, settings: Settings | None = None) -> Any:
+    """The LeasePort beside `mailbox`. Graph reuses the mailbox's client (one connection, and its
+    requests count in the mailbox's requests_sent)."""
+    backend = settings.mailbox.backend if settings is not None else (
+        "graph" if type(mailbox).__name__ == "GraphMailbox" else "ews")
+    if backend == "graph":
+        from app.connectors.graph import GraphLease
+
+        return GraphLease(mailbox.client)
     from app.connectors.ews.lease import EwsLease
 
     return EwsLease(mailbox.account, mailbox.folders)
@@ -88,6 +157,8 @@ class Session:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def requests(self) -> dict[str, int]:
+        """HTTP requests sent so far; "ews" is the mailbox side for either backend (the JSON key of
+        interfaces.md), read from the adapter's requests_sent (EwsMailbox and GraphMailbox)."""
         return {
             "workbooks": int(getattr(self.crm.client, "requests_sent", 0)),
             "ews": int(getattr(self.mailbox, "requests_sent", 0)),
@@ -115,7 +186,7 @@ def open_session(paths: ProfilePaths, settings: Settings) -> Session:
     except BaseException:
         crm.client.close()
         raise
-    return Session(paths, settings, crm, mailbox, connect_lease(mailbox))
+    return Session(paths, settings, crm, mailbox, connect_lease(mailbox, settings))
 
 
 class SystemClock:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from app import paths as paths_mod
 from app import secrets, settings as st, wiring
 from app.domain import filters
-from app.errors import ConfigError, PrerequisiteError, UsageError
+from app.errors import ConfigError, PrerequisiteError, SecretsUnavailable, UsageError
 
 ADMIN_WHERE = "Start › Configuration › Users & Security"
 SCHEDULE_ALIASES = {"twice-daily": "twice-daily"}
@@ -48,9 +49,12 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
         raise ConfigError("--workbooks-url must start with https:// (for example https://secure.workbooks.com)")
     if args.ca_bundle and not os.path.isfile(args.ca_bundle):
         raise ConfigError(f"the CA bundle {args.ca_bundle} does not exist")
-    mailbox_password = _env(args.ews_password_env, "mailbox password")
-    mb = st.MailboxAccount(ews_url=args.ews_url, address=args.mailbox.strip().lower(), username=args.ews_username,
-                           auth=args.ews_auth, password_env=args.ews_password_env, ca_bundle=args.ca_bundle or "")
+    if getattr(args, "mailbox_api", "ews") == "graph":
+        mb, mailbox_password = _graph_account(args)
+    else:
+        mailbox_password = _env(args.ews_password_env, "mailbox password")
+        mb = st.MailboxAccount(ews_url=args.ews_url, address=args.mailbox.strip().lower(), username=args.ews_username,
+                               auth=args.ews_auth, password_env=args.ews_password_env, ca_bundle=args.ca_bundle or "")
     person_filter = filters.parse_cli_filter(args.filter)
     days = getattr(args, "email_capture_days", 0) or 0
     if not 0 <= days <= 90:
@@ -66,17 +70,66 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
     return settings, crm_secret, mailbox_password
 
 
+def _graph_account(args: Any) -> tuple[st.MailboxAccount, str]:
+    """The Microsoft Graph mailbox account, and the bearer token of --graph-token-env ("" when the
+    device-code sign-in is used instead)."""
+    defaults = st.MailboxAccount()
+    mb = st.MailboxAccount(
+        backend="graph", address=args.mailbox.strip().lower(), ca_bundle=args.ca_bundle or "",
+        client_id=(args.graph_client_id or "").strip(), tenant=(args.graph_tenant or defaults.tenant).strip(),
+        authority_host=(args.graph_authority_host or defaults.authority_host).strip().rstrip("/"),
+        graph_url=(args.graph_url or defaults.graph_url).strip().rstrip("/"),
+        token_env=args.graph_token_env or "",
+    )
+    token = _env(args.graph_token_env, "Microsoft Graph access token") if args.graph_token_env else ""
+    return mb, token
+
+
+def graph_device_sign_in(settings: st.Settings, timeout: float) -> Any:
+    """The keyring-backed sign-in for configure: reuse a saved sign-in of this mailbox, else run the
+    device-code flow (the prompt goes to stderr) and wait at most `timeout` seconds."""
+    from app.connectors.graph import GraphSignIn
+    from app.errors import AuthError
+
+    signin = GraphSignIn.from_settings(wiring.graph_settings(settings))
+    try:
+        signin.token()
+        print("workbooks-connector: using the saved Microsoft 365 sign-in.", file=sys.stderr)
+        return signin
+    except AuthError:
+        pass
+    flow = signin.start_device_flow()
+    prompt = flow.message or f"To sign in, go to {flow.verification_uri} and enter the code {flow.user_code}."
+    wait = max(1, int(min(timeout, max(0.0, flow.expires_at - time.time())) // 60) or 1)
+    print(prompt, file=sys.stderr)
+    print(f"Waiting for the Microsoft 365 sign-in of {settings.mailbox.address} (up to {wait} minute"
+          f"{'s' if wait != 1 else ''})...", file=sys.stderr, flush=True)
+    signin.finish_device_flow(flow, timeout=timeout)
+    return signin
+
+
+def no_keyring_for_graph() -> SecretsUnavailable:
+    return SecretsUnavailable(
+        "no usable keyring was found on this computer, so the Microsoft 365 sign-in could not be kept and "
+        "nothing was saved. Install or unlock a keyring (GNOME Keyring/Secret Service, KWallet, macOS Keychain, "
+        "Windows Credential Manager) and run configure again; for scripts and CI, configure with "
+        "--graph-token-env VAR and keep a Microsoft Graph access token in VAR.")
+
+
 def prerequisite_message(missing: list[str]) -> str:
     lines = ", ".join(missing)
     return (f"Workbooks is missing: {lines}. Ask your Workbooks administrator to enable these "
             f"({ADMIN_WHERE}), then run configure again.")
 
 
-def verify(settings: st.Settings, crm_secret: str, mailbox_password: str) -> tuple[st.Settings, dict[str, str]]:
+def verify(settings: st.Settings, crm_secret: str, mailbox_password: str, *,
+           graph_sign_in: Callable[[], Any] | None = None) -> tuple[st.Settings, dict[str, str]]:
     """Sign in to both sides and check prerequisites. Returns the settings completed with what the
-    servers told us (database id, Exchange build) and the identities to record."""
-    from app.connectors.ews.client import check_connection
+    servers told us (database id, Exchange build) and the identities to record.
 
+    Microsoft Graph: `mailbox_password` is a bearer token (automation), or `graph_sign_in()`
+    returns the token provider (called only after the CRM checks passed), else the configured
+    variable or the keyring sign-in is used."""
     crm = wiring.connect_crm(settings, crm_secret)
     try:
         ident = crm.identity()
@@ -85,6 +138,10 @@ def verify(settings: st.Settings, crm_secret: str, mailbox_password: str) -> tup
             raise PrerequisiteError(prerequisite_message(missing), missing=tuple(missing))
     finally:
         crm.client.close()
+    if settings.mailbox.backend == "graph":
+        return _verify_graph(settings, ident, mailbox_password, graph_sign_in)
+    from app.connectors.ews.client import check_connection
+
     info = check_connection(wiring.ews_settings(settings, mailbox_password))
     if info.identity and info.identity.lower() != settings.mailbox.address.lower():
         raise ConfigError(f"the server answered for mailbox {info.identity}, not {settings.mailbox.address}")
@@ -102,19 +159,49 @@ def verify(settings: st.Settings, crm_secret: str, mailbox_password: str) -> tup
     return done, identities
 
 
+def _verify_graph(settings: st.Settings, ident: Any, token: str,
+                  graph_sign_in: Callable[[], Any] | None) -> tuple[st.Settings, dict[str, str]]:
+    from app.connectors.graph import check_connection
+
+    tokens = graph_sign_in() if graph_sign_in is not None and not token else \
+        wiring.graph_tokens(settings, token or None)
+    address = check_connection(wiring.graph_settings(settings), tokens)
+    done = replace(settings, workbooks=replace(settings.workbooks,
+                                               database_id=str(ident.database_id or settings.workbooks.database_id)))
+    identities = {
+        "mailbox": address or settings.mailbox.address,
+        "crm_database": str(ident.database_id),
+        "crm_user": str(ident.user_id),
+        "crm_url": settings.workbooks.url,
+    }
+    return done, identities
+
+
 def run(args: Any) -> int:
     settings, crm_secret, mailbox_password = settings_from_args(args)
-    settings, identities = verify(settings, crm_secret, mailbox_password)
+    graph = settings.mailbox.backend == "graph"
+    graph_sign_in = None
+    if graph and not mailbox_password:
+        if not secrets.keyring_usable():
+            raise no_keyring_for_graph()
+        timeout = float(getattr(args, "graph_sign_in_timeout", 600.0) or 600.0)
+        graph_sign_in = lambda: graph_device_sign_in(settings, timeout)  # noqa: E731 - after the CRM checks
+    settings, identities = verify(settings, crm_secret, mailbox_password, graph_sign_in=graph_sign_in)
     paths = paths_mod.profile(args.profile).ensure()
     stored_crm = secrets.store(wiring.crm_secret_ref(settings), crm_secret)
-    stored_mb = secrets.store(wiring.mailbox_secret_ref(settings), mailbox_password)
+    # Graph: the sign-in's token cache is already in the keyring; a --graph-token-env token is never stored.
+    stored_mb = True if graph else secrets.store(wiring.mailbox_secret_ref(settings), mailbox_password)
+    keep = [settings.workbooks.api_key_env or settings.workbooks.password_env]
+    keep += [settings.mailbox.token_env] if graph else [settings.mailbox.password_env]
     if not (stored_crm and stored_mb):
         print(
             "workbooks-connector: no usable keyring on this computer, so the secrets were not stored. "
-            f"Keep {settings.workbooks.api_key_env or settings.workbooks.password_env} and "
-            f"{settings.mailbox.password_env} set whenever the connector runs.",
+            f"Keep {' and '.join(v for v in keep if v)} set whenever the connector runs.",
             file=sys.stderr,
         )
+    elif graph and settings.mailbox.token_env:
+        print(f"workbooks-connector: the Microsoft Graph token is read from {settings.mailbox.token_env} at every "
+              "run and never stored; keep it set and current (this route is meant for automation).", file=sys.stderr)
     st.save(settings, paths.config)
     _record_identities(paths, identities)
     print(f"Configured {identities['mailbox']} with Workbooks database {identities['crm_database']} "

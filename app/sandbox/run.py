@@ -1,4 +1,8 @@
-"""`workbooks-connector sandbox`: both sandboxes until SIGINT/SIGTERM (interfaces.md section 3)."""
+"""`workbooks-connector sandbox`: both sandboxes until SIGINT/SIGTERM (interfaces.md section 3).
+
+`--mailbox-api graph` starts the Microsoft Graph sandbox (always HTTPS, because msal refuses a
+plain-http authority; device codes approved automatically) in place of the EWS one; the Workbooks
+sandbox stays plain HTTP unless --tls is given."""
 from __future__ import annotations
 
 import json
@@ -19,9 +23,15 @@ from app.sandbox.server import RunningServer, TlsFiles, make_self_signed
 class Sandboxes:
     crm_server: RunningServer
     crm: Any
-    ews_server: RunningServer
+    ews_server: RunningServer | None  # None with mailbox_api="graph"
     ews: Any
     tls: TlsFiles | None = None
+    graph_server: RunningServer | None = None  # with mailbox_api="graph"
+    graph: Any = None  # GraphSandbox
+
+    @property
+    def mailbox_api(self) -> str:
+        return "graph" if self.graph is not None else "ews"
 
     @property
     def workbooks_url(self) -> str:
@@ -29,28 +39,34 @@ class Sandboxes:
 
     @property
     def ews_url(self) -> str:
+        if self.ews_server is None:
+            raise AttributeError("no EWS sandbox runs beside the Graph sandbox")
         return self.ews_server.base_url + self.ews.endpoint_path
 
     def connection_facts(self) -> dict[str, Any]:
         facts: dict[str, Any] = {
             "workbooks_url": self.workbooks_url,
-            "ews_url": self.ews_url,
             "workbooks_username": self.crm.username,
             "workbooks_password": self.crm.password,
             "workbooks_api_key": self.crm.api_key,
-            "mailbox": self.ews.mailbox,
-            "ews_username": self.ews.username,
-            "ews_password": self.ews.password,
         }
+        if self.ews is not None:
+            facts.update({"ews_url": self.ews_url, "mailbox": self.ews.mailbox, "ews_username": self.ews.username,
+                          "ews_password": self.ews.password})
         database_id = getattr(self.crm, "database_id", None)
         if database_id is not None:
             facts["workbooks_database_id"] = str(database_id)
         if self.tls is not None:
             facts["ca_bundle"] = str(self.tls.cert)
+        if self.graph is not None:
+            facts.update(self.graph.connection_facts())  # graph_*, mailbox, ca_bundle (the Graph server's)
         return facts
 
     def stop(self) -> None:
-        for server, state in ((self.crm_server, self.crm), (self.ews_server, self.ews)):
+        pairs = [(self.crm_server, self.crm), (self.ews_server, self.ews), (self.graph_server, self.graph)]
+        for server, state in pairs:
+            if server is None:
+                continue
             try:
                 server.stop()
             finally:
@@ -71,7 +87,11 @@ def start_both(
     state_dir: Path | None = None,
     tls: bool = False,
     dataset: seed.Dataset | None = None,
+    mailbox_api: str = "ews",
+    graph_port: int = 0,
 ) -> Sandboxes:
+    """The Workbooks sandbox plus the EWS sandbox, or with mailbox_api="graph" the Graph sandbox
+    (HTTPS always; `tls` then also puts the Workbooks sandbox on HTTPS with the same certificate)."""
     from app.sandbox.crm import start_crm_sandbox
     from app.sandbox.ews import start_ews_sandbox
 
@@ -79,17 +99,31 @@ def start_both(
         raise ConfigError("--people cannot be negative")
     if not 0.0 <= fail_rate <= 1.0:
         raise ConfigError("--fail-rate is a share between 0 and 1")
+    if mailbox_api not in ("ews", "graph"):
+        raise ConfigError("--mailbox-api is ews or graph")
     data = dataset or seed.build(people, seed_value)
     tls_files = None
-    if tls:
+    if tls or mailbox_api == "graph":
         cert_dir = (state_dir / "tls") if state_dir else Path(tempfile.mkdtemp(prefix="wbc-sandbox-tls-"))
         tls_files = make_self_signed(cert_dir, host)
     crm_state = state_dir / "workbooks" if state_dir else None
     ews_state = state_dir / "ews" if state_dir else None
     crm_server, crm = start_crm_sandbox(
         data, host=host, port=workbooks_port, latency_ms=latency_ms, fail_rate=fail_rate,
-        state_dir=crm_state, tls=tls_files,
+        state_dir=crm_state, tls=tls_files if tls else None,
     )
+    if mailbox_api == "graph":
+        from app.sandbox.graph import start_graph_sandbox
+
+        try:
+            graph_server, graph = start_graph_sandbox(
+                data, host=host, port=graph_port, latency_ms=latency_ms, fail_rate=fail_rate,
+                state_dir=state_dir / "graph" if state_dir else None, tls=tls_files,
+            )
+        except BaseException:
+            crm_server.stop()
+            raise
+        return Sandboxes(crm_server, crm, None, None, tls_files if tls else None, graph_server, graph)
     try:
         ews_server, ews = start_ews_sandbox(
             data, host=host, port=ews_port, latency_ms=latency_ms, fail_rate=fail_rate,
@@ -113,6 +147,8 @@ def run(args: Any) -> int:
             fail_rate=args.fail_rate,
             state_dir=Path(args.state).expanduser().resolve() if args.state else None,
             tls=args.tls,
+            mailbox_api=getattr(args, "mailbox_api", "ews"),
+            graph_port=getattr(args, "graph_port", 0),
         )
     except OSError as exc:
         raise ConfigError(f"could not start the sandboxes: {exc.strerror or exc}") from None
