@@ -181,3 +181,27 @@ def test_sandbox_command_prints_the_graph_facts(tmp_path):
         assert facts.get(key), key
     assert facts["graph_url"].startswith("https://") and "ews_url" not in facts
     assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_device_code_wait_is_bounded_and_the_prompt_goes_to_stderr(capsys):
+    """configure's sign-in helper (in process, in-memory keyring): nobody enters the code, so it
+    stops after the timeout with a clear AuthError instead of waiting for the code to expire."""
+    from app import settings as st
+    from app.commands.configure import graph_device_sign_in
+    from app.errors import AuthError
+    from app.sandbox.graph import start_graph_sandbox
+
+    server, graph = start_graph_sandbox(dataset=False, tls=True, auto_approve_polls=None)
+    try:
+        settings = st.Settings(mailbox=st.MailboxAccount(
+            backend="graph", address=graph.mailbox, client_id=graph.client_id, tenant=graph.tenant,
+            authority_host=graph.authority_host, graph_url=graph.graph_url, ca_bundle=str(graph.tls.cert)))
+        started = time.monotonic()
+        with pytest.raises(AuthError, match="not completed in time"):
+            graph_device_sign_in(settings, timeout=2)
+        assert time.monotonic() - started < 15
+    finally:
+        server.stop()
+    captured = capsys.readouterr()
+    assert "enter the code" in captured.err and "Waiting for the Microsoft 365 sign-in" in captured.err
+    assert captured.out == ""
