@@ -146,9 +146,11 @@ class KindPlanner:
     def _moves(self) -> None:
         for rid, st in list(self.so.items()):
             item = st.outlook
-            if st.change != "upsert" or item is None or rid in self.by_ews or not item.link_id:
+            if st.change != "upsert" or item is None or rid in self.by_ews or not (item.link_id or item.crm_id):
                 continue
-            link = self.links.get(item.link_id)
+            link = self.links.get(item.link_id or "")
+            if link is None and item.crm_id and item.marker is Sharing.SHARED:
+                link = self.by_crm.get(item.crm_id)  # our link id on the item is stale (journal rebuilt)
             if link is None or link.ews_item_id == rid:
                 continue
             old = self.so.get(link.ews_item_id or "")
