@@ -81,3 +81,35 @@ def test_lease_folder_is_created_once_and_found_again():
         assert c.folder().id == a.folder().id
         assert env.requests() == {"FindFolder": 1, "CreateFolder": 1}
         assert env.sandbox.state.folder_by_name(LEASE_FOLDER_NAME) is not None
+
+
+def test_routine_lease_check_is_one_get_item_and_no_write(tmp_path):
+    """A later run that remembers the lease item (lease file) reads it with one GetItem and, the
+    heartbeat being fresh, writes nothing; a take-over by another machine is still seen."""
+    with ews_sandbox() as env:
+        me, other = MachineIdentity("m-a", "host-a"), MachineIdentity("m-b", "host-b")
+        acquire_lease(EwsLease.connect(env.settings()), me, NOW, lease_file=tmp_path / "lease")
+        env.reset_stats()
+        held = acquire_lease(EwsLease.connect(env.settings()), me, NOW + timedelta(minutes=10),
+                             lease_file=tmp_path / "lease")
+        assert env.requests() == {"GetItem": 1} and held.heartbeat_at == NOW
+        env.reset_stats()
+        acquire_lease(EwsLease.connect(env.settings()), me, NOW + timedelta(minutes=31), lease_file=tmp_path / "lease")
+        assert env.requests() == {"GetItem": 1, "UpdateItem": 1}  # heartbeat due: renewed
+        acquire_lease(EwsLease.connect(env.settings()), other, NOW + timedelta(minutes=40), take_over=True)
+        env.reset_stats()
+        with pytest.raises(LeaseHeld):
+            acquire_lease(EwsLease.connect(env.settings()), me, NOW + timedelta(minutes=45), lease_file=tmp_path / "lease")
+        assert env.requests() == {"GetItem": 1}
+
+
+def test_a_removed_lease_item_is_found_again_the_slow_way(tmp_path):
+    with ews_sandbox() as env:
+        me = MachineIdentity("m-a", "host-a")
+        first = EwsLease.connect(env.settings())
+        acquire_lease(first, me, NOW, lease_file=tmp_path / "lease")
+        item_id = first.hints()["item_id"]
+        first.account.bulk_delete(ids=[(item_id, None)])  # someone removed the lease item
+        again = EwsLease.connect(env.settings())
+        held = acquire_lease(again, me, NOW + timedelta(minutes=5), lease_file=tmp_path / "lease")
+        assert held.holder_machine_id == "m-a" and again.hints()["item_id"] != item_id

@@ -69,3 +69,51 @@ def test_renewal_by_the_holder(tmp_path):
     acquire_lease(port, me, NOW, lease_file=tmp_path / "lease")
     acquire_lease(port, me, NOW + timedelta(minutes=30), lease_file=tmp_path / "lease")
     assert port.lease.heartbeat_at == NOW + timedelta(minutes=30)
+
+
+def test_a_fresh_lease_held_by_this_machine_is_not_rewritten(tmp_path):
+    """design.md 7: the heartbeat is renewed every 30 minutes, not at every cycle."""
+    port = MemoryLease()
+    me = machine_identity(tmp_path / "lease")
+    acquire_lease(port, me, NOW, lease_file=tmp_path / "lease")
+    for minutes in (5, 10, 29):
+        held = acquire_lease(port, me, NOW + timedelta(minutes=minutes), lease_file=tmp_path / "lease")
+        assert held.heartbeat_at == NOW and port.n == 1
+    acquire_lease(port, me, NOW + timedelta(minutes=31), lease_file=tmp_path / "lease")
+    assert port.n == 2 and port.lease.heartbeat_at == NOW + timedelta(minutes=31)
+
+
+def test_a_take_over_is_seen_by_the_old_holder_without_a_write(tmp_path):
+    port = MemoryLease()
+    first = machine_identity(tmp_path / "a" / "lease")
+    second = machine_identity(tmp_path / "b" / "lease")
+    acquire_lease(port, first, NOW, lease_file=tmp_path / "a" / "lease")
+    acquire_lease(port, second, NOW + timedelta(minutes=10), take_over=True)
+    with pytest.raises(LeaseHeld):
+        acquire_lease(port, first, NOW + timedelta(minutes=15), lease_file=tmp_path / "a" / "lease")
+    assert port.lease.holder_machine_id == second.machine_id
+
+
+class HintedLease(MemoryLease):
+    """A port that takes the remembered whereabouts of the lease item (like EwsLease)."""
+
+    def __init__(self):
+        super().__init__()
+        self.remembered: list[dict] = []
+
+    def remember(self, hints):
+        self.remembered.append(dict(hints))
+
+    def hints(self):
+        return {"item_id": "ITEM", "folder_id": "FOLDER"}
+
+
+def test_lease_item_whereabouts_are_kept_in_the_lease_file(tmp_path):
+    port = HintedLease()
+    me = machine_identity(tmp_path / "lease")
+    acquire_lease(port, me, NOW, lease_file=tmp_path / "lease")
+    assert port.remembered == []  # nothing known yet
+    again = HintedLease()
+    again.lease = port.lease
+    acquire_lease(again, me, NOW + timedelta(minutes=1), lease_file=tmp_path / "lease")
+    assert again.remembered == [{"item_id": "ITEM", "folder_id": "FOLDER"}]
