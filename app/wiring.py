@@ -92,10 +92,11 @@ def graph_tokens(settings: Settings, token: str | None = None) -> Any:
         raise SecretsUnavailable(f"the environment variable {mb.token_env} (the Microsoft 365 access token) is not "
                                  "set or empty; set it, or run configure with --graph-client-id to sign in instead")
     if not secrets.keyring_usable():
+        unset = f"{mb.token_env} (the Microsoft 365 access token) is not set, and " if mb.token_env else ""
         raise SecretsUnavailable(
-            "no usable keyring was found, so the Microsoft 365 sign-in cannot be kept on this computer (install or "
-            "unlock GNOME Keyring/Secret Service, KWallet, macOS Keychain or Windows Credential Manager and run "
-            "configure again; for scripts, configure with --graph-token-env VAR and keep a token in VAR)")
+            f"{unset}no usable keyring was found, so the Microsoft 365 sign-in cannot be kept on this computer "
+            "(install or unlock GNOME Keyring/Secret Service, KWallet, macOS Keychain or Windows Credential Manager "
+            "and run configure again; for scripts, configure with --graph-token-env VAR and keep a token in VAR)")
     return GraphSignIn.from_settings(graph_settings(settings))
 
 

@@ -205,3 +205,31 @@ def test_device_code_wait_is_bounded_and_the_prompt_goes_to_stderr(capsys):
     captured = capsys.readouterr()
     assert "enter the code" in captured.err and "Waiting for the Microsoft 365 sign-in" in captured.err
     assert captured.out == ""
+
+
+def test_graph_token_provider_routes(monkeypatch):
+    """wiring.graph_tokens: a set token variable wins (never stored); otherwise the keyring sign-in;
+    neither available is a SecretsUnavailable (exit 2) that names the variable and the fix."""
+    from app import secrets, settings as st, wiring
+    from app.connectors.graph import GraphSignIn, StaticToken
+    from app.errors import SecretsUnavailable
+
+    mb = st.MailboxAccount(backend="graph", address="me@x.example", client_id="app", token_env="WBC_TEST_TOKEN",
+                           authority_host="https://login.example")
+    settings = st.Settings(mailbox=mb)
+    monkeypatch.setenv("WBC_TEST_TOKEN", "tok-123")
+    provider = wiring.graph_tokens(settings)
+    assert isinstance(provider, StaticToken) and provider.token() == "tok-123" and "tok-123" not in repr(provider)
+    monkeypatch.delenv("WBC_TEST_TOKEN")
+    built = []
+    monkeypatch.setattr(GraphSignIn, "from_settings", classmethod(lambda cls, s: built.append(s) or "signin"))
+    assert wiring.graph_tokens(settings) == "signin"  # falls back to the keyring sign-in
+    assert built[0].client_id == "app" and built[0].authority == "https://login.example/organizations"
+    monkeypatch.setattr(secrets, "keyring_usable", lambda: False)
+    with pytest.raises(SecretsUnavailable, match="WBC_TEST_TOKEN.*keyring") as err:
+        wiring.graph_tokens(settings)
+    assert err.value.exit_code == 2
+    token_only = st.Settings(mailbox=st.MailboxAccount(backend="graph", address="me@x.example",
+                                                       token_env="WBC_TEST_TOKEN"))
+    with pytest.raises(SecretsUnavailable, match="WBC_TEST_TOKEN"):
+        wiring.graph_tokens(token_only)
