@@ -44,14 +44,12 @@ class Sandboxes:
         return self.ews_server.base_url + self.ews.endpoint_path
 
     def connection_facts(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {
-            "workbooks_url": self.workbooks_url,
-            "workbooks_username": self.crm.username,
-            "workbooks_password": self.crm.password,
-            "workbooks_api_key": self.crm.api_key,
-        }
-        if self.ews is not None:
-            facts.update({"ews_url": self.ews_url, "mailbox": self.ews.mailbox, "ews_username": self.ews.username,
+        ews = self.ews is not None
+        facts: dict[str, Any] = {"workbooks_url": self.workbooks_url, **({"ews_url": self.ews_url} if ews else {}),
+                                 "workbooks_username": self.crm.username, "workbooks_password": self.crm.password,
+                                 "workbooks_api_key": self.crm.api_key}
+        if ews:  # the order of interfaces.md section 3
+            facts.update({"mailbox": self.ews.mailbox, "ews_username": self.ews.username,
                           "ews_password": self.ews.password})
         database_id = getattr(self.crm, "database_id", None)
         if database_id is not None:
