@@ -235,7 +235,7 @@ def _test(c: Condition, value: Any, today: date) -> bool:
 def _equal(value: Any, text: str, criterion: str) -> bool:
     if isinstance(value, bool):
         return value == _as_bool(criterion)
-    if _blank(value):
+    if value is None or value == "":  # whitespace is a value for eq, though `blank` ignores it
         return criterion == ""
     if text.lower() == criterion.lower():
         return True
