@@ -32,6 +32,7 @@ from app.sync.ingest import ingest_crm, ingest_outlook
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
+OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
 HISTORY_DAYS = 30
 
@@ -232,8 +233,20 @@ class SyncEngine:
             for hold in journal.holds("open"):
                 if all(h.id != hold.id for h in c.holds):
                     c.holds.append(hold)
+            self._read_past_own_creates(c, mailbox, journal)
         c.progress(Phase.EMAIL)
         self.record_sent_email(c, crm, mailbox, journal)
+
+    def _read_past_own_creates(self, c: _Cycle, mailbox: Any, journal: Any) -> None:
+        """Advance each folder's token past the items we just created there. A change feed reports
+        net changes since the token, so an item created after it and deleted by the user before the
+        next read would never be reported at all: the deletion would go unseen."""
+        for kind in self.config.kinds:
+            if c.cancelled():
+                return
+            if c.tally.created["outlook"].get(OUTLOOK_NOUN[kind], 0) <= 0:
+                continue
+            ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled)
 
     def record_sent_email(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
         """Sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
