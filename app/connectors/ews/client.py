@@ -193,6 +193,21 @@ def _zone(name: str) -> EWSTimeZone:
         return EWSTimeZone("UTC")
 
 
+class SignInAwareFaultTolerance(FaultTolerance):
+    """FaultTolerance, except that a final HTTP 401 is a refused sign-in, not throttling.
+
+    exchangelib retries 401 as "the server wants us to slow down" until max_wait runs out, so a
+    changed password would hang every background sync for minutes. The NTLM handshake's own 401s
+    never reach this point, so what arrives here is the server's answer to our credentials."""
+
+    def raise_response_errors(self, response: Any) -> Any:
+        if response.status_code == 401:
+            from exchangelib.errors import UnauthorizedError
+
+            raise UnauthorizedError(f"Invalid credentials for {response.url}")
+        return super().raise_response_errors(response)
+
+
 def open_account(s: EwsSettings) -> Account:
     """An Account built from stored facts only: no autodiscover, and no version probe when a
     build is stored. Registers our extended properties (once per process)."""
@@ -205,7 +220,7 @@ def open_account(s: EwsSettings) -> Account:
     if s.ca_bundle:
         EwsHttpAdapter.register(s.endpoint, s.ca_bundle)
     build = parse_build(s.build)
-    policy = FailFast() if s.fail_fast else FaultTolerance(max_wait=s.max_wait)
+    policy = FailFast() if s.fail_fast else SignInAwareFaultTolerance(max_wait=s.max_wait)
     with translated("connecting to the mailbox"):
         config = Configuration(
             service_endpoint=s.endpoint,
