@@ -20,7 +20,7 @@ from tests.fixtures.reliability_env import (
 )
 from tests.fixtures.reliability_proxy import SpoilingProxy
 
-PEOPLE = 60
+PEOPLE = 40
 
 
 @pytest.fixture(scope="module")
