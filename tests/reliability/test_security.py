@@ -116,7 +116,7 @@ def test_no_secret_in_profile_files_output_or_errors(boxes, tmp_path, mode):
     wrong = {"WBC_REL_KEY": WRONG_SECRET} if api_key else {"WBC_REL_CRM_PW": WRONG_SECRET}
     run = cli("--log-level", "debug", "sync", "--json", env=wrong)
     assert run.returncode == 2, (run.returncode, run.stderr)
-    # (a wrong mailbox password has its own test below: today it hangs for minutes)
+    # (a wrong mailbox password has its own test below)
     assert cli("sync", "--json").returncode == 0, cli.runs[-1].stderr
     for run in cli.runs:
         assert_clean(run)
