@@ -304,6 +304,7 @@ class KindPlanner:
         o_match = {i.item_id: crm_index.match(i) for i in candidates}
         c_match = {r.id: out_index.match(r) for r in free_pool}
         paired_c: set[str] = set()
+        paired_items: dict[str, str] = {}  # Outlook item id -> the CRM record it was paired with
         conflicted_c: set[str] = set()
         for item, dec in o_new:
             m = o_match[item.item_id]
@@ -320,6 +321,7 @@ class KindPlanner:
                 rec = next(r for r in pool if r.id == cid)
                 self._pair(item, rec, in_scope=extra_in_scope.get(cid, True))
                 paired_c.add(cid)
+                paired_items[item.item_id] = cid
                 continue
             if cid is not None:  # the marker names a record already linked to another item: a copy
                 if item.marker is Sharing.SHARED and m.rule == "marker":
@@ -342,8 +344,10 @@ class KindPlanner:
             if m is not None and m.ambiguous:
                 self._ambiguous(rec=rec, candidates=m.candidates)
                 continue
-            if m is not None and m.unique is not None:
+            if m is not None and m.unique is not None and paired_items.get(m.unique, rec.id) == rec.id:
                 continue  # the Outlook side decided (native item not shared): nothing to create
+            # else the look-alike item was paired with another record (e.g. by its address): this
+            # record has no Outlook copy of its own and is created like any other
             srec = self._share_rec(crm_id=rec.id)
             view = self._policy_view(outlook=OState.MISSING, crm=CState.NEW, linked=False, crm_fields=rec.fields,
                                      recreate_blocked=blocks_recreate(srec))

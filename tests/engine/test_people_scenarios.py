@@ -281,3 +281,19 @@ def test_moved_contact_relinks_without_delete_or_create(world):
     world.crm.edit(P, rec.id, job_title="Moved")
     world.sync()
     assert contact_for(world, rec.id).fields["job_title"] == "Moved"
+
+
+def test_namesake_of_a_person_matched_by_address_still_gets_a_contact(world):
+    """Two People share a name and employer; the user's existing contact carries the first one's
+    address. The first links to it by address, the second gets a contact of its own in the same
+    first sync (found when seeded data had such namesakes: they appeared one sync late)."""
+    first = world.crm.add(P, person(1, first_name="Dev", last_name="O'Brien", email1="dev.1@acme.test"))
+    second = world.crm.add(P, person(2, first_name="Dev", last_name="O'Brien", email1="dev.2@acme.test"))
+    native = world.mailbox.add(P, {"first_name": "Dev", "last_name": "O'Brien", "company": "Acme",
+                                   "email1": "dev.1@acme.test"})
+    s = world.sync()
+    assert s.created["outlook"]["contacts"] == 1 and s.conflicts == 0
+    assert world.mailbox.items[P][native.item_id].crm_id == first.id
+    assert {i.crm_id for i in world.mailbox.live(P) if i.crm_id} == {first.id, second.id}
+    again = world.sync()
+    assert again.created["outlook"]["contacts"] == 0
