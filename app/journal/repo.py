@@ -38,6 +38,41 @@ from app.sync.state import (
 )
 
 
+SEGMENT = 500
+# Batch sections in the order _apply_rows writes them.
+SECTIONS = ("stage", "unstage", "unstage_if_version", "holds", "drop_links", "links", "outbox", "conflicts",
+            "clear_errors", "errors", "sharing", "history")
+
+
+def _segments(b: Batch) -> Iterable[Batch]:
+    yield Batch(meta=dict(b.meta), cursors=list(b.cursors))
+    for name in SECTIONS:
+        rows = getattr(b, name)
+        for i in range(0, len(rows), SEGMENT):
+            yield Batch(**{name: list(rows[i:i + SEGMENT])})
+
+
+def _prefetch(s: Session, model: Any, keys: Sequence[Any], chunk: int = 400) -> dict[Any, Any]:
+    """Rows of `model` with these primary keys (a str, or a tuple for composite keys), in bulk."""
+    want = list(dict.fromkeys(keys))
+    if not want:
+        return {}
+    cols = [c for c in model.__table__.primary_key.columns]
+    out: dict[Any, Any] = {}
+    for i in range(0, len(want), chunk):
+        part = want[i:i + chunk]
+        if len(cols) == 1:
+            rows = s.exec(select(model).where(getattr(model, cols[0].name).in_(part)))
+            out.update({getattr(r, cols[0].name): r for r in rows})
+        else:
+            from sqlalchemy import tuple_
+
+            cond = tuple_(*[getattr(model, c.name) for c in cols]).in_(part)
+            rows = s.exec(select(model).where(cond))
+            out.update({tuple(getattr(r, c.name) for c in cols): r for r in rows})
+    return out
+
+
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
@@ -174,6 +209,24 @@ class SqlJournal:
                 q = q.where(m.ItemLink.kind == kind.value)
             return [link_from_row(r) for r in s.exec(q)]
 
+    def ews_versions(self, kind: Kind) -> dict[str, str]:
+        """Outlook item id -> the ChangeKey its link holds (echo suppression without loading links)."""
+        with self._session() as s:
+            rows = s.exec(select(m.ItemLink.ews_item_id, m.ItemLink.ews_change_key).where(  # type: ignore[call-overload]
+                m.ItemLink.kind == kind.value, m.ItemLink.ews_item_id.is_not(None)))  # type: ignore[union-attr]
+            return {str(i): str(ck or "") for i, ck in rows}
+
+    def sharing_rows(self, kind: Kind, state: str) -> list[SharingRec]:
+        """The kind's sharing rows in one state (without loading the rest of the kind's state)."""
+        with self._session() as s:
+            rows = s.exec(select(m.SharingRow).where(m.SharingRow.kind == kind.value, m.SharingRow.state == state))
+            return [sharing_from_row(r) for r in rows]
+
+    def links_by_id(self, link_ids: Sequence[str]) -> dict[str, Link]:
+        """Links by id in one query per 400 ids (absent ids are left out)."""
+        with self._session() as s:
+            return {k: link_from_row(r) for k, r in _prefetch(s, m.ItemLink, list(link_ids)).items()}
+
     def link(self, link_id: str) -> Link | None:
         with self._session() as s:
             r = s.get(m.ItemLink, link_id)
@@ -226,6 +279,20 @@ class SqlJournal:
                 raise
 
     def _apply(self, s: Session, b: Batch) -> None:
+        # No autoflush: a lookup must not flush the whole session each time (quadratic for a batch
+        # of hundreds of rows). Rows already in the database are fetched in bulk per table. A big
+        # batch (a first sync's plan) is applied in segments, section by section in the usual
+        # order, flushing and releasing the rows after each: one transaction, bounded memory.
+        with s.no_autoflush:
+            if sum(len(getattr(b, name)) for name in SECTIONS) <= SEGMENT:
+                self._apply_rows(s, b)
+                return
+            for part in _segments(b):
+                self._apply_rows(s, part)
+                s.flush()
+                s.expunge_all()
+
+    def _apply_rows(self, s: Session, b: Batch) -> None:
         now = datetime.now(timezone.utc)
         for key, value in b.meta.items():
             s.merge(m.Meta(key=key, value=value))
@@ -233,17 +300,25 @@ class SqlJournal:
             row = s.get(m.Cursor, (side, name)) or m.Cursor(side=side, name=name)
             row.token, row.committed_at, row.full_scan_done = token, now, token is not None
             s.add(row)
+        staged_rows = _prefetch(s, m.StagedChange, [st.key for st in b.stage])
         for st in b.stage:
             payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
-            s.merge(m.StagedChange(side=st.side.value, kind=st.kind.value, remote_id=st.remote_id, change=st.change,
-                                   version=st.version, in_scope=st.in_scope, payload_json=_dumps(payload), staged_at=now))
-        for side, kind, rid in b.unstage:
-            row = s.get(m.StagedChange, (side, kind, rid))
-            if row is not None:
+            row = staged_rows.get(st.key)
+            if row is None:
+                row = staged_rows[st.key] = m.StagedChange(side=st.side.value, kind=st.kind.value, remote_id=st.remote_id)
+            row.change, row.version, row.in_scope = st.change, st.version, st.in_scope
+            row.payload_json, row.staged_at = _dumps(payload), now
+            s.add(row)
+        if b.stage:
+            s.flush()  # an unstage below may name a row staged above
+        gone = _prefetch(s, m.StagedChange, list(b.unstage) + [key for key, _v in b.unstage_if_version])
+        for key in b.unstage:
+            row = gone.get(tuple(key))
+            if row is not None and row not in s.deleted:
                 s.delete(row)
-        for (side, kind, rid), version in b.unstage_if_version:
-            row = s.get(m.StagedChange, (side, kind, rid))
-            if row is not None and row.version == version:
+        for key, version in b.unstage_if_version:
+            row = gone.get(tuple(key))
+            if row is not None and row.version == version and row not in s.deleted:
                 s.delete(row)
         s.flush()
         for hold in b.holds:
@@ -255,19 +330,29 @@ class SqlJournal:
             if row is not None:
                 s.delete(row)
         s.flush()
+        link_rows = _prefetch(s, m.ItemLink, [link.id for link in b.links])
         for link in b.links:
-            s.add(_link_row(link, s.get(m.ItemLink, link.id)))
-            s.flush()
+            row = link_rows[link.id] = _link_row(link, link_rows.get(link.id))
+            s.add(row)
+        s.flush()
+        op_rows = _prefetch(s, m.Outbox, [op.id for op in b.outbox])
+        next_seq: int | None = None
         for op in b.outbox:
-            row = s.get(m.Outbox, op.id) or m.Outbox(id=op.id)
-            row.seq = op.seq or row.seq or self._next_seq(s)
+            row = op_rows.get(op.id)
+            if row is None:
+                row = op_rows[op.id] = m.Outbox(id=op.id)
+            if not (op.seq or row.seq):
+                next_seq = self._next_seq(s) if next_seq is None else next_seq
+                row.seq, next_seq = next_seq, next_seq + 1
+            else:
+                row.seq = op.seq or row.seq
             row.link_id, row.kind, row.side, row.op = op.link_id, op.kind.value, op.side.value, op.op
             row.payload_json = _dumps(dict(op.payload)) or "{}"
             row.expected_version, row.idempotency_key = op.expected_version, op.id
             row.state, row.hold_id, row.attempts, row.last_error, row.run_id = (
                 op.state, op.hold_id, op.attempts, op.last_error, op.run_id)
             s.add(row)
-            s.flush()
+        s.flush()
         for c in b.conflicts:
             s.merge(m.Conflict(
                 id=c.id, link_id=c.link_id, kind=c.kind.value, conflict_kind=c.conflict_kind, ews_item_id=c.ews_item_id,
@@ -275,10 +360,16 @@ class SqlJournal:
                 fields_json=_dumps(list(c.fields)) or "[]", candidates_json=_dumps(list(c.candidates)) or "[]",
                 label=c.label, status=c.status, resolution=c.resolution, resolved_json=_dumps(c.resolved),
                 created_at=_naive(c.created_at) or now, resolved_at=_naive(c.resolved_at)))
+        cleared = _prefetch(s, m.ItemErrorRow, list(b.clear_errors))
         for key in b.clear_errors:
-            row = s.get(m.ItemErrorRow, key)
-            if row is not None:
+            row = cleared.get(key)
+            if row is not None and row not in s.deleted:
                 s.delete(row)
+        s.flush()  # a cleared error may be recorded again below
+        # rows the merges below update: in the identity map, so each merge needs no SELECT
+        held = (_prefetch(s, m.Conflict, [c.id for c in b.conflicts]),
+                _prefetch(s, m.ItemErrorRow, [e.key for e in b.errors]),
+                _prefetch(s, m.SharingRow, [sh.key for sh in b.sharing]))
         for e in b.errors:
             s.merge(m.ItemErrorRow(
                 key=e.key, link_id=e.link_id, side=e.side, remote_id=e.remote_id, kind=e.kind.value, op=e.op,
@@ -290,6 +381,7 @@ class SqlJournal:
                                  crm_id=sh.crm_id, state=sh.state, reason=sh.reason,
                                  recreate_blocked=sh.recreate_blocked, changed_at=_naive(sh.changed_at) or now,
                                  label=sh.label or ""))
+        del held
         for h in b.history:
             s.add(m.History(run_id=h.run_id, at=_naive(h.at) or now, link_id=h.link_id, kind=h.kind,
                             direction=h.direction, action=h.action, reason=h.reason,
