@@ -137,6 +137,7 @@ class SyncEngine:
         self.email_journal, self.email_options = email_journal, email_options
         self._queues: dict[Kind, str | None] = dict(config.my_queues)
         self._dry_run = False
+        self._known_ok = _accepts_known(mailbox)
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -192,7 +193,8 @@ class SyncEngine:
                 return
             self._share_requests(c, kind, mailbox, journal)
             c.progress(Phase.INGEST_OUTLOOK, kind.value)
-            res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled)
+            res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
+                                 known=self._known(journal, kind))
             indexed_key = f"indexed:outlook:{kind.value}"
             # the install choice for existing items applies once; a refused token re-reads, it does not re-share
             c.first_outlook[kind] = res.first_sync and journal.get_meta(indexed_key) is None
@@ -233,20 +235,45 @@ class SyncEngine:
             for hold in journal.holds("open"):
                 if all(h.id != hold.id for h in c.holds):
                     c.holds.append(hold)
-            self._read_past_own_creates(c, mailbox, journal)
+            self._read_past_own_creates(c, mailbox, journal, executor.outlook_writes)
         c.progress(Phase.EMAIL)
         self.record_sent_email(c, crm, mailbox, journal)
 
-    def _read_past_own_creates(self, c: _Cycle, mailbox: Any, journal: Any) -> None:
+    def _read_past_own_creates(self, c: _Cycle, mailbox: Any, journal: Any,
+                               outlook_writes: dict[Kind, int] | None = None) -> None:
         """Advance each folder's token past the items we just created there. A change feed reports
         net changes since the token, so an item created after it and deleted by the user before the
-        next read would never be reported at all: the deletion would go unseen."""
+        next read would never be reported at all: the deletion would go unseen.
+
+        Also after our other writes to the folder (updates, sharing): with `known` the echoes of
+        our own writes are skipped unread (IdOnly pages of up to 512, no GetItem), so the next
+        cycle starts from a token with nothing of ours behind it. Anything else that turns up is
+        staged as usual and planned next cycle."""
         for kind in self.config.kinds:
             if c.cancelled():
                 return
-            if c.tally.created["outlook"].get(OUTLOOK_NOUN[kind], 0) <= 0:
+            if c.tally.created["outlook"].get(OUTLOOK_NOUN[kind], 0) <= 0 and not (outlook_writes or {}).get(kind):
                 continue
-            ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled)
+            ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
+                           known=self._known(journal, kind))
+
+    def _known(self, journal: Any, kind: Kind) -> Callable[[str, str], bool] | None:
+        """MailboxPort.changes(known=...): True for an (item id, ChangeKey) the journal's link already
+        holds, i.e. the echo of our own write (design.md 1.9); loaded on first use only."""
+        if not self._known_ok:
+            return None
+        held: dict[str, str] = {}
+        loaded = False
+
+        def known(item_id: str, change_key: str) -> bool:
+            nonlocal loaded
+            if not loaded:
+                versions = getattr(journal, "ews_versions", None)
+                held.update(versions(kind) if callable(versions) else
+                            {l.ews_item_id: l.ews_change_key for l in journal.links(kind) if l.ews_item_id})
+                loaded = True
+            return bool(change_key) and held.get(item_id) == change_key
+        return known
 
     def record_sent_email(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
         """Sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
@@ -288,7 +315,9 @@ class SyncEngine:
 
     def _share_requests(self, c: _Cycle, kind: Kind, mailbox: Any, journal: Any) -> None:
         """`share` of an Unshared or Native Outlook item: look it up and stage it as shared."""
-        recs = [s for s in journal.load(kind).sharing if s.state == "share_requested" and s.ews_item_id]
+        rows = getattr(journal, "sharing_rows", None)
+        sharing = rows(kind, "share_requested") if callable(rows) else journal.load(kind).sharing
+        recs = [s for s in sharing if s.state == "share_requested" and s.ews_item_id]
         if not recs:
             return
         got = mailbox.fetch(kind, [s.ews_item_id for s in recs])
@@ -331,6 +360,16 @@ class SyncEngine:
         except ConfigError:
             return True
         return evaluate(resolved, rec.raw, self.clock.now().date())
+
+
+def _accepts_known(mailbox: Any) -> bool:
+    """Whether the adapter's `changes` takes the optional `known` argument (MailboxPort)."""
+    import inspect
+
+    try:
+        return "known" in inspect.signature(mailbox.changes).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def _fatal_kind(exc: AppError) -> FatalKind:

@@ -64,6 +64,9 @@ class Executor:
         self.evaluate_scope = evaluate_scope or (lambda rec: True)
         self.restaged = False
         self.failed_links: set[str] = set()
+        self.outlook_writes: dict[Kind, int] = {}  # successful Outlook writes per kind (echoes to read)
+        self._collect: Batch | None = None
+        self._links: dict[str, Link | None] = {}  # links of the chunk in hand (see _prime)
 
     # --- crash recovery --------------------------------------------------------------------------
 
@@ -140,6 +143,8 @@ class Executor:
                 self._trash(kind, gops)
             elif name == "soft_delete":
                 self._soft_deletes(kind, gops)
+            elif side is Side.OUTLOOK and name in ("update", "share", "unshare") and self._can_batch(name):
+                self._outlook_batch(kind, name, gops)
             else:
                 for op in gops:
                     if cancelled():
@@ -175,9 +180,10 @@ class Executor:
             todo.append(op)
         for chunk in _chunks(todo, self.crm_batch):
             chunk = self._begin(chunk)
+            self._prime([op.link_id for op in chunk])
             items = []
             for op in chunk:
-                link = self.journal.link(op.link_id)
+                link = self._link(op.link_id)
                 items.append(NewItem(fields=dict(op.payload["fields"]), link_id=op.link_id,
                                      crm_id=link.crm_id if (link and side is Side.OUTLOOK) else None,
                                      sharing=Sharing.SHARED))
@@ -185,8 +191,7 @@ class Executor:
                 results = (self.crm.create(kind, items) if side is Side.CRM else self.mailbox.create(kind, items))
             except AppError as exc:
                 results = [exc] * len(chunk)
-            for op, res in zip(chunk, results):
-                self._settle(op, res)
+            self._settle_all(chunk, results)
 
     def _crm_updates(self, kind: Kind, ops: list[OutboxOp]) -> None:
         for chunk in _chunks(ops, self.crm_batch):
@@ -200,8 +205,7 @@ class Executor:
                 results = self.crm.update(kind, ups)
             except AppError as exc:
                 results = [exc] * len(chunk)
-            for op, res in zip(chunk, results):
-                self._settle(op, res)
+            self._settle_all(chunk, results)
 
     def _trash(self, kind: Kind, ops: list[OutboxOp]) -> None:
         for chunk in _chunks(ops, self.crm_batch):
@@ -227,6 +231,90 @@ class Executor:
                 results = [exc] * len(chunk)
             for op, res in zip(chunk, results):
                 self._settle(op, True if res is None else res)
+
+    def _can_batch(self, name: str) -> bool:
+        """The adapter offers the optional batched form (EwsMailbox.update_many / set_sharing_many)."""
+        try:
+            return callable(getattr(self.mailbox, "update_many" if name == "update" else "set_sharing_many"))
+        except AttributeError:
+            return False
+
+    def _outlook_batch(self, kind: Kind, name: str, ops: list[OutboxOp]) -> None:
+        """Outlook updates or sharing changes of many items in one call per chunk: each item still
+        quotes its own stored ChangeKey under NeverOverwrite, and each gets its own result."""
+        for chunk in _chunks(ops, self.crm_batch):
+            ready: list[tuple[OutboxOp, Link]] = []
+            self._prime([op.link_id for op in chunk])
+            for op in chunk:
+                link = self._link(op.link_id)
+                if link is None or op.link_id in self.failed_links:
+                    self._cancel(op)
+                    continue
+                ready.append((op, link))
+            if not ready:
+                self._links.clear()
+                continue
+            flying = self._begin([op for op, _ in ready])
+            links = [link for _, link in ready]
+            try:
+                if name == "update":
+                    results = self.mailbox.update_many(kind, [
+                        Update(id=link.ews_item_id or "", version=self._expected(op, link) or "",
+                               fields=dict(op.payload["fields"]), changed=frozenset(op.payload.get("changed", ())))
+                        for op, link in zip(flying, links)])
+                else:
+                    want = Sharing.SHARED if name == "share" else Sharing.UNSHARED
+                    results = self.mailbox.set_sharing_many(kind, [
+                        (link.ews_item_id or "", self._expected(op, link) or "", want, link.crm_id, link.id)
+                        for op, link in zip(flying, links)])
+            except (AuthError, PrerequisiteError):
+                self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
+                raise
+            except AppError as exc:
+                results = [exc] * len(flying)
+            self._settle_all(flying, results)
+
+    def _settle_all(self, ops: Sequence[OutboxOp], results: Sequence[Any]) -> None:
+        """Settle a chunk's results in one journal transaction (each op is in_flight until then, so
+        a crash before the commit is verified on resume like a crash during the call)."""
+        self._collect = Batch()
+        seen: set[str] = set()
+        try:
+            for op, res in zip(ops, results):
+                if op.link_id in seen:  # the same link twice: commit first, so the second reads the first
+                    self._flush()
+                    seen.clear()
+                seen.add(op.link_id)
+                self._settle(op, res)
+        finally:
+            self._flush()
+            self._collect = None
+
+    def _flush(self) -> None:
+        self._links.clear()  # links change with the write: read them afresh afterwards
+        if self._collect:
+            batch, self._collect = self._collect, Batch()
+            self.journal.write(batch)
+
+    def _prime(self, link_ids: Sequence[str]) -> None:
+        """Read a chunk's links in one query (when the journal offers it) for `_link`; valid until
+        the chunk's results are written."""
+        self._links.clear()
+        many = getattr(self.journal, "links_by_id", None)
+        if callable(many):
+            self._links.update(many(link_ids))
+            self._links.update({i: None for i in link_ids if i not in self._links})
+
+    def _link(self, link_id: str) -> Link | None:
+        if link_id in self._links:
+            return self._links[link_id]
+        return self.journal.link(link_id)
+
+    def _commit(self, b: Batch) -> None:
+        if self._collect is not None:
+            self._collect.extend(b)
+        else:
+            self.journal.write(b)
 
     def _single(self, op: OutboxOp) -> None:
         link = self.journal.link(op.link_id)
@@ -298,7 +386,7 @@ class Executor:
             b.history.append(HistoryEntry(self.run_id, now, "error", op.kind.value, op.link_id,
                                           _direction(op), f"{op.op} failed: {msg}", result="failed"))
             self.tally.issues.append((op.payload.get("label") or op.link_id, f"{title}: {msg}", retry.retry_after(now, attempts)))
-        self.journal.write(b)
+        self._commit(b)
 
     def _previous_error(self, op: OutboxOp) -> ItemErrorRec | None:
         cache = getattr(self, "_errors", None)
@@ -327,12 +415,14 @@ class Executor:
 
     def _succeed(self, op: OutboxOp, res: Any) -> None:
         now = self.now()
-        link = self.journal.link(op.link_id)
+        link = self._link(op.link_id)
         b = Batch(outbox=[replace(op, state=DONE)])
         if link is None:
-            self.journal.write(b)
+            self._commit(b)
             return
         kind = op.kind
+        if op.side is Side.OUTLOOK and op.op != "release":
+            self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
         key_o = (Side.OUTLOOK.value, kind.value)
         key_c = (Side.CRM.value, kind.value)
         if op.op == "create" and op.side is Side.OUTLOOK:
@@ -410,7 +500,7 @@ class Executor:
                                             changed_at=now))
         else:
             b.links.append(link)
-        self.journal.write(b)
+        self._commit(b)
 
 
 def _direction(op: OutboxOp) -> str:

@@ -37,20 +37,24 @@ class IngestResult:
 
 def ingest_outlook(
     mailbox: MailboxPort, kind: Kind, token: str | None, write: Callable[[Batch], None],
-    cancelled: Callable[[], bool],
+    cancelled: Callable[[], bool], known: Callable[[str, str], bool] | None = None,
 ) -> IngestResult:
+    """`known(item_id, change_key)`: the journal already holds that version (our own write's
+    echo), so the adapter need not read the item. Only used on an incremental read: a first or
+    re-index read (no token) sees every item."""
     res = IngestResult(first_sync=token is None)
     try:
-        _outlook_pages(mailbox, kind, token, write, cancelled, res)
+        _outlook_pages(mailbox, kind, token, write, cancelled, res, known if token else None)
     except InvalidSyncToken:
         res.reset = True
         res.first_sync = True
-        _outlook_pages(mailbox, kind, None, write, cancelled, res)
+        _outlook_pages(mailbox, kind, None, write, cancelled, res, None)
     return res
 
 
-def _outlook_pages(mailbox, kind, token, write, cancelled, res: IngestResult) -> None:
-    for page in mailbox.changes(kind, token):
+def _outlook_pages(mailbox, kind, token, write, cancelled, res: IngestResult, known=None) -> None:
+    pages = mailbox.changes(kind, token) if known is None else mailbox.changes(kind, token, known=known)
+    for page in pages:
         stage: list[Staged] = []
         deletes = []
         for ch in page.changes:
