@@ -17,6 +17,8 @@ from typing import Any, Iterable, Mapping
 from exchangelib import Body, CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, HTMLBody, Message, Task
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 
+from app.domain.notes import BLOCK_END, BLOCK_START, split_block
+from app.domain.notes import join_block as join_notes  # noqa: F401  (the mapper's name for it)
 from app.domain.fields import MEETING_FIELDS, PERSON_FIELDS, TASK_FIELDS
 from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, Sharing
 from app.connectors.ews.properties import SHARED, UNSHARED
@@ -71,8 +73,6 @@ STATUS_OUT = {"new": "NotStarted", "in_progress": "InProgress", "complete": "Com
 PRIORITY_IN = {"High": "high", "Normal": "medium", "Low": "low"}
 PRIORITY_OUT = {v: k for k, v in PRIORITY_IN.items()}
 
-BLOCK_START = "----- Related in Workbooks (kept up to date by the Workbooks connector) -----"
-BLOCK_END = "----- End of Related in Workbooks -----"
 
 
 # --- scalars ---------------------------------------------------------------------------------
@@ -103,26 +103,7 @@ def body_text(body: Any) -> str | None:
 
 def split_notes(body: Any) -> tuple[str | None, str | None]:
     """Body -> (user notes outside the managed block, managed block content)."""
-    text = body_text(body)
-    if not text:
-        return None, None
-    start = text.find(BLOCK_START)
-    if start < 0:
-        return clean_str(text), None
-    end = text.find(BLOCK_END, start)
-    block_end = end + len(BLOCK_END) if end >= 0 else len(text)
-    inner = text[start + len(BLOCK_START): end if end >= 0 else len(text)]
-    outside = text[:start].rstrip() + ("\n" + text[block_end:].lstrip("\n") if text[block_end:].strip() else "")
-    return clean_str(outside), clean_str(inner)
-
-
-def join_notes(notes: str | None, related: str | None) -> str | None:
-    parts = []
-    if clean_str(notes):
-        parts.append(notes.strip())
-    if clean_str(related):
-        parts.append(f"{BLOCK_START}\n{related.strip()}\n{BLOCK_END}")
-    return "\n\n".join(parts) if parts else None
+    return split_block(body_text(body))
 
 
 def instant_out(value: Any) -> str | None:

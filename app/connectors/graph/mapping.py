@@ -63,6 +63,9 @@ import datetime as dt
 import re
 from typing import Any, Iterable, Mapping
 
+from app.domain.notes import BLOCK_END, BLOCK_START  # noqa: F401  (re-exported)
+from app.domain.notes import join_block as join_notes  # noqa: F401
+from app.domain.notes import split_block as split_notes  # noqa: F401
 from app.domain.fields import MEETING_FIELDS, PERSON_FIELDS, TASK_FIELDS
 from app.domain.normalise import html_to_text
 from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, Sharing
@@ -95,8 +98,6 @@ STATUS_OUT = {"new": "notStarted", "in_progress": "inProgress", "complete": "com
 PRIORITY_IN = {"high": "high", "normal": "medium", "low": "low"}
 PRIORITY_OUT = {v: k for k, v in PRIORITY_IN.items()}
 
-BLOCK_START = "----- Related in Workbooks (kept up to date by the Workbooks connector) -----"
-BLOCK_END = "----- End of Related in Workbooks -----"
 
 # $select lists per kind (only what the mapper reads).
 SELECT: dict[Kind, str] = {
@@ -146,28 +147,6 @@ def body_text(body: Any) -> str | None:
         text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", text)
         text = html_to_text(text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def split_notes(text: str | None) -> tuple[str | None, str | None]:
-    if not text:
-        return None, None
-    start = text.find(BLOCK_START)
-    if start < 0:
-        return clean_str(text), None
-    end = text.find(BLOCK_END, start)
-    block_end = end + len(BLOCK_END) if end >= 0 else len(text)
-    inner = text[start + len(BLOCK_START): end if end >= 0 else len(text)]
-    outside = text[:start].rstrip() + ("\n" + text[block_end:].lstrip("\n") if text[block_end:].strip() else "")
-    return clean_str(outside), clean_str(inner)
-
-
-def join_notes(notes: str | None, related: str | None) -> str | None:
-    parts = []
-    if clean_str(notes):
-        parts.append(notes.strip())  # type: ignore[union-attr]
-    if clean_str(related):
-        parts.append(f"{BLOCK_START}\n{related.strip()}\n{BLOCK_END}")  # type: ignore[union-attr]
-    return "\n\n".join(parts) if parts else None
 
 
 # --- markers ---------------------------------------------------------------------------------
