@@ -16,9 +16,7 @@ way. A take-over by another machine rewrites the same item, so reading it by id 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 from exchangelib import Account, Folder, Message
@@ -32,6 +30,7 @@ from exchangelib.services import CreateFolder
 from app.connectors.ews.client import EwsSettings, open_account
 from app.connectors.ews.errors import translated
 from app.connectors.ews.folders import FolderSet, fetch_items
+from app.domain.lease_record import decode_lease as _decode, encode_lease as _encode
 from app.domain.records import Lease
 from app.errors import NotFound, StaleVersion
 
@@ -178,25 +177,3 @@ class EwsLease:
             raise StaleVersion("another computer wrote the mailbox lease at the same moment")
         self._item_id = res.id
         return replace(lease, version=res.changekey)
-
-
-def _encode(lease: Lease) -> str:
-    return json.dumps({
-        "holder_machine_id": lease.holder_machine_id,
-        "holder_host": lease.holder_host,
-        "heartbeat_at": lease.heartbeat_at.astimezone(timezone.utc).isoformat(),
-        "app_version": lease.app_version,
-    })
-
-
-def _decode(text: str | None, change_key: str) -> Lease | None:
-    try:
-        data = json.loads(text or "")
-        beat = datetime.fromisoformat(data["heartbeat_at"])
-        return Lease(holder_machine_id=str(data["holder_machine_id"]), holder_host=str(data.get("holder_host", "")),
-                     heartbeat_at=beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc),
-                     app_version=str(data.get("app_version", "")), version=change_key)
-    except (ValueError, KeyError, TypeError):
-        # Unreadable lease item: treat as an expired lease from an unknown machine, so it can be taken over.
-        return Lease(holder_machine_id="", holder_host="unknown computer",
-                     heartbeat_at=datetime(1970, 1, 1, tzinfo=timezone.utc), version=change_key)

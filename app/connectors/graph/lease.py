@@ -13,14 +13,13 @@ mailbox must use the same backend.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 from app.connectors.graph.client import GraphClient, TokenProvider
 from app.connectors.graph.mailbox import GraphSettings
 from app.connectors.graph.properties import LEASE, same_id
+from app.domain.lease_record import decode_lease as _decode, encode_lease as _encode
 from app.domain.records import Lease
 from app.errors import ItemRejected, NotFound, StaleVersion
 
@@ -122,25 +121,3 @@ def _lease_value(item: dict[str, Any]) -> str | None:
         if same_id(str(prop.get("id", "")), LEASE):
             return prop.get("value")
     return None
-
-
-def _encode(lease: Lease) -> str:
-    return json.dumps({
-        "holder_machine_id": lease.holder_machine_id,
-        "holder_host": lease.holder_host,
-        "heartbeat_at": lease.heartbeat_at.astimezone(timezone.utc).isoformat(),
-        "app_version": lease.app_version,
-    })
-
-
-def _decode(text: str | None, version: str) -> Lease:
-    try:
-        data = json.loads(text or "")
-        beat = datetime.fromisoformat(data["heartbeat_at"])
-        return Lease(holder_machine_id=str(data["holder_machine_id"]), holder_host=str(data.get("holder_host", "")),
-                     heartbeat_at=beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc),
-                     app_version=str(data.get("app_version", "")), version=version)
-    except (ValueError, KeyError, TypeError):
-        # Unreadable lease: an expired lease from an unknown machine, so it can be taken over.
-        return Lease(holder_machine_id="", holder_host="unknown computer",
-                     heartbeat_at=datetime(1970, 1, 1, tzinfo=timezone.utc), version=version)
