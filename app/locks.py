@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from app import __version__
+from app.atomic_file import write_atomic
 from app.domain.records import Lease
 from app.errors import AppError, LeaseHeld, StaleVersion
 from app.sync.ports import LeasePort
@@ -109,10 +110,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, default=str))
 
 
 def describe_holder(lease: Lease, now: datetime) -> str:

@@ -4,13 +4,12 @@ atomic save. No secrets ever live here: only the names of environment variables 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.atomic_file import write_atomic
 from app.errors import ConfigError
 
 CONFIG_VERSION = 1
@@ -225,20 +224,7 @@ def dumps(settings: Settings) -> str:
 
 def save(settings: Settings, path: Path) -> None:
     settings.validate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(settings))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, dumps(settings))
 
 
 __all__ = [

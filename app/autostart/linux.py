@@ -8,10 +8,10 @@ it off in their desktop's own settings sees the checkbox unticked.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from app.atomic_file import write_atomic
 from app.autostart import APP_ID, DISPLAY_NAME, AutostartError
 
 FILE_NAME = f"{APP_ID}.desktop"
@@ -154,18 +154,8 @@ class XdgAutostart:
         return parse_exec(self._keys()["Exec"])  # type: ignore[index]
 
     def enable(self, command: Sequence[str]) -> None:
-        text = entry_text(command)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.dir)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.path, entry_text(command), mode=0o644)
         except OSError as exc:
             raise AutostartError(f"Could not write {self.path}: {exc}") from None
 

@@ -6,12 +6,11 @@ not called, so the change applies from the next login, as "start at sign-in" mea
 """
 from __future__ import annotations
 
-import os
 import plistlib
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from app.atomic_file import write_atomic
 from app.autostart import AutostartError
 
 LABEL = "com.workbooks-connector"
@@ -56,17 +55,9 @@ class LaunchAgent:
         return list(self._load()["ProgramArguments"])  # type: ignore[index]
 
     def enable(self, command: Sequence[str]) -> None:
+        data = plistlib.dumps(agent_plist(command), fmt=plistlib.FMT_XML)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{LABEL}.", suffix=".plist", dir=self.dir)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    plistlib.dump(agent_plist(command), fh, fmt=plistlib.FMT_XML)
-                os.chmod(tmp, 0o644)  # launchd ignores agents writable by others
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.path, data, mode=0o644)  # launchd ignores agents writable by others
         except OSError as exc:
             raise AutostartError(f"Could not write {self.path}: {exc}") from None
 

@@ -8,8 +8,6 @@ as ISO strings and turned back into objects by column datatype on load; None col
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,23 +54,6 @@ def dump(box: "CrmSandbox") -> dict[str, Any]:
     with box.lock:
         snap = snapshot(box)
     return json.loads(encode(snap))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".workbooks-state-", suffix=".json", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _revive(key: str, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from app.atomic_file import write_atomic
 from app.errors import ConfigError
 from app.sandbox import seed as S
 from app.sandbox.crm import formats as F
@@ -343,7 +344,7 @@ class CrmSandbox:
         with self.lock:
             snap = persistence.snapshot(self)
             self._dirty = False
-        persistence.write_atomic(self.state_path, persistence.encode(snap))
+        write_atomic(self.state_path, persistence.encode(snap))
 
     def start_autosave(self, interval: float = 1.0) -> None:
         if self.state_path is None or self._saver is not None:
