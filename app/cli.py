@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--share-existing", choices=("all", "none", "matching"), default="matching")
     cf.add_argument("--share-new", choices=("yes", "no"), default="no")
     cf.add_argument("--schedule", choices=SCHEDULES, default="hourly")
+    cf.add_argument("--conflict-policy", action="append", default=[], metavar="[KIND=]POLICY",
+                    help="what a field edited differently on both sides does: ask (default; it waits in "
+                         "`conflicts`), crm_wins, outlook_wins or newest_wins; KIND person, task or meeting "
+                         "limits it to one type (repeatable)")
     cf.add_argument("--ca-bundle", metavar="FILE",
                     help="extra CA certificates to trust (PEM), for Workbooks and the mailbox (and its sign-in service)")
     cf.add_argument("--email-capture-days", type=int, default=0, metavar="N",

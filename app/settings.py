@@ -86,6 +86,22 @@ class Safety:
     max_deletes: int = 50
     max_delete_ratio: float = 0.10
     min_affected: int = 5
+    leave_filter: str = "keep"  # keep | trash_unchanged: what a record leaving the filter does to its Outlook copy
+    crm_delete: str = "trash"  # trash | keep: what a confirmed CRM deletion does to the Outlook copy
+
+
+CONFLICT_POLICIES = ("ask", "crm_wins", "outlook_wins", "newest_wins")
+LEAVE_FILTER_POLICIES = ("keep", "trash_unchanged")
+CRM_DELETE_POLICIES = ("trash", "keep")
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    """Per kind, what a field changed differently on both sides does (design.md 5.7); "ask" queues it."""
+
+    person: str = "ask"
+    task: str = "ask"
+    meeting: str = "ask"
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,7 @@ class Settings:
     filters: Filters = field(default_factory=Filters)
     safety: Safety = field(default_factory=Safety)
     email: EmailOptions = field(default_factory=EmailOptions)
+    conflicts: Conflicts = field(default_factory=Conflicts)
     version: int = CONFIG_VERSION
 
     def validate(self) -> "Settings":
@@ -123,7 +140,18 @@ class Settings:
         self._validate_mailbox_backend()
         if not 0 < self.safety.max_delete_ratio <= 1 or self.safety.max_deletes < 0:
             raise ConfigError("safety thresholds are out of range")
+        self._validate_policies()
         return self
+
+    def _validate_policies(self) -> None:
+        for kind in KINDS:
+            policy = getattr(self.conflicts, kind)
+            if policy not in CONFLICT_POLICIES:
+                raise ConfigError(f"conflicts.{kind} must be one of {', '.join(CONFLICT_POLICIES)}, not {policy!r}")
+        if self.safety.leave_filter not in LEAVE_FILTER_POLICIES:
+            raise ConfigError(f"safety.leave_filter must be one of {', '.join(LEAVE_FILTER_POLICIES)}")
+        if self.safety.crm_delete not in CRM_DELETE_POLICIES:
+            raise ConfigError(f"safety.crm_delete must be one of {', '.join(CRM_DELETE_POLICIES)}")
 
     def _validate_mailbox_backend(self) -> None:
         mb = self.mailbox
@@ -155,6 +183,7 @@ _SECTIONS = {
     "filters": Filters,
     "safety": Safety,
     "email": EmailOptions,
+    "conflicts": Conflicts,
 }
 
 
@@ -228,6 +257,7 @@ def save(settings: Settings, path: Path) -> None:
 
 
 __all__ = [
-    "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions",
+    "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions", "Conflicts",
     "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS", "MAILBOX_BACKENDS",
+    "CONFLICT_POLICIES", "LEAVE_FILTER_POLICIES", "CRM_DELETE_POLICIES",
 ]

@@ -224,6 +224,9 @@ def engine_config(settings: Settings, crm: Any) -> Any:
             min_for_fraction=settings.safety.min_affected,
         ),
         my_queues=queues,
+        conflict_policy={k: getattr(settings.conflicts, k.value) for k in Kind},
+        leave_filter_policy=settings.safety.leave_filter,
+        crm_delete_policy=settings.safety.crm_delete,
     )
 
 

@@ -64,10 +64,28 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
         mailbox=mb,
         sync=st.SyncOptions(schedule=args.schedule, share_existing=args.share_existing, share_new=args.share_new == "yes"),
         filters=st.Filters(person=person_filter.to_json()),
+        conflicts=conflict_policies(getattr(args, "conflict_policy", [])),
         email=st.EmailOptions(capture_days_back=days,
                               never_record=tuple(a.strip().lower() for a in getattr(args, "never_record", []) if a.strip())),
     ).validate()
     return settings, crm_secret, mailbox_password
+
+
+def conflict_policies(specs: list[str]) -> st.Conflicts:
+    """`--conflict-policy crm_wins` sets every kind; `--conflict-policy task=outlook_wins` one kind;
+    later flags override earlier ones."""
+    chosen: dict[str, str] = {}
+    for spec in specs:
+        kind, _, policy = spec.rpartition("=")
+        policy = policy.strip().lower().replace("-", "_")
+        if policy not in st.CONFLICT_POLICIES:
+            raise UsageError(f"--conflict-policy {spec!r}: the policy is one of {', '.join(st.CONFLICT_POLICIES)}")
+        kinds = [kind.strip().lower()] if kind else list(st.KINDS)
+        for k in kinds:
+            if k not in st.KINDS:
+                raise UsageError(f"--conflict-policy {spec!r}: the type is one of {', '.join(st.KINDS)}")
+            chosen[k] = policy
+    return st.Conflicts(**chosen)
 
 
 def _graph_account(args: Any) -> tuple[st.MailboxAccount, str]:

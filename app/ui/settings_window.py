@@ -37,7 +37,7 @@ from app.ui import resources, text
 from app.ui.filter_editor import FilterEditor
 from app.ui.ports import JournalView, SettingsStore
 
-TABS = ("accounts", "filters", "sharing", "schedule", "email", "safety", "advanced")
+TABS = ("accounts", "filters", "sharing", "schedule", "email", "conflicts", "safety", "advanced")
 
 
 def _form(parent: QWidget | None = None) -> tuple[QWidget, QFormLayout]:
@@ -46,6 +46,14 @@ def _form(parent: QWidget | None = None) -> tuple[QWidget, QFormLayout]:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
     return page, form
+
+
+def _choice(labels: dict[str, str], current: str) -> QComboBox:
+    box = QComboBox()
+    for key, label in labels.items():
+        box.addItem(label, key)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
 
 
 def _password() -> QLineEdit:
@@ -83,6 +91,7 @@ class SettingsWindow(QWidget):
         self.tabs.addTab(self._sharing_tab(), "Sharing")
         self.tabs.addTab(self._schedule_tab(), "Schedule")
         self.tabs.addTab(self._email_tab(), "Email")
+        self.tabs.addTab(self._conflicts_tab(), "Conflicts")
         self.tabs.addTab(self._safety_tab(), "Safety")
         self.tabs.addTab(self._advanced_tab(), "Advanced")
 
@@ -264,6 +273,20 @@ class SettingsWindow(QWidget):
         f.addRow("Never record mail to:", self.never_record)
         return page
 
+    def _conflicts_tab(self) -> QWidget:
+        page, f = _form()
+        intro = QLabel("Edits to different fields on each side are always both kept. When the same field was "
+                       "changed differently in Outlook and in Workbooks:")
+        intro.setWordWrap(True)
+        f.addRow(intro)
+        self.conflict_policy: dict[str, QComboBox] = {}
+        for kind in KINDS:
+            box = _choice(text.CONFLICT_POLICY_LABELS, getattr(self.settings.conflicts, kind))
+            box.setObjectName(f"conflictPolicy_{kind}")
+            self.conflict_policy[kind] = box
+            f.addRow(f"{text.KIND_PLURALS[kind]}:", box)
+        return page
+
     def _safety_tab(self) -> QWidget:
         s = self.settings.safety
         page, f = _form()
@@ -283,6 +306,12 @@ class SettingsWindow(QWidget):
         f.addRow("Hold when more than:", self.max_deletes)
         f.addRow("…or more than:", self.max_ratio)
         f.addRow("…of a type's items, with at least:", self.min_affected)
+        self.leave_filter = _choice(text.LEAVE_FILTER_LABELS, s.leave_filter)
+        self.leave_filter.setObjectName("leaveFilterPolicy")
+        self.crm_delete = _choice(text.CRM_DELETE_LABELS, s.crm_delete)
+        self.crm_delete.setObjectName("crmDeletePolicy")
+        f.addRow("A record leaves the filter:", self.leave_filter)
+        f.addRow("A record is deleted in Workbooks:", self.crm_delete)
         return page
 
     def _advanced_tab(self) -> QWidget:
@@ -365,7 +394,9 @@ class SettingsWindow(QWidget):
                           never_record=tuple(x.strip() for x in self.never_record.toPlainText().splitlines() if x.strip())),
             safety=replace(s.safety, max_deletes=self.max_deletes.value(),
                            max_delete_ratio=round(self.max_ratio.value() / 100, 4),
-                           min_affected=self.min_affected.value()),
+                           min_affected=self.min_affected.value(), leave_filter=self.leave_filter.currentData(),
+                           crm_delete=self.crm_delete.currentData()),
+            conflicts=replace(s.conflicts, **{k: box.currentData() for k, box in self.conflict_policy.items()}),
         )
         secrets = {}
         if self.wb_secret.text():

@@ -53,6 +53,25 @@ def progress_text(phase: str, kind: str, done: int, total: int | None, message: 
         return f"{prefix} {what}{count}"
     return message or PHASE_TEXT.get(phase, "Syncing")
 
+CONFLICT_POLICY_LABELS = {
+    "ask": "Ask me (the conflict waits in the Conflicts window)",
+    "crm_wins": "Workbooks wins",
+    "outlook_wins": "Outlook wins",
+    "newest_wins": "The newest edit wins",
+}
+
+KIND_PLURALS = {"person": "Contacts", "task": "Tasks", "meeting": "Meetings"}
+
+LEAVE_FILTER_LABELS = {
+    "keep": "Keep the Outlook copy, no longer synced",
+    "trash_unchanged": "Move it to Deleted Items if the connector created it and it is unchanged",
+}
+
+CRM_DELETE_LABELS = {
+    "trash": "Move the Outlook copy to Deleted Items",
+    "keep": "Keep the Outlook copy, no longer synced",
+}
+
 SCHEDULE_LABELS = {
     "manual": "Only when I click Sync now",
     "15min": "Every 15 minutes",

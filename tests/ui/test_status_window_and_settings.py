@@ -339,3 +339,24 @@ def test_open_workbooks_without_a_browser_puts_the_address_on_the_clipboard(qtbo
     assert QGuiApplication.clipboard().text() == WB_URL
     box = ctrl.windows["open_workbooks"]
     assert box.isVisible() and WB_URL in box.text()
+
+
+def test_conflicts_tab_and_safety_policies_are_saved(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    store = Store()
+    window = SettingsWindow(store, FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_tab("conflicts")
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Conflicts"
+    person = window.findChild(QComboBox, "conflictPolicy_person")
+    assert person.currentData() == "ask" and person.isVisible()
+    person.setCurrentIndex(person.findData("crm_wins"))
+    window.findChild(QComboBox, "leaveFilterPolicy").setCurrentIndex(1)
+    crm_delete = window.findChild(QComboBox, "crmDeletePolicy")
+    crm_delete.setCurrentIndex(crm_delete.findData("keep"))
+    assert window.save()
+    saved = store.saved[-1]
+    assert saved.conflicts.person == "crm_wins" and saved.conflicts.task == "ask"
+    assert saved.safety.leave_filter == "trash_unchanged" and saved.safety.crm_delete == "keep"

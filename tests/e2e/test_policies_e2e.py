@@ -1,0 +1,35 @@
+"""Conflict policies chosen at configure time settle a both-sides edit without asking."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import configure_args
+from tests.e2e.test_sync_e2e import contact_for, my_people
+
+
+@pytest.mark.parametrize("policy, winner", [("crm_wins", "crm"), ("person=outlook_wins", "outlook")])
+def test_a_policy_settles_a_same_field_edit_without_a_conflict(cli, sandboxes, policy, winner):
+    out = cli(*configure_args(sandboxes, "--conflict-policy", "task=ask", "--conflict-policy", policy))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    person = my_people(sandboxes)[0]
+    contact = contact_for(sandboxes, person["main_location[email]"].lower())
+    sandboxes.crm.bump_version("people", person["id"], person_job_title="CRM title")
+    sandboxes.ews.edit_item(contact["id"], JobTitle="Outlook title")
+
+    code, summary = cli.json("sync", "--json")
+
+    assert code == 0 and summary["conflicts"] == 0, summary
+    expected = "CRM title" if winner == "crm" else "Outlook title"
+    assert sandboxes.ews.describe(contact["id"])["props"]["JobTitle"] == expected
+    assert sandboxes.crm.get_record("people", person["id"])["person_job_title"] == expected
+    code, listing = cli.json("conflicts", "--json")
+    assert listing["conflicts"] == []
+
+
+def test_an_unknown_policy_is_a_usage_error_and_saves_nothing(cli, sandboxes):
+    out = cli(*configure_args(sandboxes, "--conflict-policy", "person=loudest_wins"))
+    assert out.returncode == 64, out.stderr
+    assert "crm_wins" in out.stderr and "Traceback" not in out.stderr
+    assert not (cli.home / "config.toml").exists()
