@@ -138,3 +138,21 @@ def explain(db: Database, query: str) -> list[dict[str, Any]]:
                                 "ews_item_id": sh.ews_item_id, "sharing": sh.state, "reason": sh.reason,
                                 "recreate_blocked": sh.recreate_blocked, "label": sh.label})
     return results
+
+
+def unshared(db: Database) -> list[dict[str, Any]]:
+    """Items the connector no longer syncs and that the user can share again: Unshared Outlook items,
+    and CRM records whose Outlook copy the user deleted ("removed from Outlook"). Rows whose item is
+    linked again, or whose share request is waiting for the next sync, are left out."""
+    with Session(db.engine) as s:
+        linked_crm = set(s.exec(select(m.ItemLink.crm_id).where(m.ItemLink.crm_id.is_not(None))))
+        linked_ews = set(s.exec(select(m.ItemLink.ews_item_id).where(m.ItemLink.ews_item_id.is_not(None))))
+        out = []
+        for row in s.exec(select(m.SharingRow).where(m.SharingRow.state == "unshared").order_by(m.SharingRow.changed_at.desc())):
+            if (row.crm_id and row.crm_id in linked_crm) or (row.ews_item_id and row.ews_item_id in linked_ews):
+                continue
+            out.append({"key": row.key, "kind": row.kind, "crm_id": row.crm_id, "ews_item_id": row.ews_item_id,
+                        "state": row.state, "reason": row.reason, "label": row.label or row.crm_id or "",
+                        "removed_from_outlook": bool(row.reason == "outlook_delete" and row.crm_id),
+                        "changed_at": _iso(row.changed_at)})
+        return out

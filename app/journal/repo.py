@@ -489,6 +489,14 @@ class SqlJournal:
             s.delete(ews)  # an unshare that was not wanted: forget the change that asked for it
         s.add(link)
 
+    def _removed_from_outlook(self, kind: Kind, crm_id: str | None) -> m.SharingRow | None:
+        """The sharing row of a CRM record whose Outlook copy the user deleted (re-creation blocked)."""
+        if not crm_id:
+            return None
+        with self._session() as s:
+            row = s.get(m.SharingRow, f"{kind.value}:crm:{crm_id}")
+            return row if row is not None and row.state == "unshared" and row.reason == "outlook_delete" else None
+
     def request_sharing(self, link_id: str | None, *, kind: Kind, state: str, ews_item_id: str | None = None,
                         crm_id: str | None = None) -> None:
         """`unshare` of a linked item (state 'unshare_requested') or `share` of an Unshared/Native
@@ -501,12 +509,18 @@ class SqlJournal:
                 raise UsageError(f"no linked item {link_id!r}")
             crm_id = crm_id or link.crm_id
             ews_item_id = ews_item_id or link.ews_item_id
-        elif ews_item_id is None:
+        elif ews_item_id is None and not (state == "share_requested" and crm_id):
             raise UsageError("share needs the Outlook item (see `explain`)")
+        label = ""
         if state == "share_requested":
-            crm_id = None  # keyed by the Outlook item; the Person keeps its own record
+            removed = self._removed_from_outlook(kind, crm_id) if link_id is None else None
+            if removed is not None:
+                # its Outlook copy is gone: ask for a new one from the CRM record, under the same key
+                ews_item_id, label = None, removed.label
+            else:
+                crm_id = None  # keyed by the Outlook item; the Person keeps its own record
         rec = SharingRec(kind=kind, state=state, reason="user", crm_id=crm_id, ews_item_id=ews_item_id, link_id=link_id,
-                         recreate_blocked=False, changed_at=datetime.now(timezone.utc))
+                         recreate_blocked=False, changed_at=datetime.now(timezone.utc), label=label)
         self.write(Batch(sharing=[rec]))
 
 

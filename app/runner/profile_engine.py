@@ -53,6 +53,14 @@ class ProfileEngine:
         fields = {f: SIDE.get(side, side) for f, side in resolution.fields} or None
         self._journal(lambda j: j.resolve_conflict(conflict_id, KEEP[resolution.choice], fields))
 
+    def share_again(self, item: Any) -> None:
+        """"Share again" of an item the connector stopped syncing (an UnsharedView); the next cycle
+        shares it, or re-creates its Outlook copy from the CRM record when that copy was deleted."""
+        from app.domain.records import Kind
+
+        self._journal(lambda j: j.request_sharing(None, kind=Kind(item.kind), state="share_requested",
+                                                  ews_item_id=item.ews_item_id, crm_id=item.crm_id))
+
     def decide_hold(self, hold_id: str, decision: HoldDecision) -> None:
         if decision is HoldDecision.LATER:
             return

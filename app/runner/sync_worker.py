@@ -196,6 +196,11 @@ class SyncWorker(QObject):
     def resolve_conflict(self, conflict_id: str, resolution: Resolution) -> None:
         self._command("resolve_conflict", conflict_id, resolution)
 
+    @Slot(object)
+    def share_again(self, item: Any) -> None:
+        if self._command("share_again", item):
+            self.request_sync(None, "share-again")
+
     @Slot(str, object)
     def decide_hold(self, hold_id: str, decision: HoldDecision) -> None:
         if decision is HoldDecision.LATER:
@@ -376,6 +381,7 @@ class WorkerHandle(QObject):
     _resolve = Signal(str, object)
     _decide = Signal(str, object)
     _take_over = Signal()
+    _share_again = Signal(object)
     _network_back = Signal()
     _retry = Signal(str)
     _ignore = Signal(str)
@@ -405,6 +411,7 @@ class WorkerHandle(QObject):
         self._resolve.connect(self.worker.resolve_conflict, q)
         self._decide.connect(self.worker.decide_hold, q)
         self._take_over.connect(self.worker.take_over_lease, q)
+        self._share_again.connect(self.worker.share_again, q)
         self._retry.connect(self.worker.retry_item, q)
         self._network_back.connect(self.worker.network_back, q)
         self._ignore.connect(self.worker.ignore_item, q)
@@ -460,6 +467,9 @@ class WorkerHandle(QObject):
 
     def take_over_lease(self) -> None:
         self._take_over.emit()
+
+    def share_again(self, item: object) -> None:
+        self._share_again.emit(item)
 
     def retry_item(self, item: str) -> None:
         self._retry.emit(item)

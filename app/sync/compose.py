@@ -253,6 +253,12 @@ class KindPlanner:
             if rid in self.by_crm:
                 continue
             rec = st.crm
+            again = self._share_rec(crm_id=rid)
+            if again is not None and again.state == "share_requested" and not again.ews_item_id:
+                # "Share again" of a record whose Outlook copy was deleted: re-created now, if still wanted
+                wanted = st.change == "upsert" and rec is not None and not rec.deleted and st.in_scope
+                self.out.batch.sharing.append(replace(again, state="shared" if wanted else "unshared",
+                                                      reason="user" if wanted else "filter", changed_at=self.now))
             if st.change != "upsert" or rec is None or rec.deleted or not st.in_scope:
                 self._unstage(st)
                 continue

@@ -28,7 +28,7 @@ from app.sync.events import (
     ConflictRaised, CycleSummary, FatalIssue, FatalKind, HoldRaised, ItemIssue, Phase, Progress, empty_counts,
 )
 from app.sync.executor import Executor, Tally
-from app.sync.ingest import ingest_crm, ingest_outlook
+from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
@@ -191,7 +191,7 @@ class SyncEngine:
         for kind in self.config.kinds:
             if c.cancelled():
                 return
-            self._share_requests(c, kind, mailbox, journal)
+            self._share_requests(c, kind, crm, mailbox, journal)
             c.progress(Phase.INGEST_OUTLOOK, kind.value)
             res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
                                  known=self._known(journal, kind))
@@ -313,16 +313,33 @@ class SyncEngine:
         ops = [replace(o, state=PENDING) for o in journal.outbox([HELD]) if o.hold_id in ids]
         journal.write(Batch(holds=[replace(h, status="approved", decided_at=now) for h in holds], outbox=ops))
 
-    def _share_requests(self, c: _Cycle, kind: Kind, mailbox: Any, journal: Any) -> None:
-        """`share` of an Unshared or Native Outlook item: look it up and stage it as shared."""
+    def _share_requests(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
+        """`share` (or "Share again") of an Unshared or Native Outlook item, or of a CRM record whose
+        Outlook copy the user deleted: look it up and stage it, so planning shares or re-creates it."""
         rows = getattr(journal, "sharing_rows", None)
         sharing = rows(kind, "share_requested") if callable(rows) else journal.load(kind).sharing
-        recs = [s for s in sharing if s.state == "share_requested" and s.ews_item_id]
-        if not recs:
+        outlook = [s for s in sharing if s.state == "share_requested" and s.ews_item_id]
+        from_crm = [s for s in sharing if s.state == "share_requested" and s.crm_id and not s.ews_item_id]
+        if not outlook and not from_crm:
             return
-        got = mailbox.fetch(kind, [s.ews_item_id for s in recs])
-        stage = [Staged(Side.OUTLOOK, kind, g.item_id, "upsert", g.change_key, outlook=g) for g in got if g is not None]
-        journal.write(Batch(stage=stage))
+        now = self.clock.now()
+        stage: list[Staged] = []
+        settled = []  # requests that cannot be carried out go back to Unshared, so they are not retried forever
+        for rec, got in zip(outlook, mailbox.fetch(kind, [s.ews_item_id for s in outlook]) if outlook else []):
+            if got is None:
+                settled.append(replace(rec, state="unshared", changed_at=now))
+            else:
+                stage.append(Staged(Side.OUTLOOK, kind, got.item_id, "upsert", got.change_key, outlook=got))
+        if from_crm:
+            found = {r.id: r for r in crm.fetch(kind, [s.crm_id for s in from_crm])}
+            resolved, today = self._resolved(kind, crm), now.date()
+            for rec in from_crm:
+                record = found.get(rec.crm_id)
+                if record is None or record.deleted:
+                    settled.append(replace(rec, state="unshared", changed_at=now))
+                else:
+                    stage.append(crm_staged(record, evaluate(resolved, record.raw, today)))
+        journal.write(Batch(stage=stage, sharing=settled))
 
     # --- filters ---------------------------------------------------------------------------------
 

@@ -298,6 +298,7 @@ class ConnectorApp(QObject):
             window.saved.connect(self._settings_saved)
             window.rebuild_journal_requested.connect(lambda: self.perform("rebuild_journal"))
             window.take_over_lease_requested.connect(self.handle.take_over_lease)
+            window.share_again_requested.connect(self.handle.share_again)
             window.rerun_wizard_requested.connect(self.open_wizard)
             window.log_level_changed.connect(self.set_log_level)
             return window

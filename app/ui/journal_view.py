@@ -11,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from app.ui.ports import ActionView, ConflictView, FieldRow, HoldView, IssueView, RunView, StatusSnapshot
+from app.ui.ports import (
+    ActionView, ConflictView, FieldRow, HoldView, IssueView, RunView, StatusSnapshot, UnsharedView,
+)
 
 log = logging.getLogger("workbooks_connector.ui")
 
@@ -163,3 +165,10 @@ class ReaderJournalView:
     def explain(self, query: str) -> str:
         reader, db = self._reader()
         return explain_text(query, reader.explain(db, query) if db is not None else [])
+
+    def unshared(self) -> list[UnsharedView]:
+        reader, db = self._reader()
+        rows = reader.unshared(db) if db is not None else []
+        return [UnsharedView(kind=r["kind"], label=r["label"], reason=r["reason"],
+                             removed_from_outlook=r["removed_from_outlook"], changed_at=_dt(r["changed_at"]),
+                             crm_id=r["crm_id"], ews_item_id=r["ews_item_id"]) for r in rows]

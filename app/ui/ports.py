@@ -110,6 +110,19 @@ class RunView:
     actions: tuple[ActionView, ...] = ()
 
 
+@dataclass(frozen=True)
+class UnsharedView:
+    """An item the connector no longer syncs, which "Share again" brings back."""
+
+    kind: str
+    label: str
+    reason: str  # user | filter | outlook_delete | crm_delete | wizard
+    removed_from_outlook: bool  # the Outlook copy is gone: sharing again re-creates it
+    changed_at: datetime | None
+    crm_id: str | None = None
+    ews_item_id: str | None = None
+
+
 class JournalView(Protocol):
     """Read-only view of the journal for windows (journal/reader.py), on its own connection."""
 
@@ -119,6 +132,7 @@ class JournalView(Protocol):
     def issues(self) -> Sequence[IssueView]: ...
     def holds(self) -> Sequence[HoldView]: ...
     def explain(self, query: str) -> str: ...
+    def unshared(self) -> Sequence[UnsharedView]: ...
 
 
 # --- first-run wizard ------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -66,6 +68,7 @@ def _password() -> QLineEdit:
 class SettingsWindow(QWidget):
     saved = Signal(object)  # Settings
     rebuild_journal_requested = Signal()
+    share_again_requested = Signal(object)  # UnsharedView
     take_over_lease_requested = Signal()
     rerun_wizard_requested = Signal()
     log_level_changed = Signal(str)
@@ -220,7 +223,45 @@ class SettingsWindow(QWidget):
             self.share_existing.addItem(label, key)
         self.share_existing.setCurrentIndex(self.share_existing.findData(self.settings.sync.share_existing))
         f.addRow("Existing contacts (first sync):", self.share_existing)
+        f.addRow(QLabel("Not synced any more — select one and share it again:"))
+        self.unshared_list = QListWidget()
+        self.unshared_list.setObjectName("unsharedList")
+        self.unshared_list.setMaximumHeight(160)
+        self.unshared_list.itemSelectionChanged.connect(
+            lambda: self.share_again_button.setEnabled(bool(self.unshared_list.selectedItems())))
+        self.share_again_button = QPushButton("Share again")
+        self.share_again_button.setObjectName("shareAgain")
+        self.share_again_button.setEnabled(False)
+        self.share_again_button.clicked.connect(self._share_again)
+        f.addRow(self.unshared_list)
+        f.addRow(self.share_again_button)
+        self.load_unshared()
         return page
+
+    def load_unshared(self) -> None:
+        self.unshared_list.clear()
+        rows = list(self.journal.unshared()) if self.journal is not None else []
+        for row in rows:
+            kind = text.KIND_PLURALS.get(row.kind, row.kind).rstrip("s").lower()
+            what = text.UNSHARED_REASONS.get(row.reason, row.reason)
+            after = " — sharing again re-creates it in Outlook" if row.removed_from_outlook else ""
+            item = QListWidgetItem(f"{row.label or '(no name)'} ({kind}, {what}){after}")
+            item.setData(Qt.ItemDataRole.UserRole, row)
+            self.unshared_list.addItem(item)
+        if not rows:
+            empty = QListWidgetItem("Nothing: every item the connector knows is shared or was never shared.")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.unshared_list.addItem(empty)
+
+    def _share_again(self) -> None:
+        for item in self.unshared_list.selectedItems():
+            row = item.data(Qt.ItemDataRole.UserRole)
+            if row is None:
+                continue
+            self.share_again_requested.emit(row)
+            item.setText(f"{row.label or '(no name)'} — shared again at the next sync")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.share_again_button.setEnabled(False)
 
     def _schedule_tab(self) -> QWidget:
         page = QWidget()
@@ -371,6 +412,7 @@ class SettingsWindow(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt name
         self.read_autostart()
+        self.load_unshared()  # a sync may have unshared something since the window was made
         super().showEvent(event)
 
     # --- actions -------------------------------------------------------------------------------

@@ -60,6 +60,14 @@ CONFLICT_POLICY_LABELS = {
     "newest_wins": "The newest edit wins",
 }
 
+UNSHARED_REASONS = {
+    "user": "unshared by you",
+    "filter": "left the filter",
+    "outlook_delete": "removed from Outlook",
+    "crm_delete": "deleted in Workbooks after you edited it",
+    "wizard": "kept private at setup",
+}
+
 KIND_PLURALS = {"person": "Contacts", "task": "Tasks", "meeting": "Meetings"}
 
 LEAVE_FILTER_LABELS = {

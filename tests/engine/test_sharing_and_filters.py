@@ -102,3 +102,40 @@ def test_membership_is_reconciled_daily_not_every_cycle(world):
     world.clock.advance(hours=25)
     s = world.sync()
     assert world.crm.calls.get("list_scope") == 3 and s.unshared["outlook"] == 1  # once per kind
+
+
+def test_share_again_recreates_a_contact_the_user_deleted_in_outlook(world):
+    rec = world.crm.add(P, person(7))
+    world.sync()
+    (item,) = world.mailbox.live(P)
+    world.mailbox.user_delete(P, item.item_id)
+    world.sync()
+    world.sync()
+    assert world.mailbox.live(P) == []  # blocked: the user deleted it
+    (found,) = [r for r in reader.unshared(world.journal.db) if r["crm_id"] == rec.id]
+    assert found["reason"] == "outlook_delete" and found["removed_from_outlook"]
+
+    # `share QUERY` and "Share again" pass what explain found: the deleted item's id and the CRM id
+    world.journal.request_sharing(None, kind=P, state="share_requested", ews_item_id=found["ews_item_id"],
+                                  crm_id=rec.id)
+    s = world.sync()
+
+    (again,) = world.mailbox.live(P)
+    assert s.created["outlook"]["contacts"] == 1
+    assert again.marker is Sharing.SHARED and again.crm_id == rec.id and again.item_id != item.item_id
+    assert [r for r in reader.unshared(world.journal.db) if r["crm_id"] == rec.id] == []
+    n = len(world.mailbox.writes) + len(world.crm.writes)
+    world.sync()
+    assert len(world.mailbox.writes) + len(world.crm.writes) == n  # settled: not fetched or created again
+
+
+def test_share_request_for_an_item_that_vanished_settles_back_to_unshared(world):
+    native = world.mailbox.add(P, {"first_name": "Gone", "last_name": "Soon", "email1": "gone@soon.test"})
+    world.sync()
+    world.journal.request_sharing(None, kind=P, state="share_requested", ews_item_id=native.item_id)
+    world.mailbox.user_delete(P, native.item_id)
+    world.sync()
+    assert world.journal.sharing_rows(P, "share_requested") == []
+    fetches = world.mailbox.calls.get("fetch", 0)
+    world.sync()
+    assert world.mailbox.calls.get("fetch", 0) == fetches  # not looked up at every sync from now on

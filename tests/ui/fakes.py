@@ -18,6 +18,7 @@ from app.ui.ports import (
     RunView,
     SharingCounts,
     StatusSnapshot,
+    UnsharedView,
     WorkbooksSignIn,
 )
 from app.errors import AuthError, PrerequisiteError
@@ -119,6 +120,11 @@ class FakeJournal:
 
     def explain(self, query: str) -> str:
         return f"{query}: shared, linked to PER-1042, in the People filter (assigned to you). Last synced 12 minutes ago."
+
+    def unshared(self):
+        return [UnsharedView("person", "Tom Jones tom@jones.test", "outlook_delete", True, NOW - timedelta(days=1),
+                             crm_id="PER-7", ews_item_id="AAMk-gone"),
+                UnsharedView("task", "Send the quote", "user", False, NOW - timedelta(days=2), ews_item_id="AAMk-task")]
 
 
 @dataclass

@@ -360,3 +360,24 @@ def test_conflicts_tab_and_safety_policies_are_saved(qtbot):
     saved = store.saved[-1]
     assert saved.conflicts.person == "crm_wins" and saved.conflicts.task == "ask"
     assert saved.safety.leave_filter == "trash_unchanged" and saved.safety.crm_delete == "keep"
+
+
+def test_sharing_tab_lists_unshared_items_and_shares_one_again(qtbot):
+    from PySide6.QtWidgets import QListWidget
+
+    window = SettingsWindow(Store(), FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_tab("sharing")
+    listing = window.findChild(QListWidget, "unsharedList")
+    button = window.findChild(QPushButton, "shareAgain")
+    texts = [listing.item(i).text() for i in range(listing.count())]
+    assert texts[0].startswith("Tom Jones tom@jones.test (contact, removed from Outlook)")
+    assert "re-creates it in Outlook" in texts[0] and "unshared by you" in texts[1]
+    assert not button.isEnabled()
+    listing.item(0).setSelected(True)
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.share_again_requested) as sig:
+        button.click()
+    assert sig.args[0].crm_id == "PER-7" and sig.args[0].removed_from_outlook
+    assert "shared again at the next sync" in listing.item(0).text() and not button.isEnabled()

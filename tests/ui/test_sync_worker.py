@@ -194,3 +194,15 @@ def test_take_over_runs_a_cycle_right_away(qtbot, make_handle):
     with qtbot.waitSignal(handle.cycle_finished, timeout=5000):
         handle.take_over_lease()
     assert engine.commands == [("take_over_lease", ())] and len(engine.calls) == 1
+
+
+def test_share_again_is_written_by_the_worker_then_a_cycle_runs(qtbot, make_handle):
+    class SharingEngine(FakeEngine):
+        def share_again(self, item):
+            self.commands.append(("share_again", (item,)))
+
+    engine = SharingEngine()
+    handle = make_handle(engine)
+    with qtbot.waitSignal(handle.cycle_finished, timeout=5000):
+        handle.share_again("row")
+    assert engine.commands == [("share_again", ("row",))] and len(engine.calls) == 1
