@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--people", type=int, default=1000, metavar="N")
     be.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
     be.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("support-bundle", help="write a support bundle (ids, counts and error texts only)")
+    sp.add_argument("--output", metavar="FILE", help="zip file to write (default: workbooks-connector-support-"
+                                                     "<date>.zip in the current directory)")
+    sp.add_argument("--print", action="store_true", dest="print_only",
+                    help="show what the bundle would hold, write nothing")
     return p
 
 
@@ -221,6 +227,7 @@ COMMANDS: dict[str | None, str] = {
     "share": "app.commands.inspect:share",
     "unshare": "app.commands.inspect:unshare",
     "bench": "app.bench:run",
+    "support-bundle": "app.commands.support:run",
 }
 
 

@@ -176,6 +176,11 @@ class SettingsStoreImpl:
         finally:
             crm.client.close()
 
+    def support_bundle(self) -> dict[str, str]:
+        from app.support.bundle import collect
+
+        return collect(self.paths)
+
     def rebuild_journal(self) -> None:
         """Move the journal aside; the next cycle re-pairs items by their markers (no duplicates)."""
         from app.locks import ProfileLock

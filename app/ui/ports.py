@@ -227,3 +227,6 @@ class SettingsStore(Protocol):
 
     def rebuild_journal(self) -> None:
         """Queue a journal rebuild (applied by the worker before its next cycle)."""
+
+    def support_bundle(self) -> Mapping[str, str]:
+        """File name → text of the support bundle (ids, counts and error texts only)."""

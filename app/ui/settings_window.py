@@ -369,12 +369,24 @@ class SettingsWindow(QWidget):
         f.addRow("Log level:", self.log_level)
         f.addRow("Journal:", rebuild)
         f.addRow("Mailbox lease:", take)
+        bundle = QPushButton("Create a support bundle…")
+        bundle.setObjectName("supportBundle")
+        bundle.clicked.connect(self.open_support_bundle)
+        f.addRow("Diagnostics:", bundle)
         note = QLabel("Rebuilding re-pairs items by their markers and addresses; nothing is duplicated or deleted, "
                       "the next sync is just slower.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #6b7280;")
         f.addRow(note)
         return page
+
+    def open_support_bundle(self) -> None:
+        from app.support.bundle import default_name, write_zip
+        from app.ui.support_dialog import SupportBundleDialog
+
+        dialog = SupportBundleDialog(self.store.support_bundle(), write_zip, default_name(), self)
+        dialog.open()
+        self.support_dialog = dialog
 
     # --- start at sign-in (app/autostart) ---------------------------------------------------------
 

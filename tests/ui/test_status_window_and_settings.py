@@ -47,6 +47,9 @@ class Store:
     def rebuild_journal(self):
         pass
 
+    def support_bundle(self):
+        return {"about.txt": "workbooks-connector 0.1.0\n", "journal.json": '{"quick_check": ["ok"]}\n'}
+
     def autostart_command(self):
         return list(self.command or ["/opt/wbc/workbooks-connector", "--profile", "/home/p/profile"])
 
@@ -381,3 +384,38 @@ def test_sharing_tab_lists_unshared_items_and_shares_one_again(qtbot):
         button.click()
     assert sig.args[0].crm_id == "PER-7" and sig.args[0].removed_from_outlook
     assert "shared again at the next sync" in listing.item(0).text() and not button.isEnabled()
+
+
+def test_support_bundle_is_shown_before_it_is_saved(qtbot, tmp_path):
+    import zipfile
+
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    window = SettingsWindow(Store(), FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_tab("advanced")
+    window.findChild(QPushButton, "supportBundle").click()
+    dialog = window.support_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=2000)
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["about.txt", "journal.json"]
+    view = dialog.findChild(QPlainTextEdit, "bundle_about.txt")
+    assert view.isReadOnly() and view.toPlainText() == "workbooks-connector 0.1.0\n"
+    assert not list(tmp_path.iterdir())  # nothing written while the user reads
+    assert dialog.save_to(tmp_path / "bundle.zip")
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as zf:
+        assert zf.read("workbooks-connector-support/journal.json").decode() == '{"quick_check": ["ok"]}\n'
+    assert not dialog.isVisible()
+
+
+def test_support_bundle_save_failure_is_shown_and_the_dialog_stays(qtbot, tmp_path):
+    window = SettingsWindow(Store(), FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    window.open_support_bundle()
+    dialog = window.support_dialog
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert not dialog.save_to(blocker / "bundle.zip")  # a file where a folder should be
+    qtbot.waitUntil(lambda: dialog.findChild(QMessageBox, "supportBundleError") is not None, timeout=2000)
+    assert dialog.isVisible()

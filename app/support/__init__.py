@@ -1,0 +1,1 @@
+"""The support bundle (B24): what a user can send to support, read by them first."""
