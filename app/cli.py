@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what a field edited differently on both sides does: ask (default; it waits in "
                          "`conflicts`), crm_wins, outlook_wins or newest_wins; KIND person, task or meeting "
                          "limits it to one type (repeatable)")
+    cf.add_argument("--direction", action="append", default=[], metavar="[KIND=]DIRECTION",
+                    help="which way changes flow: both (default), to_outlook (Workbooks → Outlook only), "
+                         "to_workbooks (Outlook → Workbooks only) or off; KIND person, task or meeting limits it "
+                         "to one type (repeatable)")
     cf.add_argument("--ca-bundle", metavar="FILE",
                     help="extra CA certificates to trust (PEM), for Workbooks and the mailbox (and its sign-in service)")
     cf.add_argument("--email-capture-days", type=int, default=0, metavar="N",

@@ -91,6 +91,7 @@ class Safety:
 
 
 CONFLICT_POLICIES = ("ask", "crm_wins", "outlook_wins", "newest_wins")
+DIRECTIONS = ("both", "to_outlook", "to_workbooks")  # "off" is a kind left out of sync.kinds
 LEAVE_FILTER_POLICIES = ("keep", "trash_unchanged")
 CRM_DELETE_POLICIES = ("trash", "keep")
 
@@ -102,6 +103,15 @@ class Conflicts:
     person: str = "ask"
     task: str = "ask"
     meeting: str = "ask"
+
+
+@dataclass(frozen=True)
+class Directions:
+    """Per kind, which way changes flow (B31): both, Workbooks → Outlook only, Outlook → Workbooks only."""
+
+    person: str = "both"
+    task: str = "both"
+    meeting: str = "both"
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ class Settings:
     safety: Safety = field(default_factory=Safety)
     email: EmailOptions = field(default_factory=EmailOptions)
     conflicts: Conflicts = field(default_factory=Conflicts)
+    direction: Directions = field(default_factory=Directions)
     version: int = CONFIG_VERSION
 
     def validate(self) -> "Settings":
@@ -148,6 +159,9 @@ class Settings:
             policy = getattr(self.conflicts, kind)
             if policy not in CONFLICT_POLICIES:
                 raise ConfigError(f"conflicts.{kind} must be one of {', '.join(CONFLICT_POLICIES)}, not {policy!r}")
+            way = getattr(self.direction, kind)
+            if way not in DIRECTIONS:
+                raise ConfigError(f"direction.{kind} must be one of {', '.join(DIRECTIONS)}, not {way!r}")
         if self.safety.leave_filter not in LEAVE_FILTER_POLICIES:
             raise ConfigError(f"safety.leave_filter must be one of {', '.join(LEAVE_FILTER_POLICIES)}")
         if self.safety.crm_delete not in CRM_DELETE_POLICIES:
@@ -184,6 +198,7 @@ _SECTIONS = {
     "safety": Safety,
     "email": EmailOptions,
     "conflicts": Conflicts,
+    "direction": Directions,
 }
 
 
@@ -257,7 +272,7 @@ def save(settings: Settings, path: Path) -> None:
 
 
 __all__ = [
-    "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions", "Conflicts",
+    "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions", "Conflicts", "Directions",
     "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS", "MAILBOX_BACKENDS",
-    "CONFLICT_POLICIES", "LEAVE_FILTER_POLICIES", "CRM_DELETE_POLICIES",
+    "CONFLICT_POLICIES", "LEAVE_FILTER_POLICIES", "CRM_DELETE_POLICIES", "DIRECTIONS",
 ]

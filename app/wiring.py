@@ -227,6 +227,7 @@ def engine_config(settings: Settings, crm: Any) -> Any:
         conflict_policy={k: getattr(settings.conflicts, k.value) for k in Kind},
         leave_filter_policy=settings.safety.leave_filter,
         crm_delete_policy=settings.safety.crm_delete,
+        direction={k: getattr(settings.direction, k.value) for k in Kind},
     )
 
 

@@ -56,13 +56,16 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
         mb = st.MailboxAccount(ews_url=args.ews_url, address=args.mailbox.strip().lower(), username=args.ews_username,
                                auth=args.ews_auth, password_env=args.ews_password_env, ca_bundle=args.ca_bundle or "")
     person_filter = filters.parse_cli_filter(args.filter)
+    directions, switched_off = sync_directions(getattr(args, "direction", []))
     days = getattr(args, "email_capture_days", 0) or 0
     if not 0 <= days <= 90:
         raise ConfigError("--email-capture-days is between 0 and 90")
     settings = st.Settings(
         workbooks=wb,
         mailbox=mb,
-        sync=st.SyncOptions(schedule=args.schedule, share_existing=args.share_existing, share_new=args.share_new == "yes"),
+        sync=st.SyncOptions(schedule=args.schedule, share_existing=args.share_existing, share_new=args.share_new == "yes",
+                            kinds=tuple(k for k in st.KINDS if k not in switched_off)),
+        direction=directions,
         filters=st.Filters(person=person_filter.to_json()),
         conflicts=conflict_policies(getattr(args, "conflict_policy", [])),
         email=st.EmailOptions(capture_days_back=days,
@@ -72,20 +75,32 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
 
 
 def conflict_policies(specs: list[str]) -> st.Conflicts:
-    """`--conflict-policy crm_wins` sets every kind; `--conflict-policy task=outlook_wins` one kind;
-    later flags override earlier ones."""
+    return st.Conflicts(**_per_kind("--conflict-policy", specs, st.CONFLICT_POLICIES))
+
+
+def _per_kind(flag: str, specs: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
+    """`--flag VALUE` sets every kind, `--flag KIND=VALUE` one kind; later flags override earlier ones."""
     chosen: dict[str, str] = {}
     for spec in specs:
-        kind, _, policy = spec.rpartition("=")
-        policy = policy.strip().lower().replace("-", "_")
-        if policy not in st.CONFLICT_POLICIES:
-            raise UsageError(f"--conflict-policy {spec!r}: the policy is one of {', '.join(st.CONFLICT_POLICIES)}")
+        kind, _, value = spec.rpartition("=")
+        value = value.strip().lower().replace("-", "_")
+        if value not in allowed:
+            raise UsageError(f"{flag} {spec!r}: use one of {', '.join(allowed)}")
         kinds = [kind.strip().lower()] if kind else list(st.KINDS)
         for k in kinds:
             if k not in st.KINDS:
-                raise UsageError(f"--conflict-policy {spec!r}: the type is one of {', '.join(st.KINDS)}")
-            chosen[k] = policy
-    return st.Conflicts(**chosen)
+                raise UsageError(f"{flag} {spec!r}: the type is one of {', '.join(st.KINDS)}")
+            chosen[k] = value
+    return chosen
+
+
+def sync_directions(specs: list[str]) -> tuple[st.Directions, set[str]]:
+    """Directions per kind, and the kinds switched off."""
+    chosen = _per_kind("--direction", specs, st.DIRECTIONS + ("off",))
+    off = {k for k, v in chosen.items() if v == "off"}
+    if off == set(st.KINDS):
+        raise UsageError("--direction: at least one type must stay on")
+    return st.Directions(**{k: v for k, v in chosen.items() if v != "off"}), off
 
 
 def _graph_account(args: Any) -> tuple[st.MailboxAccount, str]:

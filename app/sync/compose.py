@@ -15,6 +15,7 @@ from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
 from app.sync import guards, retry
 from app.sync.classify import SideView, crm_side, outlook_side
 from app.sync.config import EngineConfig
+from app.sync.direction import directed, forced_policy
 from app.sync.planner import WRITE_OPS, Action, CState, Decision, OState, PairView, decide
 from app.sync.ports import CrmPort, MailboxPort
 from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, label_of, needs_marker, share_decision
@@ -117,8 +118,12 @@ class KindPlanner:
         return link.id[:8]
 
     def _policy_view(self, **kw: Any) -> PairView:
-        return PairView(kind=self.kind, conflict_policy=self.cfg.policy_for(self.kind),
+        direction = self.cfg.direction_for(self.kind)
+        return PairView(kind=self.kind, conflict_policy=forced_policy(direction) or self.cfg.policy_for(self.kind),
                         leave_policy=self.cfg.leave_filter_policy, crm_delete_policy=self.cfg.crm_delete_policy, **kw)
+
+    def _decide(self, view: PairView) -> Decision:
+        return directed(decide(view), self.cfg.direction_for(self.kind), view.base)
 
     # --- main ----------------------------------------------------------------------------------
 
@@ -203,7 +208,7 @@ class KindPlanner:
             has_attendees=bool(item.has_attendees) if item is not None else False,
             created_by_connector=link.origin == "crm", newest=_newest(item, rec),
         )
-        d = decide(view)
+        d = self._decide(view)
         self.items.append(Planned(link, d, ov, cv, label=self._label(link, rec)))
 
     # --- unlinked items ------------------------------------------------------------------------
@@ -357,7 +362,7 @@ class KindPlanner:
             srec = self._share_rec(crm_id=rec.id)
             view = self._policy_view(outlook=OState.MISSING, crm=CState.NEW, linked=False, crm_fields=rec.fields,
                                      recreate_blocked=blocks_recreate(srec))
-            d = decide(view)
+            d = self._decide(view)
             if not d.actions:
                 self._unstage(self.sc.get(rec.id))
                 continue
@@ -382,7 +387,7 @@ class KindPlanner:
     def _create_crm(self, item: OutlookItem) -> None:
         view = self._policy_view(outlook=OState.NEW, crm=CState.MISSING, linked=False, outlook_fields=item.fields,
                                  share=True)
-        d = decide(view)
+        d = self._decide(view)
         fields = canonical(self.kind, item.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
                     ews_fields=fields, ews_hash=content_hash(self.kind, fields), origin="outlook", in_scope=True)
@@ -397,7 +402,7 @@ class KindPlanner:
                     crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope)
         view = self._policy_view(outlook=OState.NEW, crm=CState.NEW, linked=False, outlook_fields=of, crm_fields=cf,
                                  matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees)
-        d = decide(view)
+        d = self._decide(view)
         if d.conflict_kind:
             link = replace(link, state=CONFLICTED)
         self._unstage(self.so.get(item.item_id))

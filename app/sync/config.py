@@ -9,6 +9,7 @@ from app.domain.records import Kind
 
 ASK, CRM_WINS, OUTLOOK_WINS, NEWEST_WINS = "ask", "crm_wins", "outlook_wins", "newest_wins"
 KEEP_UNSHARED, TRASH_UNCHANGED = "keep", "trash_unchanged"
+BOTH, TO_OUTLOOK, TO_WORKBOOKS = "both", "to_outlook", "to_workbooks"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class EngineConfig:
     conflict_policy: Mapping[Kind, str] = field(default_factory=lambda: {k: ASK for k in Kind})
     crm_delete_policy: str = "trash"  # trash | keep (CRM deletion -> Outlook copy)
     my_queues: Mapping[Kind, str] = field(default_factory=dict)  # resolved ":my_queue:" per kind
+    direction: Mapping[Kind, str] = field(default_factory=dict)  # both | to_outlook | to_workbooks (B31)
     email: EmailOptions = field(default_factory=EmailOptions)
     crm_batch: int = 100
     overlap_seconds: int = 120  # delta re-reads this much before the mark
@@ -48,6 +50,9 @@ class EngineConfig:
 
     def policy_for(self, kind: Kind) -> str:
         return self.conflict_policy.get(kind, ASK)
+
+    def direction_for(self, kind: Kind) -> str:
+        return self.direction.get(kind, BOTH)
 
     def __post_init__(self) -> None:
         if self.share_existing not in ("all", "none", "matching"):

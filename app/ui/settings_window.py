@@ -210,6 +210,17 @@ class SettingsWindow(QWidget):
 
     def _sharing_tab(self) -> QWidget:
         page, f = _form()
+        self.direction_boxes: dict[str, QComboBox] = {}
+        for kind in KINDS:
+            current = getattr(self.settings.direction, kind) if kind in self.settings.sync.kinds else "off"
+            box = _choice(text.DIRECTION_LABELS, current)
+            box.setObjectName(f"direction_{kind}")
+            self.direction_boxes[kind] = box
+            f.addRow(f"{text.KIND_PLURALS[kind]} sync:", box)
+        way = QLabel("One way: changes on the other side stay there and are not carried over; nothing is deleted.")
+        way.setWordWrap(True)
+        way.setStyleSheet("color: #6b7280;")
+        f.addRow(way)
         self.share_new = QCheckBox("Share new Outlook contacts, tasks and meetings automatically")
         self.share_new.setChecked(self.settings.sync.share_new)
         f.addRow(self.share_new)
@@ -440,7 +451,10 @@ class SettingsWindow(QWidget):
             mailbox=replace(s.mailbox, ews_url=self.mb_url.text().strip(), address=self.mb_address.text().strip(),
                             username=self.mb_user.text().strip(), auth=self.mb_auth.currentData()),
             sync=replace(s.sync, schedule=schedule, share_new=self.share_new.isChecked(),
-                         share_existing=self.share_existing.currentData()),
+                         share_existing=self.share_existing.currentData(),
+                         kinds=tuple(k for k, box in self.direction_boxes.items() if box.currentData() != "off")),
+            direction=replace(s.direction, **{k: box.currentData() for k, box in self.direction_boxes.items()
+                                              if box.currentData() != "off"}),
             filters=filters,
             email=replace(s.email, enabled=self.email_enabled.isChecked(), record_bcc=self.email_bcc.isChecked(),
                           capture_days_back=int(self.email_days.currentData()),

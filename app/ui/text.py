@@ -68,6 +68,13 @@ UNSHARED_REASONS = {
     "wizard": "kept private at setup",
 }
 
+DIRECTION_LABELS = {
+    "both": "Both ways",
+    "to_outlook": "Workbooks → Outlook only",
+    "to_workbooks": "Outlook → Workbooks only",
+    "off": "Off",
+}
+
 KIND_PLURALS = {"person": "Contacts", "task": "Tasks", "meeting": "Meetings"}
 
 LEAVE_FILTER_LABELS = {

@@ -33,3 +33,22 @@ def test_an_unknown_policy_is_a_usage_error_and_saves_nothing(cli, sandboxes):
     assert out.returncode == 64, out.stderr
     assert "crm_wins" in out.stderr and "Traceback" not in out.stderr
     assert not (cli.home / "config.toml").exists()
+
+
+def test_one_way_people_keep_outlook_edits_out_of_workbooks(cli, sandboxes):
+    out = cli(*configure_args(sandboxes, "--direction", "person=to_outlook", "--direction", "meeting=off"))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0 and first["created"]["outlook"]["meetings"] == 0, first
+    person = my_people(sandboxes)[0]
+    contact = contact_for(sandboxes, person["main_location[email]"].lower())
+    sandboxes.ews.edit_item(contact["id"], JobTitle="Outlook only")
+    code, summary = cli.json("sync", "--json")
+    assert code == 0 and summary["updated"]["crm"]["people"] == 0, summary
+    assert sandboxes.crm.get_record("people", person["id"])["person_job_title"] != "Outlook only"
+
+    sandboxes.crm.bump_version("people", person["id"], employer_name="Source Ltd")
+    code, summary = cli.json("sync", "--json")
+    assert code == 0 and summary["updated"]["outlook"]["contacts"] == 1, summary
+    props = sandboxes.ews.describe(contact["id"])["props"]
+    assert props["CompanyName"] == "Source Ltd" and props["JobTitle"] == "Outlook only"

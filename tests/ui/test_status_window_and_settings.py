@@ -419,3 +419,20 @@ def test_support_bundle_save_failure_is_shown_and_the_dialog_stays(qtbot, tmp_pa
     assert not dialog.save_to(blocker / "bundle.zip")  # a file where a folder should be
     qtbot.waitUntil(lambda: dialog.findChild(QMessageBox, "supportBundleError") is not None, timeout=2000)
     assert dialog.isVisible()
+
+
+def test_direction_per_type_is_saved_and_off_leaves_the_type_out(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    store = Store()
+    window = SettingsWindow(store, FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    people = window.findChild(QComboBox, "direction_person")
+    meetings = window.findChild(QComboBox, "direction_meeting")
+    assert people.currentData() == "both"
+    people.setCurrentIndex(people.findData("to_outlook"))
+    meetings.setCurrentIndex(meetings.findData("off"))
+    assert window.save()
+    saved = store.saved[-1]
+    assert saved.direction.person == "to_outlook" and saved.sync.kinds == ("person", "task")

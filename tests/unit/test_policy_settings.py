@@ -66,3 +66,30 @@ def test_engine_receives_the_chosen_policies():
     cfg = engine_config(settings, SimpleNamespace(my_queue=_Crm().my_queue))
     assert cfg.policy_for(Kind.TASK) == "newest_wins" and cfg.policy_for(Kind.PERSON) == "ask"
     assert cfg.leave_filter_policy == "trash_unchanged" and cfg.crm_delete_policy == "keep"
+
+
+def test_directions_round_trip_and_reach_the_engine(tmp_path):
+    s = st.Settings(direction=st.Directions(person="to_outlook", task="to_workbooks"))
+    path = tmp_path / "config.toml"
+    st.save(s, path)
+    assert st.load(path) == s
+    cfg = engine_config(s, SimpleNamespace(my_queue=_Crm().my_queue))
+    assert cfg.direction_for(Kind.PERSON) == "to_outlook" and cfg.direction_for(Kind.MEETING) == "both"
+
+
+def test_configure_direction_flags_and_off():
+    from app.commands.configure import sync_directions
+
+    assert sync_directions([]) == (st.Directions(), set())
+    assert sync_directions(["to-outlook", "task=off"]) == (st.Directions("to_outlook", "both", "to_outlook"), {"task"})
+    with pytest.raises(UsageError):
+        sync_directions(["off"])
+    with pytest.raises(UsageError):
+        sync_directions(["person=sideways"])
+
+
+def test_unknown_direction_in_the_file_is_named(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[direction]\nmeeting = 'sideways'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="direction.meeting"):
+        st.load(path)
