@@ -64,6 +64,19 @@ class AuthError(AppError):
     title = "Sign-in refused"
 
 
+class SignInAgainRequired(AuthError):
+    """A saved interactive sign-in (Microsoft 365) can no longer be refreshed silently: the
+    person has to sign in again. Its own type so the tray can offer the sign-in itself."""
+
+    title = "Sign in to Microsoft 365 again"
+
+
+class SignInTimedOut(AuthError):
+    """Nobody completed a device-code sign-in before the wait ended (or the code expired)."""
+
+    title = "The Microsoft 365 sign-in was not completed"
+
+
 class PrerequisiteError(AppError):
     """A licence, extension or capability is missing; the message names what to ask for."""
 

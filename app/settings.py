@@ -62,6 +62,20 @@ class MailboxAccount:
     token_env: str = ""
 
 
+def graph_account(address: str, client_id: str = "", *, tenant: str = "", authority_host: str = "",
+                  graph_url: str = "", ca_bundle: str = "", token_env: str = "") -> MailboxAccount:
+    """The Microsoft Graph mailbox account as `configure --mailbox-api graph` and the wizard
+    write it: blanks take the Microsoft 365 defaults, addresses lose trailing slashes."""
+    defaults = MailboxAccount()
+    return MailboxAccount(
+        backend="graph", address=address.strip().lower(), ca_bundle=ca_bundle or "",
+        client_id=(client_id or "").strip(), tenant=(tenant or defaults.tenant).strip(),
+        authority_host=(authority_host or defaults.authority_host).strip().rstrip("/"),
+        graph_url=(graph_url or defaults.graph_url).strip().rstrip("/"),
+        token_env=token_env or "",
+    )
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     schedule: str = "hourly"

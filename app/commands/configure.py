@@ -106,14 +106,9 @@ def sync_directions(specs: list[str]) -> tuple[st.Directions, set[str]]:
 def _graph_account(args: Any) -> tuple[st.MailboxAccount, str]:
     """The Microsoft Graph mailbox account, and the bearer token of --graph-token-env ("" when the
     device-code sign-in is used instead)."""
-    defaults = st.MailboxAccount()
-    mb = st.MailboxAccount(
-        backend="graph", address=args.mailbox.strip().lower(), ca_bundle=args.ca_bundle or "",
-        client_id=(args.graph_client_id or "").strip(), tenant=(args.graph_tenant or defaults.tenant).strip(),
-        authority_host=(args.graph_authority_host or defaults.authority_host).strip().rstrip("/"),
-        graph_url=(args.graph_url or defaults.graph_url).strip().rstrip("/"),
-        token_env=args.graph_token_env or "",
-    )
+    mb = st.graph_account(args.mailbox, args.graph_client_id or "", tenant=args.graph_tenant or "",
+                          authority_host=args.graph_authority_host or "", graph_url=args.graph_url or "",
+                          ca_bundle=args.ca_bundle or "", token_env=args.graph_token_env or "")
     token = _env(args.graph_token_env, "Microsoft Graph access token") if args.graph_token_env else ""
     return mb, token
 

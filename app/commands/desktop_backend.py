@@ -12,7 +12,7 @@ from app import settings as st
 from app import wiring
 from app.domain.filters import Filter
 from app.domain.records import Kind
-from app.errors import SecretsUnavailable
+from app.errors import ConfigError, SecretsUnavailable
 from app.paths import ProfilePaths
 from app.ui.ports import (
     DatabaseChoice,
@@ -36,8 +36,21 @@ def _crm(creds: WorkbooksCredentials) -> Any:
 
 
 def _mb_settings(creds: MailboxCredentials, timezone_name: str = "") -> st.Settings:
+    if creds.backend == "graph":
+        return st.Settings(mailbox=st.graph_account(creds.address, creds.client_id, tenant=creds.tenant,
+                                                    authority_host=creds.authority_host, graph_url=creds.graph_url,
+                                                    ca_bundle=creds.ca_bundle))
     return st.Settings(mailbox=st.MailboxAccount(ews_url=creds.ews_url, address=creds.address.strip().lower(),
                                                  username=creds.username, auth=creds.auth, timezone=timezone_name))
+
+
+def _connect_mailbox(settings: st.Settings, password: str, tokens: Any = None) -> Any:
+    """The mailbox for a wizard check: Graph uses the wizard's own sign-in (not yet in the keyring)."""
+    if settings.mailbox.backend == "graph" and tokens is not None:
+        from app.connectors.graph import GraphMailbox
+
+        return GraphMailbox.connect(wiring.graph_settings(settings), tokens)
+    return wiring.connect_mailbox(settings, password)
 
 
 def count_scope(crm: Any, kind: Kind, flt: Filter) -> int:
@@ -65,23 +78,40 @@ class WizardBackendImpl:
         finally:
             crm.client.close()
 
+    def graph_sign_in(self, creds: MailboxCredentials, *, pending: bool = True) -> Any:
+        from app.commands.configure import no_keyring_for_graph
+        from app.connectors.graph import GraphSignIn
+
+        if not secrets.keyring_usable():
+            raise no_keyring_for_graph()  # as configure: a sign-in that cannot be kept is refused
+        signin = GraphSignIn.from_settings(wiring.graph_settings(_mb_settings(creds)))
+        return signin.keep_pending() if pending else signin
+
     def test_mailbox(self, creds: MailboxCredentials) -> MailboxCheck:
-        from app.connectors.ews.client import check_connection
         from app.locks import LEASE_EXPIRY, machine_identity
 
         settings = _mb_settings(creds)
-        info = check_connection(wiring.ews_settings(settings, creds.password))
+        if creds.backend == "graph":
+            from app.connectors.graph import check_connection as graph_check
+
+            identity = graph_check(wiring.graph_settings(settings), creds.tokens)
+            server = "Microsoft 365 (Microsoft Graph)"
+        else:
+            from app.connectors.ews.client import check_connection
+
+            info = check_connection(wiring.ews_settings(settings, creds.password))
+            identity, server = info.identity, f"Exchange (build {info.build})"
         holder, since = None, None
-        mailbox = wiring.connect_mailbox(settings, creds.password)
+        mailbox = _connect_mailbox(settings, creds.password, creds.tokens)
         try:
-            lease = wiring.connect_lease(mailbox).read_lease()
+            lease = wiring.connect_lease(mailbox, settings).read_lease()
             me = machine_identity(self.paths.ensure().lease)
             now = datetime.now(timezone.utc)
             if lease is not None and lease.holder_machine_id != me.machine_id and now - lease.heartbeat_at < LEASE_EXPIRY:
                 holder, since = lease.holder_host, lease.heartbeat_at
         finally:
             mailbox.close()
-        return MailboxCheck(info.identity, f"Exchange (build {info.build})", holder, since)
+        return MailboxCheck(identity, server, holder, since)
 
     def preview_counts(self, creds: WorkbooksCredentials, filters: Mapping[str, Filter]) -> Mapping[str, int]:
         crm = _crm(creds)
@@ -92,7 +122,7 @@ class WizardBackendImpl:
 
     def sharing_counts(self, creds: WorkbooksCredentials, mailbox: MailboxCredentials) -> SharingCounts:
         crm = _crm(creds)
-        box = wiring.connect_mailbox(_mb_settings(mailbox), mailbox.password)
+        box = _connect_mailbox(_mb_settings(mailbox), mailbox.password, mailbox.tokens)
         try:
             addresses: set[str] = set()
             existing = 0
@@ -123,7 +153,7 @@ class WizardBackendImpl:
         from app.sync.engine import SyncEngine
 
         crm = wiring.connect_crm(result.settings, result.workbooks_secret)
-        box = wiring.connect_mailbox(result.settings, result.mailbox_password)
+        box = _connect_mailbox(result.settings, result.mailbox_password, result.mailbox_tokens)
         journal = open_journal(None)  # in memory: the real journal is untouched until the user confirms
         try:
             engine = SyncEngine(crm, box, journal, wiring.engine_config(result.settings, crm), wiring.SystemClock())
@@ -136,8 +166,18 @@ class WizardBackendImpl:
 
 def persist_wizard_result(paths: ProfilePaths, result: WizardResult) -> None:
     """The wizard's last page was confirmed: verify once more, keep the secrets, save settings."""
-    from app.commands.configure import verify
+    from app.commands.configure import no_keyring_for_graph, verify
 
+    if result.settings.mailbox.backend == "graph":
+        # configure's Graph route with the wizard's sign-in, which reaches the keyring only now
+        tokens = result.mailbox_tokens
+        if tokens is None:
+            raise ConfigError("sign in to Microsoft 365 on the mailbox page first")
+        settings, _identities = verify(result.settings, result.workbooks_secret, "", graph_sign_in=lambda: tokens)
+        if not tokens.keep():
+            raise no_keyring_for_graph()
+        save_settings(paths, settings, {"workbooks": result.workbooks_secret})
+        return
     settings, _identities = verify(result.settings, result.workbooks_secret, result.mailbox_password)
     save_settings(paths, settings, {"workbooks": result.workbooks_secret, "mailbox": result.mailbox_password})
 

@@ -306,7 +306,8 @@ class SyncWorker(QObject):
             summary = engine.run_cycle(**kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a FatalIssue
             fatal = fatal_from_exception(exc)
-            if fatal.kind in (FatalKind.AUTH, FatalKind.CONFIG, FatalKind.JOURNAL, FatalKind.UNEXPECTED):
+            if fatal.kind in (FatalKind.AUTH, FatalKind.SIGN_IN_AGAIN, FatalKind.CONFIG, FatalKind.JOURNAL,
+                              FatalKind.UNEXPECTED):
                 self._close_engine()  # rebuilt with fresh clients/settings next time
         finally:
             self._running = False

@@ -15,6 +15,7 @@ from app.errors import (
     JournalError,
     LeaseHeld,
     PrerequisiteError,
+    SignInAgainRequired,
     TransientError,
 )
 from app.sync.events import FatalIssue, FatalKind
@@ -66,6 +67,7 @@ class HoldDecision(str, Enum):
 
 _BY_TYPE: tuple[tuple[type[BaseException], FatalKind], ...] = (
     (LeaseHeld, FatalKind.LEASE),
+    (SignInAgainRequired, FatalKind.SIGN_IN_AGAIN),  # before AuthError: the tray offers the sign-in
     (AuthError, FatalKind.AUTH),
     (PrerequisiteError, FatalKind.PREREQUISITE),
     (JournalError, FatalKind.JOURNAL),

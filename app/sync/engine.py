@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from app.domain.filters import MY_QUEUE, Filter, evaluate, resolve
 from app.domain.records import CrmRecord, Kind, Side
-from app.errors import AppError, AuthError, ConfigError, JournalError, PrerequisiteError, TransientError
+from app.errors import (AppError, AuthError, ConfigError, JournalError, PrerequisiteError, SignInAgainRequired,
+                        TransientError)
 from app.sync.compose import KindPlanner
 from app.sync.config import EngineConfig
 from app.sync.events import (
@@ -390,6 +391,8 @@ def _accepts_known(mailbox: Any) -> bool:
 
 
 def _fatal_kind(exc: AppError) -> FatalKind:
+    if isinstance(exc, SignInAgainRequired):
+        return FatalKind.SIGN_IN_AGAIN
     if isinstance(exc, AuthError):
         return FatalKind.AUTH
     if isinstance(exc, PrerequisiteError):

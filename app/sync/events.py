@@ -57,6 +57,7 @@ class HoldRaised:
 
 class FatalKind(str, Enum):
     AUTH = "auth"
+    SIGN_IN_AGAIN = "sign_in_again"  # an interactive sign-in expired or was revoked (SignInAgainRequired)
     PREREQUISITE = "prerequisite"
     LEASE = "lease"
     JOURNAL = "journal"

@@ -191,6 +191,8 @@ class ConnectorApp(QObject):
             self._raise(self.status_window)
         elif key == "about":
             self.show_about()
+        elif key == "graph_sign_in":
+            self.sign_in_again()
         elif key == "allow_once":
             h.allow_mass_delete_once()
         elif key == "take_over_lease":
@@ -344,6 +346,31 @@ class ConnectorApp(QObject):
                 pass
         self.fatal_box = fatal_dialog(fatal, self.perform)
         self.fatal_box.show()
+
+    def sign_in_again(self) -> QWidget | None:
+        """Re-consent (issue 10): a Microsoft 365 device-code sign-in straight into the keyring, then
+        a sync. The worker dropped its engine on the error, so the next one reads the new sign-in."""
+        if self.wizard_backend is None or self.settings_store is None:
+            return None
+        window = self.windows.get("graph_sign_in")
+        if window is not None and window.isVisible():
+            self._raise(window)
+            return window
+        from app.ui.ports import MailboxCredentials
+        from app.ui.wizard.device_sign_in import SignInAgainDialog
+
+        try:
+            creds = MailboxCredentials.from_settings(self.settings_store.load())
+        except Exception:  # noqa: BLE001 - an unreadable config must not break the tray
+            log.warning("could not read the mailbox settings", exc_info=True)
+            return None
+        backend = self.wizard_backend
+        dialog = SignInAgainDialog(lambda: backend.graph_sign_in(creds, pending=False), creds.address)
+        dialog.signed_in.connect(lambda _address: self.handle.sync_now(reason="signed-in"))
+        self.windows["graph_sign_in"] = dialog
+        self._raise(dialog)
+        dialog.start()
+        return dialog
 
     def show_about(self) -> None:
         box = QMessageBox(QMessageBox.Icon.NoIcon, "About Workbooks connector",

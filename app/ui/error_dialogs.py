@@ -20,6 +20,7 @@ log = logging.getLogger("workbooks_connector.ui")
 # kind -> (button label, action key handled by the application)
 FLOWS: dict[FatalKind, tuple[str, str]] = {
     FatalKind.AUTH: ("Sign in again…", "settings:accounts"),
+    FatalKind.SIGN_IN_AGAIN: ("Sign in to Microsoft 365…", "graph_sign_in"),
     FatalKind.PREREQUISITE: ("Copy message for my administrator", "copy_admin_message"),
     FatalKind.LEASE: ("Move syncing to this computer", "take_over_lease"),
     FatalKind.JOURNAL: ("Rebuild the journal…", "rebuild_journal"),

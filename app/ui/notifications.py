@@ -49,6 +49,10 @@ def conflict_note(count: int) -> Note:
 
 
 def failure_note(fatal: FatalIssue) -> Note:
+    if fatal.kind is FatalKind.SIGN_IN_AGAIN:  # a click opens the sign-in itself, not the status window
+        return Note("failure", "Sign in to Microsoft 365 again",
+                    "The saved sign-in has expired or was revoked, so syncing has stopped. Click to sign in; syncing "
+                    "resumes straight after.", "warning", "graph_sign_in")
     level = "warning" if fatal.kind is FatalKind.TRANSIENT else "error"
     message = fatal.message if len(fatal.message) <= 160 else fatal.message[:157] + "…"
     return Note("failure", fatal.title, message, level, "status")

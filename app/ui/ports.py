@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from app.domain.filters import Filter
 from app.settings import Settings
@@ -155,6 +155,31 @@ class MailboxCredentials:
     username: str
     password: str
     auth: str = "ntlm"  # basic | ntlm
+    backend: str = "ews"  # ews | graph (Exchange Online over Microsoft Graph)
+    client_id: str = ""  # graph: the Entra app registration; blanks below take the Microsoft 365 defaults
+    tenant: str = ""
+    authority_host: str = ""
+    graph_url: str = ""
+    ca_bundle: str = ""
+    tokens: Any = field(default=None, repr=False, compare=False)  # graph: the signed-in GraphSignIn
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MailboxCredentials":
+        """The saved mailbox account (no secrets), e.g. to sign in to Microsoft 365 again."""
+        mb = settings.mailbox
+        return cls(mb.ews_url, mb.address, mb.username, "", mb.auth, backend=mb.backend, client_id=mb.client_id,
+                   tenant=mb.tenant, authority_host=mb.authority_host, graph_url=mb.graph_url,
+                   ca_bundle=mb.ca_bundle)
+
+
+class DeviceSignIn(Protocol):
+    """A Microsoft 365 device-code sign-in (app.connectors.graph.GraphSignIn): start_device_flow()
+    returns what to show (user_code, verification_uri, message, expires_at); finish_device_flow()
+    blocks on a worker thread until approved (returns the address) or raises AuthError."""
+
+    def start_device_flow(self) -> Any: ...
+
+    def finish_device_flow(self, flow: Any, *, timeout: float | None = None, cancelled: Any = None) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -192,6 +217,7 @@ class WizardResult:
     mailbox_password: str
     take_over_lease: bool = False
     mail_sync_also: bool = False  # Workbooks' server-side Mail Sync also serves this mailbox (B4)
+    mailbox_tokens: Any = field(default=None, repr=False, compare=False)  # graph: the wizard's pending sign-in
 
 
 class WizardBackend(Protocol):
@@ -204,6 +230,11 @@ class WizardBackend(Protocol):
         """Missing licence/extension/capabilities by name (or raise PrerequisiteError(missing=))."""
 
     def test_mailbox(self, creds: MailboxCredentials) -> MailboxCheck: ...
+
+    def graph_sign_in(self, creds: MailboxCredentials, *, pending: bool = True) -> DeviceSignIn:
+        """A Microsoft 365 sign-in for `creds` (backend "graph"), built on a probe thread. `pending`
+        keeps what the sign-in gets in memory until the wizard is confirmed; else it goes to the
+        keyring at once (signing in again from the tray). SecretsUnavailable without a keyring."""
 
     def preview_counts(self, creds: WorkbooksCredentials, filters: Mapping[str, Filter]) -> Mapping[str, int]: ...
 

@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from app.sync.events import FatalKind
 from app.ui import resources
 from app.ui.models.status_model import StatusModel
 
@@ -55,6 +56,18 @@ class TrayController(QObject):
     @Slot()
     def rebuild_menu(self) -> None:
         fill_menu(self.menu, self.model, self._trigger)
+        self._offer_sign_in()
+
+    def _offer_sign_in(self) -> None:
+        """While the Microsoft 365 sign-in needs renewing, the menu leads with the way to do it."""
+        fatal = self.model.worker.fatal
+        if fatal is None or fatal.kind is not FatalKind.SIGN_IN_AGAIN:
+            return
+        action = QAction("Sign in to Microsoft 365 again…", self.menu)
+        action.setObjectName("action_graph_sign_in")
+        action.triggered.connect(lambda _checked=False: self._trigger("graph_sign_in"))
+        first = self.menu.actions()[0] if self.menu.actions() else None
+        self.menu.insertAction(first, action)
 
     def _trigger(self, key: str) -> None:
         self.action.emit(key)

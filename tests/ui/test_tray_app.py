@@ -246,6 +246,7 @@ def test_first_start_opens_the_wizard_and_syncs_only_after_confirmation(qtbot, m
     qtbot.waitUntil(wizard.workbooks_page.isComplete, timeout=5000)
     wizard.next()
     mp = wizard.mailbox_page
+    mp.server.setChecked(True)
     mp.ews_url.setText("https://mail.example.test/EWS/Exchange.asmx")
     mp.address.setText("priya@example.test")
     mp.password.setText("pw")

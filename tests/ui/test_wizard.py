@@ -42,6 +42,7 @@ def sign_in_with_key(qtbot, wizard):
 
 def connect_mailbox(qtbot, wizard, take_over=False):
     p = wizard.mailbox_page
+    p.server.setChecked(True)
     p.ews_url.setText("https://mail.example.test/EWS/Exchange.asmx")
     p.address.setText("priya@example.test")
     p.password.setText("secret")

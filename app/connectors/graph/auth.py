@@ -12,7 +12,10 @@
   next time) and a warning says so; nothing is written in plain text.
 * `token()` uses `acquire_token_silent` (msal refreshes with the refresh token); when that is
   impossible (no account, refresh token revoked or expired, consent withdrawn) it raises
-  `AuthError("... sign in again")`, which the tray turns into its re-consent prompt.
+  `SignInAgainRequired` (an AuthError naming both fixes), which the tray turns into its
+  re-consent prompt and the command line into exit 2.
+* `keep_pending()` holds a new sign-in in memory until `keep()`: the wizard signs in before the
+  user confirms, and a cancelled wizard must leave nothing behind (R34).
 * The authority and CA bundle are configurable so tests drive the sandbox's fake identity
   platform (which needs https; `instance_discovery` is turned off for non-Microsoft hosts).
 * Tokens never appear in logs, reprs or exception messages.
@@ -29,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from app import secrets
-from app.errors import AuthError, ConfigError, SecretsUnavailable, TransientError
+from app.errors import (AuthError, ConfigError, SecretsUnavailable, SignInAgainRequired, SignInTimedOut,
+                        TransientError)
 
 log = logging.getLogger("app.connectors.graph.auth")
 
@@ -38,7 +42,9 @@ SCOPES = ("User.Read", "Contacts.ReadWrite", "Tasks.ReadWrite", "Calendars.ReadW
 MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
                    "login.partner.microsoftonline.cn")
 CHUNK = 1800  # characters per keyring entry
-SIGN_IN_AGAIN = "Sign in to Microsoft 365 again (the saved sign-in has expired or was revoked)"
+SIGN_IN_AGAIN = ("Sign in to Microsoft 365 again: the saved sign-in has expired or was revoked. Choose \"Sign in "
+                 "to Microsoft 365 again…\" in the tray menu, or run `workbooks-connector configure` with the same "
+                 "--mailbox-api graph options once more")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class KeyringCache:
         self.ref = ref
         self.cache = msal.SerializableTokenCache()
         self.persistent = True
+        self.pending = False  # True: changes wait in memory for keep() (see GraphSignIn.keep_pending)
         self._load()
 
     def _part(self, n: int) -> secrets.SecretRef:
@@ -81,9 +88,10 @@ class KeyringCache:
         except (ValueError, zlib.error, SecretsUnavailable):
             log.warning("the saved Microsoft 365 sign-in could not be read; signing in again will replace it")
 
-    def save(self) -> None:
-        if not self.cache.has_state_changed:
-            return
+    def save(self) -> bool:
+        """Write the cache if it changed; False when it could not be kept (no keyring)."""
+        if self.pending or not self.cache.has_state_changed:
+            return self.pending or self.persistent
         text = base64.b64encode(zlib.compress(self.cache.serialize().encode("utf-8"), 9)).decode()
         parts = [text[i:i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
         ok = all(secrets.store(self._part(n), part) for n, part in enumerate(parts, 1))
@@ -92,8 +100,9 @@ class KeyringCache:
             if self.persistent:
                 log.warning("no usable keyring: the Microsoft 365 sign-in is kept for this run only")
             self.persistent = False
-            return
+            return False
         self.cache.has_state_changed = False
+        return True
 
     def clear(self) -> None:
         try:
@@ -166,7 +175,7 @@ class GraphSignIn:
         if "access_token" not in result:
             code = result.get("error", "unknown error")
             if code == "authorization_pending":
-                raise AuthError("the sign-in was not completed in time; start it again")
+                raise SignInTimedOut("the sign-in was not completed in time; start it again")
             if code == "authorization_declined":
                 raise AuthError("the sign-in was declined")
             raise AuthError(f"Microsoft 365 refused the sign-in ({code})")
@@ -186,15 +195,26 @@ class GraphSignIn:
         with self._lock:
             accounts = self.app.get_accounts(username=self.username) if self.username else self.app.get_accounts()
             if not accounts:
-                raise AuthError(SIGN_IN_AGAIN, title="Microsoft 365 sign-in needed")
+                raise SignInAgainRequired(SIGN_IN_AGAIN)
             result = self._call(lambda: self.app.acquire_token_silent_with_error(
                 self.scopes, account=accounts[0], force_refresh=force_refresh), "refreshing the sign-in")
             if not result or "access_token" not in result:
                 code = (result or {}).get("error", "no cached sign-in")
                 log.info("silent Microsoft 365 sign-in failed (%s)", code)
-                raise AuthError(SIGN_IN_AGAIN, title="Microsoft 365 sign-in needed")
+                raise SignInAgainRequired(SIGN_IN_AGAIN)
             self.store.save()
             return str(result["access_token"])
+
+    def keep_pending(self) -> "GraphSignIn":
+        """Hold sign-ins made from now on in memory until `keep()` (or forget them by dropping this)."""
+        self.store.pending = True
+        return self
+
+    def keep(self) -> bool:
+        """Write the sign-in to the keyring now; False when there is no usable keyring."""
+        self.store.pending = False
+        self.store.cache.has_state_changed = True
+        return self.store.save()
 
     def signed_in(self) -> bool:
         return bool(self.app.get_accounts())

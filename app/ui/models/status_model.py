@@ -108,7 +108,8 @@ class StatusModel(QObject):
             kind = self.worker.fatal.kind
             if kind is FatalKind.TRANSIENT:
                 return "offline"
-            if kind in (FatalKind.AUTH, FatalKind.PREREQUISITE, FatalKind.LEASE, FatalKind.CONFIG):
+            if kind in (FatalKind.AUTH, FatalKind.SIGN_IN_AGAIN, FatalKind.PREREQUISITE, FatalKind.LEASE,
+                        FatalKind.CONFIG):
                 return "attention"
             return "error"
         if self.holds:

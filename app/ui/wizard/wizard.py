@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
 from app.runner.probes import ProbeRunner
-from app.settings import EmailOptions, Filters, MailboxAccount, Settings, SyncOptions, WorkbooksAccount
+from app.settings import EmailOptions, Filters, MailboxAccount, Settings, SyncOptions, WorkbooksAccount, graph_account
 from app.ui import resources
 from app.ui.ports import MailboxCredentials, WizardBackend, WizardResult, WorkbooksCredentials, WorkbooksSignIn
 from app.ui.wizard.filters_page import FiltersPage
@@ -80,9 +80,14 @@ class SetupWizard(QWizard):
     def build_result(self) -> WizardResult:
         wb, mb = self.workbooks, self.mailbox
         filters = self.filters_page.filters()
+        if mb.backend == "graph":  # as `configure --mailbox-api graph` writes it
+            mailbox = graph_account(mb.address, mb.client_id, tenant=mb.tenant, authority_host=mb.authority_host,
+                                    graph_url=mb.graph_url, ca_bundle=mb.ca_bundle)
+        else:
+            mailbox = MailboxAccount(ews_url=mb.ews_url, address=mb.address, username=mb.username, auth=mb.auth)
         settings = Settings(
             workbooks=WorkbooksAccount(url=wb.url, auth=wb.auth, username=wb.username, database_id=wb.database_id),
-            mailbox=MailboxAccount(ews_url=mb.ews_url, address=mb.address, username=mb.username, auth=mb.auth),
+            mailbox=mailbox,
             sync=SyncOptions(schedule=self.schedule_page.schedule(),
                              share_existing=self.sharing_page.share_existing(),
                              share_new=self.sharing_page.new_shared.isChecked()),
@@ -93,7 +98,8 @@ class SetupWizard(QWizard):
         secret = wb.api_key if wb.auth == "api_key" else wb.password
         return WizardResult(settings, secret, mb.password,
                             take_over_lease=self.mailbox_page.take_over.isChecked(),
-                            mail_sync_also=self.mailbox_page.mail_sync.isChecked())
+                            mail_sync_also=self.mailbox_page.mail_sync.isChecked(),
+                            mailbox_tokens=mb.tokens)
 
     def confirm(self) -> WizardResult:
         result = self.build_result()
@@ -104,6 +110,7 @@ class SetupWizard(QWizard):
         return result
 
     def done(self, r: int) -> None:  # noqa: D401 - Qt override
+        self.mailbox_page.sign_in.cancel(quiet=True)  # stop a device-code wait; a pending sign-in is dropped
         for name in ("wb_sign_in", "wb_prereq", "gap_prereq", "mailbox", "sharing_counts", "dry_run",
                      "preview:person", "preview:task", "preview:meeting"):
             self.probes.forget(name)
