@@ -121,7 +121,9 @@ def graph_device_sign_in(settings: st.Settings, timeout: float) -> Any:
 
     signin = GraphSignIn.from_settings(wiring.graph_settings(settings))
     try:
-        signin.token()
+        # A refresh proves the saved sign-in still works: a cached access token can look valid
+        # locally after the sign-in was revoked, and reusing it would send the user round in circles.
+        signin.token(force_refresh=True)
         print("workbooks-connector: using the saved Microsoft 365 sign-in.", file=sys.stderr)
         return signin
     except AuthError:

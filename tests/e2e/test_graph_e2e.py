@@ -233,3 +233,33 @@ def test_graph_token_provider_routes(monkeypatch):
                                                        token_env="WBC_TEST_TOKEN"))
     with pytest.raises(SecretsUnavailable, match="WBC_TEST_TOKEN"):
         wiring.graph_tokens(token_only)
+
+
+def test_revoked_sign_in_stops_sync_with_the_fix_and_signing_in_again_resumes(tmp_path, graph_sandboxes):
+    """Issue 10 re-consent on the command line: the sandbox revokes the refresh token (over its
+    control endpoint, as an administrator would), `sync` exits 2 naming the fix, `configure` again
+    signs in with a new device code, and `sync` works."""
+    import httpx
+
+    keyring_file = tmp_path / "keyring.json"
+    cli = Cli(tmp_path / "profile", base_env(WBC_TEST_KEY=graph_sandboxes.crm.api_key,
+                                             WBC_TEST_KEYRING_FILE=str(keyring_file),
+                                             PYTHON_KEYRING_BACKEND="tests.e2e.conftest_graph.FileKeyring"))
+    args = graph_configure_args(graph_sandboxes, "--graph-sign-in-timeout", "60", token_env=None, client_id=True)
+    assert cli(*args, timeout=120).returncode == 0
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    graph = graph_sandboxes.graph
+    import ssl
+
+    resp = httpx.post(graph.base_url + "/_sandbox/graph/revoke", json={},
+                      verify=ssl.create_default_context(cafile=str(graph.tls.cert)))
+    assert resp.status_code == 200 and resp.json() == {"ok": True}
+    out = cli("sync", "--json")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Sign in to Microsoft 365 again" in out.stderr and "configure" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and "sbx-" not in out.stderr
+    again = cli(*args, timeout=120)
+    assert again.returncode == 0 and "enter the code" in again.stderr, again.stderr  # a new sign-in
+    code, after = cli.json("sync", "--json")
+    assert code == 0 and after["errors"] == [], after

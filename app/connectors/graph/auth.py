@@ -42,9 +42,9 @@ SCOPES = ("User.Read", "Contacts.ReadWrite", "Tasks.ReadWrite", "Calendars.ReadW
 MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
                    "login.partner.microsoftonline.cn")
 CHUNK = 1800  # characters per keyring entry
-SIGN_IN_AGAIN = ("Sign in to Microsoft 365 again: the saved sign-in has expired or was revoked. Choose \"Sign in "
-                 "to Microsoft 365 again…\" in the tray menu, or run `workbooks-connector configure` with the same "
-                 "--mailbox-api graph options once more")
+SIGN_IN_AGAIN = ("the saved Microsoft 365 sign-in has expired or was revoked. Choose \"Sign in to Microsoft 365 "
+                 "again…\" in the tray menu, or run `workbooks-connector configure` with the same --mailbox-api graph "
+                 "options once more")
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,7 @@ class GraphSandbox:
 
     # --- control endpoint ----------------------------------------------------------------------
     def control(self, method: str, path: str, data: dict[str, Any]) -> Any:
-        """/_sandbox/graph/<info|token|approve|throttle|items>."""
+        """/_sandbox/graph/<info|token|approve|revoke|throttle|items>."""
         path = path.strip("/")
         if method == "GET" and path == "info":
             return {"mailbox": self.mailbox, "client_id": self.client_id, "tenant": self.tenant,
@@ -241,6 +241,11 @@ class GraphSandbox:
             return {"access_token": self.mint_token(data.get("scopes"))}
         if method == "POST" and path == "approve":
             return {"ok": self.approve(data.get("user_code"), decline=bool(data.get("decline")))}
+        if method == "POST" and path == "revoke":  # an administrator revokes the sessions: sign in again
+            self.revoke_refresh_tokens()
+            if data.get("expire_access", True):
+                self.expire_access_tokens()
+            return {"ok": True}
         if method == "POST" and path == "throttle":
             self.throttle(int(data.get("count", 1)), status=int(data.get("status", 429)),
                           retry_after=data.get("retry_after"), inner=bool(data.get("inner")))
