@@ -64,3 +64,38 @@ def test_round_trip_edits_deletes_and_quiet_cycles(env):
     writes = len(crm.writes)
     sync()
     assert len(crm.writes) == writes and len(live(genv, P)) == 2
+
+
+def test_values_graph_stores_differently_are_never_reported_as_changes(env):
+    """Issue 10 item 4: Graph keeps a contact's addresses and business phones as gap-free lists, not
+    Exchange's slots. An email2 without an email1 must not come back as email1 (a change of two
+    fields the user never made): quiet cycles write nothing, and an unrelated Outlook edit
+    crosses alone, the slots as they were (app/connectors/graph/mapping.py, WorkbooksSlots)."""
+    crm, genv, sync = env
+    crm.add(P, {"first_name": "Gap", "last_name": "Slots", "email2": "second@gap.test",
+                "business_phone2": "+44 20 7946 0002", "business_fax": "+44 20 7946 0009"})
+    first = sync()
+    assert first.ok and first.created["outlook"]["contacts"] == 1
+    writes = len(crm.writes)
+    second = sync()
+    assert second.conflicts == 0 and not second.errors, second.as_json()
+    assert len(crm.writes) == writes and sum(second.updated["outlook"].values()) == 0, second.as_json()
+    assert sum(second.updated["crm"].values()) == 0
+    # Unrelated edits still cross, and the compacted slots stay as they were.
+    [contact] = live(genv, P)
+    genv.sandbox.edit_item(contact.item_id, jobTitle="Slot keeper")
+    sync()
+    [rec] = [r for r in crm.live(P)]
+    assert rec.fields["job_title"] == "Slot keeper"
+    assert (rec.fields.get("email1"), rec.fields.get("email2")) == (None, "second@gap.test")
+    assert (rec.fields.get("business_phone"), rec.fields.get("business_phone2")) == (None, "+44 20 7946 0002")
+    writes = len(crm.writes)
+    quiet = sync()
+    assert len(crm.writes) == writes and sum(quiet.updated["outlook"].values()) == 0
+    # Someone adds a second address in Outlook: the list no longer fits the recorded slots and is
+    # read in order (a real edit, reported as such).
+    genv.sandbox.edit_item(contact.item_id, emailAddresses=[{"address": "second@gap.test"},
+                                                            {"address": "third@gap.test"}])
+    sync()
+    rec = crm.get(P, rec.id)
+    assert (rec.fields.get("email1"), rec.fields.get("email2")) == ("second@gap.test", "third@gap.test")

@@ -13,9 +13,12 @@ mappings (slot compaction below) are listed so reviewers know where a round trip
 
 Contacts (`contact`)
 * email1..email3 <-> `emailAddresses[0..2]`: Graph keeps a list, not Exchange's three slots.
-  Writes send the slots in order without gaps, so an empty email1 with a set email2 reads back
-  as email1. Same for `businessPhones[0..1]` (business_phone, business_phone2) and
-  `homePhones[0]`.
+  Writes send the slots in order without gaps, and record which slots the entries came from in
+  the extended property `WorkbooksSlots` ("email=2;phone=2"); reads put the entries back in those
+  slots while the list still has as many entries, so an email2 without an email1 does not come
+  back as email1 (which the engine would report as a change of two fields). When someone else
+  adds or removes entries, the list is read compacted. Same for `businessPhones[0..1]`
+  (business_phone, business_phone2); `homePhones[0]` has one slot.
 * business_fax: no Graph property; read and written through the MAPI property
   PidTagBusinessFaxNumber as the extended property `String 0x3A24` (the same value Outlook shows).
 * notes <-> `personalNotes` (plain text; the "Related in Workbooks" block lives there as in EWS).
@@ -73,7 +76,7 @@ from app.connectors.graph.times import (  # noqa: F401 - re-exported for callers
     UTC, WINDOWS_TO_IANA, date_dtz, dtz, iana_name, instant_in, instant_out, local_part, parse_dtz, utc_time, zone,
 )
 from app.connectors.graph.properties import (
-    CRM_ID, EXTENSION_NAME, FAX, LINK_ID, SENSITIVITY, SHARED, SHARING, SIZE, UNSHARED, same_id,
+    CRM_ID, EXTENSION_NAME, FAX, LINK_ID, SENSITIVITY, SHARED, SHARING, SIZE, SLOTS, UNSHARED, same_id,
 )
 
 # Canonical fields this backend cannot store: never read, never written, never a change.
@@ -115,7 +118,7 @@ SENT_SELECT = "subject,sentDateTime,internetMessageId,from,sender,toRecipients,c
 def expand(kind: Kind | str) -> str:
     if kind is Kind.TASK:
         return f"extensions($filter=id eq '{extension_id()}')"
-    ids = [CRM_ID, LINK_ID, SHARING] + ([FAX] if kind is Kind.PERSON else [])
+    ids = [CRM_ID, LINK_ID, SHARING] + ([FAX, SLOTS] if kind is Kind.PERSON else [])
     if kind == "sent":
         ids = [SENSITIVITY, SIZE]
     return "singleValueExtendedProperties($filter=" + " or ".join(f"id eq '{i}'" for i in ids) + ")"
@@ -152,8 +155,8 @@ def body_text(body: Any) -> str | None:
 # --- markers ---------------------------------------------------------------------------------
 
 def markers(kind: Kind, data: Mapping[str, Any]) -> dict[str, str | None]:
-    """{"crm_id", "link_id", "sharing", "fax"} from extended properties or the task extension."""
-    out: dict[str, str | None] = {"crm_id": None, "link_id": None, "sharing": None, "fax": None}
+    """{"crm_id", "link_id", "sharing", "fax", "slots"} from extended properties or the task extension."""
+    out: dict[str, str | None] = {"crm_id": None, "link_id": None, "sharing": None, "fax": None, "slots": None}
     if kind is Kind.TASK:
         for ext in data.get("extensions") or []:
             if str(ext.get("extensionName", "")).lower() == EXTENSION_NAME.lower() or \
@@ -163,7 +166,8 @@ def markers(kind: Kind, data: Mapping[str, Any]) -> dict[str, str | None]:
         return out
     for prop in data.get("singleValueExtendedProperties") or []:
         pid, value = str(prop.get("id", "")), prop.get("value")
-        for key, wanted in (("crm_id", CRM_ID), ("link_id", LINK_ID), ("sharing", SHARING), ("fax", FAX)):
+        for key, wanted in (("crm_id", CRM_ID), ("link_id", LINK_ID), ("sharing", SHARING), ("fax", FAX),
+                            ("slots", SLOTS)):
             if same_id(pid, wanted):
                 out[key] = clean_str(value)
     return out
@@ -224,14 +228,45 @@ def to_outlook_item(kind: Kind, data: Mapping[str, Any], mailbox: str) -> Outloo
 
 # --- contacts --------------------------------------------------------------------------------
 
+def slot_layout(value: str | None) -> dict[str, list[int]]:
+    """"email=2;phone=1,2" -> {"email": [2], "phone": [1, 2]} (1-based slots, in list order)."""
+    out: dict[str, list[int]] = {}
+    for part in (value or "").split(";"):
+        group, _, numbers = part.partition("=")
+        try:
+            out[group.strip()] = [int(n) for n in numbers.split(",") if n.strip()]
+        except ValueError:
+            continue
+    return out
+
+
+def format_layout(emails: list[Any], phones: list[Any]) -> str:
+    def used(slots: list[Any]) -> str:
+        return ",".join(str(n) for n, value in enumerate(slots, 1) if value)
+
+    return f"email={used(emails)};phone={used(phones)}"
+
+
+def place(values: list[Any], layout: list[int] | None, size: int) -> list[Any]:
+    """The list's entries in their recorded slots, or compacted when the layout no longer fits."""
+    fits = (layout is not None and len(layout) == len(values) and all(1 <= n <= size for n in layout)
+            and layout == sorted(set(layout)))
+    slots: list[Any] = [None] * size
+    for n, value in enumerate(values[:size]):
+        slots[(layout[n] - 1) if fits else n] = value  # type: ignore[index]
+    return slots
+
+
 def read_person(data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {name: clean_str(data.get(prop)) for name, prop in PERSON_SIMPLE.items()}
-    emails = [e.get("address") for e in data.get("emailAddresses") or [] if isinstance(e, dict)]
-    for n, name in enumerate(EMAILS):
-        out[name] = clean_email(emails[n]) if n < len(emails) else None
-    phones = list(data.get("businessPhones") or [])
-    for n, name in enumerate(BUSINESS_PHONES):
-        out[name] = clean_str(phones[n]) if n < len(phones) else None
+    layout = slot_layout(markers(Kind.PERSON, data)["slots"])
+    emails = [clean_email(e.get("address")) for e in data.get("emailAddresses") or [] if isinstance(e, dict)]
+    for name, value in zip(EMAILS, place([e for e in emails if e], layout.get("email"), len(EMAILS))):
+        out[name] = value
+    phones = [clean_str(p) for p in data.get("businessPhones") or []]
+    for name, value in zip(BUSINESS_PHONES, place([p for p in phones if p], layout.get("phone"),
+                                                  len(BUSINESS_PHONES))):
+        out[name] = value
     homes = list(data.get("homePhones") or [])
     out["home_phone"] = clean_str(homes[0]) if homes else None
     out["mobile_phone"] = clean_str(data.get("mobilePhone"))
@@ -261,14 +296,17 @@ def write_person(current: Mapping[str, Any] | None, fields: Mapping[str, Any], c
             patch[prop] = clean_str(fields.get(name))
     if changed & set(NAME_FIELDS) or current is None:
         patch["displayName"] = display_name({**now, **{n: fields.get(n) for n in changed}})
+    email_slots = [clean_email(fields.get(n)) if n in changed else now.get(n) for n in EMAILS]
+    phone_slots = [clean_str(fields.get(n)) if n in changed else now.get(n) for n in BUSINESS_PHONES]
     if changed & set(EMAILS):
-        slots = [clean_email(fields.get(n)) if n in changed else now.get(n) for n in EMAILS]
         names = {clean_email(e.get("address")): e.get("name") for e in cur.get("emailAddresses") or []
                  if isinstance(e, dict)}
-        patch["emailAddresses"] = [{"address": a, "name": names.get(a) or a} for a in slots if a]
+        patch["emailAddresses"] = [{"address": a, "name": names.get(a) or a} for a in email_slots if a]
     if changed & set(BUSINESS_PHONES):
-        slots = [clean_str(fields.get(n)) if n in changed else now.get(n) for n in BUSINESS_PHONES]
-        patch["businessPhones"] = [p for p in slots if p]
+        patch["businessPhones"] = [p for p in phone_slots if p]
+    if changed & set(EMAILS + BUSINESS_PHONES):
+        patch.setdefault("singleValueExtendedProperties", []).append(
+            {"id": SLOTS, "value": format_layout(email_slots, phone_slots)})
     if "home_phone" in changed:
         rest = list(cur.get("homePhones") or [])[1:]
         patch["homePhones"] = [p for p in [clean_str(fields.get("home_phone"))] + rest if p]

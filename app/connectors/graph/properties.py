@@ -18,6 +18,7 @@ CRM_ID_NAME = "WorkbooksCrmId"
 LINK_ID_NAME = "WorkbooksLinkId"
 SHARING_NAME = "WorkbooksSharing"
 LEASE_NAME = "WorkbooksLease"
+SLOTS_NAME = "WorkbooksSlots"  # Graph only: which Exchange slots a contact's address/phone lists fill
 
 SHARED = "shared"
 UNSHARED = "unshared"
@@ -31,6 +32,7 @@ CRM_ID = named(CRM_ID_NAME)
 LINK_ID = named(LINK_ID_NAME)
 SHARING = named(SHARING_NAME)
 LEASE = named(LEASE_NAME)
+SLOTS = named(SLOTS_NAME)
 FAX = "String 0x3A24"  # PidTagBusinessFaxNumber
 SENSITIVITY = "Integer 0x0036"  # PidTagSensitivity
 SIZE = "Integer 0x0E08"  # PidTagMessageSize
