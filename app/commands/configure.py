@@ -207,6 +207,46 @@ def _verify_graph(settings: st.Settings, ident: Any, token: str,
     return done, identities
 
 
+def set_journal_aside(paths: paths_mod.ProfilePaths) -> bool:
+    """Move the journal (with its -wal/-shm) into backups/; the next cycle re-pairs items by their
+    markers and, where a backend shows none, by content. False when there was no journal."""
+    import shutil
+    from datetime import datetime, timezone
+
+    from app.locks import ProfileLock
+
+    with ProfileLock(paths.ensure().lock):
+        if not paths.journal.exists():
+            return False
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        paths.backups.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            src = paths.journal.with_name(paths.journal.name + suffix)
+            if src.exists():
+                shutil.move(str(src), str(paths.backups / f"{src.name}.{stamp}"))
+        return True
+
+
+def switch_backend_journal(paths: paths_mod.ProfilePaths, settings: st.Settings) -> bool:
+    """Switching the mailbox between EWS and Microsoft Graph changes every item id (and Graph shows
+    no markers on To Do tasks written over EWS). The journal's links would point at ids the new
+    backend never reports, and a later CRM edit would re-create its Outlook copy; so the journal is
+    set aside and the first cycle on the new backend re-pairs instead of duplicating."""
+    try:
+        previous = st.load(paths.config) if paths.config.exists() else None
+    except ConfigError:
+        return False  # an unreadable old config: nothing to compare with
+    if previous is None or not previous.configured or previous.mailbox.backend == settings.mailbox.backend:
+        return False
+    if not set_journal_aside(paths):
+        return False
+    print(f"workbooks-connector: the mailbox now uses {'Microsoft Graph' if settings.mailbox.backend == 'graph' else 'EWS'}"
+          f" instead of {'Microsoft Graph' if previous.mailbox.backend == 'graph' else 'EWS'}; the sync journal was "
+          f"moved to {paths.backups} and the next sync pairs the existing items again (no duplicates).",
+          file=sys.stderr)
+    return True
+
+
 def run(args: Any) -> int:
     settings, crm_secret, mailbox_password = settings_from_args(args)
     graph = settings.mailbox.backend == "graph"
@@ -232,6 +272,7 @@ def run(args: Any) -> int:
     elif graph and settings.mailbox.token_env:
         print(f"workbooks-connector: the Microsoft Graph token is read from {settings.mailbox.token_env} at every "
               "run and never stored; keep it set and current (this route is meant for automation).", file=sys.stderr)
+    switch_backend_journal(paths, settings)
     st.save(settings, paths.config)
     _record_identities(paths, identities)
     print(f"Configured {identities['mailbox']} with Workbooks database {identities['crm_database']} "

@@ -3,7 +3,6 @@ store, and persisting the wizard's result. No Qt here; every call runs on a prob
 thread with short-lived clients and raises AppError subclasses only."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
@@ -166,7 +165,7 @@ class WizardBackendImpl:
 
 def persist_wizard_result(paths: ProfilePaths, result: WizardResult) -> None:
     """The wizard's last page was confirmed: verify once more, keep the secrets, save settings."""
-    from app.commands.configure import no_keyring_for_graph, verify
+    from app.commands.configure import no_keyring_for_graph, switch_backend_journal, verify
 
     if result.settings.mailbox.backend == "graph":
         # configure's Graph route with the wizard's sign-in, which reaches the keyring only now
@@ -176,9 +175,11 @@ def persist_wizard_result(paths: ProfilePaths, result: WizardResult) -> None:
         settings, _identities = verify(result.settings, result.workbooks_secret, "", graph_sign_in=lambda: tokens)
         if not tokens.keep():
             raise no_keyring_for_graph()
+        switch_backend_journal(paths, settings)
         save_settings(paths, settings, {"workbooks": result.workbooks_secret})
         return
     settings, _identities = verify(result.settings, result.workbooks_secret, result.mailbox_password)
+    switch_backend_journal(paths, settings)
     save_settings(paths, settings, {"workbooks": result.workbooks_secret, "mailbox": result.mailbox_password})
 
 
@@ -223,14 +224,6 @@ class SettingsStoreImpl:
 
     def rebuild_journal(self) -> None:
         """Move the journal aside; the next cycle re-pairs items by their markers (no duplicates)."""
-        from app.locks import ProfileLock
+        from app.commands.configure import set_journal_aside
 
-        with ProfileLock(self.paths.ensure().lock):
-            if not self.paths.journal.exists():
-                return
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-            self.paths.backups.mkdir(exist_ok=True)
-            for suffix in ("", "-wal", "-shm"):
-                src = self.paths.journal.with_name(self.paths.journal.name + suffix)
-                if src.exists():
-                    shutil.move(str(src), str(self.paths.backups / f"{src.name}.{stamp}"))
+        set_journal_aside(self.paths)

@@ -1,0 +1,94 @@
+"""Issue 10 item 3: a mailbox synced over EWS, then switched to Microsoft Graph on the same profile.
+
+Graph shows every item under a new id (immutable ids, not EWS ItemIds) and a fresh delta round.
+Kept as it was, the journal's links would name EWS ids that Graph never reports: the new items look
+like copies (left alone) and the next CRM edit re-creates its Outlook copy. So configure and the
+wizard set the journal aside on a backend switch; then contacts (and meetings) re-pair by our
+markers, the same MAPI named properties in both APIs, and To Do tasks, which carry no extended
+properties in Graph v1.0 and so arrive without the markers written over EWS, re-pair by content.
+The sandboxes cannot show this end to end: the EWS and Graph sandboxes keep separate stores.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.domain.records import Kind
+from tests.fixtures.engine_fakes import FakeMailbox
+
+P, T = Kind.PERSON, Kind.TASK
+OPEN = {"assigned_to": 7, "activity_status": "New"}
+
+
+def person(i: int):
+    return {"first_name": f"Ann{i}", "last_name": "Lee", "company": "Acme", "email1": f"ann{i}@acme.test"}
+
+
+def task(i: int):
+    return {"subject": f"Call {i}", "due_date": "2026-03-10", "status": "new", "priority": "medium"}
+
+
+def switch_to_graph(old: FakeMailbox, *, task_markers: bool) -> FakeMailbox:
+    """The same mailbox as Graph presents it: new ids; tasks without our markers unless told."""
+    new = FakeMailbox()
+    for kind in Kind:
+        for n, item in enumerate(old.live(kind), 1):
+            moved = replace(item, item_id=f"graph-{kind.value}-{n}")
+            if kind is Kind.TASK and not task_markers:
+                moved = replace(moved, marker=None, crm_id=None, link_id=None)
+            new._put(moved)
+    return new
+
+
+def seeded(world):
+    for i in range(3):
+        world.crm.add(P, person(i))
+        world.crm.add(T, task(i), raw=OPEN)
+    world.sync()
+    assert len(world.mailbox.live(P)) == 3 and len(world.mailbox.live(T)) == 3
+
+
+def test_after_the_switch_the_set_aside_journal_re_pairs_without_duplicates(world):
+    """What configure/the wizard do on a backend switch (switch_backend_journal): the journal is
+    set aside, and the first Graph cycle pairs contacts by marker and marker-less tasks by content."""
+    seeded(world)
+    world.mailbox = switch_to_graph(world.mailbox, task_markers=False)
+    world.drop_journal()
+    s = world.sync()
+    assert sum(sum(v.values()) for v in s.created.values()) == 0, s.as_json()
+    assert s.conflicts == 0 and not s.errors and sum(sum(v.values()) for v in s.deleted.values()) == 0
+    assert len(world.mailbox.live(P)) == 3 and len(world.mailbox.live(T)) == 3
+    assert len(world.crm.live(P)) == 3 and len(world.crm.live(T)) == 3
+    # The tasks got our markers again (Graph keeps them in its open extension from now on).
+    assert all(t.crm_id for t in world.mailbox.live(T))
+    # Edits cross both ways on the new ids, and nothing is created twice.
+    person_rec, task_rec = world.crm.live(P)[0], world.crm.live(T)[0]
+    world.crm.edit(P, person_rec.id, job_title="Edited in Workbooks")
+    world.crm.edit(T, task_rec.id, subject="Call back")
+    contact = world.mailbox.live(P)[1]
+    world.mailbox.edit(P, contact.item_id, job_title="Edited in Outlook")
+    s = world.sync()
+    assert sum(sum(v.values()) for v in s.created.values()) == 0, s.as_json()
+    assert any(i.fields.get("job_title") == "Edited in Workbooks" for i in world.mailbox.live(P))
+    assert any(i.fields.get("subject") == "Call back" for i in world.mailbox.live(T))
+    assert any(r.fields.get("job_title") == "Edited in Outlook" for r in world.crm.live(P))
+    assert len(world.mailbox.live(P)) == 3 and len(world.mailbox.live(T)) == 3
+
+
+def test_switching_the_backend_sets_the_journal_aside(tmp_path, capsys):
+    from app import paths as paths_mod
+    from app import settings as st
+    from app.commands.configure import switch_backend_journal
+
+    paths = paths_mod.ProfilePaths(tmp_path / "profile").ensure()
+    ews = st.Settings(workbooks=st.WorkbooksAccount(url="https://wb.example.test"),
+                      mailbox=st.MailboxAccount(ews_url="https://mail.example.test/EWS/Exchange.asmx",
+                                                address="me@example.test", username="me")).validate()
+    st.save(ews, paths.config)
+    paths.journal.write_bytes(b"journal")
+    assert not switch_backend_journal(paths, ews)  # same backend: untouched
+    assert paths.journal.exists()
+    graph = st.Settings(workbooks=ews.workbooks, mailbox=st.graph_account("me@example.test", "app-id")).validate()
+    assert switch_backend_journal(paths, graph)
+    assert not paths.journal.exists()
+    assert [p.read_bytes() for p in paths.backups.glob("journal.sqlite3.*")] == [b"journal"]
+    assert "Microsoft Graph instead of EWS" in capsys.readouterr().err
