@@ -141,7 +141,6 @@ class DeviceSignInPanel(QWidget):
     def _done(self, name: str, value: object) -> None:
         if name == START:
             self.session, self.flow = value  # type: ignore[misc]
-            self._waiting_since = time.monotonic()
             minutes = max(1, int(min(self.timeout, max(0.0, self.flow.expires_at - time.time())) // 60))
             self.instructions.setText(
                 f"Open <b>{self.flow.verification_uri}</b> in a web browser, enter the code below and sign in as "
