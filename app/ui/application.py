@@ -301,6 +301,7 @@ class ConnectorApp(QObject):
             window.rebuild_journal_requested.connect(lambda: self.perform("rebuild_journal"))
             window.take_over_lease_requested.connect(self.handle.take_over_lease)
             window.share_again_requested.connect(self.handle.share_again)
+            window.graph_sign_in_requested.connect(self.sign_in_again)
             window.rerun_wizard_requested.connect(self.open_wizard)
             window.log_level_changed.connect(self.set_log_level)
             return window

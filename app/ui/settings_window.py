@@ -71,6 +71,7 @@ class SettingsWindow(QWidget):
     share_again_requested = Signal(object)  # UnsharedView
     take_over_lease_requested = Signal()
     rerun_wizard_requested = Signal()
+    graph_sign_in_requested = Signal()
     log_level_changed = Signal(str)
 
     def __init__(self, store: SettingsStore, journal: JournalView | None = None, *,
@@ -153,7 +154,36 @@ class SettingsWindow(QWidget):
         f.addRow("User name:", self.wb_user)
         f.addRow("Database id:", self.wb_db)
         f.addRow("New key or password:", self.wb_secret)
-        mb = QGroupBox("Mailbox")
+        mb = self._graph_mailbox_box() if s.mailbox.backend == "graph" else self._ews_mailbox_box()
+        rerun = QPushButton("Run the setup assistant again…")
+        rerun.clicked.connect(self.rerun_wizard_requested.emit)
+        v.addWidget(wb)
+        v.addWidget(mb)
+        v.addWidget(rerun, 0, Qt.AlignmentFlag.AlignLeft)
+        v.addStretch(1)
+        return page
+
+    def _graph_mailbox_box(self) -> QGroupBox:
+        """A Microsoft 365 mailbox has no address or password to edit here: it is changed by signing
+        in again, or by the setup assistant (which also re-pairs when the account changes)."""
+        mb = self.settings.mailbox
+        box = QGroupBox("Mailbox — Exchange Online (Microsoft 365)")
+        g = QFormLayout(box)
+        for label, value, name in (("Mailbox:", mb.address, "graphAddress"), ("Tenant:", mb.tenant, "graphTenant"),
+                                   ("Application (client) id:", mb.client_id or "—", "graphClientId")):
+            shown = QLabel(value)
+            shown.setObjectName(name)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            g.addRow(label, shown)
+        again = QPushButton("Sign in to Microsoft 365 again…")
+        again.setObjectName("graphSignInAgain")
+        again.clicked.connect(self.graph_sign_in_requested.emit)
+        g.addRow(again)
+        return box
+
+    def _ews_mailbox_box(self) -> QGroupBox:
+        s = self.settings
+        mb = QGroupBox("Mailbox — Exchange Server (EWS)")
         g = QFormLayout(mb)
         self.mb_url = QLineEdit(s.mailbox.ews_url)
         self.mb_address = QLineEdit(s.mailbox.address)
@@ -168,13 +198,7 @@ class SettingsWindow(QWidget):
         g.addRow("User name:", self.mb_user)
         g.addRow("Sign-in method:", self.mb_auth)
         g.addRow("New password:", self.mb_secret)
-        rerun = QPushButton("Run the setup assistant again…")
-        rerun.clicked.connect(self.rerun_wizard_requested.emit)
-        v.addWidget(wb)
-        v.addWidget(mb)
-        v.addWidget(rerun, 0, Qt.AlignmentFlag.AlignLeft)
-        v.addStretch(1)
-        return page
+        return mb
 
     def _filters_tab(self) -> QWidget:
         page = QWidget()
@@ -448,8 +472,9 @@ class SettingsWindow(QWidget):
             s,
             workbooks=replace(s.workbooks, url=self.wb_url.text().strip(), auth=self.wb_auth.currentData(),
                               username=self.wb_user.text().strip(), database_id=self.wb_db.text().strip()),
-            mailbox=replace(s.mailbox, ews_url=self.mb_url.text().strip(), address=self.mb_address.text().strip(),
-                            username=self.mb_user.text().strip(), auth=self.mb_auth.currentData()),
+            mailbox=s.mailbox if s.mailbox.backend == "graph" else replace(
+                s.mailbox, ews_url=self.mb_url.text().strip(), address=self.mb_address.text().strip(),
+                username=self.mb_user.text().strip(), auth=self.mb_auth.currentData()),
             sync=replace(s.sync, schedule=schedule, share_new=self.share_new.isChecked(),
                          share_existing=self.share_existing.currentData(),
                          kinds=tuple(k for k, box in self.direction_boxes.items() if box.currentData() != "off")),
@@ -469,7 +494,7 @@ class SettingsWindow(QWidget):
         secrets = {}
         if self.wb_secret.text():
             secrets["workbooks"] = self.wb_secret.text()
-        if self.mb_secret.text():
+        if s.mailbox.backend != "graph" and self.mb_secret.text():
             secrets["mailbox"] = self.mb_secret.text()
         return new, secrets
 
@@ -486,7 +511,8 @@ class SettingsWindow(QWidget):
             return False
         self.settings = new
         self.wb_secret.clear()
-        self.mb_secret.clear()
+        if new.mailbox.backend != "graph":
+            self.mb_secret.clear()
         self.saved.emit(new)
         try:
             self._apply_autostart()

@@ -436,3 +436,25 @@ def test_direction_per_type_is_saved_and_off_leaves_the_type_out(qtbot):
     assert window.save()
     saved = store.saved[-1]
     assert saved.direction.person == "to_outlook" and saved.sync.kinds == ("person", "task")
+
+
+def test_accounts_tab_of_a_microsoft_365_profile_offers_sign_in_not_a_password(qtbot):
+    from app.settings import MailboxAccount
+
+    class GraphStore(Store):
+        def load(self):
+            return Settings(workbooks=WorkbooksAccount(url=WB_URL),
+                            mailbox=MailboxAccount(backend="graph", address="me@contoso.test", tenant="contoso.test",
+                                                   client_id="11111111-2222-3333-4444-555555555555"))
+
+    store = GraphStore()
+    window = SettingsWindow(store, FakeJournal())
+    qtbot.addWidget(window)
+    window.show()
+    assert window.findChild(QLabel, "graphAddress").text() == "me@contoso.test"
+    assert window.findChild(QLabel, "graphTenant").text() == "contoso.test"
+    assert not hasattr(window, "mb_secret")  # no password field for a token-based mailbox
+    with qtbot.waitSignal(window.graph_sign_in_requested):
+        window.findChild(QPushButton, "graphSignInAgain").click()
+    assert window.save()
+    assert store.saved[-1].mailbox == store.load().mailbox  # saving other tabs leaves the account alone
