@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, select
 
 from app.domain.codec import crm_from_dict, crm_to_dict, outlook_from_dict, outlook_to_dict
@@ -25,6 +25,7 @@ from app.sync.state import (
     FAILED,
     HELD,
     IN_FLIGHT,
+    HistoryEntry,
     PENDING,
     Batch,
     Conflict,
@@ -39,6 +40,8 @@ from app.sync.state import (
 
 
 SEGMENT = 500
+HISTORY_DAYS = 30  # history rows are kept this long (design.md section 4)
+UNDO_DAYS = 7  # ... and their before_json this long: how far "Undo last sync" reaches
 # Batch sections in the order _apply_rows writes them.
 SECTIONS = ("stage", "unstage", "unstage_if_version", "holds", "drop_links", "links", "outbox", "conflicts",
             "clear_errors", "errors", "sharing", "history")
@@ -265,6 +268,22 @@ class SqlJournal:
             rows = s.exec(select(m.Conflict).where(m.Conflict.status.in_(tuple(status))))
             return [conflict_from_row(r) for r in rows]
 
+    def last_change_run(self, actions: Sequence[str]) -> tuple[str, datetime] | None:
+        """The run that most recently applied a change (one of `actions`), with its time."""
+        with self._session() as s:
+            row = s.exec(select(m.History.run_id, func.max(m.History.at)).where(  # type: ignore[call-overload]
+                m.History.action.in_(tuple(actions)), m.History.result == "ok"  # type: ignore[attr-defined]
+            ).group_by(m.History.run_id).order_by(func.max(m.History.at).desc(), func.max(m.History.id).desc())
+                .limit(1)).first()
+        return (str(row[0]), _utc(row[1])) if row else None  # type: ignore[return-value]
+
+    def run_history(self, run_id: str) -> list[HistoryEntry]:
+        """One run's history rows in the order they were written."""
+        with self._session() as s:
+            rows = s.exec(select(m.History).where(m.History.run_id == run_id).order_by(m.History.id))
+            return [HistoryEntry(r.run_id, _utc(r.at), r.action, r.kind, r.link_id, r.direction, r.reason,  # type: ignore[arg-type]
+                                 _loads(r.summary), _loads(r.before_json), r.result) for r in rows]
+
     # --- writes -----------------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
@@ -402,8 +421,16 @@ class SqlJournal:
             s.exec(delete(m.Cursor))  # type: ignore[call-overload]
             s.commit()
 
-    def prune_history(self, before: datetime) -> int:
+    def prune_history(self, before: datetime, *, before_json_until: datetime | None = None) -> int:
+        """Drop history older than `before` (the 30-day cutoff) and the prior states (before_json)
+        older than `before_json_until`, by default seven days (UNDO_DAYS) of the 30 kept: undo
+        only reaches that far back, and old item content should not linger in the journal."""
+        if before_json_until is None:
+            before_json_until = before + timedelta(days=HISTORY_DAYS - UNDO_DAYS)
         with self._session() as s:
+            s.exec(update(m.History).where(  # type: ignore[call-overload]
+                m.History.at < _naive(before_json_until), m.History.before_json.is_not(None)  # type: ignore[union-attr]
+            ).values(before_json=None))
             res = s.exec(delete(m.History).where(m.History.at < _naive(before)))  # type: ignore[call-overload]
             s.exec(delete(m.Outbox).where(m.Outbox.state.in_((DONE, CANCELLED, FAILED))))  # type: ignore[call-overload]
             s.commit()

@@ -8,7 +8,7 @@ updates by content) so a crash between a call and its commit never duplicates or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from app.domain.normalise import canonical, content_hash
 from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, Side, Stamp, Update
@@ -421,6 +421,7 @@ class Executor:
             self._commit(b)
             return
         kind = op.kind
+        prior = link  # as the journal knew it before this write: the undo's before_json
         if op.side is Side.OUTLOOK and op.op != "release":
             self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
         key_o = (Side.OUTLOOK.value, kind.value)
@@ -453,7 +454,8 @@ class Executor:
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             link = replace(link, ews_change_key=version)
         b.history.append(HistoryEntry(self.run_id, now, op.op, kind.value, link.id, _direction(op),
-                                      op.payload.get("reason", ""), before=op.payload.get("before")))
+                                      op.payload.get("reason", ""),
+                                      before=op.payload.get("before") or prior_state(op, prior, link, self._plan_source(op))))
         self.tally.count(op)
         if op.payload.get("final"):
             after = op.payload.get("after", "stamp")
@@ -501,6 +503,41 @@ class Executor:
         else:
             b.links.append(link)
         self._commit(b)
+
+
+    def _plan_source(self, op: OutboxOp) -> Mapping[str, Any] | None:
+        """The items as the plan read them (carried by the link's final operation), so a merged
+        update records the side's real content before the write, not the last synced copy."""
+        if op.payload.get("source") is not None:
+            return op.payload["source"]
+        for other in getattr(self, "_pending_by_link", {}).get(op.link_id, ()):
+            if other.payload.get("source") is not None:
+                return other.payload["source"]
+        return None
+
+
+def prior_state(op: OutboxOp, prior: Link, after: Link, source: Mapping[str, Any] | None) -> dict[str, Any]:
+    """history.before_json of one applied write (B9): the written side's mapped fields, id and
+    version before the write, and the id and version the write left, which an undo checks so an
+    item changed since is skipped. A create has no prior content, only the id it made."""
+    outlook = op.side is Side.OUTLOOK
+    seen = (source or {}).get(op.side.value) or {}
+    before_fields = None if op.op == "create" else (
+        seen.get("fields") or (prior.ews_fields if outlook else prior.crm_fields))
+    return {
+        "side": op.side.value,
+        "op": op.op,
+        "label": op.payload.get("label") or "",
+        "id": (after.ews_item_id if outlook else after.crm_id) if op.op == "create"
+        else (prior.ews_item_id if outlook else prior.crm_id),
+        "version": None if op.op == "create" else (
+            seen.get("version") or (prior.ews_change_key if outlook else prior.crm_lock_version)),
+        "fields": dict(before_fields) if before_fields is not None else None,
+        "base": dict(prior.base) if prior.base is not None else None,
+        "left_version": None if op.op in ("trash", "soft_delete", "release") else (
+            after.ews_change_key if outlook else after.crm_lock_version),
+        "other_id": prior.crm_id if outlook else prior.ews_item_id,
+    }
 
 
 def _direction(op: OutboxOp) -> str:
