@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     un = sub.add_parser("unshare", help="stop syncing an Outlook item (nothing is deleted)")
     un.add_argument("query", metavar="QUERY")
 
+    ud = sub.add_parser("undo", help="undo the last sync (within seven days); items changed since are skipped")
+    ud.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ud.add_argument("--dry-run", action="store_true", help="list what would be restored and skipped; change nothing")
+
     be = sub.add_parser("bench", help="benchmark against in-process sandboxes")
     be.add_argument("--people", type=int, default=1000, metavar="N")
     be.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
@@ -232,6 +236,7 @@ COMMANDS: dict[str | None, str] = {
     "unshare": "app.commands.inspect:unshare",
     "bench": "app.bench:run",
     "support-bundle": "app.commands.support:run",
+    "undo": "app.commands.undo:run",
 }
 
 

@@ -1,0 +1,73 @@
+"""Issue 5 / B9 end to end: `configure` + `sync` + edits on both sides + `undo --json`, all as
+subprocesses against both sandboxes (real exchangelib and httpx underneath)."""
+from __future__ import annotations
+
+from tests.e2e.conftest import configure_args
+from tests.e2e.test_sync_e2e import contact_for, my_people, writes
+
+
+def _title(boxes, contact_id):
+    return boxes.ews.describe(contact_id)["props"].get("JobTitle") or ""
+
+
+def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(cli, sandboxes):
+    out = cli(*configure_args(sandboxes))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    crm_edit, outlook_edit, later = my_people(sandboxes)[:3]
+    c_crm = contact_for(sandboxes, crm_edit["main_location[email]"].lower())
+    c_out = contact_for(sandboxes, outlook_edit["main_location[email]"].lower())
+    c_later = contact_for(sandboxes, later["main_location[email]"].lower())
+    old_outlook_title = _title(sandboxes, c_crm["id"])
+    old_crm_title = sandboxes.crm.get_record("people", outlook_edit["id"]).get("person_job_title") or ""
+
+    sandboxes.crm.bump_version("people", crm_edit["id"], person_job_title="Chief Tea Officer")
+    sandboxes.crm.bump_version("people", later["id"], person_job_title="Keeper of Keys")
+    sandboxes.ews.edit_item(c_out["id"], JobTitle="Head of Biscuits")
+    code, summary = cli.json("sync", "--json")
+    assert code == 0, summary
+    assert summary["updated"]["outlook"]["contacts"] == 2 and summary["updated"]["crm"]["people"] == 1, summary
+    assert _title(sandboxes, c_crm["id"]) == "Chief Tea Officer"
+    sandboxes.ews.edit_item(c_later["id"], JobTitle="Keeper of Spare Keys")  # edited after the run
+
+    code, preview = cli.json("undo", "--json", "--dry-run")
+    assert code == 0 and preview["dry_run"], preview
+    assert len(preview["restored"]) == 2 and len(preview["skipped"]) == 1, preview
+    assert _title(sandboxes, c_crm["id"]) == "Chief Tea Officer"  # a dry run changes nothing
+
+    code, result = cli.json("undo", "--json")
+    assert code == 0 and result["ok"], result
+    assert {(r["side"], r["action"]) for r in result["restored"]} == {("outlook", "restore"), ("crm", "restore")}
+    # each side is back as it was before the run
+    assert _title(sandboxes, c_crm["id"]) == old_outlook_title
+    assert (sandboxes.crm.get_record("people", outlook_edit["id"]).get("person_job_title") or "") == old_crm_title
+    # the user's own edits stay where they made them
+    assert sandboxes.crm.get_record("people", crm_edit["id"])["person_job_title"] == "Chief Tea Officer"
+    assert _title(sandboxes, c_out["id"]) == "Head of Biscuits"
+    # the item edited after the run is skipped, listed, and untouched
+    (skipped,) = result["skipped"]
+    assert skipped["action"] == "changed" and "changed in Outlook since that sync" in skipped["message"], skipped
+    assert skipped["item"] == (later.get("object_ref") or skipped["item"])
+    assert _title(sandboxes, c_later["id"]) == "Keeper of Spare Keys"
+    assert result["conflicts"] == 2  # the restored pairs differ now: they wait for the user
+
+    code, again = cli.json("undo", "--json")
+    assert code == 0 and again["nothing_to_undo"] and not again["restored"], again
+    code, after = cli.json("sync", "--json")
+    # only the edit made after the run travels; the restored pairs are neither re-applied nor reverted
+    assert code == 0 and writes(after) == 1 and after["updated"]["crm"]["people"] == 1, after
+    assert sandboxes.crm.get_record("people", later["id"])["person_job_title"] == "Keeper of Spare Keys"
+    assert _title(sandboxes, c_crm["id"]) == old_outlook_title
+    assert sandboxes.crm.get_record("people", crm_edit["id"])["person_job_title"] == "Chief Tea Officer"
+    code, history = cli.json("history", "--json")
+    assert code == 0
+    assert any((run.get("summary") or {}).get("undo_of") for run in history["runs"]), history
+
+
+def test_undo_before_any_sync_has_nothing_to_undo(cli, sandboxes):
+    out = cli(*configure_args(sandboxes))
+    assert out.returncode == 0, out.stderr
+    out = cli("undo")
+    assert out.returncode == 0, out.stderr
+    assert "Nothing to undo" in out.stdout
