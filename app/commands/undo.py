@@ -52,6 +52,23 @@ def undo_once(paths: Any, settings: Any, *, dry_run: bool = False, take_over: bo
             session.close()
 
 
+def undo_unavailable(paths: Any) -> str | None:
+    """For the tray: why there is nothing to undo, or None. Reads the journal only (no network)."""
+    from datetime import datetime, timezone
+
+    from app.journal.repo import open_journal
+    from app.sync.undo import unavailable_reason
+    from app.sync.undo_apply import undo_unavailable as reason_from
+
+    if not paths.journal.exists():
+        return unavailable_reason(None, is_undo=False, undone=False, now=datetime.now(timezone.utc))
+    journal = open_journal(paths.journal)
+    try:
+        return reason_from(journal, datetime.now(timezone.utc))
+    finally:
+        journal.close()
+
+
 def print_human(result: Any) -> None:
     if result.nothing:
         print(result.nothing)

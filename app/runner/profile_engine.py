@@ -66,6 +66,17 @@ class ProfileEngine:
             return
         self._journal(lambda j: j.decide_hold(hold_id, decision.value))
 
+    def undo(self, *, dry_run: bool = False) -> Any:
+        """Undo last sync (B9), or list what it would do: app.sync.undo_apply.UndoResult."""
+        from app.commands.undo import undo_once
+
+        return undo_once(self.paths, self._load(), dry_run=dry_run)
+
+    def undo_unavailable(self) -> str | None:
+        from app.commands.undo import undo_unavailable
+
+        return undo_unavailable(self.paths)
+
     def take_over_lease(self) -> None:
         """Applied by the next (non-preview) cycle, which the worker starts right away."""
         self._take_over_once = True

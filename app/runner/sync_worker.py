@@ -50,6 +50,8 @@ class SyncWorker(QObject):
     hold_raised = Signal(object)  # HoldRaised
     fatal_issue = Signal(object)  # FatalIssue
     journal_changed = Signal()  # a cycle or a command wrote to the journal: windows reload
+    undo_finished = Signal(object)  # UndoResult (a preview or the undo itself), or FatalIssue
+    undo_state = Signal(object)  # why "Undo last sync" is unavailable (str), or None
     stopped = Signal()
 
     def __init__(
@@ -230,6 +232,36 @@ class SyncWorker(QObject):
     def ignore_item(self, item: str) -> None:
         self._command("ignore_item", item, optional=True)
 
+    @Slot(bool)
+    def request_undo(self, dry_run: bool) -> None:
+        """Undo last sync, or its preview, here between cycles (this thread is the one writer)."""
+        if self.stopping.is_set():
+            return
+        try:
+            undo = getattr(self._engine_or_build(), "undo", None)
+            if not callable(undo):
+                raise NotImplementedError("this sync engine cannot undo")
+            result: Any = undo(dry_run=dry_run)
+        except Exception as exc:  # noqa: BLE001 - shown in the undo dialog
+            result = fatal_from_exception(exc)
+        self.undo_finished.emit(result)
+        if not dry_run:
+            self.journal_changed.emit()
+        self.check_undo()
+
+    @Slot()
+    def check_undo(self) -> None:
+        """Whether there is a sync to undo (a journal read, no network)."""
+        if self.stopping.is_set():
+            return
+        try:
+            check = getattr(self._engine_or_build(), "undo_unavailable", None)
+            reason = check() if callable(check) else "Undo is not available with this sync engine."
+        except Exception as exc:  # noqa: BLE001 - the menu entry just stays off
+            log.info("could not tell whether there is a sync to undo: %s", type(exc).__name__)
+            reason = "Undo is not available right now (the journal could not be read)."
+        self.undo_state.emit(reason)
+
     # --- the cycle ---------------------------------------------------------------------------
 
     def _engine_or_build(self) -> EngineLike:
@@ -372,6 +404,8 @@ class WorkerHandle(QObject):
     hold_raised = Signal(object)
     fatal_issue = Signal(object)
     journal_changed = Signal()
+    undo_finished = Signal(object)
+    undo_state = Signal(object)
 
     _sync = Signal(object, str)
     _dry_run = Signal(object, str)
@@ -387,6 +421,8 @@ class WorkerHandle(QObject):
     _retry = Signal(str)
     _ignore = Signal(str)
     _shutdown = Signal()
+    _undo = Signal(bool)
+    _check_undo = Signal()
 
     def __init__(
         self,
@@ -417,8 +453,10 @@ class WorkerHandle(QObject):
         self._network_back.connect(self.worker.network_back, q)
         self._ignore.connect(self.worker.ignore_item, q)
         self._shutdown.connect(self.worker.shutdown, q)
+        self._undo.connect(self.worker.request_undo, q)
+        self._check_undo.connect(self.worker.check_undo, q)
         for name in ("status_changed", "progress", "cycle_finished", "item_issue", "conflict_raised",
-                     "hold_raised", "fatal_issue", "journal_changed"):
+                     "hold_raised", "fatal_issue", "journal_changed", "undo_finished", "undo_state"):
             getattr(self.worker, name).connect(getattr(self, name), q)
         self.status_changed.connect(self._remember_status)
         self.status = WorkerStatus(WorkerState.STARTING)
@@ -480,6 +518,14 @@ class WorkerHandle(QObject):
 
     def ignore_item(self, item: str) -> None:
         self._ignore.emit(item)
+
+    def undo(self, dry_run: bool = False) -> None:
+        """Undo last sync (dry_run: only list what it would do); answered by `undo_finished`."""
+        self._undo.emit(bool(dry_run))
+
+    def check_undo(self) -> None:
+        """Ask whether there is a sync to undo; answered by `undo_state`."""
+        self._check_undo.emit()
 
     def shutdown(self, timeout_ms: int = 15_000) -> bool:
         """Cancel, let the worker finish its current batch and close, then join the thread."""

@@ -71,6 +71,14 @@ def undo_target(journal: Any, now: Any) -> tuple[tuple[str, Any] | None, str | N
     return (None, reason) if reason else (last, None)
 
 
+def undo_unavailable(journal: Any, now: Any) -> str | None:
+    """Why "Undo last sync" is not offered now, or None (an interrupted undo is always offered:
+    running it again finishes it)."""
+    if _undo_ops(journal, (PENDING, IN_FLIGHT)):
+        return None
+    return undo_target(journal, now)[1]
+
+
 def current_versions(keys: Sequence[tuple[str, str, str]], crm: CrmPort,
                      mailbox: MailboxPort) -> dict[tuple[str, str, str], str | None]:
     """(side, kind, id) -> the item's version now, None when it is gone (one read per side and kind)."""

@@ -94,6 +94,9 @@ class ConnectorApp(QObject):
         h.fatal_issue.connect(self.on_fatal)
         h.cycle_finished.connect(self.notifier.on_cycle)
         h.journal_changed.connect(self.reload_views)
+        if self.tray is not None:
+            h.undo_state.connect(self.tray.set_undo_state)
+            h.journal_changed.connect(h.check_undo)  # after each cycle or decision
 
         self.windows: dict[str, QWidget] = {}
         self.fatal_box: QMessageBox | None = None
@@ -110,6 +113,7 @@ class ConnectorApp(QObject):
             self.handle.pause()
         self.model.refresh()
         if self.tray is not None:
+            self.handle.check_undo()
             self.tray.show()
         else:
             assert self.status_window is not None
@@ -171,7 +175,7 @@ class ConnectorApp(QObject):
             h.pause()
         elif key == "resume":
             h.resume()
-        elif key in ("conflicts", "holds", "issues", "history"):
+        elif key in ("conflicts", "holds", "issues", "history", "undo"):
             self.open_window(key)
         elif key == "open_workbooks":
             self.open_workbooks()
@@ -287,6 +291,12 @@ class ConnectorApp(QObject):
             window.retry.connect(self.handle.retry_item)
             window.ignore.connect(self.handle.ignore_item)
             return window
+        if key == "undo":
+            from app.ui.undo_dialog import UndoDialog
+
+            dialog = UndoDialog(self.handle)
+            dialog.start()
+            return dialog
         if key == "history":
             from app.ui.history_window import HistoryWindow
 
