@@ -247,7 +247,7 @@ class SyncWorker(QObject):
         self.undo_finished.emit(result)
         if not dry_run:
             self.journal_changed.emit()
-        self.check_undo()
+            self.check_undo()
 
     @Slot()
     def check_undo(self) -> None:

@@ -453,8 +453,9 @@ class Executor:
         elif op.op in ("share", "unshare"):
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             link = replace(link, ews_change_key=version)
-        b.history.append(HistoryEntry(self.run_id, now, op.op, kind.value, link.id, _direction(op),
-                                      op.payload.get("reason", ""),
+        # an undo's writes stay in the undo's run, even when a sync finishes them after a crash
+        b.history.append(HistoryEntry(op.payload.get("undo_run") or self.run_id, now, op.op, kind.value, link.id,
+                                      _direction(op), op.payload.get("reason", ""),
                                       before=op.payload.get("before") or prior_state(op, prior, link, self._plan_source(op))))
         self.tally.count(op)
         if op.payload.get("final"):

@@ -22,7 +22,7 @@ What "back" means on each side (nothing is ever hard-deleted):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -66,6 +66,7 @@ class UndoPlan:
     restore: tuple[UndoItem, ...]
     skipped: tuple[UndoItem, ...]
     ops: tuple[OutboxOp, ...]
+    conflicts: tuple[Conflict, ...] = ()  # restored pairs whose sides will differ (see the module note)
 
 
 def unavailable_reason(last: tuple[str, datetime] | None, *, is_undo: bool, undone: bool, now: datetime) -> str | None:
@@ -107,12 +108,13 @@ def items_to_check(rows: Iterable[HistoryEntry], links: Mapping[str, Link]) -> l
 
 def plan_undo(run_id: str, run_at: datetime | None, rows: Sequence[HistoryEntry], links: Mapping[str, Link],
               current: Mapping[tuple[str, str, str], str | None], *, undo_run_id: str,
-              new_id: Callable[[], str]) -> UndoPlan:
+              new_id: Callable[[], str], now: datetime | None = None) -> UndoPlan:
     """Operations that restore what run `run_id` changed. `current` maps (side, kind, id) to the
     item's version now (None: gone); see `items_to_check`."""
     restore: list[UndoItem] = []
     skipped: list[UndoItem] = []
     ops: list[OutboxOp] = []
+    conflicts: list[Conflict] = []
     when = f"{run_at:%Y-%m-%d %H:%M} UTC" if run_at else run_id[:8]
     for link_id, writes in _writes(rows).items():
         kind = Kind(writes[0].kind)
@@ -151,7 +153,7 @@ def plan_undo(run_id: str, run_at: datetime | None, rows: Sequence[HistoryEntry]
 
         def op(side: str, name: str, final: bool, **extra: Any) -> OutboxOp:
             payload: dict[str, Any] = {"reason": f"undo of the sync at {when}", "label": label, "undo_of": run_id,
-                                       "final": final, **extra}
+                                       "undo_run": undo_run_id, "final": final, **extra}
             return OutboxOp(new_id(), link_id, kind, Side(side), name, payload, version(side), run_id=undo_run_id)
 
         release = {"after": "release", "sharing": UNSHARED_BY_UNDO}
@@ -185,11 +187,19 @@ def plan_undo(run_id: str, run_at: datetime | None, rows: Sequence[HistoryEntry]
                 ops.append(op(side, "update", final, **extra))
                 restore.append(UndoItem(link_id, kind.value, label, side, "restore",
                                         f"restored in {SIDE_NAME[side]} as it was before that sync"))
+            # Decided now and committed with the writes, so a sync that finishes an interrupted
+            # undo leaves the pair alone as well.
+            restored = {side: dict(first[side].get("fields") or {}) for side in sides}
+            after = replace(link, ews_fields=restored.get("outlook", link.ews_fields),
+                            crm_fields=restored.get("crm", link.crm_fields), base=base if base is not None else link.base)
+            conf = divergence(after, label=label, conflict_id=new_id(), now=now or run_at or datetime.now())
+            if conf is not None:
+                conflicts.append(conf)
         elif any(h.action == "share" for h in writes) and link.ews_item_id:
             ops.append(op("outlook", "unshare", True, **release))
             restore.append(UndoItem(link_id, kind.value, label, "outlook", "unshare",
                                     "paired by that sync: its Outlook item is now Unshared"))
-    return UndoPlan(run_id, run_at, undo_run_id, tuple(restore), tuple(skipped), tuple(ops))
+    return UndoPlan(run_id, run_at, undo_run_id, tuple(restore), tuple(skipped), tuple(ops), tuple(conflicts))
 
 
 def _changed_since(kind: Kind, left: Mapping[str, tuple[str, set[str]]],

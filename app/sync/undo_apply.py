@@ -18,8 +18,7 @@ from app.sync.executor import Executor, Tally
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, Batch, HistoryEntry, OutboxOp
 from app.sync.undo import (
-    CHANGE_ACTIONS, UNDO_META, UNDO_RUN_META, UndoItem, UndoPlan, divergence, items_to_check, plan_undo,
-    unavailable_reason,
+    CHANGE_ACTIONS, UNDO_META, UNDO_RUN_META, UndoItem, UndoPlan, items_to_check, plan_undo, unavailable_reason,
 )
 
 STALE = ("StaleVersion", "NotFound")
@@ -108,7 +107,7 @@ def plan(journal: Any, crm: CrmPort, mailbox: MailboxPort, now: Any,
     link_ids = list(dict.fromkeys(h.link_id for h in rows if h.link_id))
     links = journal.links_by_id(link_ids)
     current = current_versions(items_to_check(rows, links), crm, mailbox)
-    return plan_undo(run_id, run_at, rows, links, current, undo_run_id=new_id(), new_id=new_id), None
+    return plan_undo(run_id, run_at, rows, links, current, undo_run_id=new_id(), new_id=new_id, now=now), None
 
 
 def _undo_ops(journal: Any, states: Sequence[str]) -> list[OutboxOp]:
@@ -131,6 +130,7 @@ def run_undo(crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Cl
         else:
             result.run_id, result.run_at, result.undo_run_id = undo_plan.run_id, undo_plan.run_at, undo_plan.undo_run_id
             result.restored, result.skipped = list(undo_plan.restore), list(undo_plan.skipped)
+            result.conflicts = len(undo_plan.conflicts)
             if not dry_run:
                 _apply(undo_plan, crm, mailbox, journal, clock, tally, crm_batch, result)
     result.seconds = time.monotonic() - started
@@ -140,30 +140,27 @@ def run_undo(crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Cl
 
 def _apply(undo_plan: UndoPlan, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Clock, tally: Tally,
            crm_batch: int, result: UndoResult) -> None:
-    journal.write(Batch(outbox=list(undo_plan.ops), meta={UNDO_META + undo_plan.run_id: undo_plan.undo_run_id,
-                                                          UNDO_RUN_META + undo_plan.undo_run_id: undo_plan.run_id}))
+    journal.write(Batch(outbox=list(undo_plan.ops), conflicts=list(undo_plan.conflicts),
+                        meta={UNDO_META + undo_plan.run_id: undo_plan.undo_run_id,
+                              UNDO_RUN_META + undo_plan.undo_run_id: undo_plan.run_id}))
     executor = Executor(crm, mailbox, journal, clock=clock.now, run_id=undo_plan.undo_run_id, tally=tally,
                         crm_batch=crm_batch)
     mine = {o.id for o in undo_plan.ops}
     executor.run([o for o in journal.outbox([PENDING]) if o.id in mine])
     _settle_result(journal, mine, tally, result)
-    _hold_divergent(journal, clock, result)
+    _keep_conflicts_of_restored(journal, {o.link_id for o in undo_plan.ops}, result)
     _record_run(journal, clock, undo_plan.undo_run_id, undo_plan.run_id, tally, result)
 
 
-def _hold_divergent(journal: Any, clock: Clock, result: UndoResult) -> None:
-    """Restored pairs whose sides now differ wait in the conflict inbox (app.sync.undo)."""
-    restored = {i.link_id: i for i in result.restored if i.action == "restore"}
-    links = journal.links_by_id(list(restored))
-    conflicts = []
-    for link_id, item in restored.items():
-        link = links.get(link_id)
-        conf = divergence(link, label=item.label, conflict_id=str(uuid.uuid4()), now=clock.now()) if link else None
-        if conf is not None:
-            conflicts.append(conf)
-    result.conflicts = len(conflicts)
-    if conflicts:
-        journal.write(Batch(conflicts=conflicts))
+def _keep_conflicts_of_restored(journal: Any, link_ids: set[str], result: UndoResult) -> None:
+    """The planned conflicts stand for pairs that were restored; a pair whose restore did not go
+    through is as the sync left it, so its conflict is dismissed."""
+    restored = {i.link_id for i in result.restored}
+    mine = [c for c in journal.conflicts(("open",)) if c.link_id in link_ids and c.conflict_kind == "both_changed"]
+    stale = [replace(c, status="dismissed") for c in mine if c.link_id not in restored]
+    if stale:
+        journal.write(Batch(conflicts=stale))
+    result.conflicts = len(mine) - len(stale)
 
 
 def _resume(crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Clock, tally: Tally, crm_batch: int,
@@ -181,7 +178,7 @@ def _resume(crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Clo
         result.restored.append(UndoItem(op.link_id, op.kind.value, str(op.payload.get("label") or ""), op.side.value,
                                         "restore" if op.op == "update" else op.op, "finished after an interruption"))
     _settle_result(journal, mine, tally, result)
-    _hold_divergent(journal, clock, result)
+    _keep_conflicts_of_restored(journal, {o.link_id for o in ops}, result)
     _record_run(journal, clock, undo_run_id, run_id, tally, result)
 
 

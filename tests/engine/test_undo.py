@@ -171,3 +171,37 @@ def test_a_crash_during_the_undo_is_finished_by_the_next_undo(world):
     assert contact_for(world, b.id).fields.get("job_title") in (None, "")
     assert not [o for o in world.journal.outbox([PENDING, "in_flight"]) if o.payload.get("undo_of")]
     assert "undo" in (undo(world).nothing or "")
+
+
+def test_an_interrupted_undo_finished_by_the_next_sync_still_cannot_be_undone(world):
+    (a, *_rest) = seed(world)
+    world.crm.edit(P, a.id, job_title="Boss")
+    world.sync()
+    world.mailbox.crash_after.add("update")
+    with pytest.raises(Crash):
+        undo(world)
+    world.reopen()
+    world.sync()  # runs every pending outbox row first, the undo's included
+
+    assert contact_for(world, a.id).fields.get("job_title") in (None, "")
+    assert [c.fields for c in world.journal.conflicts()] == [("job_title",)]
+    world.sync()
+    assert contact_for(world, a.id).fields.get("job_title") in (None, "")  # the pair waits for the user
+    result = undo(world)
+    assert not result.restored and "cannot be undone" in (result.nothing or ""), result.as_json()
+
+
+def test_an_item_changed_between_the_check_and_the_write_is_skipped_and_its_conflict_dropped(world):
+    from app.errors import StaleVersion
+
+    (a, *_rest) = seed(world)
+    world.crm.edit(P, a.id, job_title="Boss")
+    world.sync()
+    world.mailbox.fail["update"] = [StaleVersion("ErrorIrresolvableConflict")]
+
+    result = undo(world)
+
+    assert not result.restored and [(i.action, i.side) for i in result.skipped] == [("changed", "outlook")]
+    assert "changed since the check" in result.skipped[0].message and result.ok
+    assert result.conflicts == 0 and world.journal.conflicts() == []
+    assert contact_for(world, a.id).fields["job_title"] == "Boss"

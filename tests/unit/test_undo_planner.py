@@ -48,6 +48,10 @@ def test_an_update_is_restored_with_the_version_the_run_left():
     assert op.payload["fields"] == OLD and op.payload["changed"] == ["job_title"]
     assert op.payload["final"] and op.payload["base"] == OLD and op.payload["undo_of"] == "r1"
     assert [(i.label, i.action) for i in p.restore] == [("PER-1", "restore")] and not p.skipped
+    # Workbooks keeps the edit the sync had carried over: the pair will differ, so it waits for the user
+    (conf,) = p.conflicts
+    assert (conf.link_id, conf.fields, conf.outlook["job_title"], conf.crm["job_title"]) == (
+        "l1", ("job_title",), "Clerk", "Boss")
 
 
 def test_an_item_changed_since_is_skipped_and_listed_not_written():
