@@ -7,6 +7,7 @@ transaction before the first write, so a crash leaves pending outbox rows that t
 """
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from app.sync.undo import (
 )
 
 STALE = ("StaleVersion", "NotFound")
+log = logging.getLogger("workbooks_connector.undo")
 
 
 @dataclass
@@ -134,6 +136,9 @@ def run_undo(crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, clock: Cl
             if not dry_run:
                 _apply(undo_plan, crm, mailbox, journal, clock, tally, crm_batch, result)
     result.seconds = time.monotonic() - started
+    if not dry_run and result.run_id:  # ids and counts only, never content
+        log.info("undo of run %s: %d restored, %d skipped, %d failed, %d conflicts", result.run_id,
+                 len(result.restored), len(result.skipped), len(result.errors), result.conflicts)
     result.requests = {k: f() - base.get(k, 0) for k, f in (counts or {}).items()} or result.requests
     return result
 

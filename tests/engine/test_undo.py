@@ -205,3 +205,26 @@ def test_an_item_changed_between_the_check_and_the_write_is_skipped_and_its_conf
     assert "changed since the check" in result.skipped[0].message and result.ok
     assert result.conflicts == 0 and world.journal.conflicts() == []
     assert contact_for(world, a.id).fields["job_title"] == "Boss"
+
+
+def test_every_applied_write_records_its_prior_state(world):
+    a, b = seed(world, 2)
+    (first_run, _at) = world.journal.last_change_run(("create",))
+    creates = [h.before for h in world.journal.run_history(first_run) if h.action == "create"]
+    assert sorted(c["id"] for c in creates) == sorted(contact_for(world, r.id).item_id for r in (a, b))
+    assert all(c["side"] == "outlook" and c["fields"] is None and c["left_version"] for c in creates)
+    world.crm.edit(P, a.id, job_title="Boss")
+    world.sync()
+    (run_id, _at) = world.journal.last_change_run(("update",))
+    (update,) = [h for h in world.journal.run_history(run_id) if h.action == "update"]
+    contact = contact_for(world, a.id)
+    assert update.before["side"] == "outlook" and update.before["id"] == contact.item_id
+    assert update.before["fields"]["job_title"] in (None, "") and update.before["left_version"] == contact.change_key
+    assert update.before["version"] and update.before["version"] != contact.change_key
+    world.crm.user_delete(P, b.id)  # row 9: the Outlook copy goes to Deleted Items
+    gone = contact_for(world, b.id)
+    world.sync()
+    (run_id, _at) = world.journal.last_change_run(("trash",))
+    (trash,) = [h for h in world.journal.run_history(run_id) if h.action == "trash"]
+    assert trash.before["id"] == gone.item_id and trash.before["fields"]["first_name"] == "Ann1"
+    assert trash.before["left_version"] is None

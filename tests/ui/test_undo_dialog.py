@@ -125,3 +125,54 @@ def test_a_failure_is_shown_in_the_dialog_not_as_a_traceback(qtbot, make_app):
     assert dialog.phase == "failed" and "API key was refused" in dialog.caption.text()
     assert not dialog.undo_button.isVisible()
     assert QApplication.instance() is not None
+
+
+@pytest.mark.slow
+def test_undo_from_the_tray_on_the_real_stack(qtbot, tmp_path):
+    """ProfileEngine on the worker thread against both sandboxes: sync, a CRM edit, sync, then
+    "Undo last sync…" puts the Outlook contact back and the entry turns off."""
+    from app import paths as paths_mod
+    from app import settings as st
+    from app.runner.profile_engine import ProfileEngine
+    from app.sandbox.demo import demo_settings
+    from app.sandbox.run import start_both
+    from app.ui.journal_view import ReaderJournalView
+    from tests.e2e.test_sync_e2e import contact_for, my_people
+
+    boxes = start_both(people=30, seed_value=1)
+    paths = paths_mod.ProfilePaths(tmp_path / "profile").ensure()
+    st.save(demo_settings(boxes), paths.config)
+    ctrl = ConnectorApp(lambda: ProfileEngine(paths), journal=ReaderJournalView(paths.journal), use_tray=True,
+                        schedule="manual", scheduler_factory=lambda s: Scheduler(s, start_delay=3600))
+    try:
+        with qtbot.waitSignal(ctrl.handle.undo_state, timeout=10_000) as first:
+            ctrl.start()
+        assert "no sync" in first.args[0]
+        with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=60_000):
+            menu(ctrl)["action_sync_now"].trigger()
+        person = my_people(boxes)[0]
+        contact = contact_for(boxes, person["main_location[email]"].lower())
+        before = boxes.ews.describe(contact["id"])["props"].get("JobTitle") or ""
+        boxes.crm.bump_version("people", person["id"], person_job_title="Undo Tester")
+        with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=60_000):
+            menu(ctrl)["action_sync_now"].trigger()
+        qtbot.waitUntil(lambda: ctrl.tray.undo_unavailable is None, timeout=10_000)
+        assert boxes.ews.describe(contact["id"])["props"]["JobTitle"] == "Undo Tester"
+
+        with qtbot.waitSignal(ctrl.handle.undo_finished, timeout=30_000):
+            menu(ctrl)["action_undo"].trigger()
+        dialog = ctrl.windows["undo"]
+        assert dialog.restore_list.count() == 1 and dialog.undo_button.isEnabled(), dialog.caption.text()
+        with qtbot.waitSignal(ctrl.handle.undo_state, timeout=30_000) as after:
+            dialog.undo_button.click()
+        assert dialog.phase == "done", dialog.caption.text()
+        assert (boxes.ews.describe(contact["id"])["props"].get("JobTitle") or "") == before
+        assert after.args[0] and "cannot be undone" in after.args[0]
+        assert not menu(ctrl)["action_undo"].isEnabled()
+    finally:
+        ctrl.shutdown()
+        assert ctrl.handle.thread.isFinished()
+        for w in ctrl.windows.values():
+            w.close()
+        ctrl.tray.menu.deleteLater()
+        boxes.stop()
