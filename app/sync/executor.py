@@ -505,7 +505,6 @@ class Executor:
             b.links.append(link)
         self._commit(b)
 
-
     def _plan_source(self, op: OutboxOp) -> Mapping[str, Any] | None:
         """The items as the plan read them (carried by the link's final operation), so a merged
         update records the side's real content before the write, not the last synced copy."""
@@ -537,7 +536,6 @@ def prior_state(op: OutboxOp, prior: Link, after: Link, source: Mapping[str, Any
         "base": dict(prior.base) if prior.base is not None else None,
         "left_version": None if op.op in ("trash", "soft_delete", "release") else (
             after.ews_change_key if outlook else after.crm_lock_version),
-        "other_id": prior.crm_id if outlook else prior.ews_item_id,
     }
 
 
