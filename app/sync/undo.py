@@ -38,8 +38,8 @@ SIDE_NAME = {"outlook": "Outlook", "crm": "Workbooks"}
 NOT_UNDONE = {
     "trash": "moved to Deleted Items by that sync: move it back from there in Outlook if you need it",
     "soft_delete": "deleted in Workbooks by that sync: the connector cannot bring a deleted record back",
-    "unshare": "unshared by that sync: use `share` to share it again",
-    "release": "unlinked by that sync: use `share` to share it again",
+    "unshare": "unshared by that sync: share it again from Settings › Sharing or with `share`",
+    "release": "unlinked by that sync: share it again from Settings › Sharing or with `share`",
 }
 UNSHARED_BY_UNDO = {"state": "unshared", "reason": "user", "blocked": True}
 
