@@ -71,3 +71,38 @@ def test_undo_before_any_sync_has_nothing_to_undo(cli, sandboxes):
     out = cli("undo")
     assert out.returncode == 0, out.stderr
     assert "Nothing to undo" in out.stdout
+
+
+def test_undo_of_creates_on_both_sides_deletes_nothing_for_good(cli, sandboxes):
+    """A contact the sync created in Outlook goes to Deleted Items and is not copied again; a
+    Person the sync created in Workbooks is kept and its Outlook contact becomes Unshared."""
+    out = cli(*configure_args(sandboxes))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    queue = sandboxes.crm.my_queues["Private::Crm::PersonQueue"]
+    mine = {p["id"] for p in my_people(sandboxes)}
+    newcomer = next(sandboxes.crm.get_record("people", r["id"]) for r in sandboxes.crm.rows("people")
+                    if r["id"] not in mine and sandboxes.crm.get_record("people", r["id"]).get("main_location[email]"))
+    sandboxes.crm.reassign("people", newcomer["id"], queue)
+    own = sandboxes.ews.add_item("contacts", "Contact", {
+        "GivenName": "Undine", "Surname": "Undo", "DisplayName": "Undine Undo", "Categories": ["Workbooks"],
+        "EmailAddresses": {"EmailAddress1": "undine.undo@example.test"}})
+    code, summary = cli.json("sync", "--json")
+    assert code == 0, summary
+    assert summary["created"]["outlook"]["contacts"] == 1 and summary["created"]["crm"]["people"] == 1, summary
+    email = newcomer["main_location[email]"].lower()
+    created = contact_for(sandboxes, email)
+    people_before = len(sandboxes.crm.rows("people"))
+
+    code, result = cli.json("undo", "--json")
+
+    assert code == 0 and result["ok"] and not result["skipped"], result
+    assert sorted((r["side"], r["action"]) for r in result["restored"]) == [("outlook", "trash"), ("outlook", "unshare")]
+    assert created["id"] not in sandboxes.ews.item_ids("contacts")
+    assert any(email in str(i["props"].get("EmailAddresses")).lower() for i in sandboxes.ews.items("deleteditems"))
+    assert len(sandboxes.crm.rows("people")) == people_before  # the Person made from Undine stays
+    assert "Workbooks" not in (sandboxes.ews.describe(own)["props"].get("Categories") or [])
+
+    code, after = cli.json("sync", "--json")
+    assert code == 0 and writes(after) == 0, after  # neither copied again nor re-shared
