@@ -27,7 +27,7 @@ def test_help_lists_every_command():
 
 @pytest.mark.parametrize(
     "command",
-    ["demo", "sandbox", "configure", "sync", "status", "conflicts", "resolve", "explain", "history", "share", "unshare", "bench"],
+    ["demo", "sandbox", "configure", "sync", "status", "conflicts", "resolve", "explain", "history", "share", "unshare", "bench", "undo"],
 )
 def test_every_command_documents_its_options(command, capsys):
     with pytest.raises(SystemExit) as exit_:
