@@ -156,6 +156,7 @@ def plan_undo(run_id: str, run_at: datetime | None, rows: Sequence[HistoryEntry]
                                        "undo_run": undo_run_id, "final": final, **extra}
             return OutboxOp(new_id(), link_id, kind, Side(side), name, payload, version(side), run_id=undo_run_id)
 
+        # MailboxPort.trash takes no version, so a create's undo relies on the check above alone
         release = {"after": "release", "sharing": UNSHARED_BY_UNDO}
         if created == "outlook":
             ops.append(op("outlook", "trash", True, **release))
