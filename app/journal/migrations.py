@@ -19,8 +19,17 @@ from app.journal.db import backup
 
 Step = Callable[[Connection], None]
 
+
+
+def _v2_pending_crm_deletion(con: Connection) -> None:
+    """B7: a CRM deletion is acted on only after a later run's lookup agrees; the first sighting
+    is kept on the link. Existing links start with no sighting."""
+    if "crm_gone_seen_at" not in {c["name"] for c in inspect(con).get_columns("item_link")}:
+        con.execute(text("ALTER TABLE item_link ADD COLUMN crm_gone_seen_at DATETIME"))
+
+
 # version N -> step that turns an N-1 file into an N file. The first release is version 1.
-STEPS: dict[int, Step] = {}
+STEPS: dict[int, Step] = {2: _v2_pending_crm_deletion}
 
 
 def current_version(engine: Engine) -> int | None:

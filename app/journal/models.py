@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Meta(SQLModel, table=True):
@@ -66,6 +66,7 @@ class ItemLink(SQLModel, table=True):
     in_scope: bool = True
     origin: str = ""
     last_synced_at: Optional[datetime] = None
+    crm_gone_seen_at: Optional[datetime] = None  # schema 2: pending CRM deletion (B7)
 
 
 class StagedChange(SQLModel, table=True):

@@ -43,7 +43,7 @@ SEGMENT = 500
 HISTORY_DAYS = 30  # history rows are kept this long (design.md section 4)
 UNDO_DAYS = 7  # ... and their before_json this long: how far "Undo last sync" reaches
 # Batch sections in the order _apply_rows writes them.
-SECTIONS = ("stage", "unstage", "unstage_if_version", "holds", "drop_links", "links", "outbox", "conflicts",
+SECTIONS = ("stage", "unstage", "unstage_if_version", "holds", "drop_links", "links", "gone_seen", "outbox", "conflicts",
             "clear_errors", "errors", "sharing", "history")
 
 
@@ -105,7 +105,7 @@ def link_from_row(r: m.ItemLink) -> Link:
         ews_hash=r.ews_hash, ews_fields=_loads(r.ews_json), crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
         crm_hash=r.crm_hash, crm_fields=_loads(r.crm_json), crm_updated_at=_utc(r.crm_updated_at),
         base=_loads(r.base_json), base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
-        origin=r.origin, last_synced_at=_utc(r.last_synced_at),
+        origin=r.origin, last_synced_at=_utc(r.last_synced_at), crm_gone_seen_at=_utc(r.crm_gone_seen_at),
     )
 
 
@@ -353,6 +353,15 @@ class SqlJournal:
         for link in b.links:
             row = link_rows[link.id] = _link_row(link, link_rows.get(link.id))
             s.add(row)
+        s.flush()
+        # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
+        # snapshot never resurrects or clears it by accident: _link_row leaves the column alone
+        seen_rows = _prefetch(s, m.ItemLink, [lid for lid, _at in b.gone_seen])
+        for lid, at in b.gone_seen:
+            row = seen_rows.get(lid)
+            if row is not None and row not in s.deleted:
+                row.crm_gone_seen_at = _naive(at)
+                s.add(row)
         s.flush()
         op_rows = _prefetch(s, m.Outbox, [op.id for op in b.outbox])
         next_seq: int | None = None

@@ -34,6 +34,7 @@ from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
 OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
+CRM_NOUN = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
 HISTORY_DAYS = 30
 
@@ -116,6 +117,7 @@ class _Cycle:
     conflicts: int = 0
     email_links: int = 0
     first_outlook: dict[Kind, bool] = field(default_factory=dict)
+    pending_deletions: dict[str, int] = field(default_factory=lambda: {n: 0 for n in CRM_NOUN.values()})
 
     def cancelled(self) -> bool:
         return bool(self.cancel is not None and self.cancel.cancelled())
@@ -165,6 +167,7 @@ class SyncEngine:
             created=c.tally.created, updated=c.tally.updated, deleted=c.tally.deleted, unshared=c.tally.unshared,
             email_links=c.email_links, conflicts=c.conflicts, errors=errors, holds=holds, requests=dict(c.requests),
             plan=tuple(c.plan) if dry_run else (), finished_at=self.clock.now(),
+            pending_deletions=dict(c.pending_deletions),
         )
         if not dry_run:
             now = self.clock.now()
@@ -212,10 +215,11 @@ class SyncEngine:
                 full = age >= timedelta(hours=self.config.reconcile_hours)  # periodic membership reconcile
             if full or journal.cursor(Side.CRM.value, kind.value) is None:
                 journal.write(Batch(meta={listed_key: now().isoformat()}))
-            ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt, resolved=self._resolved(kind, crm),
+            crm_res = ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt, resolved=self._resolved(kind, crm),
                        today=now().date(), now=now(), overlap=timedelta(seconds=self.config.overlap_seconds),
                        links=journal.links(kind), full_listing=full, write=journal.write, cancelled=c.cancelled,
                        batch_size=self.config.crm_batch)
+            c.pending_deletions[CRM_NOUN[kind]] += crm_res.deletions_pending
             if journal.get_meta(sig_key) != flt.to_json():
                 journal.write(Batch(meta={sig_key: flt.to_json()}))
         for _pass in range(max(1, self.config.max_plan_passes)):

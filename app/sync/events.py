@@ -101,6 +101,9 @@ class CycleSummary:
     requests: dict[str, int] = field(default_factory=lambda: {"workbooks": 0, "ews": 0})
     plan: tuple[dict[str, Any], ...] = ()  # dry runs: the planned operations (no content)
     finished_at: datetime | None = None
+    # B7: CRM deletions seen for the first time by this run; their Outlook copies wait for the next
+    # run's lookup to confirm them
+    pending_deletions: dict[str, int] = field(default_factory=lambda: {"people": 0, "tasks": 0, "meetings": 0})
 
     @property
     def braked(self) -> bool:
@@ -119,6 +122,7 @@ class CycleSummary:
             "conflicts": self.conflicts,
             "errors": [{"item": e.item, "message": e.message} for e in self.errors],
             "requests": self.requests,
+            "pending_deletions": self.pending_deletions,
         }
         if self.holds:
             out["holds"] = [

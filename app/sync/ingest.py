@@ -33,6 +33,8 @@ class IngestResult:
     first_sync: bool = False
     reset: bool = False  # token refused: lost-state path
     listed_ids: set[str] = field(default_factory=set)  # CRM full listing: ids seen
+    deletions_pending: int = 0  # CRM: deletions seen for the first time, waiting for the next run (B7)
+    deletions_confirmed: int = 0  # CRM: earlier sightings a lookup confirmed, staged as deletions
 
 
 def ingest_outlook(
@@ -87,7 +89,11 @@ def ingest_crm(
     now: datetime, overlap: timedelta, links: Iterable[Link], full_listing: bool, write: Callable[[Batch], None],
     cancelled: Callable[[], bool], batch_size: int = 100,
 ) -> IngestResult:
+    """CRM deletions follow B7: a linked record reported deleted (or missing from a listing and
+    from a lookup) is only marked as seen gone on its link. A later run looks each marked record up
+    by id; gone again, the deletion is staged and planned (row 9/11/12); alive, the mark is cleared."""
     by_crm = {l.crm_id: l for l in links if l.crm_id}
+    gone = _Sightings(by_crm, now)
     res = IngestResult(first_sync=mark_text is None)
     if mark_text is None or full_listing:
         start = HighWater(now - overlap, 0)
@@ -95,13 +101,14 @@ def ingest_crm(
             stage = []
             for rec in page.records:
                 res.listed_ids.add(rec.id)
+                gone.alive(rec.id)
                 link = by_crm.get(rec.id)
                 if link is not None and link.crm_lock_version == str(rec.lock_version) and link.in_scope:
                     continue
                 stage.append(crm_staged(rec, True))
             res.pages += 1
             res.staged += len(stage)
-            write(Batch(stage=stage))
+            write(Batch(stage=stage, gone_seen=gone.take()))
             if page.done or cancelled():
                 break
         # linked records the listing no longer shows: look them up and judge them locally
@@ -112,12 +119,21 @@ def ingest_crm(
             got = {r.id: r for r in crm.fetch(kind, chunk)}
             for cid in chunk:
                 rec = got.get(cid)
-                if rec is None:
-                    continue  # unknown id: not proof of deletion (B7); nothing is staged
+                if rec is None or rec.deleted:
+                    gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
+                    continue
+                gone.alive(cid)
                 stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
         res.staged += len(stage)
-        write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))]))
-        return res
+        write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))], gone_seen=gone.take()))
+    else:
+        _crm_delta(crm, kind, mark_text, overlap, resolved, today, by_crm, gone, write, cancelled, res)
+    _confirm_gone(crm, kind, resolved, today, gone, write, res, batch_size)
+    return res
+
+
+def _crm_delta(crm, kind, mark_text, overlap, resolved, today, by_crm, gone: "_Sightings", write, cancelled,
+               res: IngestResult) -> None:
     mark = decode_mark(mark_text)
     since = HighWater(mark.updated_at - overlap, 0) if overlap else mark
     for page in crm.changes_since(kind, since):
@@ -127,6 +143,11 @@ def ingest_crm(
             in_scope = (not rec.deleted) and evaluate(resolved, rec.raw, today)
             if link is None and not in_scope:
                 continue  # neither ours nor wanted
+            if link is not None and rec.deleted:
+                gone.seen(rec.id)  # recorded with this page's mark, so it is never skipped past
+                continue
+            if link is not None:
+                gone.alive(rec.id)
             if (link is not None and not rec.deleted and link.crm_lock_version == str(rec.lock_version)
                     and in_scope == link.in_scope):
                 continue  # our own echo or a replayed page
@@ -137,7 +158,64 @@ def ingest_crm(
         if new_mark is not None and (new_mark.updated_at, new_mark.last_id) < (mark.updated_at, mark.last_id):
             new_mark = mark
         cursors = [(Side.CRM.value, kind.value, encode_mark(new_mark))] if new_mark is not None else []
-        write(Batch(stage=stage, cursors=cursors))
+        write(Batch(stage=stage, cursors=cursors, gone_seen=gone.take()))
         if page.done or cancelled():
             break
-    return res
+
+
+def _confirm_gone(crm, kind, resolved, today, gone: "_Sightings", write, res: IngestResult, batch_size: int) -> None:
+    """The second run: a direct lookup of every record marked gone by an earlier run."""
+    ids = gone.to_confirm()
+    stage: list[Staged] = []
+    for i in range(0, len(ids), batch_size):
+        chunk = ids[i:i + batch_size]
+        got = {r.id: r for r in crm.fetch(kind, chunk)}
+        for cid in chunk:
+            rec = got.get(cid)
+            if rec is None or rec.deleted:
+                res.deletions_confirmed += 1
+                stage.append(Staged(Side.CRM, kind, cid, "delete", str(rec.lock_version) if rec else "", crm=rec,
+                                    in_scope=False))
+                continue
+            gone.alive(cid)
+            link = gone.links[cid]
+            in_scope = evaluate(resolved, rec.raw, today)
+            if link.crm_lock_version != str(rec.lock_version) or in_scope != link.in_scope:
+                stage.append(crm_staged(rec, in_scope))
+    res.staged += len(stage)
+    write(Batch(stage=stage, gone_seen=gone.take()))
+    res.deletions_pending = gone.pending()
+
+
+class _Sightings:
+    """Pending CRM deletions of one kind during one ingest (B7). Marks set by an earlier run are
+    confirmed or cleared by a lookup; marks set now wait for the next run."""
+
+    def __init__(self, by_crm: dict[str, Link], now: datetime):
+        self.links, self.now = by_crm, now
+        self.earlier = {cid for cid, l in by_crm.items() if l.crm_gone_seen_at is not None}
+        self.new: set[str] = set()
+        self.cleared: set[str] = set()
+        self._out: list[tuple[str, datetime | None]] = []
+
+    def seen(self, cid: str) -> None:
+        if cid in self.earlier or cid in self.new:
+            return  # already waiting: the lookup below decides
+        self.new.add(cid)
+        self._out.append((self.links[cid].id, self.now))
+
+    def alive(self, cid: str) -> None:
+        if cid in self.earlier and cid not in self.cleared:
+            self.cleared.add(cid)
+            self._out.append((self.links[cid].id, None))
+
+    def to_confirm(self) -> list[str]:
+        return sorted(self.earlier - self.cleared)
+
+    def pending(self) -> int:
+        """Links left waiting for a confirming run: first sightings made by this run."""
+        return len(self.new)
+
+    def take(self) -> list[tuple[str, datetime | None]]:
+        out, self._out = self._out, []
+        return out

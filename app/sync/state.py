@@ -37,6 +37,9 @@ class Link:
     in_scope: bool = True
     origin: str = ""  # side the pair started on ("outlook" | "crm" | "both")
     last_synced_at: datetime | None = None
+    # B7: when the CRM record was first reported deleted or missing; the deletion only counts once
+    # a later run's direct lookup agrees. Written only through Batch.gone_seen (see ingest.py).
+    crm_gone_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,13 @@ class Batch:
     holds: list[Hold] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    gone_seen: list[tuple[str, datetime | None]] = field(default_factory=list)  # (link id, first sighting or None)
 
     def __bool__(self) -> bool:
         return any(
             (self.cursors, self.stage, self.unstage, self.unstage_if_version, self.links, self.drop_links,
              self.outbox, self.conflicts, self.errors, self.clear_errors, self.sharing, self.holds,
-             self.history, self.meta)
+             self.history, self.meta, self.gone_seen)
         )
 
     def extend(self, other: "Batch") -> None:

@@ -1,6 +1,8 @@
 """People <-> contacts: situations users actually hit, named after them."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.domain.records import Kind, Sharing
 from app.journal import reader
 from tests.fixtures.fakes import MY_QUEUE_ID
@@ -182,13 +184,66 @@ def test_category_removed_unshares_nothing_deleted(world):
 
 
 def test_person_deleted_in_crm_moves_contact_to_deleted_items(world):
+    """B7: the first run only notes the deletion; the next run's lookup confirms it."""
     (rec, *_rest) = seed(world)
     item = contact_for(world, rec.id)
     world.crm.user_delete(P, rec.id)
     s = world.sync()
-    assert s.deleted["outlook"]["contacts"] == 1
+    assert s.deleted["outlook"]["contacts"] == 0 and s.pending_deletions["people"] == 1
+    assert item.item_id in world.mailbox.items[P]
+    assert world.journal.link(_link_id(world, rec.id)).crm_gone_seen_at is not None
+    world.crm.calls.clear()
+    s = world.sync()
+    assert world.crm.calls.get("fetch") == 1  # the direct lookup that confirms it
+    assert s.deleted["outlook"]["contacts"] == 1 and s.pending_deletions["people"] == 0
     assert item.item_id in world.mailbox.deleted_items[P]
     assert world.mailbox.hard_deletes == 0
+    assert world.sync().deleted["outlook"]["contacts"] == 0
+
+
+def _link_id(world, crm_id):
+    (link,) = [l for l in world.journal.links(P) if l.crm_id == crm_id]
+    return link.id
+
+
+def test_crm_deletion_undone_before_the_next_run_deletes_nothing(world):
+    (rec, *_rest) = seed(world)
+    item = contact_for(world, rec.id)
+    world.crm.user_delete(P, rec.id)
+    assert world.sync().pending_deletions["people"] == 1
+    restored = world.crm.get(P, rec.id)
+    world.crm.records[(P, rec.id)] = replace(restored, deleted=False)  # undeleted without a new updated_at
+    s = world.sync()
+    assert s.deleted["outlook"]["contacts"] == 0 and s.pending_deletions["people"] == 0
+    assert item.item_id in world.mailbox.items[P]
+    assert world.journal.link(_link_id(world, rec.id)).crm_gone_seen_at is None
+    world.crm.calls.clear()
+    s = world.sync()  # the mark is gone: no more lookups, nothing deleted
+    assert "fetch" not in world.crm.calls and s.deleted["outlook"]["contacts"] == 0
+
+
+def test_record_gone_from_listing_and_lookup_is_deleted_only_on_the_second_run(world):
+    world.reconfigure(reconcile_hours=0.01)  # every run re-lists the scope
+    (rec, *_rest) = seed(world)
+    item = contact_for(world, rec.id)
+    del world.crm.records[(P, rec.id)]  # purged: no longer listed, and a lookup finds nothing
+    world.clock.advance(hours=1)
+    s = world.sync()
+    assert s.deleted["outlook"]["contacts"] == 0 and s.pending_deletions["people"] == 1
+    assert item.item_id in world.mailbox.items[P]
+    world.clock.advance(hours=1)
+    s = world.sync()
+    assert s.deleted["outlook"]["contacts"] == 1
+    assert item.item_id in world.mailbox.deleted_items[P]
+
+
+def test_dry_run_does_not_count_as_the_first_sighting(world):
+    (rec, *_rest) = seed(world)
+    world.crm.user_delete(P, rec.id)
+    assert world.sync(dry_run=True).pending_deletions["people"] == 1
+    assert world.journal.link(_link_id(world, rec.id)).crm_gone_seen_at is None
+    s = world.sync()
+    assert s.deleted["outlook"]["contacts"] == 0 and s.pending_deletions["people"] == 1
 
 
 def test_edit_in_outlook_beats_crm_deletion(world):

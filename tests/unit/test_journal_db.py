@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
@@ -89,6 +91,8 @@ def test_older_schema_is_backed_up_then_migrated_step_by_step(tmp_path):
         seen.append(3)
         migrations.clear_links_and_cursors(con)
 
+    with db.engine.begin() as con:  # pretend the file is a schema 1 file
+        con.execute(text("UPDATE meta SET value='1' WHERE key='schema_version'"))
     assert migrations.ensure_schema(db.engine, path, target=3, steps={2: step2, 3: step3}) == 3
     assert seen == [2, 3]
     assert migrations.current_version(db.engine) == 3
@@ -99,6 +103,8 @@ def test_older_schema_is_backed_up_then_migrated_step_by_step(tmp_path):
 def test_failed_migration_step_keeps_the_old_version(tmp_path):
     path = tmp_path / "journal.sqlite3"
     db = open_database(path)
+    with db.engine.begin() as con:
+        con.execute(text("UPDATE meta SET value='1' WHERE key='schema_version'"))
 
     def broken(con):
         con.execute(text("INSERT INTO meta(key, value) VALUES ('half', 'done')"))
@@ -110,6 +116,30 @@ def test_failed_migration_step_keeps_the_old_version(tmp_path):
     with db.engine.connect() as con:
         assert con.execute(text("SELECT count(*) FROM meta WHERE key='half'")).scalar() == 0
     db.dispose()
+
+
+def test_schema_2_adds_the_pending_deletion_mark_and_keeps_links(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    db = open_database(path)
+    with db.engine.begin() as con:
+        con.execute(text("ALTER TABLE item_link DROP COLUMN crm_gone_seen_at"))
+        con.execute(text("UPDATE meta SET value='1' WHERE key='schema_version'"))
+        con.execute(text("INSERT INTO item_link (id, kind, state, crm_type, crm_id, ews_item_id, mapping_version, "
+                         "in_scope, origin) VALUES ('l1', 'person', 'shared', 'person', '7', 'e1', 1, 1, 'crm')"))
+    db.dispose()
+    j = open_journal(path)  # migrates 1 -> 2
+    assert j.get_meta("schema_version") == "2"
+    assert (tmp_path / "journal.sqlite3.v1.bak").exists()
+    (link,) = j.links()
+    assert (link.id, link.crm_id, link.ews_item_id, link.crm_gone_seen_at) == ("l1", "7", "e1", None)
+    seen = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+    j.write(Batch(gone_seen=[("l1", seen)]))
+    assert j.links()[0].crm_gone_seen_at == seen
+    j.write(Batch(links=[replace(link, crm_lock_version="9")]))  # an older snapshot does not clear it
+    assert j.links()[0].crm_gone_seen_at == seen
+    j.write(Batch(gone_seen=[("l1", None)]))
+    assert j.links()[0].crm_gone_seen_at is None
+    j.close()
 
 
 def test_cursor_commits_with_its_staged_changes(tmp_path):
