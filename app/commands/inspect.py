@@ -71,6 +71,10 @@ def status(args: Any) -> int:
     linked = data["linked"]
     print("Linked: " + ", ".join(f"{linked.get(k, 0)} {noun}" for k, noun in KIND_NOUNS.items()))
     print(f"Conflicts waiting: {data['conflicts']}")
+    pending = {k: n for k, n in (data.get("pending_deletions") or {}).items() if n}
+    if pending:
+        print("Deletions seen once in Workbooks, waiting for confirmation at the next sync: "
+              + ", ".join(f"{n} {KIND_NOUNS.get(k, k)}" for k, n in pending.items()))
     for hold in data.get("holds", []):
         print(f"Held: {hold['planned']} {hold['kind']} {hold['reason']} on the {hold['side']} side")
     for err in data.get("errors", []):
@@ -160,6 +164,8 @@ def _explain_line(r: dict[str, Any]) -> str:
     parts = [f"{what}: {r.get('state')}, linked to Workbooks id {r.get('crm_id')}"]
     if r.get("in_scope") is False:
         parts.append("outside your filter")
+    if r.get("pending_deletion"):
+        parts.append(f"{r['pending_deletion']['note']} (first seen {r['pending_deletion']['seen_at']})")
     if r.get("conflict"):
         parts.append(f"waiting on conflict {r['conflict']['id'][:8]} ({', '.join(r['conflict']['fields'])})")
     if r.get("error"):

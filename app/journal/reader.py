@@ -39,6 +39,8 @@ def status(db: Database) -> dict[str, Any]:
     with Session(db.engine) as s:
         linked = {k: n for k, n in s.exec(select(m.ItemLink.kind, func.count()).where(m.ItemLink.state == "shared").group_by(m.ItemLink.kind))}
         conflicts = s.exec(select(func.count()).select_from(m.Conflict).where(m.Conflict.status == "open")).one()
+        pending = {k: n for k, n in s.exec(select(m.ItemLink.kind, func.count()).where(
+            m.ItemLink.crm_gone_seen_at.is_not(None)).group_by(m.ItemLink.kind))}  # type: ignore[union-attr]
         errors = [
             {"item": e.link_id or e.remote_id or e.key, "kind": e.kind, "op": e.op, "title": e.title, "message": e.message,
              "attempts": e.attempts, "retry_after": _iso(e.retry_after), "flagged": e.attempts >= 5}
@@ -56,6 +58,8 @@ def status(db: Database) -> dict[str, Any]:
             "last_run": json.loads(last.summary) if last and last.summary else None,
             "linked": {"person": linked.get("person", 0), "task": linked.get("task", 0), "meeting": linked.get("meeting", 0)},
             "conflicts": int(conflicts),
+            # B7: CRM deletions seen once; the Outlook copies stay until a later run confirms them
+            "pending_deletions": {k: pending.get(k, 0) for k in ("person", "task", "meeting")},
             "errors": errors,
             "holds": holds,
             "lease": None if lease is None else {"holder_host": lease.holder_host, "heartbeat_at": _iso(lease.heartbeat_at)},
@@ -114,7 +118,10 @@ def find_links(db: Database, query: str) -> list[dict[str, Any]]:
                 out.append({"link_id": link.id, "kind": link.kind.value, "state": link.state, "crm_id": link.crm_id,
                             "ews_item_id": link.ews_item_id, "in_scope": link.in_scope,
                             "label": _label(dict(link.crm_fields or link.ews_fields or {})),
-                            "last_synced_at": _iso(link.last_synced_at)})
+                            "last_synced_at": _iso(link.last_synced_at),
+                            "pending_deletion": None if link.crm_gone_seen_at is None else {
+                                "seen_at": _iso(link.crm_gone_seen_at),
+                                "note": "deletion seen once, waiting for confirmation"}})
         return out
 
 

@@ -313,6 +313,14 @@ class CrmSandbox:
                 row["is_deleted"] = True
                 self._touched(row)
 
+    def restore(self, type_key: str, record_id: int) -> None:
+        """Someone restores a soft-deleted record (Workbooks' recycle bin): live again, version +1."""
+        with self.lock:
+            _db, _t, row = self._row(type_key, record_id)
+            if row.get("is_deleted"):
+                row["is_deleted"] = False
+                self._touched(row)
+
     def add_contact_email(self, person_id: int, address: str, location_name: str = "Other") -> int:
         """A new Contact Details (party_locations) row with an email address; returns its id."""
         with self.lock:

@@ -1,0 +1,60 @@
+"""Issue 5 (deletion safety), end to end: `configure` + `sync --json` as subprocesses against both
+sandboxes. B7: a CRM deletion reaches Outlook only after two runs and a direct lookup agree."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import configure_args
+from tests.e2e.test_sync_e2e import contact_for, my_people
+
+
+@pytest.fixture
+def synced(cli, sandboxes):
+    out = cli(*configure_args(sandboxes))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    return first
+
+
+def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(cli, sandboxes, synced):
+    person = my_people(sandboxes)[0]
+    email = person["main_location[email]"].lower()
+    contact = contact_for(sandboxes, email)
+    sandboxes.crm.soft_delete("people", person["id"])
+
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    assert first["deleted"]["outlook"]["contacts"] == 0
+    assert first["pending_deletions"]["people"] == 1
+    assert contact_for(sandboxes, email)["id"] == contact["id"]  # still in Contacts, untouched
+    code, status = cli.json("status", "--json")
+    assert status["pending_deletions"]["person"] == 1
+    out = cli("explain", email)
+    assert "deletion seen once, waiting for confirmation" in out.stdout, out.stdout
+
+    code, second = cli.json("sync", "--json")
+    assert code == 0, second
+    assert second["deleted"]["outlook"]["contacts"] == 1 and second["pending_deletions"]["people"] == 0
+    with pytest.raises(AssertionError):
+        contact_for(sandboxes, email)  # gone from Contacts ...
+    trashed = [i for i in sandboxes.ews.items("deleteditems") if email in str(i["props"].get("EmailAddresses")).lower()]
+    assert len(trashed) == 1  # ... moved (a move gives a new ItemId), never hard-deleted
+    code, status = cli.json("status", "--json")
+    assert status["pending_deletions"]["person"] == 0
+
+
+def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(cli, sandboxes, synced):
+    person = my_people(sandboxes)[1]
+    email = person["main_location[email]"].lower()
+    contact = contact_for(sandboxes, email)
+    sandboxes.crm.soft_delete("people", person["id"])
+    code, first = cli.json("sync", "--json")
+    assert first["pending_deletions"]["people"] == 1
+    sandboxes.crm.restore("people", person["id"])
+    code, second = cli.json("sync", "--json")
+    assert code == 0, second
+    assert second["deleted"]["outlook"]["contacts"] == 0
+    assert contact_for(sandboxes, email)["id"] == contact["id"]
+    code, status = cli.json("status", "--json")
+    assert status["pending_deletions"]["person"] == 0
