@@ -87,6 +87,18 @@ class PrerequisiteError(AppError):
         self.missing = missing
 
 
+class CollectionUnavailable(PrerequisiteError):
+    """A whole type or folder answered 401/403/404 to a read: access (a capability, a licence, a
+    folder permission) was lost. Never read as "everything was deleted" (product B7, design 5.8):
+    the engine holds that type and syncs the others."""
+
+    title = "Access to a whole type was lost"
+
+    def __init__(self, message: str, *, collection: str = "", **kw):
+        super().__init__(message, **kw)
+        self.collection = collection
+
+
 class ConfigError(AppError):
     title = "The connector is not set up correctly"
 

@@ -21,8 +21,11 @@ from typing import Any, Callable
 
 from app.domain.filters import MY_QUEUE, Filter, evaluate, resolve
 from app.domain.records import CrmRecord, Kind, Side
-from app.errors import (AppError, AuthError, ConfigError, JournalError, PrerequisiteError, SignInAgainRequired,
-                        TransientError)
+from app.errors import (
+    AppError, AuthError, CollectionUnavailable, ConfigError, JournalError, PrerequisiteError, SignInAgainRequired,
+    TransientError,
+)
+from app.sync import guards
 from app.sync.compose import KindPlanner
 from app.sync.config import EngineConfig
 from app.sync.events import (
@@ -118,6 +121,7 @@ class _Cycle:
     email_links: int = 0
     first_outlook: dict[Kind, bool] = field(default_factory=dict)
     pending_deletions: dict[str, int] = field(default_factory=lambda: {n: 0 for n in CRM_NOUN.values()})
+    unavailable: set[Kind] = field(default_factory=set)  # kinds held as collection_gone this run
 
     def cancelled(self) -> bool:
         return bool(self.cancel is not None and self.cancel.cancelled())
@@ -215,10 +219,18 @@ class SyncEngine:
                 full = age >= timedelta(hours=self.config.reconcile_hours)  # periodic membership reconcile
             if full or journal.cursor(Side.CRM.value, kind.value) is None:
                 journal.write(Batch(meta={listed_key: now().isoformat()}))
-            crm_res = ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt, resolved=self._resolved(kind, crm),
-                       today=now().date(), now=now(), overlap=timedelta(seconds=self.config.overlap_seconds),
-                       links=journal.links(kind), full_listing=full, write=journal.write, cancelled=c.cancelled,
-                       batch_size=self.config.crm_batch)
+            try:
+                crm_res = ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt,
+                                     resolved=self._resolved(kind, crm), today=now().date(), now=now(),
+                                     overlap=timedelta(seconds=self.config.overlap_seconds), links=journal.links(kind),
+                                     full_listing=full, write=journal.write, cancelled=c.cancelled,
+                                     batch_size=self.config.crm_batch)
+            except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
+                self._collection_gone(c, kind, Side.OUTLOOK, exc, journal)
+                continue
+            back = guards.collection_back(kind, journal.holds("open"), now())
+            if back:
+                journal.write(Batch(holds=back))
             c.pending_deletions[CRM_NOUN[kind]] += crm_res.deletions_pending
             if journal.get_meta(sig_key) != flt.to_json():
                 journal.write(Batch(meta={sig_key: flt.to_json()}))
@@ -227,7 +239,8 @@ class SyncEngine:
                 return
             c.progress(Phase.PLAN)
             for kind in self.config.kinds:
-                self._plan_kind(c, kind, crm, mailbox, journal)
+                if kind not in c.unavailable:
+                    self._plan_kind(c, kind, crm, mailbox, journal)
             if c.dry_run:
                 break
             c.progress(Phase.EXECUTE)
@@ -308,6 +321,19 @@ class SyncEngine:
                     c.tally.count(op)
             return
         journal.write(out.batch)
+
+    def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any) -> None:
+        """A whole collection refused us: hold the kind (exit 3), plan nothing for it, report why."""
+        c.unavailable.add(kind)
+        linked = sum(1 for l in journal.links(kind) if l.state == "shared")
+        hold, new = guards.collection_gone(kind, side, linked, journal.holds("open"), self.clock.now())
+        if new:
+            journal.write(Batch(holds=[hold], history=[HistoryEntry(
+                c.run_id, self.clock.now(), "hold", kind.value, None, "", f"collection_gone: {exc.message}")]))
+        if all(h.id != hold.id for h in c.holds):
+            c.holds.append(hold)
+            c.issue(HoldRaised(hold.id, kind.value, side.value, hold.reason, hold.planned, hold.linked))
+        c.tally.issues.append((CRM_NOUN[kind], exc.message, None))
 
     def _approve_holds(self, journal: Any) -> None:
         holds = journal.holds("open")

@@ -4,13 +4,23 @@ Deletions, trashes and unshares are counted per kind and side before anything is
 than `max_deletions`, or more than `max_fraction` of the kind's linked items with at least
 `min_for_fraction` affected, holds those operations; so does a side whose every linked item
 vanished at once. Everything else proceeds.
+
+A type whose whole collection stops answering (401/403/404: a capability or licence withdrawn)
+is held as `collection_gone`: nothing of that type is planned until it answers again, when the
+hold clears by itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Iterable
 
 from app.domain.records import Kind, Side
 from app.sync.config import Thresholds
+from app.sync.state import Hold
+
+COLLECTION_GONE = "collection_gone"
 
 DESTRUCTIVE = frozenset({"trash", "soft_delete", "unshare", "release"})
 
@@ -35,3 +45,17 @@ def check(kind: Kind, side: Side, planned: int, linked: int, gone: int, t: Thres
         elif linked >= t.empty_side_min_linked and gone >= linked:
             reason = "empty_side"
     return Verdict(kind, side, planned, linked, reason)
+
+
+def collection_gone(kind: Kind, side: Side, linked: int, open_holds: Iterable[Hold], now: datetime) -> tuple[Hold, bool]:
+    """The open `collection_gone` hold of this kind and side, or a new one; True when new."""
+    for h in open_holds:
+        if h.kind is kind and h.side is side and h.reason == COLLECTION_GONE and h.status == "open":
+            return h, False
+    return Hold(str(uuid.uuid4()), kind, side, COLLECTION_GONE, linked, linked, created_at=now), True
+
+
+def collection_back(kind: Kind, open_holds: Iterable[Hold], now: datetime) -> list[Hold]:
+    """Open `collection_gone` holds of a kind whose collection answered again: cleared."""
+    return [replace(h, status="cleared", decided_at=now) for h in open_holds
+            if h.kind is kind and h.reason == COLLECTION_GONE and h.status == "open"]

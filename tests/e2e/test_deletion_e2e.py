@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import configure_args
-from tests.e2e.test_sync_e2e import contact_for, my_people
+from tests.e2e.test_sync_e2e import contact_for, my_people, shared_contacts, writes
 
 
 @pytest.fixture
@@ -58,3 +58,28 @@ def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(cli, sandbo
     assert contact_for(sandboxes, email)["id"] == contact["id"]
     code, status = cli.json("status", "--json")
     assert status["pending_deletions"]["person"] == 0
+
+
+def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restored(cli, sandboxes, synced):
+    contacts_before = sorted(c["id"] for c in shared_contacts(sandboxes))
+    sandboxes.crm.set_permission("people", "index", False)  # the admin withdraws "View CRM People"
+
+    code, summary = cli.json("sync", "--json")
+    assert code == 3, summary  # held, nothing deleted (interfaces.md exit 3)
+    assert [(h["kind"], h["reason"]) for h in summary["holds"]] == [("person", "collection_gone")]
+    assert writes(summary) == 0 and summary["pending_deletions"]["people"] == 0
+    assert any("crm/people" in e["message"] for e in summary["errors"]), summary["errors"]
+    assert sorted(c["id"] for c in shared_contacts(sandboxes)) == contacts_before
+    code, status = cli.json("status", "--json")
+    assert [h["reason"] for h in status["holds"]] == ["collection_gone"]
+
+    code, again = cli.json("sync", "--json")  # still revoked: the same hold, still nothing deleted
+    assert code == 3 and len(again["holds"]) == 1 and writes(again) == 0, again
+
+    sandboxes.crm.set_permission("people", "index", True)
+    code, back = cli.json("sync", "--json")
+    assert code == 0, back
+    assert "holds" not in back and writes(back) == 0 and back["pending_deletions"]["people"] == 0
+    assert sorted(c["id"] for c in shared_contacts(sandboxes)) == contacts_before
+    code, status = cli.json("status", "--json")
+    assert status["holds"] == []

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 from app.errors import (
     AppError,
     AuthError,
+    CollectionUnavailable,
     ItemRejected,
     NotFound,
     PrerequisiteError,
@@ -160,7 +161,13 @@ def status_error(status: int, body: Mapping[str, Any] | None, path: str) -> AppE
         if reason:
             return login_error(status, body)
         return TransientError(f"Workbooks refused {path} for now (HTTP 403: database unavailable).")
-    if status in (404, 405, 406, 501):
+    if status == 404:  # Workbooks' answer to a type the user may no longer see (capability or licence gone)
+        return CollectionUnavailable(
+            f"Workbooks does not let you use {path} (HTTP {status}). Ask your Workbooks administrator for "
+            f"access ({ADMIN_WHERE}).",
+            missing=(path,), collection=path,
+        )
+    if status in (405, 406, 501):
         return PrerequisiteError(
             f"Workbooks does not let you use {path} (HTTP {status}). Ask your Workbooks administrator for "
             f"access ({ADMIN_WHERE}).",
