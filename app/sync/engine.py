@@ -201,8 +201,12 @@ class SyncEngine:
                 return
             self._share_requests(c, kind, crm, mailbox, journal)
             c.progress(Phase.INGEST_OUTLOOK, kind.value)
-            res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
-                                 known=self._known(journal, kind))
+            try:
+                res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write,
+                                     c.cancelled, known=self._known(journal, kind))
+            except CollectionUnavailable as exc:  # the folder refused us: its items are not "deleted"
+                self._collection_gone(c, kind, Side.CRM, exc, journal, OUTLOOK_NOUN[kind])
+                continue
             indexed_key = f"indexed:outlook:{kind.value}"
             # the install choice for existing items applies once; a refused token re-reads, it does not re-share
             c.first_outlook[kind] = res.first_sync and journal.get_meta(indexed_key) is None
@@ -226,7 +230,7 @@ class SyncEngine:
                                      full_listing=full, write=journal.write, cancelled=c.cancelled,
                                      batch_size=self.config.crm_batch)
             except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
-                self._collection_gone(c, kind, Side.OUTLOOK, exc, journal)
+                self._collection_gone(c, kind, Side.OUTLOOK, exc, journal, CRM_NOUN[kind])
                 continue
             back = guards.collection_back(kind, journal.holds("open"), now())
             if back:
@@ -322,8 +326,9 @@ class SyncEngine:
             return
         journal.write(out.batch)
 
-    def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any) -> None:
-        """A whole collection refused us: hold the kind (exit 3), plan nothing for it, report why."""
+    def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any, item: str) -> None:
+        """A whole collection refused us: hold the kind (exit 3), plan nothing for it, report why.
+        `side` is the side whose deletions the hold protects (the other one)."""
         c.unavailable.add(kind)
         linked = sum(1 for l in journal.links(kind) if l.state == "shared")
         hold, new = guards.collection_gone(kind, side, linked, journal.holds("open"), self.clock.now())
@@ -333,7 +338,7 @@ class SyncEngine:
         if all(h.id != hold.id for h in c.holds):
             c.holds.append(hold)
             c.issue(HoldRaised(hold.id, kind.value, side.value, hold.reason, hold.planned, hold.linked))
-        c.tally.issues.append((CRM_NOUN[kind], exc.message, None))
+        c.tally.issues.append((item, exc.message, None))
 
     def _approve_holds(self, journal: Any) -> None:
         holds = journal.holds("open")

@@ -118,3 +118,38 @@ def test_settings_from_the_profile_mailbox_section():
     assert (s.endpoint, s.mailbox, s.username, s.password, s.auth, s.build, s.timezone, s.ca_bundle, s.max_wait) == (
         acct.ews_url, "me@example.com", "EXAMPLE\\me", "pw", "basic", "15.2.1118.7", "Europe/London", "/etc/ca.pem", 60)
     assert EwsSettings.from_account(MailboxAccount(address="me@example.com"), "pw").username == "me@example.com"
+
+
+def test_a_folder_refusing_its_change_feed_is_lost_access_not_an_empty_folder():
+    import pytest
+
+    from app.connectors.ews.mailbox import _folder_access
+    from app.domain.records import Kind
+    from app.errors import AuthError, CollectionUnavailable, ConfigError
+
+    def feed(err):
+        yield "page 1"
+        raise err
+
+    for code, cls in (("ErrorAccessDenied", AuthError), ("ErrorFolderNotFound", ConfigError)):
+        err = cls("reading contacts changes: denied")
+        err.ews_code = code
+        pages = _folder_access(feed(err), Kind.PERSON)
+        assert next(pages) == "page 1"
+        with pytest.raises(CollectionUnavailable) as got:
+            next(pages)
+        assert got.value.collection == "outlook:person" and code in got.value.message
+    other = ConfigError("ErrorInvalidRequest")  # anything else keeps its own meaning
+    other.ews_code = "ErrorInvalidRequest"
+    with pytest.raises(ConfigError) as got:
+        list(_folder_access(feed(other), Kind.PERSON))
+    assert not isinstance(got.value, CollectionUnavailable)
+
+
+def test_access_denied_and_folder_errors_carry_their_ews_code():
+    from exchangelib import errors as ex
+
+    from app.connectors.ews.errors import to_app_error
+
+    assert to_app_error(ex.ErrorAccessDenied("no")).ews_code == "ErrorAccessDenied"
+    assert to_app_error(ex.ErrorFolderNotFound("gone")).ews_code == "ErrorFolderNotFound"

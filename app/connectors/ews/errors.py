@@ -112,9 +112,13 @@ def to_app_error(exc: BaseException, *, op: str = "EWS request", ref: str | None
     if isinstance(exc, ex.ErrorNonExistentMailbox):
         return ConfigError("The mailbox address does not exist on this mail server; check --mailbox.", ref=ref)
     if isinstance(exc, ex.ErrorAccessDenied):
-        return AuthError(f"{op}: the mail server denied access to this mailbox ({_text(exc) or code})", ref=ref)
+        err = AuthError(f"{op}: the mail server denied access to this mailbox ({_text(exc) or code})", ref=ref)
+        err.ews_code = code  # on a folder read: access to that folder lost (mailbox.changes)
+        return err
     if isinstance(exc, CONFIG):
-        return ConfigError(f"{op}: {code}: {_text(exc)}".rstrip(": "), ref=ref)
+        err = ConfigError(f"{op}: {code}: {_text(exc)}".rstrip(": "), ref=ref)
+        err.ews_code = code
+        return err
     if isinstance(exc, TRANSIENT):
         err = TransientError(f"{op}: the mail server is busy or unavailable ({code}); will retry later", ref=ref)
         back_off = getattr(exc, "back_off", None)

@@ -34,7 +34,9 @@ from app.domain.records import (
     Stamp,
     Update,
 )
-from app.errors import AppError, AuthError, ConfigError, NotFound, StaleVersion, TransientError
+from app.errors import (
+    AppError, AuthError, CollectionUnavailable, ConfigError, NotFound, StaleVersion, TransientError,
+)
 
 log = logging.getLogger(__name__)
 SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
@@ -99,7 +101,8 @@ class EwsMailbox:
         folder = self.folders.get(kind)
         model = mapping.MODEL[kind]
         size = self.page_size if known is None else self.known_page_size
-        for page in sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes"):
+        pages = sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes")
+        for page in _folder_access(pages, kind):
             deletes: dict[str, OutlookChange] = {}
             wanted: dict[str, tuple[str, str | None]] = {}
             order: list[str] = []
@@ -444,3 +447,21 @@ def _noun(kind: Kind, n: int = 2) -> str:
 
 
 __all__ = ["EwsMailbox", "EwsSettings"]
+
+
+FOLDER_GONE = frozenset({"ErrorAccessDenied", "ErrorFolderNotFound"})
+
+
+def _folder_access(pages: Iterator[Any], kind: Kind) -> Iterator[Any]:
+    """A folder that refuses its change feed as a whole (permission withdrawn, folder removed)
+    is lost access, not an empty folder: a typed signal the engine holds (design.md 5.8)."""
+    try:
+        yield from pages
+    except (AuthError, ConfigError) as err:
+        if getattr(err, "ews_code", None) not in FOLDER_GONE:
+            raise
+        raise CollectionUnavailable(
+            f"The mailbox refused its {_noun(kind)} folder ({err.ews_code}); nothing there is treated as "
+            "deleted. Check the folder's permissions, or ask your Exchange administrator.",
+            collection=f"outlook:{kind.value}") from None
+
