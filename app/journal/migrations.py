@@ -21,15 +21,20 @@ Step = Callable[[Connection], None]
 
 
 
-def _v2_pending_crm_deletion(con: Connection) -> None:
+def _v2_deletion_safety_and_meeting_ids(con: Connection) -> None:
     """B7: a CRM deletion is acted on only after a later run's lookup agrees; the first sighting
-    is kept on the link. Existing links start with no sighting."""
-    if "crm_gone_seen_at" not in {c["name"] for c in inspect(con).get_columns("item_link")}:
+    is kept on the link. B3: meetings' global meeting id on the link. Existing links start with
+    neither; a meeting's id is learnt the next time its item is read."""
+    have = {c["name"] for c in inspect(con).get_columns("item_link")}
+    if "crm_gone_seen_at" not in have:
         con.execute(text("ALTER TABLE item_link ADD COLUMN crm_gone_seen_at DATETIME"))
+    if "ews_global_id" not in have:
+        con.execute(text("ALTER TABLE item_link ADD COLUMN ews_global_id VARCHAR"))
+    con.execute(text("CREATE INDEX IF NOT EXISTS ix_item_link_ews_global_id ON item_link (ews_global_id)"))
 
 
 # version N -> step that turns an N-1 file into an N file. The first release is version 1.
-STEPS: dict[int, Step] = {2: _v2_pending_crm_deletion}
+STEPS: dict[int, Step] = {2: _v2_deletion_safety_and_meeting_ids}
 
 
 def current_version(engine: Engine) -> int | None:

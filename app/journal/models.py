@@ -67,6 +67,7 @@ class ItemLink(SQLModel, table=True):
     origin: str = ""
     last_synced_at: Optional[datetime] = None
     crm_gone_seen_at: Optional[datetime] = None  # schema 2: pending CRM deletion (B7)
+    ews_global_id: Optional[str] = Field(default=None, index=True)  # schema 2: meetings' global meeting id (B3)
 
 
 class StagedChange(SQLModel, table=True):

@@ -106,6 +106,7 @@ def link_from_row(r: m.ItemLink) -> Link:
         crm_hash=r.crm_hash, crm_fields=_loads(r.crm_json), crm_updated_at=_utc(r.crm_updated_at),
         base=_loads(r.base_json), base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
         origin=r.origin, last_synced_at=_utc(r.last_synced_at), crm_gone_seen_at=_utc(r.crm_gone_seen_at),
+        ews_global_id=r.ews_global_id,
     )
 
 
@@ -123,6 +124,8 @@ def _link_row(v: Link, row: m.ItemLink | None) -> m.ItemLink:
     row.base_hash = v.base_hash
     row.mapping_version, row.in_scope, row.origin = v.mapping_version, v.in_scope, v.origin
     row.last_synced_at = _naive(v.last_synced_at)
+    if v.ews_global_id:  # learnt once per item; a link value without it (an older snapshot) keeps it
+        row.ews_global_id = v.ews_global_id
     return row
 
 

@@ -149,13 +149,19 @@ class KindPlanner:
                 self.busy.add(link.id)
 
     def _moves(self) -> None:
+        by_gid = {l.ews_global_id: l for l in self.links.values() if l.ews_global_id}
         for rid, st in list(self.so.items()):
             item = st.outlook
-            if st.change != "upsert" or item is None or rid in self.by_ews or not (item.link_id or item.crm_id):
+            if st.change != "upsert" or item is None:
+                continue
+            if rid in self.by_ews:
+                self._learn_global_id(self.by_ews[rid], item)
                 continue
             link = self.links.get(item.link_id or "")
             if link is None and item.crm_id and item.marker is Sharing.SHARED:
                 link = self.by_crm.get(item.crm_id)  # our link id on the item is stale (journal rebuilt)
+            if link is None and item.global_id and not (item.link_id or item.crm_id):
+                link = by_gid.get(item.global_id)  # the organiser's update re-created the meeting (B3)
             if link is None or link.ews_item_id == rid:
                 continue
             old = self.so.get(link.ews_item_id or "")
@@ -165,12 +171,22 @@ class KindPlanner:
                 self._unstage(old)
                 del self.so[link.ews_item_id]  # type: ignore[arg-type]
             self.by_ews.pop(link.ews_item_id or "", None)
-            link = replace(link, ews_item_id=rid, ews_change_key=None)
+            link = replace(link, ews_item_id=rid, ews_change_key=None, ews_global_id=item.global_id or link.ews_global_id)
             self.links[link.id] = link
             self.by_ews[rid] = link
             self.out.batch.links.append(link)
             self.out.batch.history.append(HistoryEntry(self.run_id, self.now, "relink", self.kind.value, link.id, "",
                                                        "row 20: moved in Outlook, link re-pointed"))
+
+    def _learn_global_id(self, link: Link, item: OutlookItem) -> None:
+        """Meetings: keep the item's global meeting id on its link (read with the item, B3)."""
+        if item.global_id and link.ews_global_id != item.global_id:
+            link = replace(link, ews_global_id=item.global_id)
+            self.links[link.id] = link
+            self.by_ews[item.item_id] = link
+            if link.crm_id:
+                self.by_crm[link.crm_id] = link
+            self.out.batch.links.append(link)
 
     def _linked(self, link: Link) -> None:
         if link.id in self.busy:
@@ -390,7 +406,8 @@ class KindPlanner:
         d = self._decide(view)
         fields = canonical(self.kind, item.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
-                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), origin="outlook", in_scope=True)
+                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), origin="outlook", in_scope=True,
+                    ews_global_id=item.global_id)
         self._unstage(self.so.get(item.item_id))
         self.items.append(Planned(link, d, new_link=True))
 
@@ -399,7 +416,7 @@ class KindPlanner:
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
                     ews_fields=of, ews_hash=content_hash(self.kind, of), crm_id=rec.id,
                     crm_lock_version=str(rec.lock_version), crm_fields=cf, crm_hash=content_hash(self.kind, cf),
-                    crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope)
+                    crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope, ews_global_id=item.global_id)
         view = self._policy_view(outlook=OState.NEW, crm=CState.NEW, linked=False, outlook_fields=of, crm_fields=cf,
                                  matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees)
         d = self._decide(view)

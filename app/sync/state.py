@@ -40,6 +40,9 @@ class Link:
     # B7: when the CRM record was first reported deleted or missing; the deletion only counts once
     # a later run's direct lookup agrees. Written only through Batch.gone_seen (see ingest.py).
     crm_gone_seen_at: datetime | None = None
+    # B3: meetings' Exchange global meeting id (UID), so a re-created calendar item re-points the
+    # link (row 20) instead of becoming a second meeting. Never cleared by a link written without it.
+    ews_global_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,70 @@ def test_access_lost_between_sighting_and_confirmation_confirms_nothing(world):
     s = world.sync()  # access back: the lookup now confirms the deletion
     assert s.deleted["outlook"]["contacts"] == 1 and not s.holds
     assert item.item_id in world.mailbox.deleted_items[P]
+
+
+def test_refused_outlook_folder_holds_its_kind_and_soft_deletes_nothing(world):
+    raw = {"assigned_to": 7, "activity_status": "New"}
+    recs = [world.crm.add(T, {"subject": f"Call {i}", "due_date": "2026-03-10", "status": "new",
+                              "priority": "medium"}, raw=raw) for i in range(3)]
+    world.crm.add(P, person(1))
+    world.sync()
+    world.mailbox.revoked.add(T)
+    newcomer = world.crm.add(P, person(2))
+    s = world.sync()
+    assert [(h.kind, h.side, h.reason) for h in s.holds] == [("task", "crm", "collection_gone")]
+    assert any(e.item == "tasks" for e in s.errors)
+    assert not [w for w in world.crm.writes if w[0] == "delete"] and len(world.crm.live(T)) == 3
+    assert any(i.crm_id == newcomer.id for i in world.mailbox.live(P)), "people still sync"
+    world.mailbox.revoked.clear()
+    s = world.sync()
+    assert not s.holds and s.ok and len(world.crm.live(T)) == len(recs)
+
+
+M = Kind.MEETING
+
+
+def test_organiser_update_that_recreates_the_meeting_repoints_the_link(world):
+    """B3 / row 20: the attendee's calendar item is replaced by a new ItemId carrying the same
+    global meeting id and none of our properties: the link follows it, no second CRM meeting,
+    no deletion."""
+    from dataclasses import replace
+
+    fields = {"subject": "Quarterly review", "start": "2026-03-10T10:00Z", "end": "2026-03-10T11:00Z",
+              "all_day": False, "location": "Room 1"}
+    item = world.mailbox.add(M, fields, categorised=True, has_attendees=True)
+    item = world.mailbox._put(replace(item, global_id="040000008200E00074C5B7101A82E008-UID-1"))
+    world.reconfigure(share_existing="all")
+    s = world.sync()
+    assert s.created["crm"]["meetings"] == 1
+    (rec,) = world.crm.live(M)
+    (link,) = world.journal.links(M)
+    assert link.ews_global_id == item.global_id
+
+    world.mailbox.user_delete(M, item.item_id)  # Exchange replaces the item on the organiser's update
+    new = world.mailbox.add(M, {**fields, "location": "Room 2"}, has_attendees=True)
+    new = world.mailbox._put(replace(new, global_id=item.global_id))
+    s = world.sync()
+    assert s.created["crm"]["meetings"] == 0 and s.deleted["crm"]["meetings"] == 0
+    assert [r.id for r in world.crm.live(M)] == [rec.id]
+    (link,) = world.journal.links(M)
+    assert link.ews_item_id == new.item_id and link.crm_id == rec.id
+    assert world.crm.get(M, rec.id).fields["location"] == "Room 2"
+    assert world.mailbox.items[M][new.item_id].crm_id == rec.id  # our markers on the new item
+    assert world.sync().created["crm"]["meetings"] == 0
+
+
+def test_a_second_item_with_the_same_meeting_id_is_a_copy_not_a_move(world):
+    from dataclasses import replace
+
+    fields = {"subject": "Standup", "start": "2026-03-11T09:00Z", "end": "2026-03-11T09:15Z", "all_day": False}
+    item = world.mailbox.add(M, fields, categorised=True)
+    world.mailbox._put(replace(item, global_id="UID-2"))
+    world.reconfigure(share_existing="all")
+    world.sync()
+    (link,) = world.journal.links(M)
+    copy = world.mailbox.add(M, fields)
+    world.mailbox._put(replace(copy, global_id="UID-2"))
+    world.sync()
+    (after,) = world.journal.links(M)
+    assert after.ews_item_id == link.ews_item_id  # the live original keeps its link

@@ -118,11 +118,13 @@ def test_failed_migration_step_keeps_the_old_version(tmp_path):
     db.dispose()
 
 
-def test_schema_2_adds_the_pending_deletion_mark_and_keeps_links(tmp_path):
+def test_schema_2_adds_pending_deletion_and_meeting_id_columns_and_keeps_links(tmp_path):
     path = tmp_path / "journal.sqlite3"
     db = open_database(path)
     with db.engine.begin() as con:
-        con.execute(text("ALTER TABLE item_link DROP COLUMN crm_gone_seen_at"))
+        con.execute(text("DROP INDEX ix_item_link_ews_global_id"))
+        for column in ("crm_gone_seen_at", "ews_global_id"):
+            con.execute(text(f"ALTER TABLE item_link DROP COLUMN {column}"))
         con.execute(text("UPDATE meta SET value='1' WHERE key='schema_version'"))
         con.execute(text("INSERT INTO item_link (id, kind, state, crm_type, crm_id, ews_item_id, mapping_version, "
                          "in_scope, origin) VALUES ('l1', 'person', 'shared', 'person', '7', 'e1', 1, 1, 'crm')"))
@@ -131,7 +133,8 @@ def test_schema_2_adds_the_pending_deletion_mark_and_keeps_links(tmp_path):
     assert j.get_meta("schema_version") == "2"
     assert (tmp_path / "journal.sqlite3.v1.bak").exists()
     (link,) = j.links()
-    assert (link.id, link.crm_id, link.ews_item_id, link.crm_gone_seen_at) == ("l1", "7", "e1", None)
+    assert (link.id, link.crm_id, link.ews_item_id, link.crm_gone_seen_at, link.ews_global_id) == (
+        "l1", "7", "e1", None, None)
     seen = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
     j.write(Batch(gone_seen=[("l1", seen)]))
     assert j.links()[0].crm_gone_seen_at == seen
@@ -139,6 +142,9 @@ def test_schema_2_adds_the_pending_deletion_mark_and_keeps_links(tmp_path):
     assert j.links()[0].crm_gone_seen_at == seen
     j.write(Batch(gone_seen=[("l1", None)]))
     assert j.links()[0].crm_gone_seen_at is None
+    j.write(Batch(links=[replace(link, ews_global_id="UID-1")]))
+    j.write(Batch(links=[link]))  # written without the meeting id: it is kept
+    assert j.links()[0].ews_global_id == "UID-1"
     j.close()
 
 
