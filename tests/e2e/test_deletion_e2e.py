@@ -83,3 +83,36 @@ def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restor
     assert sorted(c["id"] for c in shared_contacts(sandboxes)) == contacts_before
     code, status = cli.json("status", "--json")
     assert status["holds"] == []
+
+
+def test_organiser_update_recreating_the_meeting_repoints_the_link(cli, sandboxes, synced):
+    """B3 / row 20: Exchange replaces the attendee's calendar item (new ItemId, same UID, none of
+    our properties). The link follows the UID: no second Workbooks meeting, nothing deleted."""
+    from datetime import datetime, timedelta, timezone
+
+    start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    when = {"Start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "End": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    uid = "040000008200E00074C5B7101A82E00800000000B3E2E"
+    old = sandboxes.ews.add_item("calendar", "CalendarItem", {
+        "Subject": "Quarterly review B3", "Location": "Room 1", "UID": uid, "Categories": ["Workbooks"], **when})
+    code, shared = cli.json("sync", "--json")
+    assert code == 0 and shared["created"]["crm"]["meetings"] == 1, shared
+
+    def meetings():
+        return [r for r in (sandboxes.crm.get_record("meetings", row["id"]) for row in sandboxes.crm.rows("meetings"))
+                if r.get("name") == "Quarterly review B3"]
+
+    (meeting,) = meetings()
+    sandboxes.ews.delete_item(old, how="HardDelete")
+    new = sandboxes.ews.add_item("calendar", "CalendarItem", {
+        "Subject": "Quarterly review B3", "Location": "Room 2", "UID": uid, **when})
+    code, after = cli.json("sync", "--json")
+    assert code == 0, after
+    assert after["created"]["crm"]["meetings"] == 0 and after["deleted"]["crm"]["meetings"] == 0, after
+    (again,) = meetings()
+    assert again["id"] == meeting["id"] and not again.get("is_deleted")
+    assert again["location"] == "Room 2"
+    assert "Workbooks" in (sandboxes.ews.describe(new)["props"].get("Categories") or [])  # shared again
+    code, quiet = cli.json("sync", "--json")
+    assert code == 0 and writes(quiet) == 0, quiet
