@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 from app.domain.normalise import canonical, content_hash
 from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, Side, Stamp, Update
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError, StaleVersion
-from app.sync import retry
+from app.sync import guards, retry
 from app.sync.ports import CrmPort, JournalPort, MailboxPort
 from app.sync.sharing import label_of
 from app.sync.state import (
@@ -208,6 +208,7 @@ class Executor:
             self._settle_all(chunk, results)
 
     def _trash(self, kind: Kind, ops: list[OutboxOp]) -> None:
+        ops = self._recheck_held(kind, ops)
         for chunk in _chunks(ops, self.crm_batch):
             chunk = self._begin(chunk)
             ids = [self.journal.link(o.link_id).ews_item_id for o in chunk]  # type: ignore[union-attr]
@@ -217,6 +218,21 @@ class Executor:
                 results = [exc] * len(chunk)
             for op, res in zip(chunk, results):
                 self._settle(op, True if res is None else res)
+
+    def _recheck_held(self, kind: Kind, ops: list[OutboxOp]) -> list[OutboxOp]:
+        """A trash that waited in a hold is re-checked against the item's ChangeKey first: the
+        user approved deleting what they saw, not an edit made since (guards.recheck_held_trash)."""
+        held = [o for o in ops if o.hold_id]
+        if not held:
+            return ops
+        links = [self.journal.link(o.link_id) for o in held]
+        got = self.mailbox.fetch(kind, [l.ews_item_id or "" if l else "" for l in links])
+        keep, unshare = guards.recheck_held_trash(held, [g.change_key if g is not None else None for g in got])
+        if unshare:
+            self.journal.write(Batch(outbox=unshare))
+            for op in unshare:
+                self._single(op)
+        return [o for o in ops if not o.hold_id] + keep
 
     def _soft_deletes(self, kind: Kind, ops: list[OutboxOp]) -> None:
         for chunk in _chunks(ops, self.crm_batch):

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from app.domain.records import Kind, Side
 from app.sync.config import Thresholds
-from app.sync.state import Hold
+from app.sync.state import Hold, OutboxOp
 
 COLLECTION_GONE = "collection_gone"
 
@@ -59,3 +59,20 @@ def collection_back(kind: Kind, open_holds: Iterable[Hold], now: datetime) -> li
     """Open `collection_gone` holds of a kind whose collection answered again: cleared."""
     return [replace(h, status="cleared", decided_at=now) for h in open_holds
             if h.kind is kind and h.reason == COLLECTION_GONE and h.status == "open"]
+
+
+def recheck_held_trash(ops: Iterable[OutboxOp], current: Iterable[str | None]) -> tuple[list[OutboxOp], list[OutboxOp]]:
+    """Trashes the user approved after a hold, against each Outlook item's ChangeKey now (same
+    order; None: the item is gone). Unchanged or gone: still trashed. Edited since the plan:
+    edits beat deletions (row 11), so the op becomes an unshare and the item is kept Unshared."""
+    trash: list[OutboxOp] = []
+    unshare: list[OutboxOp] = []
+    for op, key in zip(ops, current):
+        if key is None or not op.expected_version or key == op.expected_version:
+            trash.append(op)
+            continue
+        reason = "row 11: edited in Outlook while its deletion was held: kept as Unshared"
+        unshare.append(replace(op, op="unshare", expected_version=key, payload={
+            **op.payload, "row": 11, "reason": reason, "note": "crm_delete", "chain": False,
+            "sharing": {"state": "unshared", "reason": "crm_delete", "blocked": False}}))
+    return trash, unshare

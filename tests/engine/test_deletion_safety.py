@@ -120,3 +120,26 @@ def test_a_second_item_with_the_same_meeting_id_is_a_copy_not_a_move(world):
     world.sync()
     (after,) = world.journal.links(M)
     assert after.ews_item_id == link.ews_item_id  # the live original keeps its link
+
+
+def test_approved_held_trash_keeps_an_item_edited_since_as_unshared(make_world):
+    from app.domain.records import Sharing
+    from app.sync.config import Thresholds
+
+    world = make_world(thresholds=Thresholds(max_deletions=2))
+    recs = seed(world, 10)
+    gone = recs[:3]
+    items = {r.id: next(i for i in world.mailbox.live(P) if i.crm_id == r.id) for r in gone}
+    for r in gone:
+        world.crm.user_delete(P, r.id)
+    assert world.sync().pending_deletions["people"] == 3
+    s = world.sync()
+    assert s.holds and s.holds[0].reason == "mass_delete" and s.deleted["outlook"]["contacts"] == 0
+    edited = items[gone[0].id]
+    world.mailbox.edit(P, edited.item_id, job_title="Still my contact")  # edited while the hold waits
+    s = world.sync(allow_mass_delete=True)  # the user approves what the hold showed
+    assert s.deleted["outlook"]["contacts"] == 2 and s.unshared["outlook"] == 1
+    kept = world.mailbox.items[P][edited.item_id]
+    assert kept.marker is Sharing.UNSHARED and kept.fields["job_title"] == "Still my contact"
+    assert {items[r.id].item_id for r in gone[1:]} <= set(world.mailbox.deleted_items[P])
+    assert not world.sync().holds
