@@ -221,9 +221,11 @@ def test_every_applied_write_records_its_prior_state(world):
     assert update.before["side"] == "outlook" and update.before["id"] == contact.item_id
     assert update.before["fields"]["job_title"] in (None, "") and update.before["left_version"] == contact.change_key
     assert update.before["version"] and update.before["version"] != contact.change_key
-    world.crm.user_delete(P, b.id)  # row 9: the Outlook copy goes to Deleted Items
+    world.crm.user_delete(P, b.id)  # row 9: the Outlook copy goes to Deleted Items ...
     gone = contact_for(world, b.id)
     world.sync()
+    assert world.journal.last_change_run(("trash",)) is None  # ... not at the first sighting (B7)
+    world.sync()  # the second run's lookup confirms it
     (run_id, _at) = world.journal.last_change_run(("trash",))
     (trash,) = [h for h in world.journal.run_history(run_id) if h.action == "trash"]
     assert trash.before["id"] == gone.item_id and trash.before["fields"]["first_name"] == "Ann1"
