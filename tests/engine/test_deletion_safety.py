@@ -143,3 +143,18 @@ def test_approved_held_trash_keeps_an_item_edited_since_as_unshared(make_world):
     assert kept.marker is Sharing.UNSHARED and kept.fields["job_title"] == "Still my contact"
     assert {items[r.id].item_id for r in gone[1:]} <= set(world.mailbox.deleted_items[P])
     assert not world.sync().holds
+
+
+def test_a_side_that_suddenly_lists_nothing_is_held_not_emptied(world):
+    world.reconfigure(reconcile_hours=0.01)  # every run re-lists the scope
+    seed(world, 4)
+    contacts = {i.item_id for i in world.mailbox.live(P)}
+    for key in [k for k in world.crm.records if k[0] is P]:
+        del world.crm.records[key]  # the listing and every lookup come back empty
+    world.clock.advance(hours=1)
+    s = world.sync()
+    assert not s.holds and s.pending_deletions["people"] == 4 and s.deleted["outlook"]["contacts"] == 0
+    world.clock.advance(hours=1)
+    s = world.sync()
+    assert s.holds and s.holds[0].kind == "person" and s.deleted["outlook"]["contacts"] == 0
+    assert {i.item_id for i in world.mailbox.live(P)} == contacts
