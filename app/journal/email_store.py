@@ -40,6 +40,12 @@ HEADER_DDL = (
     " sent_email_id INTEGER PRIMARY KEY REFERENCES sent_email(id) ON DELETE CASCADE,"
     " headers_json TEXT NOT NULL)"
 )
+# Which "Related in Workbooks" block was last written onto which Outlook contact, per CRM person
+# (app/sync/related_notes.py); a digest only, never the text.
+RELATED_DDL = (
+    "CREATE TABLE IF NOT EXISTS related_note ("
+    " crm_id TEXT PRIMARY KEY, ews_item_id TEXT NOT NULL, block_digest TEXT NOT NULL)"
+)
 INDEX_TYPE = "address"  # crm_reference rows of the address index: crm_id = address, person_ids_json = ["type:id"]
 KIND_OF_TYPE = {v: k for k, v in REF_TYPES.items()}
 PERSON_DETAILS = "details"  # crm_reference.status of a person row whose employer has been read
@@ -80,6 +86,7 @@ class EmailStore:
         self.engine = db.engine
         with self.engine.begin() as con:
             con.execute(text(HEADER_DDL))
+            con.execute(text(RELATED_DDL))
 
     def close(self) -> None:
         self.db.dispose()
@@ -416,6 +423,28 @@ class EmailStore:
             start = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)  # type: ignore[union-attr]
             con.execute(text("INSERT INTO meta(key, value) VALUES ('email_capture_start', :v)"), {"v": start.isoformat()})
             return start
+
+    # --- the "Related in Workbooks" block ------------------------------------------------------------
+    def related_written(self, person_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """CRM person id -> (Outlook item id, block digest) of the block last written there."""
+        out: dict[str, tuple[str, str]] = {}
+        with self.engine.begin() as con:
+            for chunk in _chunked(list(dict.fromkeys(person_ids))):
+                params = {f"p{k}": v for k, v in enumerate(chunk)}
+                names = ",".join(f":p{k}" for k in range(len(chunk)))
+                for cid, iid, dig in con.execute(text(
+                        f"SELECT crm_id, ews_item_id, block_digest FROM related_note WHERE crm_id IN ({names})"), params):
+                    out[str(cid)] = (str(iid), str(dig))
+        return out
+
+    def save_related_written(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """(person id, Outlook item id, digest) per contact written, in one transaction."""
+        if rows:
+            with self.engine.begin() as con:
+                con.execute(text("INSERT INTO related_note(crm_id, ews_item_id, block_digest) VALUES (:c, :i, :d)"
+                                 " ON CONFLICT(crm_id) DO UPDATE SET ews_item_id = excluded.ews_item_id,"
+                                 " block_digest = excluded.block_digest"),
+                            [{"c": c, "i": i, "d": d} for c, i, d in rows])
 
     # --- read-side helpers (explain / history) ----------------------------------------------------
     def explain_address(self, address: str) -> dict:

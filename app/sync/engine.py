@@ -27,7 +27,7 @@ from app.errors import (
 )
 from app.sync import guards
 from app.sync.compose import KindPlanner
-from app.sync.config import EngineConfig
+from app.sync.config import TO_WORKBOOKS, EngineConfig
 from app.sync.events import (
     ConflictRaised, CycleSummary, FatalIssue, FatalKind, HoldRaised, ItemIssue, Phase, Progress, empty_counts,
 )
@@ -260,6 +260,7 @@ class SyncEngine:
             self._read_past_own_creates(c, mailbox, journal, executor.outlook_writes)
         c.progress(Phase.EMAIL)
         self.record_sent_email(c, crm, mailbox, journal)
+        self.write_related_notes(c, mailbox, journal)
 
     def _read_past_own_creates(self, c: _Cycle, mailbox: Any, journal: Any,
                                outlook_writes: dict[Kind, int] | None = None) -> None:
@@ -305,6 +306,18 @@ class SyncEngine:
 
         c.email_links += record_sent_email(c.tally, crm, mailbox, self.email_journal, self.email_options,
                                            self.clock, observer=c.observer, cancel=c.cancel)
+
+    def write_related_notes(self, c: _Cycle, mailbox: Any, journal: Any) -> None:
+        """The "Related in Workbooks" block of contacts (R18), from the reference copy the email
+        phase has just brought up to date; CRM -> Outlook only."""
+        if c.dry_run or c.cancelled() or self.email_journal is None or self.email_options is None:
+            return
+        if Kind.PERSON not in self.config.kinds or self.config.direction_for(Kind.PERSON) == TO_WORKBOOKS:
+            return
+        from app.sync.related_notes import refresh_related_notes
+
+        res = refresh_related_notes(mailbox, journal, self.email_journal, self.clock.now(), cancelled=c.cancelled)
+        c.tally.issues.extend(res.issues)
 
     def _plan_kind(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
         state = journal.load(kind)
