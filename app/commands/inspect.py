@@ -143,16 +143,52 @@ def explain(args: Any) -> int:
     paths = _paths(args)
     db = _reader(paths)
     results = reader.explain(db, args.query) if db is not None else []
+    email = _explain_email(paths, db, args.query)
     if args.json:
-        print_json({"query": args.query, "results": results})
+        print_json({"query": args.query, "results": results, **({"email": email} if email else {})})
         return 0
-    if not results:
+    if not results and not email:
         print(f"Nothing in the journal matches {args.query!r}: it is not linked. If it is an Outlook item, it may be "
               "Native (no 'Workbooks' category); if it is a Workbooks record, it may be outside your filter.")
         return 0
     for r in results:
         print(_explain_line(r))
+    for line in _email_lines(email):
+        print(line)
     return 0
+
+
+def _explain_email(paths: paths_mod.ProfilePaths, db: Any, query: str) -> dict[str, Any] | None:
+    """For an email address: the sent mail recorded and linked through it and why (issue 6)."""
+    if "@" not in query or " " in query.strip():
+        return None
+    from app.journal.email_store import explain_address
+
+    settings = st.load(paths.config) if paths.config.exists() else st.Settings()
+    mailbox = settings.mailbox.address
+    own = (mailbox.rsplit("@", 1)[-1],) if "@" in mailbox else ()
+    if db is None:
+        from app.journal.db import open_database
+
+        db = open_database(None)  # nothing synced yet: an empty in-memory journal answers
+    return explain_address(db, query, never_record=settings.email.never_record, own_domains=own)
+
+
+def _email_lines(email: dict[str, Any] | None) -> list[str]:
+    if not email:
+        return []
+    lines = [f"Sent mail to {email['address']}: {email['explanation']}."]
+    for o in email["owners"]:
+        lines.append(f"  belongs to {o['type'].replace('_', ' ')} {o['name'] or o['id']} (id {o['id']}): {o['why']}")
+    for e in email["emails"]:
+        lines.append(f"  {e['sent_at'] or '?'}  {e['subject']!r}  {e['state'].replace('_', ' ')}")
+        for ln in e["links"]:
+            late = ", linked late" if ln["late"] else ""
+            done = "" if ln["in_workbooks"] else ", link not made yet"
+            lines.append(f"      -> {ln['type'].replace('_', ' ')} {ln['id']}: {ln['why']}{late}{done}")
+    for w in email["waiting"]:
+        lines.append(f"  {w['sent_at'] or '?'}  {w['subject']!r}  waiting: no CRM record has this address yet")
+    return lines
 
 
 def _explain_line(r: dict[str, Any]) -> str:
@@ -181,6 +217,10 @@ def history(args: Any) -> int:
 
     db = _reader(_paths(args))
     runs = reader.history(db, max(1, args.limit)) if db is not None else []
+    for run in runs:  # the sent mail of each run (issue 6), from its summary
+        s = run.get("summary") or {}
+        run["emails"] = {"recorded": int(((s.get("created") or {}).get("crm") or {}).get("emails", 0) or 0),
+                         "links": int(s.get("email_links", 0) or 0)}
     if args.json:
         print_json({"runs": runs})
         return 0
@@ -191,7 +231,8 @@ def history(args: Any) -> int:
         created = sum(n for side in (s.get("created") or {}).values() for n in side.values())
         updated = sum(n for side in (s.get("updated") or {}).values() for n in side.values())
         print(f"{run['at']}  {run['result']:<9}  created {created}, updated {updated}, "
-              f"conflicts {s.get('conflicts', 0)}, errors {len(s.get('errors') or [])}")
+              f"conflicts {s.get('conflicts', 0)}, errors {len(s.get('errors') or [])}, "
+              f"emails recorded {run['emails']['recorded']}, email links {run['emails']['links']}")
     return 0
 
 

@@ -447,19 +447,9 @@ class EmailStore:
                             [{"c": c, "i": i, "d": d} for c, i, d in rows])
 
     # --- read-side helpers (explain / history) ----------------------------------------------------
-    def explain_address(self, address: str) -> dict:
-        """Which records an address links to and why, and how many sent emails wait for it."""
-        addr = address.strip().lower()
-        with self._session() as s:
-            owners = self.address_owners([addr]).get(addr, [])
-            waiting = s.exec(select(m.UnmatchedAddress).where(m.UnmatchedAddress.address == addr)).all()
-            links = s.exec(select(m.EmailLink).where(m.EmailLink.matched_address == addr)).all()
-            return {
-                "address": addr,
-                "owners": [{"type": t.crm_type, "id": t.crm_id} for t in owners],
-                "emails_linked": len({ln.sent_email_id for ln in links}),
-                "emails_waiting": len({w.sent_email_id for w in waiting}),
-            }
+    def explain_address(self, address: str, *, never_record: Sequence[str] = (),
+                        own_domains: Sequence[str] = ()) -> dict:
+        return explain_address(self.db, address, never_record=never_record, own_domains=own_domains)
 
     def counts(self) -> dict[str, int]:
         with self._session() as s:
@@ -468,6 +458,90 @@ class EmailStore:
                 out[state] = len(s.exec(select(m.SentEmail.id).where(m.SentEmail.state == state)).all())
             out["links"] = len(s.exec(select(m.EmailLink.id).where(m.EmailLink.crm_link_id != None)).all())  # noqa: E711
             return out
+
+
+REASON_TEXT = {
+    "subject_ref": "its reference is in the subject",
+    "employer": "employer of a person the mail went to",
+    "domain": "organisation with the address's domain",
+}
+
+
+def _address_reason(target_type: str, target_id: str, address: str, main: dict[str, set[str]]) -> str:
+    """Why `address` belongs to the record, in the terms of the explain command."""
+    if target_type == "person":
+        if address in main.get(target_id, set()):
+            return "matched the person's main, alternate or home address"
+        return "matched an address in the person's Contact Details"
+    if target_type == "sales_lead":
+        return "matched the Sales Lead's address"
+    if target_type == "organisation":
+        return "matched an address in the organisation's Contact Details"
+    return "matched the address"
+
+
+def explain_address(db: Database, address: str, *, never_record: Sequence[str] = (),
+                    own_domains: Sequence[str] = ()) -> dict:
+    """Read-only: the records an address belongs to, the sent emails recorded and linked through
+    it and why, and the emails still waiting for it. Works on a read-only connection."""
+    from app.domain.matching import normalise_address
+    from app.sync.emails import NeverRecord, domain_of
+
+    addr = normalise_address(address) or address.strip().lower()
+    with Session(db.engine) as s:
+        index = s.get(m.CrmReference, (INDEX_TYPE, addr))
+        owners = [t for t in (_target(x) for x in _loads(index.person_ids_json if index else None, [])) if t]
+        names = {(r.crm_type, r.crm_id): r.name for r in s.exec(select(m.CrmReference).where(
+            m.CrmReference.crm_id.in_([t.crm_id for t in owners] or [""])))}  # type: ignore[attr-defined]
+        main: dict[str, set[str]] = {}
+        for link in s.exec(select(m.ItemLink).where(m.ItemLink.kind == "person",
+                                                    m.ItemLink.crm_id.in_([t.crm_id for t in owners] or [""]))):  # type: ignore[union-attr]
+            fields = _loads(link.crm_json, {}) or {}
+            main[str(link.crm_id)] = {str(fields.get(f) or "").lower() for f in ("email1", "email2", "email3")}
+            names.setdefault(("person", str(link.crm_id)), " ".join(
+                str(fields.get(f) or "") for f in ("first_name", "last_name")).strip())
+        direct = s.exec(select(m.EmailLink).where(m.EmailLink.matched_address == addr)).all()
+        sent_ids = sorted({ln.sent_email_id for ln in direct})
+        waiting_ids = sorted({w.sent_email_id for w in s.exec(select(m.UnmatchedAddress).where(
+            m.UnmatchedAddress.address == addr)) if w.sent_email_id is not None})
+        rows = {r.id: r for r in s.exec(select(m.SentEmail).where(
+            m.SentEmail.id.in_(sorted(set(sent_ids) | set(waiting_ids)) or [0])))}  # type: ignore[union-attr]
+        every = s.exec(select(m.EmailLink).where(m.EmailLink.sent_email_id.in_(sent_ids or [0]))).all()  # type: ignore[attr-defined]
+    by_email: dict[int, list[dict]] = {}
+    for ln in every:
+        if ln.matched_address == addr and ln.reason == "address":
+            why = _address_reason(ln.target_type, ln.target_id, addr, main)
+        else:
+            why = REASON_TEXT.get(ln.reason, ln.reason)
+        by_email.setdefault(ln.sent_email_id, []).append({
+            "type": ln.target_type, "id": ln.target_id, "reason": ln.reason, "why": why,
+            "late": bool(ln.retroactive), "in_workbooks": ln.crm_link_id is not None})
+    emails = [{"sent_at": _iso_out(rows[i].sent_at), "subject": rows[i].subject, "state": rows[i].state,
+               "workbooks_email_id": rows[i].crm_email_id, "links": by_email.get(i, [])}
+              for i in sent_ids if i in rows]
+    waiting = [{"sent_at": _iso_out(rows[i].sent_at), "subject": rows[i].subject, "state": rows[i].state}
+               for i in waiting_ids if i in rows and i not in set(sent_ids)]
+    own = {d.lower().lstrip("@") for d in own_domains if d}
+    if addr in NeverRecord.build(never_record):
+        status, text_ = "never_recorded", "never recorded: on the never-log list"
+    elif own and domain_of(addr) in own:
+        status, text_ = "never_recorded", "never recorded: your own domain is on the never-log list"
+    elif owners or emails:
+        status, text_ = "linked", "sent mail to this address is recorded and linked"
+    else:
+        status, text_ = "waiting", "waiting: no CRM record has this address yet"
+    return {
+        "address": addr, "status": status, "explanation": text_,
+        "owners": [{"type": t.crm_type, "id": t.crm_id, "name": names.get((t.crm_type, t.crm_id), ""),
+                    "why": _address_reason(t.crm_type, t.crm_id, addr, main)} for t in owners],
+        "emails": emails, "waiting": waiting,
+        "emails_linked": len(emails), "emails_waiting": len(waiting),
+    }
+
+
+def _iso_out(value: datetime | None) -> str | None:
+    u = _utc(value)
+    return u.isoformat() if u else None
 
 
 def open_email_store(path: Path | str | None) -> EmailStore:
