@@ -136,6 +136,9 @@ class EmailOptions:
     capture_days_back: int = 0
     max_attachment_mb: int = 16
     link_organisation_by_domain: bool = False
+    # Days an unmatched recipient address is watched for a CRM record to appear (late linking);
+    # 0 watches without time limit (design.md table unmatched_address).
+    watch_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,10 @@ class Settings:
         if not 0 < self.safety.max_delete_ratio <= 1 or self.safety.max_deletes < 0:
             raise ConfigError("safety thresholds are out of range")
         self._validate_policies()
+        if not 0 <= self.email.watch_days <= 3650:
+            raise ConfigError("email.watch_days is between 0 (no limit) and 3650")
+        if not 0 <= self.email.capture_days_back <= 90:
+            raise ConfigError("email.capture_days_back is between 0 and 90")
         return self
 
     def _validate_policies(self) -> None:

@@ -394,6 +394,20 @@ class EmailStore:
                 con.execute(text(f"UPDATE unmatched_address SET last_probe_at = :now WHERE address IN ({names})"),
                             {"now": _iso(now), **params})
 
+    def prune_watch(self, now: datetime) -> int:
+        """Expired watch rows go; pending messages with nothing left to watch are excluded."""
+        with self.engine.begin() as con:
+            con.execute(text("DELETE FROM unmatched_address WHERE expires_at IS NOT NULL AND expires_at < :now"),
+                        {"now": _iso(now)})
+            ids = [int(r[0]) for r in con.execute(text(
+                "SELECT id FROM sent_email WHERE state = :p AND NOT EXISTS"
+                " (SELECT 1 FROM unmatched_address u WHERE u.sent_email_id = sent_email.id)"), {"p": PENDING})]
+            for chunk in _chunked(ids):
+                ids_sql = ",".join(map(str, chunk))
+                con.execute(text(f"UPDATE sent_email SET state = :x WHERE id IN ({ids_sql})"), {"x": EXCLUDED})
+                con.execute(text(f"DELETE FROM email_header WHERE sent_email_id IN ({ids_sql})"))
+            return len(ids)
+
     # --- per-item back-off ----------------------------------------------------------------------
     def email_errors(self) -> dict[str, EmailError]:
         with self._session() as s:

@@ -228,6 +228,10 @@ class EmailJournal(Protocol):
 
     def touch_probe(self, addresses: Sequence[str], now: datetime) -> None: ...
 
+    def prune_watch(self, now: datetime) -> int:
+        """Drops expired unmatched addresses; a pending message left with none is excluded (its
+        headers dropped). Returns the number of messages no longer watched."""
+
     # per-item back-off (item_error rows, kind "email")
     def email_errors(self) -> dict[str, EmailError]: ...
 
@@ -794,6 +798,7 @@ class EmailSync:
             self.refresh_references()
         if self._cancelled():
             return self.result
+        self.journal.prune_watch(self.now)  # a watch cap (watch_days) ends late linking for old mail
         before = {r.id for r in self.journal.unrecorded()}
         self.ingest()
         self._fresh = {r.id for r in self.journal.unrecorded()} - before
