@@ -6,6 +6,7 @@ from typing import Mapping
 
 from app.domain.filters import Filter, default_filter
 from app.domain.records import Kind
+from app.sync.emails import EmailOptions
 
 ASK, CRM_WINS, OUTLOOK_WINS, NEWEST_WINS = "ask", "crm_wins", "outlook_wins", "newest_wins"
 KEEP_UNSHARED, TRASH_UNCHANGED = "keep", "trash_unchanged"
@@ -21,13 +22,6 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class EmailOptions:
-    """Placeholder for sent-mail recording (issue 6)."""
-
-    enabled: bool = False
-
-
-@dataclass(frozen=True)
 class EngineConfig:
     kinds: tuple[Kind, ...] = (Kind.PERSON, Kind.TASK, Kind.MEETING)
     filters: Mapping[Kind, Filter] = field(default_factory=lambda: {k: default_filter(k) for k in Kind})
@@ -39,7 +33,7 @@ class EngineConfig:
     crm_delete_policy: str = "trash"  # trash | keep (CRM deletion -> Outlook copy)
     my_queues: Mapping[Kind, str] = field(default_factory=dict)  # resolved ":my_queue:" per kind
     direction: Mapping[Kind, str] = field(default_factory=dict)  # both | to_outlook | to_workbooks (B31)
-    email: EmailOptions = field(default_factory=EmailOptions)
+    email: EmailOptions | None = None  # the sent-mail phase (issue 6); None = off unless passed to the engine
     crm_batch: int = 100
     overlap_seconds: int = 120  # delta re-reads this much before the mark
     max_plan_passes: int = 2

@@ -141,7 +141,8 @@ class SyncEngine:
         """`email_journal` (app.journal.email_store.EmailStore) and `email_options`
         (app.sync.email_phase_hook.options_from_settings) switch on the sent-mail phase (issue 6)."""
         self.crm_port, self.mailbox_port, self.journal, self.config, self.clock = crm, mailbox, journal, config, clock
-        self.email_journal, self.email_options = email_journal, email_options
+        self.email_journal = email_journal
+        self.email_options = email_options if email_options is not None else config.email
         self._queues: dict[Kind, str | None] = dict(config.my_queues)
         self._dry_run = False
         self._known_ok = _accepts_known(mailbox)
