@@ -26,10 +26,11 @@ from typing import Mapping, Sequence
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from app.domain.records import HighWater, LinkTarget, Reference, RefKind
+from app.domain.records import HighWater, Kind, LinkTarget, Reference, RefKind
 from app.errors import AppError
 from app.journal import models as m
 from app.journal.db import Database, open_database
+from app.sync.state import Link
 from app.sync.emails import (
     EXCLUDED, PENDING, RECORDING, REF_TYPES, SENT_CURSOR, EmailError, PendingLink, PersonInfo,
     PlannedLink, Recorded, SentRow, StagedMessage,
@@ -439,6 +440,19 @@ class EmailStore:
             return start
 
     # --- the "Related in Workbooks" block ------------------------------------------------------------
+    def shared_contacts(self) -> list[Link]:
+        """Shared Person links, light: ids, ChangeKey and the CRM company only (one narrow query,
+        no JSON decoding of whole records; 10,000 contacts are read in a fraction of a second).
+        Not for writing back: the journal's full link is read for that."""
+        with self.engine.begin() as con:
+            rows = con.execute(text(
+                "SELECT id, ews_item_id, ews_change_key, crm_id, json_extract(crm_json, '$.company'),"
+                " json_extract(base_json, '$.company') FROM item_link"
+                " WHERE kind = 'person' AND state = 'shared' AND ews_item_id IS NOT NULL AND crm_id IS NOT NULL"))
+            return [Link(id=str(i), kind=Kind.PERSON, ews_item_id=str(iid), ews_change_key=ck, crm_id=str(cid),
+                         crm_fields={"company": company or base_company} if (company or base_company) else {})
+                    for i, iid, ck, cid, company, base_company in rows]
+
     def related_written(self, person_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """CRM person id -> (Outlook item id, block digest) of the block last written there."""
         out: dict[str, tuple[str, str]] = {}

@@ -74,7 +74,7 @@ def refresh_related_notes(mailbox: Any, journal: Any, email_journal: Any, now: A
     """Write changed blocks onto the shared contacts; returns what was done. Raises only fatal
     errors (auth, prerequisites); per-contact failures become issues and are retried next run."""
     result = RelatedResult()
-    links = journal.links(Kind.PERSON)
+    links = email_journal.shared_contacts()  # light rows; the full link is read only for a write
     ids = [ln.crm_id for ln in links if ln.crm_id]
     people = email_journal.people(ids)
     organisations = {pid: p.organisation_id for pid, p in people.items() if p.organisation_id}
@@ -95,6 +95,7 @@ def refresh_related_notes(mailbox: Any, journal: Any, email_journal: Any, now: A
             results = [exc] * len(chunk)
         stamped: list[Link] = []
         done: list[tuple[str, str, str]] = []
+        full = _full_links(journal, [ln.id for ln, _b, _d in chunk])
         for (ln, block, digest), res in zip(chunk, results):
             if isinstance(res, StaleVersion):
                 result.stale += 1  # the user is editing it: the feed brings the new ChangeKey first
@@ -103,8 +104,8 @@ def refresh_related_notes(mailbox: Any, journal: Any, email_journal: Any, now: A
             elif isinstance(res, AppError):
                 result.issues.append((f"related items of contact {ln.id[:8]}", f"{res.title}: {res.message}",
                                       retry.retry_after(now, 1)))
-            else:
-                stamped.append(replace(ln, ews_item_id=res.id, ews_change_key=res.version))
+            elif ln.id in full:
+                stamped.append(replace(full[ln.id], ews_item_id=res.id, ews_change_key=res.version))
                 done.append((ln.crm_id or "", res.id, digest))
                 result.written += 1
                 result.removed += 0 if block else 1
@@ -112,6 +113,14 @@ def refresh_related_notes(mailbox: Any, journal: Any, email_journal: Any, now: A
             journal.write(Batch(links=stamped))  # first: the echo of our write must be known as ours
             email_journal.save_related_written(done)
     return result
+
+
+def _full_links(journal: Any, link_ids: Sequence[str]) -> dict[str, Link]:
+    many = getattr(journal, "links_by_id", None)
+    if callable(many):
+        return dict(many(link_ids))
+    found = (journal.link(i) for i in link_ids)
+    return {ln.id: ln for ln in found if ln is not None}
 
 
 def _one(mailbox: Any, update: Update) -> Any:

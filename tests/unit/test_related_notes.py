@@ -2,6 +2,7 @@
 and how a run settles the results (ChangeKey stamped on the link, digest remembered, stale skipped)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from app.domain.records import Kind, Reference, RefKind, Stamp
@@ -56,16 +57,19 @@ class Journal:
     def __init__(self, links):
         self._links, self.written = links, []
 
-    def links(self, kind):
-        return list(self._links)
+    def links_by_id(self, ids):
+        return {ln.id: ln for ln in self._links if ln.id in ids}
 
     def write(self, batch):
         self.written.extend(batch.links)
 
 
 class Store:
-    def __init__(self):
-        self.saved = []
+    def __init__(self, links=()):
+        self.saved, self.links = [], list(links)
+
+    def shared_contacts(self):
+        return self.links
 
     def people(self, ids):
         return {}
@@ -89,9 +93,33 @@ def test_one_batch_call_stamps_the_new_change_key_and_skips_stale_and_failed_ite
         "item-8": lambda u: StaleVersion("changed meanwhile", ref=u.id),
         "item-6": lambda u: TransientError("busy", ref=u.id),
     })
-    journal, store = Journal(links), Store()
+    full = [replace(ln, crm_fields={**ln.crm_fields, "job_title": "kept"}, base={"job_title": "kept"}) for ln in links]
+    journal, store = Journal(full), Store(links)
     res = refresh_related_notes(mailbox, journal, store, NOW)
     assert len(mailbox.calls) == 1 and all(u.changed == frozenset() and u.related for u in mailbox.calls[0])
     assert (res.written, res.stale, len(res.issues)) == (1, 1, 1)
     assert [(ln.crm_id, ln.ews_change_key) for ln in journal.written] == [("9", "ck2")]
+    assert journal.written[0].base == {"job_title": "kept"}  # the full link is written back, not the light row
     assert [row[:2] for row in store.saved] == [("9", "item-9")]
+
+
+def test_shared_contacts_reads_the_light_rows_from_the_journal(tmp_path):
+    from app.journal.email_store import EmailStore
+    from app.journal.repo import open_journal
+    from app.sync.state import Batch
+
+    journal = open_journal(tmp_path / "journal.sqlite3")
+    try:
+        journal.write(Batch(links=[
+            link("9", company="Acme Ltd"),
+            Link(id="link-8", kind=Kind.PERSON, ews_item_id="item-8", ews_change_key="ck", crm_id="8",
+                 crm_fields={}, base={"company": "Base Co"}),
+            link("7", state="unshared"),
+            Link(id="task-1", kind=Kind.TASK, ews_item_id="t1", crm_id="1"),
+        ]))
+        got = {ln.id: (ln.ews_item_id, ln.ews_change_key, ln.crm_id, dict(ln.crm_fields or {}))
+               for ln in EmailStore(journal.db).shared_contacts()}
+        assert got == {"link-9": ("item-9", "ck1", "9", {"company": "Acme Ltd"}),
+                       "link-8": ("item-8", "ck", "8", {"company": "Base Co"})}
+    finally:
+        journal.close()
