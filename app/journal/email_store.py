@@ -498,7 +498,9 @@ REASON_TEXT = {
 def _address_reason(target_type: str, target_id: str, address: str, main: dict[str, set[str]]) -> str:
     """Why `address` belongs to the record, in the terms of the explain command."""
     if target_type == "person":
-        if address in main.get(target_id, set()):
+        if target_id not in main:  # not synced, so its own addresses are not known here
+            return "matched one of the person's addresses (main, alternate, home or Contact Details)"
+        if address in main[target_id]:
             return "matched the person's main, alternate or home address"
         return "matched an address in the person's Contact Details"
     if target_type == "sales_lead":
