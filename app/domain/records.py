@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Mapping
 
+from app.domain.recurrence import Series
+
 
 class Kind(str, Enum):
     """Synced record kinds (both directions)."""
@@ -74,6 +76,9 @@ class OutlookItem:
     organised_by_me: bool = True
     attendees: tuple[str, ...] = ()  # lower-cased addresses
     last_modified: datetime | None = None
+    # meetings: a recurring master's pattern and exceptions (app.domain.recurrence.Series); the
+    # engine records its occurrences (app.sync.recurring), never the master itself
+    series: Series | None = None
 
     @property
     def stamp(self) -> Stamp:

@@ -51,6 +51,7 @@ class Modified:
     start: datetime
     end: datetime
     subject: str | None = None  # None: the master's subject
+    item_id: str | None = None  # the mailbox's id of the exception (to read its own subject)
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,7 @@ def test_meeting_all_fields_and_read_only_extras(account):
     expected = {**{k: None for k in MEETING_FIELDS}, **fields, "start_date": None, "end_date": None}
     assert read == expected
     assert extra == {"global_id": "UID-1", "has_attendees": True, "attendees": ("a@x.com", "b@x.com"),
-                     "organised_by_me": False}
+                     "organised_by_me": False, "series": None}
 
 
 def test_meeting_update_keeps_item_zone_and_switches_to_all_day(account):
@@ -297,3 +297,84 @@ def test_instants_are_utc_minutes():
     assert mapping.instant_out(mapping.instant_in("2025-03-30T02:30:59+01:00")) == "2025-03-30T01:30Z"
     with pytest.raises(ValueError):
         mapping.instant_out(dt.datetime(2025, 1, 1))
+
+
+# --- recurring masters (B11) -----------------------------------------------------------------
+
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+
+
+def _master_xml(recurrence: str, extra: str = "", tz: str = "AUS Eastern Standard Time") -> str:
+    """A GetItem CalendarItem as Exchange answers it for a RecurringMaster (schema order)."""
+    return (
+        f'<t:CalendarItem xmlns:t="{T}"><t:ItemId Id="M1" ChangeKey="CK1"/><t:Subject>Board</t:Subject>'
+        '<t:Start>2026-01-29T22:00:00Z</t:Start><t:End>2026-01-29T23:30:00Z</t:End>'
+        '<t:IsAllDayEvent>false</t:IsAllDayEvent><t:CalendarItemType>RecurringMaster</t:CalendarItemType>'
+        f'<t:Recurrence>{recurrence}</t:Recurrence>{extra}'
+        f'<t:StartTimeZone Id="{tz}"/></t:CalendarItem>'
+    )
+
+
+def test_recurring_master_reads_pattern_range_and_exceptions(account):
+    from lxml import etree
+
+    from app.domain import recurrence as rec
+
+    xml = _master_xml(
+        "<t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Weekday</t:DaysOfWeek>"
+        "<t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence>"
+        "<t:NumberedRecurrence><t:StartDate>2026-01-30+11:00</t:StartDate>"
+        "<t:NumberOfOccurrences>4</t:NumberOfOccurrences></t:NumberedRecurrence>",
+        "<t:ModifiedOccurrences><t:Occurrence><t:ItemId Id=\"X1\" ChangeKey=\"CK2\"/>"
+        "<t:Start>2026-02-26T23:00:00Z</t:Start><t:End>2026-02-27T00:00:00Z</t:End>"
+        "<t:OriginalStart>2026-02-26T22:00:00Z</t:OriginalStart></t:Occurrence></t:ModifiedOccurrences>"
+        "<t:DeletedOccurrences><t:DeletedOccurrence><t:Start>2026-03-30T22:00:00Z</t:Start>"
+        "</t:DeletedOccurrence></t:DeletedOccurrences>",
+    )
+    item = parse_calendar_item(etree.fromstring(xml), account)
+    series = mapping.read_series(item)
+    assert series.pattern == rec.Pattern(rec.RELATIVE_MONTHLY, days_of_week=frozenset(range(5)), week_index=rec.LAST)
+    assert (series.zone, series.range_start, series.count, series.range_end) == (
+        "Australia/Sydney", dt.date(2026, 1, 30), 4, None)
+    assert series.deleted == frozenset({dt.datetime(2026, 3, 30, 22, tzinfo=dt.timezone.utc)})
+    assert series.modified == (rec.Modified(dt.datetime(2026, 2, 26, 22, tzinfo=dt.timezone.utc),
+                                            dt.datetime(2026, 2, 26, 23, tzinfo=dt.timezone.utc),
+                                            dt.datetime(2026, 2, 27, 0, tzinfo=dt.timezone.utc), item_id="X1"),)
+    # Last workday of each month at 09:00 Sydney (AEDT until 5 April, then AEST); March deleted.
+    got = rec.occurrences(series, rec.Window(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+                                             dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)))
+    assert [(o.original_start.isoformat(), o.start.isoformat()) for o in got] == [
+        ("2026-01-29T22:00:00+00:00", "2026-01-29T22:00:00+00:00"),
+        ("2026-02-26T22:00:00+00:00", "2026-02-26T23:00:00+00:00"),
+        ("2026-04-29T23:00:00+00:00", "2026-04-29T23:00:00+00:00"),
+    ]
+
+
+@pytest.mark.parametrize("recurrence, pattern", [
+    ("<t:WeeklyRecurrence><t:Interval>2</t:Interval><t:DaysOfWeek>Monday Thursday</t:DaysOfWeek>"
+     "<t:FirstDayOfWeek>Monday</t:FirstDayOfWeek></t:WeeklyRecurrence>",
+     dict(kind="weekly", interval=2, days_of_week=frozenset({0, 3}), first_day_of_week=0)),
+    ("<t:AbsoluteYearlyRecurrence><t:DayOfMonth>30</t:DayOfMonth><t:Month>January</t:Month>"
+     "</t:AbsoluteYearlyRecurrence>", dict(kind="absolute_yearly", day_of_month=30, month=1)),
+    ("<t:DailyRecurrence><t:Interval>3</t:Interval></t:DailyRecurrence>", dict(kind="daily", interval=3)),
+])
+def test_recurring_master_patterns_and_end_date(account, recurrence, pattern):
+    from lxml import etree
+
+    from app.domain import recurrence as rec
+
+    xml = _master_xml(recurrence + "<t:EndDateRecurrence><t:StartDate>2026-01-30</t:StartDate>"
+                      "<t:EndDate>2026-06-30</t:EndDate></t:EndDateRecurrence>", tz="GMT Standard Time")
+    series = mapping.read_series(parse_calendar_item(etree.fromstring(xml), account))
+    assert series.pattern == rec.Pattern(**pattern)
+    assert (series.zone, series.range_start, series.range_end, series.count) == (
+        "Europe/London", dt.date(2026, 1, 30), dt.date(2026, 6, 30), None)
+
+
+def test_single_meetings_and_occurrences_have_no_series(account):
+    fields = {"subject": "One-off", "all_day": False, "start": "2025-06-01T09:00Z", "end": "2025-06-01T10:00Z",
+              "timezone": "Europe/London"}
+    _, back = _meeting(fields, account)
+    assert mapping.read_series(back) is None
+    back.type = "Occurrence"
+    assert mapping.read_series(back) is None

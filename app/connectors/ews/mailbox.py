@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
@@ -151,7 +152,25 @@ class EwsMailbox:
                     found[item_id] = mapping.to_outlook_item(kind, res, self._mailbox)
             except AppError as err:  # one unreadable item never blocks the rest of the page
                 log.warning("skipped an unreadable %s (item %s): %s", _noun(kind, 1), short_id(item_id), err.message)
+        if kind is Kind.MEETING:
+            self._exception_subjects(found)
         return found
+
+    def _exception_subjects(self, found: dict[str, OutlookItem]) -> None:
+        """A recurring master lists its exceptions with times only: their own subjects come from one
+        GetItem batch for the whole page (none when no master on it has exceptions)."""
+        wanted = [m.item_id for item in found.values() if item.series is not None
+                  for m in item.series.modified if m.item_id]
+        if not wanted:
+            return
+        results = fetch_items(self.folders.get(Kind.MEETING), [(i, None) for i in wanted], ["subject"],
+                              chunk=self.fetch_chunk, op="reading changed occurrences of recurring meetings")
+        subjects = {i: mapping.clean_str(r.subject) for i, r in zip(wanted, results) if not isinstance(r, Exception)}
+        for item_id, item in list(found.items()):
+            if item.series is None or not item.series.modified:
+                continue
+            modified = tuple(replace(m, subject=subjects.get(m.item_id or "")) for m in item.series.modified)
+            found[item_id] = replace(item, series=replace(item.series, modified=modified))
 
     def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:
         found = self._fetch_mapped(kind, [(i, None) for i in item_ids])

@@ -19,6 +19,7 @@ from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAd
 
 from app.domain.notes import BLOCK_END, BLOCK_START, split_block
 from app.domain.notes import join_block as join_notes  # noqa: F401  (the mapper's name for it)
+from app.domain import recurrence as rec
 from app.domain.fields import MEETING_FIELDS, PERSON_FIELDS, TASK_FIELDS
 from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, Sharing
 from app.connectors.ews.properties import SHARED, UNSHARED
@@ -39,7 +40,7 @@ ONLY_FIELDS: dict[Kind, list[str]] = {
     Kind.MEETING: [
         "subject", "body", "is_all_day", "start", "end", "_start_timezone", "_end_timezone", "location",
         "reminder_is_set", "reminder_minutes_before_start", "organizer", "required_attendees",
-        "optional_attendees", "uid",
+        "optional_attendees", "uid", "type", "recurrence", "modified_occurrences", "deleted_occurrences",
     ] + MARKER_FIELDS,
 }
 SENT_FIELDS = [
@@ -365,8 +366,73 @@ def read_meeting(item: CalendarItem, mailbox: str) -> tuple[dict[str, Any], dict
         "has_attendees": bool(attendees),
         "attendees": attendees,
         "organised_by_me": organiser is None or organiser == mailbox.strip().lower(),
+        "series": read_series(item),
     }
     return {name: fields.get(name) for name in MEETING_FIELDS + ("timezone",)}, extra
+
+
+# --- recurring masters (ews.md "Time zones and recurrence") -----------------------------------
+
+# exchangelib's enum values are 1-based: weekdays Monday..Sunday then Day, Weekday, WeekendDay;
+# week numbers First..Fourth, Last; months January..December.
+_DAY_SETS = {8: frozenset(range(7)), 9: frozenset(range(5)), 10: frozenset({5, 6})}
+_PATTERNS = {
+    "DailyPattern": rec.DAILY, "WeeklyPattern": rec.WEEKLY, "AbsoluteMonthlyPattern": rec.ABSOLUTE_MONTHLY,
+    "RelativeMonthlyPattern": rec.RELATIVE_MONTHLY, "AbsoluteYearlyPattern": rec.ABSOLUTE_YEARLY,
+    "RelativeYearlyPattern": rec.RELATIVE_YEARLY,
+}
+
+
+def _weekdays(values: Any) -> frozenset[int]:
+    days: set[int] = set()
+    for v in values if isinstance(values, (list, tuple)) else [values] if values else []:
+        days |= _DAY_SETS.get(int(v), {int(v) - 1})
+    return frozenset(days)
+
+
+def _plain_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    return value.date() if isinstance(value, dt.datetime) else dt.date(value.year, value.month, value.day)
+
+
+def read_series(item: CalendarItem) -> rec.Series | None:
+    """A RecurringMaster's pattern, range and exceptions; None for single items, occurrences and
+    patterns the domain does not expand (task regeneration patterns never occur on calendar items).
+    Exception subjects are not on the master: the adapter reads them by their ids."""
+    r = getattr(item, "recurrence", None)
+    if getattr(item, "type", None) != "RecurringMaster" or r is None or item.start is None or item.end is None:
+        return None
+    kind = _PATTERNS.get(type(r.pattern).__name__)
+    if kind is None:
+        return None
+    p = r.pattern
+    days = getattr(p, "weekdays", None) if kind == rec.WEEKLY else getattr(p, "weekday", None)
+    pattern = rec.Pattern(
+        kind, interval=int(getattr(p, "interval", None) or 1), days_of_week=_weekdays(days),
+        day_of_month=getattr(p, "day_of_month", None), week_index=getattr(p, "week_number", None),
+        month=getattr(p, "month", None),
+        first_day_of_week=int(getattr(p, "first_day_of_week", None) or 7) - 1,
+    )
+    boundary = r.boundary
+    tz = item._start_timezone
+    start, end = item.start, item.end
+    if item.is_all_day and not isinstance(start, dt.datetime):
+        zone_ = tz or UTC
+        start = dt.datetime.combine(start, dt.time(0), zone_)
+        end = dt.datetime.combine(end, dt.time(0), zone_) if not isinstance(end, dt.datetime) else end
+    return rec.Series(
+        pattern=pattern, zone=getattr(tz, "key", None) or "UTC", start=to_utc(start), end=to_utc(end),
+        range_start=_plain_date(getattr(boundary, "start", None)),
+        range_end=_plain_date(getattr(boundary, "end", None)),
+        count=getattr(boundary, "number", None),
+        deleted=frozenset(to_utc(d.start) for d in item.deleted_occurrences or () if d.start is not None),
+        modified=tuple(
+            rec.Modified(to_utc(o.original_start), to_utc(o.start), to_utc(o.end), item_id=o.id)
+            for o in item.modified_occurrences or () if o.original_start and o.start and o.end
+        ),
+        all_day=bool(item.is_all_day),
+    )
 
 
 def write_meeting(item: CalendarItem, fields: Mapping[str, Any], changed: Iterable[str],

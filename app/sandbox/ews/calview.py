@@ -149,8 +149,12 @@ def make_occurrence(mb: Mailbox, master: Item, original: dt.datetime, start: dt.
                     kind: str) -> Item:
     occ = copy.copy(master)
     occ.props = dict(master.props)
+    occ.exceptions = {}
     for name in ("Recurrence", "ModifiedOccurrences", "DeletedOccurrences"):
         occ.props.pop(name, None)
+    if kind == "Exception":
+        for name, value in master.exceptions.get(fmt(original), {}).items():
+            _set(occ, name, value)
     occ.id = occurrence_id(mb, master, original)
     _set(occ, "Start", fmt(start))
     _set(occ, "End", fmt(end))

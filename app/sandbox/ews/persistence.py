@@ -36,7 +36,7 @@ def dump(mb: Mailbox) -> dict:
             "created": _d(i.created), "modified": _d(i.modified), "created_seq": i.created_seq,
             "article": i.article, "is_read": i.is_read, "message_flags": i.message_flags, "sent": _d(i.sent),
             "received": _d(i.received), "complete_date": _d(i.complete_date), "is_associated": i.is_associated,
-            "change_count": i.change_count,
+            "change_count": i.change_count, "exceptions": i.exceptions,
         } for i in mb.items.values()],
         "log": mb.log,
         "folder_log": mb.folder_log,
@@ -63,7 +63,7 @@ def load(data: dict) -> Mailbox:
         item = Item(d["id"], d["change_key"], d["folder_id"], d["kind"], props, ext, _p(d["created"]),
                     _p(d["modified"]), d["created_seq"], d["article"], d["is_read"], d["message_flags"],
                     _p(d["sent"]), _p(d["received"]), _p(d["complete_date"]), d["is_associated"],
-                    d["change_count"])
+                    d["change_count"], d.get("exceptions") or {})
         mb.items[item.id] = item
     mb.log = [tuple(e) for e in data["log"]]
     mb._log_seqs = [e[0] for e in mb.log]

@@ -239,23 +239,29 @@ class EwsSandbox:
             return mb.move_item(item, mb.distinguished[target]).id
 
     def modify_occurrence(self, master_id: str, original_start: dt.datetime, start: dt.datetime,
-                          end: dt.datetime) -> str:
-        """Record an exception of a recurring master (as Outlook does when one instance is moved):
-        it appears in the master's ModifiedOccurrences; the master gets a new ChangeKey."""
-        from .ids import ITEM, new_id
+                          end: dt.datetime, subject: str | None = None) -> str:
+        """Record an exception of a recurring master (as Outlook does when one instance is moved or
+        retitled): it appears in the master's ModifiedOccurrences (ItemId, Start, End,
+        OriginalStart); its own subject is returned by GetItem on that ItemId. The master gets a
+        new ChangeKey."""
+        from .calview import occurrence_id
         from .properties import fmt
         from .soap import sub, t
         mb = self.state
         with mb.lock:
             item = mb.items[master_id]
             container = item.props.setdefault("ModifiedOccurrences", element_for("ModifiedOccurrences", ""))
+            for old in [o for o in container if o.findtext(t("OriginalStart")) == fmt(original_start)]:
+                container.remove(old)  # modified again: one entry per occurrence
             occ = sub(container, t("Occurrence"))
-            occ_id = new_id(mb.guid, ITEM)
+            occ_id = occurrence_id(mb, item, original_start.astimezone(dt.timezone.utc))
+            if subject is not None:
+                item.exceptions[fmt(original_start)] = {"Subject": subject}
+            mb.updated(item)
             sub(occ, t("ItemId"), Id=occ_id, ChangeKey=item.change_key)
             sub(occ, t("Start"), fmt(start))
             sub(occ, t("End"), fmt(end))
             sub(occ, t("OriginalStart"), fmt(original_start))
-            mb.updated(item)
             return occ_id
 
     def delete_occurrence(self, master_id: str, original_start: dt.datetime) -> None:

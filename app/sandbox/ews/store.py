@@ -60,6 +60,10 @@ class Item:
     complete_date: dt.datetime | None = None
     is_associated: bool = False
     change_count: int = 1
+    # Recurring masters: an exception's own properties (element name -> text) by its original
+    # start (properties.fmt). ModifiedOccurrences only carries times; GetItem on the exception's
+    # id returns these, as Exchange keeps an exception as its own embedded item.
+    exceptions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def is_draft(self) -> bool:
