@@ -360,11 +360,13 @@ def sync_once(
             try:
                 check_identities(journal, session, clock.now())
                 email_journal, email_options = email_phase(journal, settings, session, clock)
-                engine = SyncEngine(session.crm, session.mailbox, journal, engine_config(settings, session.crm), clock,
+                mailbox = recurring_meetings(session.mailbox, journal, settings, clock)
+                engine = SyncEngine(session.crm, mailbox, journal, engine_config(settings, session.crm), clock,
                                     email_journal=email_journal, email_options=email_options)
                 try:
-                    return engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
-                                            observer=observer, cancel=cancel)
+                    summary = engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
+                                               observer=observer, cancel=cancel)
+                    return with_notices(summary, mailbox)
                 except AuthError:
                     forget_crm_identity(journal)  # the key may have been revoked or moved: ask again
                     raise
@@ -374,6 +376,28 @@ def sync_once(
                     close()
         finally:
             session.close()
+
+
+def recurring_meetings(mailbox: Any, journal: Any, settings: Settings, clock: Any) -> Any:
+    """The mailbox as the engine sees it: recurring series as their occurrences in the calendar
+    window (app.sync.recurring; Workbooks cannot store a repeat pattern)."""
+    from app.domain.records import Kind
+    from app.domain.recurrence import Window
+    from app.sync.recurring import RecurringMeetings
+
+    return RecurringMeetings(
+        mailbox,
+        window=lambda: Window.around(clock.now(), settings.sync.calendar_days_back, settings.sync.calendar_days_ahead),
+        links=lambda: journal.links(Kind.MEETING),
+    )
+
+
+def with_notices(summary: Any, mailbox: Any) -> Any:
+    """The cycle summary with what the mailbox wrapper has to tell the user (interfaces.md keys kept)."""
+    from dataclasses import replace
+
+    notice = mailbox.notice() if hasattr(mailbox, "notice") else None
+    return replace(summary, notices=tuple(summary.notices) + (notice,)) if notice else summary
 
 
 def email_phase(journal: Any, settings: Settings, session: Session, clock: Any) -> tuple[Any, Any]:

@@ -155,8 +155,10 @@ class WizardBackendImpl:
         box = _connect_mailbox(result.settings, result.mailbox_password, result.mailbox_tokens)
         journal = open_journal(None)  # in memory: the real journal is untouched until the user confirms
         try:
-            engine = SyncEngine(crm, box, journal, wiring.engine_config(result.settings, crm), wiring.SystemClock())
-            return engine.run_cycle(dry_run=True)
+            clock = wiring.SystemClock()
+            meetings = wiring.recurring_meetings(box, journal, result.settings, clock)
+            engine = SyncEngine(crm, meetings, journal, wiring.engine_config(result.settings, crm), clock)
+            return wiring.with_notices(engine.run_cycle(dry_run=True), meetings)
         finally:
             journal.close()
             box.close()

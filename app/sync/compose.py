@@ -18,6 +18,7 @@ from app.sync.config import EngineConfig
 from app.sync.direction import directed, forced_policy
 from app.sync.planner import WRITE_OPS, Action, CState, Decision, OState, PairView, decide
 from app.sync.ports import CrmPort, MailboxPort
+from app.sync.recurring import is_occurrence
 from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, label_of, needs_marker, share_decision
 from app.sync.state import (
     CONFLICTED, CREATING, HELD, PENDING, SHARED, ACCESS_LOST, Batch, Conflict, Hold, HistoryEntry, KindState, Link,
@@ -222,6 +223,7 @@ class KindPlanner:
                           (link.state == CREATING and link.ews_item_id is not None)),  # an earlier plan did not finish
             owned_by_me=bool(rec.owned_by_me) if rec is not None else False,
             has_attendees=bool(item.has_attendees) if item is not None else False,
+            read_only=is_occurrence(link.ews_item_id),
             created_by_connector=link.origin == "crm", newest=_newest(item, rec),
         )
         d = self._decide(view)
@@ -418,7 +420,8 @@ class KindPlanner:
                     crm_lock_version=str(rec.lock_version), crm_fields=cf, crm_hash=content_hash(self.kind, cf),
                     crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope, ews_global_id=item.global_id)
         view = self._policy_view(outlook=OState.NEW, crm=CState.NEW, linked=False, outlook_fields=of, crm_fields=cf,
-                                 matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees)
+                                 matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees,
+                                 read_only=is_occurrence(item.item_id))
         d = self._decide(view)
         if d.conflict_kind:
             link = replace(link, state=CONFLICTED)

@@ -104,6 +104,7 @@ class CycleSummary:
     # B7: CRM deletions seen for the first time by this run; their Outlook copies wait for the next
     # run's lookup to confirm them
     pending_deletions: dict[str, int] = field(default_factory=lambda: {"people": 0, "tasks": 0, "meetings": 0})
+    notices: tuple[str, ...] = ()  # things the user should know that are not errors (e.g. recurring series)
 
     @property
     def braked(self) -> bool:
@@ -131,4 +132,6 @@ class CycleSummary:
             ]
         if self.dry_run:
             out["plan"] = list(self.plan)
+        if self.notices:
+            out["notices"] = list(self.notices)
         return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping
 
-from app.domain.fields import MEETING_SCHEDULING_FIELDS
+from app.domain.fields import MEETING_SCHEDULING_FIELDS, content_fields
 from app.domain.normalise import same_content
 from app.domain.records import Kind, Side
 from app.sync.config import ASK, CRM_WINS, KEEP_UNSHARED, NEWEST_WINS, OUTLOOK_WINS, TRASH_UNCHANGED
@@ -88,6 +88,7 @@ class PairView:
     recreate_blocked: bool = False
     owned_by_me: bool = False  # CRM activity: mine to delete
     has_attendees: bool = False
+    read_only: bool = False  # an occurrence of a recurring series (app.sync.recurring): Outlook owns it all
     created_by_connector: bool = False  # the Outlook copy was created by us
     conflict_policy: str = ASK
     leave_policy: str = KEEP_UNSHARED
@@ -95,7 +96,13 @@ class PairView:
     newest: Side | None = None  # for newest-wins: which side was edited last
 
 
+READ_ONLY_REASON = ("this meeting is part of a recurring series in Outlook; change it there "
+                    "(the CRM edit was overwritten from Outlook)")
+
+
 def _outlook_owned(v: PairView) -> frozenset[str]:
+    if v.read_only:
+        return frozenset(content_fields(v.kind))
     return MEETING_SCHEDULING_FIELDS if v.kind is Kind.MEETING and v.has_attendees else frozenset()
 
 
@@ -153,7 +160,7 @@ def _linked(v: PairView) -> Decision:
         return Decision(10, (Action("create", Side.OUTLOOK, v.crm_fields, note="recreate"),),
                         "deleted in Outlook but edited in the CRM: edit wins, re-created", base=v.crm_fields)
     if c is CState.DELETED and o is OState.UNCHANGED:
-        if v.crm_delete_policy == "keep":
+        if v.crm_delete_policy == "keep" or v.read_only:  # an occurrence is never deleted from Outlook by us
             return Decision(9, (Action("unshare", Side.OUTLOOK, note="crm_delete"),), "deleted in the CRM: Outlook copy kept as Unshared")
         return Decision(9, (Action("trash", Side.OUTLOOK),), "deleted in the CRM: Outlook copy to Deleted Items")
     if c is CState.DELETED and o is OState.CHANGED:
@@ -194,6 +201,8 @@ def _both_present(v: PairView) -> Decision:
         row = 5
     reason = {1: "repair a half-applied merge", 2: "changed in Outlook", 3: "changed in the CRM",
               5: "different fields changed on both sides: merged", 6: "conflict settled by the type's policy"}[row]
+    if v.read_only and m.crm_changes and c is CState.CHANGED:
+        reason = READ_ONLY_REASON
     return Decision(row, tuple(acts), reason, base=m.merged)
 
 
