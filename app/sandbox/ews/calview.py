@@ -1,5 +1,6 @@
-"""CalendarView expansion of recurring masters (Daily, Weekly, AbsoluteMonthly, AbsoluteYearly
-patterns; NoEnd, EndDate and Numbered boundaries) into Occurrence/Exception items.
+"""CalendarView expansion of recurring masters (Daily, Weekly, Absolute/RelativeMonthly,
+Absolute/RelativeYearly patterns; NoEnd, EndDate and Numbered boundaries) into Occurrence/Exception
+items.
 
 Occurrences are expanded in the master's StartTimeZone (a small Windows -> IANA table; other
 zones expand in UTC). Their ids are derived from the master id and the original start, so GetItem
@@ -87,7 +88,13 @@ def _dates(rec, first: dt.date):
             month = pattern.findtext(t("Month")) or ""
             hit = (day.day == int(pattern.findtext(t("DayOfMonth")) or 1)
                    and day.strftime("%B") == month)
-        else:  # relative patterns are not expanded: the master's own instance only
+        elif kind in ("RelativeMonthlyRecurrence", "RelativeYearlyRecurrence"):
+            months = (day.year - start.year) * 12 + day.month - start.month
+            in_period = (months % interval == 0 if kind == "RelativeMonthlyRecurrence"
+                         else day.strftime("%B") == (pattern.findtext(t("Month")) or ""))
+            hit = in_period and day == _relative_day(day, pattern.findtext(t("DaysOfWeek")) or "",
+                                                     pattern.findtext(t("DayOfWeekIndex")) or "First")
+        else:  # unknown patterns are not expanded: the master's own instance only
             hit = day == first
             if day > first:
                 return
@@ -95,6 +102,21 @@ def _dates(rec, first: dt.date):
             produced += 1
             yield produced, day
         day += dt.timedelta(days=1)
+
+
+DAY_SETS = {"Day": set(range(7)), "Weekday": set(range(5)), "WeekendDay": {5, 6}}
+INDEXES = {"First": 0, "Second": 1, "Third": 2, "Fourth": 3, "Last": -1}
+
+
+def _relative_day(day: dt.date, days: str, index: str) -> dt.date | None:
+    """The First..Fourth or Last day of `day`'s month whose weekday is in DaysOfWeek (a set such
+    as Weekday counts every matching day)."""
+    wanted = DAY_SETS.get(days.strip(), {DAYS.index(d) for d in days.split() if d in DAYS})
+    first = day.replace(day=1)
+    matching = [first + dt.timedelta(days=n) for n in range(31)
+                if (first + dt.timedelta(days=n)).month == day.month and (first + dt.timedelta(days=n)).weekday() in wanted]
+    pos = INDEXES.get(index.strip(), 0)
+    return matching[pos] if matching and (pos == -1 or pos < len(matching)) else None
 
 
 def occurrence_id(mb: Mailbox, master: Item, original: dt.datetime) -> str:

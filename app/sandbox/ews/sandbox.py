@@ -254,7 +254,7 @@ class EwsSandbox:
             for old in [o for o in container if o.findtext(t("OriginalStart")) == fmt(original_start)]:
                 container.remove(old)  # modified again: one entry per occurrence
             occ = sub(container, t("Occurrence"))
-            occ_id = occurrence_id(mb, item, original_start.astimezone(dt.timezone.utc))
+            occ_id = occurrence_id(mb, item, original_start)
             if subject is not None:
                 item.exceptions[fmt(original_start)] = {"Subject": subject}
             mb.updated(item)
