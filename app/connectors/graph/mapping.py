@@ -72,8 +72,8 @@ from app.domain.notes import split_block as split_notes  # noqa: F401
 from app.domain.fields import MEETING_FIELDS, PERSON_FIELDS, TASK_FIELDS
 from app.domain.normalise import html_to_text
 from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, Sharing
-from app.connectors.graph.times import (  # noqa: F401 - re-exported for callers
-    UTC, WINDOWS_TO_IANA, date_dtz, dtz, iana_name, instant_in, instant_out, local_part, parse_dtz, utc_time, zone,
+from app.connectors.graph.times import (
+    date_dtz, dtz, iana_name, instant_in, instant_out, local_part, parse_dtz, utc_time,
 )
 from app.connectors.graph.properties import (
     CRM_ID, EXTENSION_NAME, FAX, LINK_ID, SENSITIVITY, SHARED, SHARING, SIZE, SLOTS, UNSHARED, same_id,
