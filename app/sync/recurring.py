@@ -33,6 +33,7 @@ from app.domain.timeutil import as_utc, local
 from app.errors import AppError, ItemRejected
 
 SEPARATOR = "#occ#"
+TOKEN_MARK = " ~series-expanded-for:"  # never part of an EWS SyncState (base64) or a Graph delta link
 READ_ONLY = "this meeting is part of a recurring series in Outlook; change it there"
 
 
@@ -50,6 +51,18 @@ def split_occurrence_id(item_id: str | None) -> tuple[str, str] | None:
 
 def is_occurrence(item_id: str | None) -> bool:
     return split_occurrence_id(item_id) is not None
+
+
+def split_token(token: str | None) -> tuple[str | None, str]:
+    """(the mailbox's own feed token, the day series were last expanded for) of a stored token."""
+    if token is None or TOKEN_MARK not in token:
+        return token, ""
+    inner, _, day = token.rpartition(TOKEN_MARK)
+    return inner or None, day
+
+
+def join_token(inner: str | None, day: str) -> str:
+    return f"{inner or ''}{TOKEN_MARK}{day}"
 
 
 def _key_time(key: str) -> datetime:
@@ -110,15 +123,18 @@ class RecurringMeetings:
 
     def changes(self, kind: Kind, token: str | None,
                 known: Callable[[str, str], bool] | None = None) -> Iterator[OutlookPage]:
-        if known is None or not _accepts_known(self.inner):
-            pages = self.inner.changes(kind, token)
-        else:
-            pages = self.inner.changes(kind, token, known=known)
         if kind is not Kind.MEETING:
-            yield from pages
+            yield from self._inner_changes(kind, token, known)
             return
+        inner_token, expanded_for = split_token(token)
+        window = self._window()
+        today = window.end.date().isoformat()
+        # Once a day the window moves: series not edited since still gain occurrences at its end,
+        # so every master is re-read and re-expanded (unchanged occurrences keep their versions).
+        # A first read (no token) sees every master anyway.
+        refresh = token is not None and expanded_for != today and hasattr(self.inner, "recurring_masters")
         self._linked = {l.ews_item_id: l for l in self._links() if l.ews_item_id}
-        for page in pages:
+        for page in self._inner_changes(kind, inner_token, known):
             out: list[OutlookChange] = []
             for ch in page.changes:
                 if ch.op == "upsert" and ch.item is not None and ch.item.series is not None:
@@ -128,7 +144,20 @@ class RecurringMeetings:
                     out.extend(OutlookChange("delete", vid) for vid in self._known_occurrences(ch.item_id))
                 else:
                     out.append(ch)
-            yield OutlookPage(tuple(out), page.token, page.done)
+            if refresh:
+                refresh = False
+                touched = {c.item_id for c in page.changes}
+                for master in self.inner.recurring_masters():
+                    if master.item_id not in touched and master.series is not None:
+                        out.extend(self._expand(master))
+            # The day of the last re-expansion rides on the feed token, so it commits with the
+            # page's effects (a crash before the commit simply re-expands).
+            yield OutlookPage(tuple(out), join_token(page.token, today), page.done)
+
+    def _inner_changes(self, kind: Kind, token: str | None, known: Callable[[str, str], bool] | None):
+        if known is None or not _accepts_known(self.inner):
+            return self.inner.changes(kind, token)
+        return self.inner.changes(kind, token, known=known)
 
     def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:
         if kind is not Kind.MEETING:

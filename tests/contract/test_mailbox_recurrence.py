@@ -77,3 +77,21 @@ def test_exception_is_its_own_item_for_getitem(env):
     assert (got.subject, got.type, got.start) == ("Late standup", "Exception", first + dt.timedelta(hours=1))
     master = account.calendar.get(id=item.id)
     assert [o.id for o in master.modified_occurrences] == [occ_id]
+
+
+def test_recurring_masters_lists_only_masters(env):
+    port = env.mailbox()
+    account = port.account
+    start = EWSDateTime(2026, 3, 10, 8, 30, tzinfo=CHICAGO)
+    series = CalendarItem(
+        account=account, folder=account.calendar, subject="Series", start=start, end=start + dt.timedelta(hours=1),
+        recurrence=Recurrence(pattern=RelativeMonthlyPattern(interval=1, weekday=2, week_number=2),
+                              boundary=EndDatePattern(start=EWSDate(2026, 3, 10), end=EWSDate(2026, 6, 30))),
+    )
+    series.save(send_meeting_invitations="SendToNone")
+    CalendarItem(account=account, folder=account.calendar, subject="Single", start=start,
+                 end=start + dt.timedelta(hours=1)).save(send_meeting_invitations="SendToNone")
+    env.reset_stats()
+    [got] = port.recurring_masters()
+    assert got.item_id == series.id and got.series.pattern.kind == rec.RELATIVE_MONTHLY
+    assert env.requests() == {"FindItem": 1, "GetItem": 1}

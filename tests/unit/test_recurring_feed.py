@@ -14,7 +14,9 @@ from app.domain.records import Kind, OutlookChange, OutlookItem, OutlookPage, Sh
 from app.domain.recurrence import WEEKLY, Modified, Pattern, Series, Window
 from app.errors import ItemRejected
 from app.sync.planner import READ_ONLY_REASON, CState, OState, PairView, decide
-from app.sync.recurring import READ_ONLY, RecurringMeetings, is_occurrence, occurrence_id
+from app.sync.recurring import (
+    READ_ONLY, RecurringMeetings, is_occurrence, join_token, occurrence_id, split_token,
+)
 
 UTC = timezone.utc
 M = Kind.MEETING
@@ -169,3 +171,34 @@ def test_planner_overwrites_a_crm_edit_of_an_occurrence_from_outlook():
 def test_planner_never_trashes_an_occurrence_deleted_in_the_crm():
     view = PairView(M, OState.UNCHANGED, CState.DELETED, True, base=FIELDS, outlook_fields=FIELDS, read_only=True)
     assert [a.op for a in decide(view).actions] == ["unshare"]
+
+
+class WithMasters(Inner):
+    def __init__(self, items, pages=None):
+        super().__init__(items, pages)
+        self.master_reads = 0
+
+    def recurring_masters(self):
+        self.master_reads += 1
+        return [i for i in self.items.values() if i.series is not None]
+
+
+def test_series_are_re_expanded_once_a_day_as_the_window_moves():
+    inner = WithMasters([master(), SINGLE], pages=[OutlookChange("upsert", "SINGLE", SINGLE)])
+    window = Window(utc(2026, 1, 1), utc(2026, 1, 15))
+    box = RecurringMeetings(inner, window=lambda: window, links=list)
+    [page] = list(box.changes(M, join_token("T0", "2026-01-14")))  # expanded for yesterday's window
+    assert [c.item_id for c in page.changes] == [
+        "SINGLE", "MASTER#occ#20260107T1400Z", "MASTER#occ#20260114T1400Z"]
+    assert split_token(page.token) == ("T1", "2026-01-15") and inner.master_reads == 1
+    [again] = list(box.changes(M, page.token))  # same day: the feed only
+    assert [c.item_id for c in again.changes] == ["SINGLE"] and inner.master_reads == 1
+    [first] = list(box.changes(M, None))  # a first read sees every master anyway
+    assert inner.master_reads == 1 and split_token(first.token)[1] == "2026-01-15"
+
+
+def test_feed_tokens_round_trip():
+    assert split_token(None) == (None, "")
+    assert split_token("plain") == ("plain", "")
+    assert split_token(join_token(None, "2026-01-01")) == (None, "2026-01-01")
+    assert split_token(join_token("abc==", "2026-01-01")) == ("abc==", "2026-01-01")

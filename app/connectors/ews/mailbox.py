@@ -176,6 +176,16 @@ class EwsMailbox:
         found = self._fetch_mapped(kind, [(i, None) for i in item_ids])
         return [found.get(i) for i in item_ids]
 
+    def recurring_masters(self) -> list[OutlookItem]:
+        """Every recurring master of the calendar with its pattern (FindItem IdOnly restricted to
+        calendar:IsRecurring, which outside a CalendarView matches masters only, then GetItem in
+        batches): lets series be re-expanded as the calendar window moves without an edit."""
+        folder = self.folders.get(Kind.MEETING)
+        with translated("searching recurring meetings"):
+            ids = [(i, ck) for i, ck in folder.filter(is_recurring=True).values_list("id", "changekey")]
+        found = self._fetch_mapped(Kind.MEETING, ids)
+        return [found[i] for i, _ in ids if i in found and found[i].series is not None]
+
     def find_by_marker(self, kind: Kind, *, link_id: str | None = None, crm_id: str | None = None) -> list[OutlookItem]:
         query = {k: v for k, v in (("link_id", link_id), ("crm_id", crm_id)) if v}
         if not query:

@@ -39,8 +39,15 @@ def _key(value: str):
         return (3, value.casefold())
 
 
+XS_BOOLEAN = {"1": True, "0": False}  # xs:boolean's other lexical forms (exchangelib sends these)
+
+
 def _cmp(op: str, a: str, b: str) -> bool:
     ka, kb = _key(a), _key(b)
+    if ka[0] == 1 and b.strip() in XS_BOOLEAN:
+        kb = (1, XS_BOOLEAN[b.strip()])
+    elif kb[0] == 1 and a.strip() in XS_BOOLEAN:
+        ka = (1, XS_BOOLEAN[a.strip()])
     if ka[0] != kb[0]:
         ka, kb = (3, a.casefold()), (3, b.casefold())
     if op == "IsEqualTo":
