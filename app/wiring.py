@@ -389,6 +389,8 @@ def recurring_meetings(mailbox: Any, journal: Any, settings: Settings, clock: An
         mailbox,
         window=lambda: Window.around(clock.now(), settings.sync.calendar_days_back, settings.sync.calendar_days_ahead),
         links=lambda: journal.links(Kind.MEETING),
+        unshared=lambda: [r.ews_item_id for r in getattr(journal, "sharing_rows", lambda *_: [])(Kind.MEETING, "unshared")
+                          if r.ews_item_id],
     )
 
 

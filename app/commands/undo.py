@@ -42,7 +42,9 @@ def undo_once(paths: Any, settings: Any, *, dry_run: bool = False, take_over: bo
                 counts = {"workbooks": lambda: session.requests()["workbooks"],
                           "ews": lambda: session.requests()["ews"]}
                 try:
-                    return run_undo(session.crm, session.mailbox, journal, clock, dry_run=dry_run, counts=counts)
+                    # occurrences of recurring series are journal-only on the Outlook side (app.sync.recurring)
+                    mailbox = wiring.recurring_meetings(session.mailbox, journal, settings, clock)
+                    return run_undo(session.crm, mailbox, journal, clock, dry_run=dry_run, counts=counts)
                 except AuthError:
                     wiring.forget_crm_identity(journal)
                     raise

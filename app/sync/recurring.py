@@ -106,14 +106,18 @@ class RecurringMeetings:
     """A MailboxPort whose meeting feed shows recurring series as their occurrences.
 
     `window()` gives the calendar window (settings: calendar_days_back/ahead around now);
-    `links()` the journal's meeting links (their Outlook id, link id and CRM id), read once per feed.
+    `links()` the journal's meeting links (their Outlook id, link id and CRM id) and `unshared()`
+    the Outlook ids the journal holds as Unshared, both read once per feed.
     Everything not about meetings goes straight to the wrapped port."""
 
-    def __init__(self, inner: Any, *, window: Callable[[], Window], links: Callable[[], Iterable[Any]]):
+    def __init__(self, inner: Any, *, window: Callable[[], Window], links: Callable[[], Iterable[Any]],
+                 unshared: Callable[[], Iterable[str]] = tuple):
         self.inner = inner
         self._window = window
         self._links = links
+        self._unshared_ids = unshared
         self._linked: dict[str, Any] = {}
+        self._unshared: set[str] = set()
         self.series_seen: set[str] = set()  # masters expanded since this adapter was made (the report)
 
     def __getattr__(self, name: str) -> Any:
@@ -134,6 +138,7 @@ class RecurringMeetings:
         # A first read (no token) sees every master anyway.
         refresh = token is not None and expanded_for != today and hasattr(self.inner, "recurring_masters")
         self._linked = {l.ews_item_id: l for l in self._links() if l.ews_item_id}
+        self._unshared = {i for i in self._unshared_ids() if is_occurrence(i)}
         for page in self._inner_changes(kind, inner_token, known):
             out: list[OutlookChange] = []
             for ch in page.changes:
@@ -219,11 +224,18 @@ class RecurringMeetings:
         fields = occurrence_fields(master, occ)
         fields = {name: fields.get(name) for name in MEETING_FIELDS + ("timezone",)}
         link = self._linked.get(vid)
-        # A linked occurrence carries its journal identity as its markers: nothing is stamped on it.
-        marker = Sharing.SHARED if link is not None else master.marker
+        # Nothing is stamped on an occurrence: a linked one carries its journal identity as its
+        # markers, one unshared by the connector (undo, CRM deletion, filter) shows as Unshared
+        # without the category, so the master's category does not share it again.
+        if link is not None:
+            marker, categorised = Sharing.SHARED, True
+        elif vid in self._unshared:
+            marker, categorised = Sharing.UNSHARED, False
+        else:
+            marker, categorised = master.marker, master.categorised
         return replace(
             master, item_id=vid, change_key=_version(fields), fields=fields, series=None,
-            marker=marker, categorised=True if link is not None else master.categorised,
+            marker=marker, categorised=categorised,
             crm_id=link.crm_id if link is not None else None, link_id=link.id if link is not None else None,
             global_id=f"{master.global_id}{SEPARATOR}{occ.key}" if master.global_id else None,
         )

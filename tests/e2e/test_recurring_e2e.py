@@ -91,3 +91,39 @@ def test_weekly_series_with_exceptions_becomes_read_only_crm_meetings(cli, sandb
     assert code == 0 and deleted["errors"] == [], deleted
     assert sorted(crm_start(r) for r in recurring_rows(sandboxes)) == sorted([starts[0], moved, starts[3], starts[5]])
     assert deleted["created"]["crm"]["meetings"] == 0
+
+
+def test_undo_of_a_sync_that_recorded_a_series_leaves_exchange_alone(cli, sandboxes, series):
+    master_id, starts, moved = series
+    sandboxes.ews.delete_item(master_id)  # the first sync brings the seed data only
+    assert cli(*configure_args(sandboxes)).returncode == 0
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    close_connections()
+    account = make_account(sandboxes.ews)
+    first_day = starts[0].astimezone(LONDON).date()
+    item = CalendarItem(
+        account=account, folder=account.calendar, subject="Weekly pipeline sync", categories=["Workbooks"],
+        start=EWSDateTime(first_day.year, first_day.month, first_day.day, 14, 0, tzinfo=LONDON),
+        end=EWSDateTime(first_day.year, first_day.month, first_day.day, 15, 0, tzinfo=LONDON),
+        recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[WEDNESDAY], first_day_of_week=1),
+                              boundary=NumberedPattern(start=EWSDate(first_day.year, first_day.month, first_day.day),
+                                                       number=3)),
+    )
+    item.save(send_meeting_invitations="SendToNone")
+    close_connections()
+    code, second = cli.json("sync", "--json")
+    assert code == 0 and second["created"]["crm"]["meetings"] == 3, second
+    change_key = sandboxes.ews.describe(item.id)["change_key"]
+
+    code, result = cli.json("undo", "--json")
+    assert code == 0 and result["ok"] and not result["skipped"], result
+    assert {(r["side"], r["action"]) for r in result["restored"]} == {("crm", "soft_delete")}
+    assert recurring_rows(sandboxes) == []
+    assert sandboxes.ews.describe(item.id)["change_key"] == change_key  # nothing written to the series
+
+    # Unshared by the undo: a later edit of the series does not bring the occurrences back.
+    sandboxes.ews.edit_item(item.id, Location="Room 9")
+    code, after = cli.json("sync", "--json")
+    assert code == 0 and after["errors"] == [] and after["created"]["crm"]["meetings"] == 0, after
+    assert recurring_rows(sandboxes) == []

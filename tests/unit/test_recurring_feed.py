@@ -202,3 +202,14 @@ def test_feed_tokens_round_trip():
     assert split_token("plain") == ("plain", "")
     assert split_token(join_token(None, "2026-01-01")) == (None, "2026-01-01")
     assert split_token(join_token("abc==", "2026-01-01")) == ("abc==", "2026-01-01")
+
+
+def test_an_occurrence_the_connector_unshared_is_not_shared_again_by_the_masters_category():
+    vid = occurrence_id("MASTER", utc(2026, 1, 7, 14))
+    box = RecurringMeetings(Inner([master()]), window=lambda: Window(utc(2026, 1, 1), utc(2026, 2, 1)),
+                            links=list, unshared=lambda: [vid, "SOME-CONTACT"])
+    [page] = list(box.changes(M, "T0"))
+    items = {c.item_id: c.item for c in page.changes}
+    assert (items[vid].marker, items[vid].categorised) == (Sharing.UNSHARED, False)
+    other = items[occurrence_id("MASTER", utc(2026, 1, 14, 14))]
+    assert (other.marker, other.categorised) == (None, True)
