@@ -6,6 +6,7 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -68,8 +69,20 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+SHARED_TEXT = 32  # values up to this long are shared too (countries, states, types, empty-ish values)
+
+
+def _interned(obj: dict[str, Any]) -> dict[str, Any]:
+    return {sys.intern(k): (sys.intern(v) if v.__class__ is str and len(v) <= SHARED_TEXT else v)
+            for k, v in obj.items()}
+
+
 def _loads(text_: str | None) -> Any:
-    return None if text_ is None else json.loads(text_)
+    """JSON of a row. Object keys and short values are interned: json makes fresh strings for every
+    document, and tens of thousands of records with the same few dozen field names (and many
+    repeated short values) loaded at once (a first sync's staged records, every link's field
+    snapshots) spent much of their memory on copies of them."""
+    return None if text_ is None else json.loads(text_, object_hook=_interned)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -228,6 +241,17 @@ class SqlJournal:
             if kind is not None:
                 q = q.where(t.c.kind == kind.value)
             return [link_from_row(r) for r in s.execute(q)]
+
+    def crm_stamps(self, kind: Kind) -> list[Link]:
+        """The kind's links with only their id, CRM id, lock version, scope and pending-deletion
+        sighting filled in: what CRM ingest compares a listing against, without decoding every
+        link's field snapshots."""
+        t = m.ItemLink.__table__
+        with self._session() as s:
+            rows = s.execute(select(t.c.id, t.c.crm_id, t.c.crm_lock_version, t.c.in_scope, t.c.crm_gone_seen_at)
+                             .where(t.c.kind == kind.value))
+            return [Link(id=i, kind=kind, crm_id=c, crm_lock_version=v, in_scope=bool(sc), crm_gone_seen_at=_utc(g))
+                    for i, c, v, sc, g in rows]
 
     def ews_versions(self, kind: Kind) -> dict[str, str]:
         """Outlook item id -> the ChangeKey its link holds (echo suppression without loading links)."""
