@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,12 +53,26 @@ def _launched(argv: list[str], env: dict[str, str], **kw: Any) -> tuple[subproce
     fd, report = tempfile.mkstemp(prefix="bench-usage-")
     os.close(fd)
     try:
-        out = subprocess.run([sys.executable, "-c", LAUNCHER, report, *argv], env=env, **kw)
+        # its own process group, so a timeout stops the sync too, not only the launcher
+        out = _run_group([sys.executable, "-c", LAUNCHER, report, *argv], env=env, **kw)
         text = Path(report).read_text()
         cpu, peak = json.loads(text) if text else (0.0, 0.0)
     finally:
         os.unlink(report)
     return out, float(cpu), float(peak)
+
+
+def _run_group(argv: list[str], *, env: dict[str, str], timeout: float, capture_output: bool = False,
+               text: bool = False) -> subprocess.CompletedProcess:
+    pipe = subprocess.PIPE if capture_output else None
+    with subprocess.Popen(argv, env=env, stdout=pipe, stderr=pipe, text=text, start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:  # a timeout or Ctrl-C: the sync must not run on without us
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def _stats(boxes: Sandboxes) -> dict[str, int]:

@@ -24,3 +24,19 @@ def test_the_childs_exit_code_and_output_pass_through():
     out, _cpu, peak = _launched([sys.executable, "-c", "import sys; print('x'); sys.exit(3)"], dict(os.environ),
                                 capture_output=True, text=True, timeout=60)
     assert out.returncode == 3 and out.stdout.strip() == "x" and peak > 0
+
+
+def test_a_timeout_stops_the_sync_as_well_as_the_launcher(tmp_path):
+    import subprocess
+    import time
+
+    import pytest
+
+    marker = tmp_path / "alive"
+    code = f"import time, pathlib\nwhile True:\n    pathlib.Path({str(marker)!r}).write_text(str(time.time()))\n    time.sleep(0.1)\n"
+    with pytest.raises(subprocess.TimeoutExpired):
+        _launched([sys.executable, "-c", code], dict(os.environ), capture_output=True, text=True, timeout=2)
+    time.sleep(0.5)
+    before = marker.read_text()
+    time.sleep(0.5)
+    assert marker.read_text() == before  # nothing writes any more: the grandchild was stopped
