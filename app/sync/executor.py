@@ -7,7 +7,6 @@ updates by content) so a crash between a call and its commit never duplicates or
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -179,45 +178,20 @@ class Executor:
                     self._succeed(op, hit)
                     continue
             todo.append(op)
-        # Pipelined: while one chunk's request is out (on the side's writer thread), this thread
-        # settles the previous chunk and commits the next one in_flight. Every op is still
-        # committed in_flight before its call, and all journal writes stay on this thread.
-        create = self.crm.create if side is Side.CRM else self.mailbox.create
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{side.value}-writer") as writer:
-            sent: tuple[list[OutboxOp], Future] | None = None
+        for chunk in _chunks(todo, self.crm_batch):
+            chunk = self._begin(chunk)
+            self._prime([op.link_id for op in chunk])
+            items = []
+            for op in chunk:
+                link = self._link(op.link_id)
+                items.append(NewItem(fields=dict(op.payload["fields"]), link_id=op.link_id,
+                                     crm_id=link.crm_id if (link and side is Side.OUTLOOK) else None,
+                                     sharing=Sharing.SHARED))
             try:
-                for chunk in _chunks(todo, self.crm_batch):
-                    chunk = self._begin(chunk)
-                    prev, sent = sent, (chunk, writer.submit(create, kind, self._new_items(side, chunk)))
-                    if prev is not None:
-                        self._settle_sent(*prev)
-                last, sent = sent, None
-                if last is not None:
-                    self._settle_sent(*last)
-            finally:
-                # stopped early (a sign-in failure while settling): a request not yet started is
-                # not sent at all and its ops go back to pending; one already out finishes, and
-                # its ops stay in_flight for verify_in_flight, as after a crash
-                if sent is not None and sent[1].cancel():
-                    self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in sent[0]]))
-
-    def _new_items(self, side: Side, chunk: Sequence[OutboxOp]) -> list[NewItem]:
-        self._prime([op.link_id for op in chunk])
-        items = []
-        for op in chunk:
-            link = self._link(op.link_id)
-            items.append(NewItem(fields=dict(op.payload["fields"]), link_id=op.link_id,
-                                 crm_id=link.crm_id if (link and side is Side.OUTLOOK) else None,
-                                 sharing=Sharing.SHARED))
-        return items
-
-    def _settle_sent(self, chunk: list[OutboxOp], request: Future) -> None:
-        try:
-            results = request.result()
-        except AppError as exc:
-            results = [exc] * len(chunk)
-        self._prime([op.link_id for op in chunk])
-        self._settle_all(chunk, results)
+                results = (self.crm.create(kind, items) if side is Side.CRM else self.mailbox.create(kind, items))
+            except AppError as exc:
+                results = [exc] * len(chunk)
+            self._settle_all(chunk, results)
 
     def _crm_updates(self, kind: Kind, ops: list[OutboxOp]) -> None:
         for chunk in _chunks(ops, self.crm_batch):
