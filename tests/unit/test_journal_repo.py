@@ -123,3 +123,12 @@ def test_crm_stamps_are_links_without_field_snapshots(j):
     assert (stamps["l1"].crm_id, stamps["l1"].crm_lock_version, stamps["l1"].in_scope) == ("5", "3", False)
     assert stamps["l1"].crm_gone_seen_at == NOW and stamps["l2"].crm_gone_seen_at is None
     assert stamps["l1"].crm_fields is None and stamps["l2"].crm_id is None and stamps["l2"].in_scope is True
+
+
+def test_link_write_keeps_the_learnt_global_id_and_the_deletion_sighting(j):
+    j.write(Batch(links=[Link("l1", P, crm_id="5", ews_global_id="G1")], gone_seen=[("l1", NOW)]))
+    j.write(Batch(links=[Link("l1", P, crm_id="5", crm_lock_version="4")]))  # an older snapshot: no global id
+    got = j.link("l1")
+    assert (got.crm_lock_version, got.ews_global_id, got.crm_gone_seen_at) == ("4", "G1", NOW)
+    j.write(Batch(links=[Link("l1", P, crm_id="5", ews_global_id="G2")]))
+    assert j.link("l1").ews_global_id == "G2"
