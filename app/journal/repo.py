@@ -6,6 +6,7 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 from app.domain.codec import crm_from_dict, crm_to_dict, outlook_from_dict, outlook_to_dict
 from app.domain.records import Kind, Side
 from app.errors import JournalError, UsageError
-from app.journal import models as m
+from app.journal import bulk, models as m
 from app.journal.db import Database, open_database
 from app.sync.state import (
     CANCELLED,
@@ -55,24 +56,12 @@ def _segments(b: Batch) -> Iterable[Batch]:
             yield Batch(**{name: list(rows[i:i + SEGMENT])})
 
 
-def _prefetch(s: Session, model: Any, keys: Sequence[Any], chunk: int = 400) -> dict[Any, Any]:
-    """Rows of `model` with these primary keys (a str, or a tuple for composite keys), in bulk."""
-    want = list(dict.fromkeys(keys))
-    if not want:
-        return {}
-    cols = [c for c in model.__table__.primary_key.columns]
-    out: dict[Any, Any] = {}
+def _rows_by_id(s: Session, table: Any, ids: Sequence[str], chunk: int = bulk.IN_CHUNK) -> list[Any]:
+    """Plain rows of `table` with these ids (absent ids are left out), one query per chunk."""
+    want = list(dict.fromkeys(ids))
+    out: list[Any] = []
     for i in range(0, len(want), chunk):
-        part = want[i:i + chunk]
-        if len(cols) == 1:
-            rows = s.exec(select(model).where(getattr(model, cols[0].name).in_(part)))
-            out.update({getattr(r, cols[0].name): r for r in rows})
-        else:
-            from sqlalchemy import tuple_
-
-            cond = tuple_(*[getattr(model, c.name) for c in cols]).in_(part)
-            rows = s.exec(select(model).where(cond))
-            out.update({tuple(getattr(r, c.name) for c in cols): r for r in rows})
+        out.extend(s.execute(select(table).where(table.c.id.in_(want[i:i + chunk]))))
     return out
 
 
@@ -80,8 +69,20 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+SHARED_TEXT = 32  # values up to this long are shared too (countries, states, types, empty-ish values)
+
+
+def _interned(obj: dict[str, Any]) -> dict[str, Any]:
+    return {sys.intern(k): (sys.intern(v) if v.__class__ is str and len(v) <= SHARED_TEXT else v)
+            for k, v in obj.items()}
+
+
 def _loads(text_: str | None) -> Any:
-    return None if text_ is None else json.loads(text_)
+    """JSON of a row. Object keys and short values are interned: json makes fresh strings for every
+    document, and tens of thousands of records with the same few dozen field names (and many
+    repeated short values) loaded at once (a first sync's staged records, every link's field
+    snapshots) spent much of their memory on copies of them."""
+    return None if text_ is None else json.loads(text_, object_hook=_interned)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -110,23 +111,48 @@ def link_from_row(r: m.ItemLink) -> Link:
     )
 
 
-def _link_row(v: Link, row: m.ItemLink | None) -> m.ItemLink:
-    row = row or m.ItemLink(id=v.id)
-    row.kind = v.kind.value
-    row.state = v.state
-    row.ews_item_id, row.ews_change_key, row.ews_hash = v.ews_item_id, v.ews_change_key, v.ews_hash
-    row.ews_json = _dumps(dict(v.ews_fields) if v.ews_fields is not None else None)
-    row.crm_type = v.kind.value
-    row.crm_id, row.crm_lock_version, row.crm_hash = v.crm_id, v.crm_lock_version, v.crm_hash
-    row.crm_json = _dumps(dict(v.crm_fields) if v.crm_fields is not None else None)
-    row.crm_updated_at = _naive(v.crm_updated_at)
-    row.base_json = _dumps(dict(v.base) if v.base is not None else None)
-    row.base_hash = v.base_hash
-    row.mapping_version, row.in_scope, row.origin = v.mapping_version, v.in_scope, v.origin
-    row.last_synced_at = _naive(v.last_synced_at)
-    if v.ews_global_id:  # learnt once per item; a link value without it (an older snapshot) keeps it
-        row.ews_global_id = v.ews_global_id
-    return row
+def _link_values(v: Link) -> dict[str, Any]:
+    return {
+        "id": v.id, "kind": v.kind.value, "state": v.state,
+        "ews_item_id": v.ews_item_id, "ews_change_key": v.ews_change_key, "ews_hash": v.ews_hash,
+        "ews_json": _dumps(dict(v.ews_fields) if v.ews_fields is not None else None),
+        "crm_type": v.kind.value, "crm_id": v.crm_id, "crm_lock_version": v.crm_lock_version,
+        "crm_updated_at": _naive(v.crm_updated_at), "crm_hash": v.crm_hash,
+        "crm_json": _dumps(dict(v.crm_fields) if v.crm_fields is not None else None),
+        "base_json": _dumps(dict(v.base) if v.base is not None else None), "base_hash": v.base_hash,
+        "mapping_version": v.mapping_version, "in_scope": v.in_scope, "origin": v.origin,
+        "last_synced_at": _naive(v.last_synced_at),
+        # learnt once per item; a link value without it (an older snapshot) keeps the stored one
+        # (upsert's keep_if_null). crm_gone_seen_at is not here: its one writer is Batch.gone_seen.
+        "ews_global_id": v.ews_global_id or None,
+    }
+
+
+def _staged_values(st: Staged, now: datetime) -> dict[str, Any]:
+    payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
+    return {"side": st.side.value, "kind": st.kind.value, "remote_id": st.remote_id, "change": st.change,
+            "version": st.version, "in_scope": st.in_scope, "payload_json": _dumps(payload), "cursor_id": None,
+            "staged_at": now}
+
+
+def _error_values(e: ItemErrorRec) -> dict[str, Any]:
+    return {"key": e.key, "link_id": e.link_id, "side": e.side, "remote_id": e.remote_id, "kind": e.kind.value,
+            "op": e.op, "error_class": e.error_class, "title": e.title, "message": e.message, "attempts": e.attempts,
+            "last_try_at": _naive(e.last_try_at), "retry_after": _naive(e.retry_after),
+            "last_try_version": e.last_try_version, "muted": e.muted}
+
+
+def _sharing_values(sh: SharingRec, now: datetime) -> dict[str, Any]:
+    return {"key": sh.key, "kind": sh.kind.value, "link_id": sh.link_id, "ews_item_id": sh.ews_item_id,
+            "crm_id": sh.crm_id, "state": sh.state, "reason": sh.reason, "recreate_blocked": sh.recreate_blocked,
+            "changed_at": _naive(sh.changed_at) or now, "label": sh.label or ""}
+
+
+def _history_values(h: HistoryEntry, now: datetime) -> dict[str, Any]:
+    return {"run_id": h.run_id, "at": _naive(h.at) or now, "link_id": h.link_id, "kind": h.kind,
+            "direction": h.direction, "action": h.action, "reason": h.reason,
+            "summary": _dumps(dict(h.summary)) if h.summary is not None else None,
+            "before_json": _dumps(dict(h.before)) if h.before is not None else None, "result": h.result}
 
 
 def staged_from_row(r: m.StagedChange) -> Staged:
@@ -210,10 +236,22 @@ class SqlJournal:
 
     def links(self, kind: Kind | None = None) -> list[Link]:
         with self._session() as s:
-            q = select(m.ItemLink)
+            t = m.ItemLink.__table__
+            q = select(t)
             if kind is not None:
-                q = q.where(m.ItemLink.kind == kind.value)
-            return [link_from_row(r) for r in s.exec(q)]
+                q = q.where(t.c.kind == kind.value)
+            return [link_from_row(r) for r in s.execute(q)]
+
+    def crm_stamps(self, kind: Kind) -> list[Link]:
+        """The kind's links with only their id, CRM id, lock version, scope and pending-deletion
+        sighting filled in: what CRM ingest compares a listing against, without decoding every
+        link's field snapshots."""
+        t = m.ItemLink.__table__
+        with self._session() as s:
+            rows = s.execute(select(t.c.id, t.c.crm_id, t.c.crm_lock_version, t.c.in_scope, t.c.crm_gone_seen_at)
+                             .where(t.c.kind == kind.value))
+            return [Link(id=i, kind=kind, crm_id=c, crm_lock_version=v, in_scope=bool(sc), crm_gone_seen_at=_utc(g))
+                    for i, c, v, sc, g in rows]
 
     def ews_versions(self, kind: Kind) -> dict[str, str]:
         """Outlook item id -> the ChangeKey its link holds (echo suppression without loading links)."""
@@ -231,7 +269,7 @@ class SqlJournal:
     def links_by_id(self, link_ids: Sequence[str]) -> dict[str, Link]:
         """Links by id in one query per 400 ids (absent ids are left out)."""
         with self._session() as s:
-            return {k: link_from_row(r) for k, r in _prefetch(s, m.ItemLink, list(link_ids)).items()}
+            return {r.id: link_from_row(r) for r in _rows_by_id(s, m.ItemLink.__table__, link_ids)}
 
     def link(self, link_id: str) -> Link | None:
         with self._session() as s:
@@ -240,12 +278,14 @@ class SqlJournal:
 
     def load(self, kind: Kind) -> KindState:
         k = kind.value
+        # plain rows (no ORM objects): the big tables are read straight into the state values
+        lt, st_, ot = m.ItemLink.__table__, m.StagedChange.__table__, m.Outbox.__table__
         with self._session() as s:
-            links = tuple(link_from_row(r) for r in s.exec(select(m.ItemLink).where(m.ItemLink.kind == k)))
-            staged = tuple(staged_from_row(r) for r in s.exec(select(m.StagedChange).where(m.StagedChange.kind == k)))
+            links = tuple(link_from_row(r) for r in s.execute(select(lt).where(lt.c.kind == k)))
+            staged = tuple(staged_from_row(r) for r in s.execute(select(st_).where(st_.c.kind == k)))
             outbox = tuple(
-                op_from_row(r) for r in s.exec(
-                    select(m.Outbox).where(m.Outbox.kind == k, m.Outbox.state.in_((PENDING, HELD, IN_FLIGHT))).order_by(m.Outbox.seq)
+                op_from_row(r) for r in s.execute(
+                    select(ot).where(ot.c.kind == k, ot.c.state.in_((PENDING, HELD, IN_FLIGHT))).order_by(ot.c.seq)
                 )
             )
             conflicts = tuple(
@@ -259,7 +299,8 @@ class SqlJournal:
 
     def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
         with self._session() as s:
-            rows = s.exec(select(m.Outbox).where(m.Outbox.state.in_(tuple(states))).order_by(m.Outbox.seq))
+            t = m.Outbox.__table__
+            rows = s.execute(select(t).where(t.c.state.in_(tuple(states))).order_by(t.c.seq))
             return [op_from_row(r) for r in rows]
 
     def holds(self, status: str = "open") -> list[Hold]:
@@ -322,68 +363,24 @@ class SqlJournal:
             row = s.get(m.Cursor, (side, name)) or m.Cursor(side=side, name=name)
             row.token, row.committed_at, row.full_scan_done = token, now, token is not None
             s.add(row)
-        staged_rows = _prefetch(s, m.StagedChange, [st.key for st in b.stage])
-        for st in b.stage:
-            payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
-            row = staged_rows.get(st.key)
-            if row is None:
-                row = staged_rows[st.key] = m.StagedChange(side=st.side.value, kind=st.kind.value, remote_id=st.remote_id)
-            row.change, row.version, row.in_scope = st.change, st.version, st.in_scope
-            row.payload_json, row.staged_at = _dumps(payload), now
-            s.add(row)
-        if b.stage:
-            s.flush()  # an unstage below may name a row staged above
-        gone = _prefetch(s, m.StagedChange, list(b.unstage) + [key for key, _v in b.unstage_if_version])
-        for key in b.unstage:
-            row = gone.get(tuple(key))
-            if row is not None and row not in s.deleted:
-                s.delete(row)
-        for key, version in b.unstage_if_version:
-            row = gone.get(tuple(key))
-            if row is not None and row.version == version and row not in s.deleted:
-                s.delete(row)
-        s.flush()
+        s.flush()  # the ORM rows above first: everything below is set-based, in this transaction
+        conn = s.connection()
+        bulk.upsert(conn, m.StagedChange.__table__, [_staged_values(st, now) for st in b.stage], keep=("cursor_id",))
+        # an unstage may name a row staged above: the statements run in this order
+        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k in b.unstage])
+        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k, _v in b.unstage_if_version],
+                         version=[v for _k, v in b.unstage_if_version])
         for hold in b.holds:
             s.merge(m.SafetyHold(id=hold.id, kind=hold.kind.value, side=hold.side.value, reason=hold.reason,
                                  planned=hold.planned, linked=hold.linked, status=hold.status,
                                  created_at=_naive(hold.created_at) or now, decided_at=_naive(hold.decided_at)))
-        for lid in b.drop_links:
-            row = s.get(m.ItemLink, lid)
-            if row is not None:
-                s.delete(row)
-        s.flush()
-        link_rows = _prefetch(s, m.ItemLink, [link.id for link in b.links])
-        for link in b.links:
-            row = link_rows[link.id] = _link_row(link, link_rows.get(link.id))
-            s.add(row)
-        s.flush()
+        s.flush()  # outbox rows below may name a hold
+        bulk.delete_keys(conn, m.ItemLink.__table__, list(b.drop_links))
+        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link) for link in b.links], keep_if_null=("ews_global_id",))
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
-        # snapshot never resurrects or clears it by accident: _link_row leaves the column alone
-        seen_rows = _prefetch(s, m.ItemLink, [lid for lid, _at in b.gone_seen])
-        for lid, at in b.gone_seen:
-            row = seen_rows.get(lid)
-            if row is not None and row not in s.deleted:
-                row.crm_gone_seen_at = _naive(at)
-                s.add(row)
-        s.flush()
-        op_rows = _prefetch(s, m.Outbox, [op.id for op in b.outbox])
-        next_seq: int | None = None
-        for op in b.outbox:
-            row = op_rows.get(op.id)
-            if row is None:
-                row = op_rows[op.id] = m.Outbox(id=op.id)
-            if not (op.seq or row.seq):
-                next_seq = self._next_seq(s) if next_seq is None else next_seq
-                row.seq, next_seq = next_seq, next_seq + 1
-            else:
-                row.seq = op.seq or row.seq
-            row.link_id, row.kind, row.side, row.op = op.link_id, op.kind.value, op.side.value, op.op
-            row.payload_json = _dumps(dict(op.payload)) or "{}"
-            row.expected_version, row.idempotency_key = op.expected_version, op.id
-            row.state, row.hold_id, row.attempts, row.last_error, row.run_id = (
-                op.state, op.hold_id, op.attempts, op.last_error, op.run_id)
-            s.add(row)
-        s.flush()
+        # snapshot never resurrects or clears it by accident: _link_values leaves the column out
+        bulk.set_column(conn, m.ItemLink.__table__, "crm_gone_seen_at", [(lid, _naive(at)) for lid, at in b.gone_seen])
+        bulk.upsert(conn, m.Outbox.__table__, self._outbox_values(conn, b.outbox))
         for c in b.conflicts:
             s.merge(m.Conflict(
                 id=c.id, link_id=c.link_id, kind=c.kind.value, conflict_kind=c.conflict_kind, ews_item_id=c.ews_item_id,
@@ -391,37 +388,34 @@ class SqlJournal:
                 fields_json=_dumps(list(c.fields)) or "[]", candidates_json=_dumps(list(c.candidates)) or "[]",
                 label=c.label, status=c.status, resolution=c.resolution, resolved_json=_dumps(c.resolved),
                 created_at=_naive(c.created_at) or now, resolved_at=_naive(c.resolved_at)))
-        cleared = _prefetch(s, m.ItemErrorRow, list(b.clear_errors))
-        for key in b.clear_errors:
-            row = cleared.get(key)
-            if row is not None and row not in s.deleted:
-                s.delete(row)
-        s.flush()  # a cleared error may be recorded again below
-        # rows the merges below update: in the identity map, so each merge needs no SELECT
-        held = (_prefetch(s, m.Conflict, [c.id for c in b.conflicts]),
-                _prefetch(s, m.ItemErrorRow, [e.key for e in b.errors]),
-                _prefetch(s, m.SharingRow, [sh.key for sh in b.sharing]))
-        for e in b.errors:
-            s.merge(m.ItemErrorRow(
-                key=e.key, link_id=e.link_id, side=e.side, remote_id=e.remote_id, kind=e.kind.value, op=e.op,
-                error_class=e.error_class, title=e.title, message=e.message, attempts=e.attempts,
-                last_try_at=_naive(e.last_try_at), retry_after=_naive(e.retry_after),
-                last_try_version=e.last_try_version, muted=e.muted))
-        for sh in b.sharing:
-            s.merge(m.SharingRow(key=sh.key, kind=sh.kind.value, link_id=sh.link_id, ews_item_id=sh.ews_item_id,
-                                 crm_id=sh.crm_id, state=sh.state, reason=sh.reason,
-                                 recreate_blocked=sh.recreate_blocked, changed_at=_naive(sh.changed_at) or now,
-                                 label=sh.label or ""))
-        del held
-        for h in b.history:
-            s.add(m.History(run_id=h.run_id, at=_naive(h.at) or now, link_id=h.link_id, kind=h.kind,
-                            direction=h.direction, action=h.action, reason=h.reason,
-                            summary=_dumps(dict(h.summary)) if h.summary is not None else None,
-                            before_json=_dumps(dict(h.before)) if h.before is not None else None, result=h.result))
+        s.flush()
+        # a cleared error may be recorded again below
+        bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
+        bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
+        bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
+        bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now) for h in b.history])
 
-    def _next_seq(self, s: Session) -> int:
-        val = s.exec(text("SELECT COALESCE(MAX(seq), 0) FROM outbox")).one()  # type: ignore[call-overload]
-        return int(val[0]) + 1
+    def _outbox_values(self, conn: Any, ops: Sequence[OutboxOp]) -> list[dict[str, Any]]:
+        """Outbox rows; an op without a seq keeps its stored one, or takes the next free one."""
+        if not ops:
+            return []
+        seqs = bulk.column_by_key(conn, m.Outbox.__table__, "seq", [op.id for op in ops])
+        next_seq: int | None = None
+        rows = []
+        for op in ops:
+            seq = op.seq or seqs.get(op.id)
+            if not seq:
+                if next_seq is None:
+                    next_seq = int(conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM outbox")).scalar_one()) + 1
+                seq, next_seq = next_seq, next_seq + 1
+            seqs[op.id] = seq
+            rows.append({
+                "id": op.id, "seq": seq, "link_id": op.link_id, "kind": op.kind.value, "side": op.side.value,
+                "op": op.op, "payload_json": _dumps(dict(op.payload)) or "{}", "expected_version": op.expected_version,
+                "idempotency_key": op.id, "state": op.state, "hold_id": op.hold_id, "attempts": op.attempts,
+                "last_error": op.last_error, "run_id": op.run_id,
+            })
+        return rows
 
     def reset_lost_state(self, kinds: Sequence[Kind] | None = None) -> None:
         with self._session() as s:

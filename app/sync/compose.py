@@ -67,6 +67,16 @@ def content_hash_of(view: SideView) -> str | None:
     return view.hash
 
 
+def _shared(fields: dict[str, Any], link: Link) -> Mapping[str, Any]:
+    """`fields`, or the link's equal snapshot instead: a first sync plans thousands of creates whose
+    payload fields and base equal the link's own CRM (or Outlook) snapshot, and holding one dict
+    instead of three equal ones is a large part of the plan's memory. Nothing mutates these."""
+    for known in (link.crm_fields, link.ews_fields, link.base):
+        if known is not None and known == fields:
+            return known
+    return fields
+
+
 def _view_kind(view: SideView) -> Kind | None:
     st = view.staged
     return st.kind if st is not None else None
@@ -641,10 +651,10 @@ class KindPlanner:
                 "written": sorted(touched), "content_written": sorted(content),
             }
             if a.fields is not None:
-                payload["fields"] = canonical(kind, a.fields)
+                payload["fields"] = _shared(canonical(kind, a.fields), link)
                 payload["changed"] = sorted(a.changed)
             if n == len(order) - 1:
-                payload["base"] = canonical(kind, d.base) if d.base is not None else None
+                payload["base"] = _shared(canonical(kind, d.base), link) if d.base is not None else None
                 payload["source"] = source
                 payload["sharing"] = sharing
                 payload["in_scope"] = in_scope

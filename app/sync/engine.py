@@ -227,7 +227,7 @@ class SyncEngine:
             try:
                 crm_res = ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt,
                                      resolved=self._resolved(kind, crm), today=now().date(), now=now(),
-                                     overlap=timedelta(seconds=self.config.overlap_seconds), links=journal.links(kind),
+                                     overlap=timedelta(seconds=self.config.overlap_seconds), links=self._crm_stamps(journal, kind),
                                      full_listing=full, write=journal.write, cancelled=c.cancelled,
                                      batch_size=self.config.crm_batch)
             except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
@@ -280,6 +280,15 @@ class SyncEngine:
                 continue
             ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
                            known=self._known(journal, kind))
+
+    @staticmethod
+    def _crm_stamps(journal: Any, kind: Kind) -> list[Any]:
+        """Links as CRM ingest needs them (id, CRM id, lock version, scope, pending-deletion
+        sighting): the journal's light read when it offers one, so a sync of many linked items does
+        not decode every field snapshot. Ingest only reads them (it writes staged rows and
+        gone_seen marks), so the missing snapshots are never written back."""
+        stamps = getattr(journal, "crm_stamps", None)
+        return stamps(kind) if callable(stamps) else journal.links(kind)
 
     def _known(self, journal: Any, kind: Kind) -> Callable[[str, str], bool] | None:
         """MailboxPort.changes(known=...): True for an (item id, ChangeKey) the journal's link already

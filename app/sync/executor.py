@@ -442,30 +442,31 @@ class Executor:
             self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
         key_o = (Side.OUTLOOK.value, kind.value)
         key_c = (Side.CRM.value, kind.value)
+        hash_of = _Hashes(kind)
         if op.op == "create" and op.side is Side.OUTLOOK:
             fields = canonical(kind, op.payload["fields"])
             stamp = res.stamp if isinstance(res, OutlookItem) else res
             if isinstance(res, OutlookItem):
                 fields = canonical(kind, res.fields)
             link = replace(link, ews_item_id=stamp.id, ews_change_key=stamp.version, ews_fields=fields,
-                           ews_hash=content_hash(kind, fields))
+                           ews_hash=hash_of(fields))
         elif op.op == "create":
             rec: CrmRecord = res
             fields = canonical(kind, rec.fields)
             link = replace(link, crm_id=rec.id, crm_lock_version=str(rec.lock_version), crm_fields=fields,
-                           crm_hash=content_hash(kind, fields), crm_updated_at=rec.updated_at)
+                           crm_hash=hash_of(fields), crm_updated_at=rec.updated_at)
         elif op.op == "update" and op.side is Side.OUTLOOK:
             fields = canonical(kind, op.payload["fields"])
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             if link.ews_item_id:
                 b.unstage.append(key_o + (link.ews_item_id,))
-            link = replace(link, ews_change_key=version, ews_fields=fields, ews_hash=content_hash(kind, fields))
+            link = replace(link, ews_change_key=version, ews_fields=fields, ews_hash=hash_of(fields))
         elif op.op == "update":
             fields = canonical(kind, op.payload["fields"])
             version = str(res.lock_version) if isinstance(res, CrmRecord) else res.version
             if link.crm_id:
                 b.unstage.append(key_c + (link.crm_id,))
-            link = replace(link, crm_lock_version=version, crm_fields=fields, crm_hash=content_hash(kind, fields))
+            link = replace(link, crm_lock_version=version, crm_fields=fields, crm_hash=hash_of(fields))
         elif op.op in ("share", "unshare"):
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             link = replace(link, ews_change_key=version)
@@ -509,7 +510,7 @@ class Executor:
                 base = op.payload.get("base")
                 if base is not None:
                     base = canonical(kind, base)
-                    link = replace(link, base=base, base_hash=content_hash(kind, base))
+                    link = replace(link, base=base, base_hash=hash_of(base))
                 link = replace(link, state=SHARED, last_synced_at=now)
                 if op.payload.get("in_scope") is not None:
                     link = replace(link, in_scope=bool(op.payload["in_scope"]))
@@ -553,6 +554,24 @@ def prior_state(op: OutboxOp, prior: Link, after: Link, source: Mapping[str, Any
         "left_version": None if op.op in ("trash", "soft_delete", "release") else (
             after.ews_change_key if outlook else after.crm_lock_version),
     }
+
+
+class _Hashes:
+    """content_hash for one settle: the same snapshot is often stored twice (the written fields
+    and the new base), so an equal one hashed a moment ago is not hashed again. (Hashes stored
+    earlier are not reused: they may come from an older mapping version.)"""
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self.known: list[tuple[Any, str]] = []
+
+    def __call__(self, fields: Any) -> str:
+        for f, h in self.known:
+            if f == fields:
+                return h
+        h = content_hash(self.kind, fields)
+        self.known.append((fields, h))
+        return h
 
 
 def _direction(op: OutboxOp) -> str:

@@ -94,3 +94,41 @@ def test_request_sharing(j):
     j.request_sharing("l1", kind=P, state="unshare_requested")
     (rec,) = j.load(P).sharing
     assert rec.state == "unshare_requested"
+
+
+def test_big_batches_written_set_based_keep_order_and_last_write_wins(j):
+    """Set-based writes (app/journal/bulk.py): more rows than one segment, a row written twice in a
+    batch keeps the later values, an unstage after a stage in the same batch removes it, outbox
+    sequence numbers continue from the stored ones and a stored op keeps its seq."""
+    links = [Link(f"l{i}", P, crm_id=str(i), crm_lock_version="1", crm_fields={"first_name": f"N{i}"}) for i in range(700)]
+    j.write(Batch(links=links + [Link("l3", P, crm_id="3", crm_lock_version="2")],
+                  outbox=[OutboxOp(f"o{i}", f"l{i}", P, Side.OUTLOOK, "create", {"fields": {}}) for i in range(600)]))
+    assert len(j.links(P)) == 700 and j.link("l3").crm_lock_version == "2" and j.link("l3").crm_fields is None
+    seqs = {o.id: o.seq for o in j.outbox([PENDING])}
+    assert sorted(seqs.values()) == list(range(1, 601)) and seqs["o0"] == 1
+    rec = CrmRecord(P, "9", 1, {"first_name": "A"}, raw={}, updated_at=NOW)
+    j.write(Batch(stage=[Staged(Side.CRM, P, "9", "upsert", "1", crm=rec)], unstage=[("crm", "person", "9")],
+                  outbox=[OutboxOp("o5", "l5", P, Side.OUTLOOK, "create", {"fields": {}}, state="done"),
+                          OutboxOp("new", "l1", P, Side.OUTLOOK, "update", {"fields": {}})]))
+    assert j.load(P).staged == ()
+    seqs = {o.id: o.seq for o in j.outbox([PENDING, "done"])}
+    assert seqs["o5"] == 6 and seqs["new"] == 601
+
+
+def test_crm_stamps_are_links_without_field_snapshots(j):
+    j.write(Batch(links=[Link("l1", P, crm_id="5", crm_lock_version="3", crm_fields={"first_name": "A"}, in_scope=False),
+                         Link("l2", P, ews_item_id="e2")]))
+    j.write(Batch(gone_seen=[("l1", NOW)]))
+    stamps = {s.id: s for s in j.crm_stamps(P)}
+    assert (stamps["l1"].crm_id, stamps["l1"].crm_lock_version, stamps["l1"].in_scope) == ("5", "3", False)
+    assert stamps["l1"].crm_gone_seen_at == NOW and stamps["l2"].crm_gone_seen_at is None
+    assert stamps["l1"].crm_fields is None and stamps["l2"].crm_id is None and stamps["l2"].in_scope is True
+
+
+def test_link_write_keeps_the_learnt_global_id_and_the_deletion_sighting(j):
+    j.write(Batch(links=[Link("l1", P, crm_id="5", ews_global_id="G1")], gone_seen=[("l1", NOW)]))
+    j.write(Batch(links=[Link("l1", P, crm_id="5", crm_lock_version="4")]))  # an older snapshot: no global id
+    got = j.link("l1")
+    assert (got.crm_lock_version, got.ews_global_id, got.crm_gone_seen_at) == ("4", "G1", NOW)
+    j.write(Batch(links=[Link("l1", P, crm_id="5", ews_global_id="G2")]))
+    assert j.link("l1").ews_global_id == "G2"

@@ -1,8 +1,8 @@
 """`MailboxPort` on exchangelib (ports.py, ews.md sections 3-5).
 
 One `EwsMailbox` per Account. Reads: SyncFolderItems page by page + GetItem batches; FindItem
-restrictions on our extended properties. Writes: `bulk_create` in chunks (markers + category,
-calendar writes always SEND_TO_NONE); one UpdateItem per item with the stored ChangeKey under
+restrictions on our extended properties. Writes: CreateItem in chunks (markers + category, each
+item validated and serialised once: create_xml.py; calendar writes always SEND_TO_NONE); one UpdateItem per item with the stored ChangeKey under
 NeverOverwrite (a stale key becomes `StaleVersion` for that item only, never a lost batch);
 sharing as a read-modify-write of the categories; trash as MoveToDeletedItems, never HardDelete.
 """
@@ -22,6 +22,7 @@ from exchangelib.services import UpdateItem
 
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
+from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
 from app.domain.records import (
@@ -210,15 +211,17 @@ class EwsMailbox:
                                             account=self.account, folder=folder)
                     mapping.apply_markers(item, sharing=new.sharing, crm_id=new.crm_id, link_id=new.link_id)
                     item.clean(version=self.account.version)
-                ready.append((n, item))
+                    # serialised here, once: a value the XML refuses fails this item only
+                    elem = item_element(item, self.account.version)
+                ready.append((n, elem))
             except AppError as err:
                 results[n] = err
         for start in range(0, len(ready), self.create_chunk):
             chunk = ready[start:start + self.create_chunk]
             try:
                 with translated(f"creating {_noun(kind)}"):
-                    created = self.account.bulk_create(folder=folder, items=[i for _, i in chunk],
-                                                       send_meeting_invitations=SEND_TO_NONE, chunk_size=len(chunk))
+                    created = create_prebuilt(self.account, folder, [e for _, e in chunk],
+                                              send_meeting_invitations=SEND_TO_NONE)
             except (AuthError, ConfigError):
                 raise  # nothing more can be written; creates carry link ids for recovery
             except TransientError as err:
@@ -229,7 +232,7 @@ class EwsMailbox:
                 for n, _ in chunk:
                     results[n] = err
                 continue
-            for (n, new_item), res in zip(chunk, created):
+            for (n, _elem), res in zip(chunk, created):
                 ref = items[n].link_id
                 results[n] = (to_app_error(res, op=f"creating a {_noun(kind, 1)}", ref=ref) if isinstance(res, Exception)
                               else Stamp(res.id, res.changekey))
