@@ -114,16 +114,12 @@ def ingest_crm(
         # linked records the listing no longer shows: look them up and judge them locally
         missing = [cid for cid, l in by_crm.items() if cid not in res.listed_ids and l.in_scope]
         stage = []
-        for i in range(0, len(missing), batch_size):
-            chunk = missing[i:i + batch_size]
-            got = {r.id: r for r in crm.fetch(kind, chunk)}
-            for cid in chunk:
-                rec = got.get(cid)
-                if rec is None or rec.deleted:
-                    gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
-                    continue
-                gone.alive(cid)
-                stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
+        for cid, rec in _looked_up(crm, kind, missing, batch_size):
+            if rec is None or rec.deleted:
+                gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
+                continue
+            gone.alive(cid)
+            stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
         res.staged += len(stage)
         write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))], gone_seen=gone.take()))
     else:
@@ -163,25 +159,29 @@ def _crm_delta(crm, kind, mark_text, overlap, resolved, today, by_crm, gone: "_S
             break
 
 
-def _confirm_gone(crm, kind, resolved, today, gone: "_Sightings", write, res: IngestResult, batch_size: int) -> None:
-    """The second run: a direct lookup of every record marked gone by an earlier run."""
-    ids = gone.to_confirm()
-    stage: list[Staged] = []
+def _looked_up(crm, kind, ids, batch_size: int):
+    """(id, record or None) for each id, looked up by id in requests of `batch_size`."""
     for i in range(0, len(ids), batch_size):
         chunk = ids[i:i + batch_size]
         got = {r.id: r for r in crm.fetch(kind, chunk)}
         for cid in chunk:
-            rec = got.get(cid)
-            if rec is None or rec.deleted:
-                res.deletions_confirmed += 1
-                stage.append(Staged(Side.CRM, kind, cid, "delete", str(rec.lock_version) if rec else "", crm=rec,
-                                    in_scope=False))
-                continue
-            gone.alive(cid)
-            link = gone.links[cid]
-            in_scope = evaluate(resolved, rec.raw, today)
-            if link.crm_lock_version != str(rec.lock_version) or in_scope != link.in_scope:
-                stage.append(crm_staged(rec, in_scope))
+            yield cid, got.get(cid)
+
+
+def _confirm_gone(crm, kind, resolved, today, gone: "_Sightings", write, res: IngestResult, batch_size: int) -> None:
+    """The second run: a direct lookup of every record marked gone by an earlier run."""
+    stage: list[Staged] = []
+    for cid, rec in _looked_up(crm, kind, gone.to_confirm(), batch_size):
+        if rec is None or rec.deleted:
+            res.deletions_confirmed += 1
+            stage.append(Staged(Side.CRM, kind, cid, "delete", str(rec.lock_version) if rec else "", crm=rec,
+                                in_scope=False))
+            continue
+        gone.alive(cid)
+        link = gone.links[cid]
+        in_scope = evaluate(resolved, rec.raw, today)
+        if link.crm_lock_version != str(rec.lock_version) or in_scope != link.in_scope:
+            stage.append(crm_staged(rec, in_scope))
     res.staged += len(stage)
     write(Batch(stage=stage, gone_seen=gone.take()))
     res.deletions_pending = gone.pending()

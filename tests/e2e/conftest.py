@@ -62,3 +62,13 @@ def cli(tmp_path, sandboxes):
         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",  # CI has no keyring: the env-var path
     )
     return Cli(tmp_path / "profile", env)
+
+
+@pytest.fixture
+def synced(cli, sandboxes):
+    """A configured profile after one clean sync; its summary."""
+    out = cli(*configure_args(sandboxes))
+    assert out.returncode == 0, out.stderr
+    code, first = cli.json("sync", "--json")
+    assert code == 0, first
+    return first

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import configure_args
 from tests.e2e.test_sync_e2e import contact_for, my_people, shared_contacts, writes
-
-
-@pytest.fixture
-def synced(cli, sandboxes):
-    out = cli(*configure_args(sandboxes))
-    assert out.returncode == 0, out.stderr
-    code, first = cli.json("sync", "--json")
-    assert code == 0, first
-    return first
 
 
 def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(cli, sandboxes, synced):

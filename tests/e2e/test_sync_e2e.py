@@ -34,15 +34,6 @@ def contact_for(boxes, email):
     raise AssertionError(f"no contact with {email}")
 
 
-@pytest.fixture
-def synced(cli, sandboxes):
-    out = cli(*configure_args(sandboxes))
-    assert out.returncode == 0, out.stderr
-    code, first = cli.json("sync", "--json")
-    assert code == 0, first
-    return first
-
-
 def test_first_sync_brings_exactly_my_people_and_open_activities(cli, sandboxes, synced):
     people = my_people(sandboxes)
     contacts = shared_contacts(sandboxes)

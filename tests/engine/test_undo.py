@@ -8,21 +8,10 @@ import pytest
 from app.domain.records import Kind, Sharing
 from app.sync.state import PENDING
 from app.sync.undo_apply import run_undo
+from tests.engine.test_people_scenarios import person, seed
 from tests.fixtures.fakes import Crash
 
 P, T = Kind.PERSON, Kind.TASK
-
-
-def person(i: int, **extra):
-    f = {"first_name": f"Ann{i}", "last_name": "Lee", "company": "Acme", "email1": f"ann{i}@acme.test"}
-    f.update(extra)
-    return f
-
-
-def seed(world, n=3):
-    recs = [world.crm.add(P, person(i)) for i in range(n)]
-    world.sync()
-    return recs
 
 
 def contact_for(world, crm_id):

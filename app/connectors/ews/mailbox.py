@@ -250,13 +250,16 @@ class EwsMailbox:
             item = mapping.MODEL[kind](account=self.account, folder=self.folders.get(kind))
             item._id = ItemId(update.id, update.version)
         with translated(op, ref=update.id):
-            if kind is Kind.PERSON:
-                names = mapping.write_person(item, update.fields, changed, update.related, replace_related=replace_related)
-            elif kind is Kind.TASK:
-                names = mapping.write_task(item, update.fields, changed)
-            else:
-                names = mapping.write_meeting(item, update.fields, changed, self.account.default_timezone)
+            names = self._write_fields(kind, item, update, changed, replace_related)
         return self._save(item, names, update.version, op)
+
+    def _write_fields(self, kind: Kind, item: Any, update: Update, changed: set[str], replace_related: bool) -> list[str]:
+        """Put the changed mapped fields on `item`; the names of the fields to send."""
+        if kind is Kind.PERSON:
+            return mapping.write_person(item, update.fields, changed, update.related, replace_related=replace_related)
+        if kind is Kind.TASK:
+            return mapping.write_task(item, update.fields, changed)
+        return mapping.write_meeting(item, update.fields, changed, self.account.default_timezone)
 
     def _current(self, kind: Kind, item_id: str, version: str, op: str) -> Any:
         [res] = fetch_items(self.folders.get(kind), [(item_id, None)], mapping.ONLY_FIELDS[kind], op=op)
@@ -305,12 +308,7 @@ class EwsMailbox:
                 item._id = ItemId(up.id, up.version)
             try:
                 with translated(op, ref=up.id):
-                    if kind is Kind.PERSON:
-                        names = mapping.write_person(item, up.fields, changed, up.related, replace_related=rel)
-                    elif kind is Kind.TASK:
-                        names = mapping.write_task(item, up.fields, changed)
-                    else:
-                        names = mapping.write_meeting(item, up.fields, changed, self.account.default_timezone)
+                    names = self._write_fields(kind, item, up, changed, rel)
             except AppError as err:
                 results[n] = err
                 continue
