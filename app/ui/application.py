@@ -94,9 +94,8 @@ class ConnectorApp(QObject):
         h.fatal_issue.connect(self.on_fatal)
         h.cycle_finished.connect(self.notifier.on_cycle)
         h.journal_changed.connect(self.reload_views)
-        if self.tray is not None:
-            h.undo_state.connect(self.tray.set_undo_state)
-            h.journal_changed.connect(h.check_undo)  # after each cycle or decision
+        h.undo_state.connect(self.model.set_undo_state)
+        h.journal_changed.connect(h.check_undo)  # after each cycle or decision
 
         self.windows: dict[str, QWidget] = {}
         self.fatal_box: QMessageBox | None = None
@@ -112,8 +111,8 @@ class ConnectorApp(QObject):
             self.model.setup_needed = True
             self.handle.pause()
         self.model.refresh()
+        self.handle.check_undo()
         if self.tray is not None:
-            self.handle.check_undo()
             self.tray.show()
         else:
             assert self.status_window is not None

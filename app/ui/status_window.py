@@ -124,6 +124,7 @@ class StatusWindow(QWidget):
             button = self.buttons[entry.key]
             button.setText(entry.text)
             button.setEnabled(entry.enabled)
+            button.setToolTip(entry.tip)
 
     def _replace_actions(self, entries: list) -> None:
         """Build a fresh button panel and swap it in; the old one is hidden at once (not just

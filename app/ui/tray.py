@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.sync.events import FatalKind
 from app.ui import resources
 from app.ui.models.status_model import StatusModel
-from app.ui.undo_dialog import CHECKING, add_undo_entry
 
 
 def fill_menu(menu: QMenu, model: StatusModel, on_action) -> None:
@@ -21,6 +20,10 @@ def fill_menu(menu: QMenu, model: StatusModel, on_action) -> None:
             continue
         action = QAction(entry.text, menu)
         action.setEnabled(entry.enabled)
+        if entry.tip:
+            action.setToolTip(entry.tip)
+            action.setStatusTip(entry.tip)
+            menu.setToolTipsVisible(True)
         if entry.key:
             action.setObjectName(f"action_{entry.key}")
             action.triggered.connect(lambda _checked=False, key=entry.key: on_action(key))
@@ -44,7 +47,6 @@ class TrayController(QObject):
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.state = ""
-        self.undo_unavailable: str | None = CHECKING  # why "Undo last sync…" is off (None: on)
         model.changed.connect(self.refresh)
         self.rebuild_menu()
         self.refresh()
@@ -58,7 +60,6 @@ class TrayController(QObject):
     @Slot()
     def rebuild_menu(self) -> None:
         fill_menu(self.menu, self.model, self._trigger)
-        add_undo_entry(self.menu, self.undo_unavailable, self._trigger)
         self._offer_sign_in()
 
     def _offer_sign_in(self) -> None:
@@ -71,12 +72,6 @@ class TrayController(QObject):
         action.triggered.connect(lambda _checked=False: self._trigger("graph_sign_in"))
         first = self.menu.actions()[0] if self.menu.actions() else None
         self.menu.insertAction(first, action)
-
-    @Slot(object)
-    def set_undo_state(self, reason: str | None) -> None:
-        self.undo_unavailable = reason
-        if self.menu.isVisible():
-            self.rebuild_menu()
 
     def _trigger(self, key: str) -> None:
         self.action.emit(key)

@@ -1,4 +1,5 @@
-""""Undo last sync…" (product.md B9): the tray entry and its confirmation dialog.
+""""Undo last sync…" (product.md B9): the confirmation dialog behind the tray entry and the
+no-tray status window's button (StatusModel.entries).
 
 The dialog first asks the worker for a preview (an undo dry run: it reads what each side holds
 now, writes nothing), lists what will be restored and what is skipped, and only on "Undo" asks
@@ -7,43 +8,16 @@ reacts to `WorkerHandle.undo_finished`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from app.runner import qtcompat  # noqa: F401 - PySide6 6.12 / Python 3.11 work-around
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QLabel, QListWidget, QMenu, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QDialogButtonBox, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget,
 )
 
 from app.sync.events import FatalIssue
-
-CHECKING = "Checking whether there is a sync to undo…"
-MENU_TEXT = "Undo last sync…"
-
-
-def add_undo_entry(menu: QMenu, unavailable: str | None, on_action: Callable[[str], None]) -> QAction | None:
-    """Put "Undo last sync…" after "Sync history…"; off, with the reason, when there is nothing to
-    undo. Not added before setup (no history entry then)."""
-    actions = menu.actions()
-    history = next((i for i, a in enumerate(actions) if a.objectName() == "action_history"), None)
-    if history is None:
-        return None
-    action = QAction(MENU_TEXT if unavailable is None else "Undo last sync (nothing to undo)", menu)
-    action.setObjectName("action_undo")
-    action.setEnabled(unavailable is None)
-    if unavailable is not None:
-        action.setToolTip(unavailable)
-        action.setStatusTip(unavailable)
-        menu.setToolTipsVisible(True)
-    action.triggered.connect(lambda _checked=False: on_action("undo"))
-    after = actions[history + 1] if history + 1 < len(actions) else None
-    if after is None:
-        menu.addAction(action)
-    else:
-        menu.insertAction(after, action)
-    return action
-
+from app.ui.models.status_model import UNDO_CHECKING
 
 def _line(item: Any) -> str:
     return f"{item.label or item.link_id[:8]} ({item.kind}): {item.message}"
@@ -63,7 +37,7 @@ class UndoDialog(QDialog):
         self.phase = "idle"  # idle | preview | ready | applying | done | failed
         self.preview: Any = None
         self.result: Any = None
-        self.caption = QLabel(CHECKING)
+        self.caption = QLabel(UNDO_CHECKING)
         self.caption.setObjectName("undoCaption")
         self.caption.setWordWrap(True)
         self.restore_label = QLabel("Will be restored:")

@@ -156,7 +156,7 @@ def test_undo_from_the_tray_on_the_real_stack(qtbot, tmp_path):
         boxes.crm.bump_version("people", person["id"], person_job_title="Undo Tester")
         with qtbot.waitSignal(ctrl.handle.cycle_finished, timeout=60_000):
             menu(ctrl)["action_sync_now"].trigger()
-        qtbot.waitUntil(lambda: ctrl.tray.undo_unavailable is None, timeout=60_000)
+        qtbot.waitUntil(lambda: ctrl.model.undo_unavailable is None, timeout=60_000)
         assert boxes.ews.describe(contact["id"])["props"]["JobTitle"] == "Undo Tester"
 
         with qtbot.waitSignal(ctrl.handle.undo_finished, timeout=60_000):
@@ -177,3 +177,33 @@ def test_undo_from_the_tray_on_the_real_stack(qtbot, tmp_path):
             w.close()
         ctrl.tray.menu.deleteLater()
         boxes.stop()
+
+
+def test_the_no_tray_status_window_offers_undo_with_the_same_dialog(qtbot):
+    """Without a system tray the status window's buttons are the menu: "Undo last sync…" is there,
+    off with its reason when there is nothing to undo, and opens the same preview dialog."""
+    reason = "Nothing to undo: no sync has changed anything yet."
+    engine = UndoEngine(unavailable=reason)
+    ctrl = ConnectorApp(lambda: engine, journal=FakeJournal(), use_tray=False, schedule="manual",
+                        scheduler_factory=lambda s: Scheduler(s, start_delay=3600))
+    try:
+        with qtbot.waitSignal(ctrl.handle.undo_state, timeout=5000):
+            ctrl.start()
+        button = ctrl.status_window.buttons["undo"]
+        assert not button.isEnabled() and button.toolTip() == reason
+
+        engine.unavailable = None
+        with qtbot.waitSignal(ctrl.handle.undo_state, timeout=5000):
+            ctrl.handle.check_undo()
+        button = ctrl.status_window.buttons["undo"]
+        assert button.isEnabled() and button.text() == "Undo last sync…" and not button.toolTip()
+        with qtbot.waitSignal(ctrl.handle.undo_finished, timeout=5000):
+            button.click()
+        dialog = ctrl.windows["undo"]
+        assert isinstance(dialog, UndoDialog) and dialog.isVisible() and dialog.undo_button.isEnabled()
+        assert [dry for dry, _t in engine.undo_calls] == [True]
+    finally:
+        ctrl.shutdown()
+        for w in list(ctrl.windows.values()) + [ctrl.status_window]:
+            w.close()
+            w.deleteLater()

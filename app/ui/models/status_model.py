@@ -16,12 +16,16 @@ from app.ui.ports import JournalView, StatusSnapshot
 
 log = logging.getLogger("workbooks_connector.ui")
 
+UNDO_TEXT = "Undo last sync…"
+UNDO_CHECKING = "Checking whether there is a sync to undo…"
+
 
 @dataclass(frozen=True)
 class MenuEntry:
     key: str  # action key, "" for the status line, "-" for a separator
     text: str
     enabled: bool = True
+    tip: str = ""  # why a disabled entry is off, shown as its tooltip
 
 
 class StatusModel(QObject):
@@ -38,6 +42,7 @@ class StatusModel(QObject):
         self.settings_available = True  # the app was given a SettingsStore
         self.schedule = ""  # the configured schedule key ("hourly", "manual", ...); "" = unknown
         self.workbooks_url = ""  # "Open Workbooks" target; the entry is hidden without one
+        self.undo_unavailable: str | None = UNDO_CHECKING  # why "Undo last sync…" is off (None: on)
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -46,6 +51,11 @@ class StatusModel(QObject):
         if status.state is not WorkerState.SYNCING:
             self.progress = None
         self.worker = status
+        self.changed.emit()
+
+    @Slot(object)
+    def set_undo_state(self, reason: str | None) -> None:
+        self.undo_unavailable = reason
         self.changed.emit()
 
     @Slot(object)
@@ -178,6 +188,12 @@ class StatusModel(QObject):
             return f"Workbooks connector\n{self.status_line()}"
         return f"Workbooks connector — {self.status_line()}\n{self.schedule_line()}"
 
+    def _undo_entry(self) -> MenuEntry:
+        reason = self.undo_unavailable
+        if reason is None:
+            return MenuEntry("undo", UNDO_TEXT)
+        return MenuEntry("undo", "Undo last sync (nothing to undo)", False, reason)
+
     def entries(self) -> list[MenuEntry]:
         """The tray menu, also shown as buttons by the no-tray status window."""
         e = [MenuEntry("", self.status_line(), False)]
@@ -199,6 +215,7 @@ class StatusModel(QObject):
             e.append(MenuEntry("holds", f"Held deletions ({self.holds})…"))
         e.append(MenuEntry("issues", f"Sync issues ({self.issues})…", self.issues > 0))
         e.append(MenuEntry("history", "Sync history…"))
+        e.append(self._undo_entry())
         e.append(MenuEntry("explain", "Explain…", self.settings_available))
         e.append(MenuEntry("-", ""))
         e.append(MenuEntry("settings", "Settings…", self.settings_available))
