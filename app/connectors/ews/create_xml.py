@@ -26,7 +26,7 @@ from lxml.etree import _Element
 _FIELDS: dict[tuple[type, Any, int], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
-def _writable(cls: type, version: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def writable_fields(cls: type, version: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     # extended properties registered later extend FIELDS: its length is part of the key
     key = (cls, version.build, len(cls.FIELDS))  # type: ignore[attr-defined]
     got = _FIELDS.get(key)
@@ -42,7 +42,7 @@ def item_element(item: Any, version: Any) -> Any:
     cls = type(item)
     if cls.to_xml is not EWSElement.to_xml:
         return item.to_xml(version=version)
-    attr_fields, elem_fields = _writable(cls, version)
+    attr_fields, elem_fields = writable_fields(cls, version)
     attrs = {}
     for f in attr_fields:
         value = getattr(item, f.name)
@@ -55,7 +55,7 @@ def item_element(item: Any, version: Any) -> Any:
         if value is None or (f.is_list and not value):
             continue
         if f.__class__ is ExtendedPropertyField and value.__class__ is str and not f.value_cls.is_array_type():
-            elem.append(_extended_property(f, value))
+            elem.append(string_extended_property(f, value))
             continue
         out = f.to_xml(value, version=version)
         if isinstance(out, _Element):
@@ -68,7 +68,7 @@ def item_element(item: Any, version: Any) -> Any:
 _URIS: dict[int, tuple[Any, Any]] = {}
 
 
-def _extended_property(field: Any, value: str) -> Any:
+def string_extended_property(field: Any, value: str) -> Any:
     """`field.to_xml(value)` for a single string value (our markers): the ExtendedFieldURI part is
     the same for every item, so it is built (and validated) once and copied, not rebuilt 3 times
     per item."""

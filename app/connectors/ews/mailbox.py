@@ -22,6 +22,7 @@ from exchangelib.services import UpdateItem
 
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
+from app.connectors.ews.contact_xml import contact_element
 from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
@@ -207,12 +208,8 @@ class EwsMailbox:
         for n, new in enumerate(items):
             try:
                 with translated(f"preparing a new {_noun(kind, 1)}", ref=new.link_id):
-                    item = mapping.new_item(kind, new.fields, related=new.related, default_zone=self.account.default_timezone,
-                                            account=self.account, folder=folder)
-                    mapping.apply_markers(item, sharing=new.sharing, crm_id=new.crm_id, link_id=new.link_id)
-                    item.clean(version=self.account.version)
                     # serialised here, once: a value the XML refuses fails this item only
-                    elem = item_element(item, self.account.version)
+                    elem = self._create_element(kind, new, folder)
                 ready.append((n, elem))
             except AppError as err:
                 results[n] = err
@@ -237,6 +234,17 @@ class EwsMailbox:
                 results[n] = (to_app_error(res, op=f"creating a {_noun(kind, 1)}", ref=ref) if isinstance(res, Exception)
                               else Stamp(res.id, res.changekey))
         return results  # type: ignore[return-value]
+
+    def _create_element(self, kind: Kind, new: NewItem, folder: Any) -> Any:
+        version = self.account.version
+        if kind is Kind.PERSON:  # the same XML, without building and cleaning a Contact (contact_xml.py)
+            return contact_element(new.fields, new.related, sharing=new.sharing, crm_id=new.crm_id,
+                                   link_id=new.link_id, version=version)
+        item = mapping.new_item(kind, new.fields, related=new.related, default_zone=self.account.default_timezone,
+                                account=self.account, folder=folder)
+        mapping.apply_markers(item, sharing=new.sharing, crm_id=new.crm_id, link_id=new.link_id)
+        item.clean(version=version)
+        return item_element(item, version)
 
     def update(self, kind: Kind, update: Update) -> Stamp:
         op = f"updating a {_noun(kind, 1)}"
