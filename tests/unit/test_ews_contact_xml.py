@@ -84,3 +84,11 @@ def test_a_value_the_library_refuses_fails_alike(account):  # noqa: F811
     with pytest.raises(ValueError) as ours:
         _ours(account, fields, None, Sharing.SHARED, "1", "L")
     assert str(ours.value) == str(theirs.value)
+
+
+def test_a_marker_of_another_type_fails_alike(account):  # noqa: F811
+    with pytest.raises(TypeError) as theirs:
+        _library(account, FULL_PERSON, None, Sharing.SHARED, 42, "L")
+    with pytest.raises(TypeError) as ours:
+        _ours(account, FULL_PERSON, None, Sharing.SHARED, 42, "L")
+    assert str(ours.value) == str(theirs.value)

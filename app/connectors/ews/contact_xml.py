@@ -56,6 +56,13 @@ class _Layout:
             self.defaults[f.name] = f.to_xml(value, version=version)
         if any(getattr(proto, f.name) is not None for f in attrs):
             raise RuntimeError("a Contact with attribute defaults needs the library's serialiser")
+        # our markers are string properties: their definition is checked once here (the library
+        # re-checks it for every value), then each item's copy only gets its value
+        self.markers = {}
+        for name in _MARKERS:
+            field = self.fields[name]
+            field.clean("-", version=version)
+            self.markers[name] = string_extended_property(field, "")
 
 
 _LAYOUTS: dict[Any, _Layout] = {}
@@ -119,7 +126,11 @@ def contact_element(fields: Mapping[str, Any], related: str | None, *, sharing: 
         elif name == "physical_addresses":
             elem.append(_addresses(lay, value))
         elif name in _MARKERS:
-            elem.append(string_extended_property(field, field.clean(value, version=version)))
+            if value.__class__ is not str:
+                field.clean(value, version=version)  # the library's error for a value of another type
+            prop = deepcopy(lay.markers[name])
+            prop[-1].text = safe_xml_value(value)
+            elem.append(prop)
         elif name in ("body", "categories"):
             clean = field.clean(Body(value) if name == "body" else value, version=version)
             elem.append(field.to_xml(clean, version=version))
