@@ -13,11 +13,12 @@ ExtendedFieldURI of our marker properties built once; models that serialise spec
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from exchangelib.fields import ExtendedPropertyField
 from exchangelib.items import SAVE_ONLY
-from exchangelib.properties import EWSElement
+from exchangelib.properties import EWSElement, ItemId
 from exchangelib.services import CreateItem
 from exchangelib.services.common import folder_ids_element
 from exchangelib.util import create_element, set_xml_value, value_to_xml_text
@@ -83,8 +84,28 @@ def string_extended_property(field: Any, value: str) -> Any:
     return prop
 
 
+@dataclass(frozen=True)
+class Created:
+    """What a CreateItem response says of one created item: all the create path keeps of it."""
+    id: str | None
+    changekey: str | None
+
+
+_ITEM_ID_TAG = ItemId.response_tag()
+
+
 class PrebuiltCreateItem(CreateItem):
-    """CreateItem whose items arrive as finished XML elements (see `item_element`)."""
+    """CreateItem whose items arrive as finished XML elements (see `item_element`), and whose
+    response items are read as their ids only: the library builds a BulkCreateResult per item,
+    parsing every field of the model from an element that holds just the ItemId."""
+
+    def _elem_to_obj(self, elem: Any) -> Any:
+        if isinstance(elem, bool):  # the library's answer for a response without items
+            return elem
+        id_elem = elem.find(_ITEM_ID_TAG)
+        if id_elem is None:
+            return Created(None, None)
+        return Created(id_elem.get("Id"), id_elem.get("ChangeKey"))
 
     def get_payload(self, items: Sequence[Any], folder: Any, message_disposition: str,
                     send_meeting_invitations: str) -> Any:
@@ -103,7 +124,7 @@ class PrebuiltCreateItem(CreateItem):
 
 def create_prebuilt(account: Any, folder: Any, elements: Sequence[Any], *, send_meeting_invitations: str) -> list[Any]:
     """Like `account.bulk_create(folder, items)` for one request's worth of prebuilt elements:
-    a BulkCreateResult or an exception per element, in order."""
+    a Created (id, changekey) or an exception per element, in order."""
     if not elements:
         return []
     service = PrebuiltCreateItem(account=account, chunk_size=len(elements))

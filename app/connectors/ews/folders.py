@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 
 from exchangelib import Account, CalendarItem
 from exchangelib.folders import Calendar, Contacts, DeletedItems, FolderCollection, Root, SentItems, Tasks
+from exchangelib.folders.base import BaseFolder
 from exchangelib.properties import DistinguishedFolderId, ItemId, Mailbox
 from exchangelib.services import GetItem, SyncFolderItems
 
@@ -84,9 +85,38 @@ class _GetItem(GetItem):
 
 @dataclass(frozen=True)
 class RawPage:
-    changes: list[tuple[str, Any]]  # (create|update|delete|read_flag_change, exchangelib item or ItemId)
+    changes: list[tuple[str, Any]]  # (create|update|delete|read_flag_change, exchangelib item, ItemRef or ItemId)
     token: str
     done: bool
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """A created or updated item of a change page, as far as an id-only reader needs it."""
+    model: type  # the exchangelib item class its element names (Contact, DistributionList, ...)
+    id: str | None
+    changekey: str | None
+
+
+_ITEM_ID_TAG = ItemId.response_tag()
+
+
+class _IdOnlySyncFolderItems(SyncFolderItems):
+    """SyncFolderItems whose created/updated items are read as ItemRefs: exchangelib would build
+    a full item per change (every field of the model parsed from the element, most of them
+    absent), which on a first sync's read past our own creates cost more than the request.
+    The request, the paging and the error handling are the library's."""
+
+    def _elem_to_obj(self, elem: Any) -> Any:
+        change_type = self.change_types_map[elem.tag]
+        if change_type not in (self.CREATE, self.UPDATE):
+            return super()._elem_to_obj(elem)
+        item_elem = elem[0]
+        model = BaseFolder.item_model_from_tag(item_elem.tag)  # the library's lookup (ValueError if unknown)
+        id_elem = item_elem.find(_ITEM_ID_TAG)
+        if id_elem is None:
+            return change_type, ItemRef(model, None, None)
+        return change_type, ItemRef(model, id_elem.get("Id"), id_elem.get("ChangeKey"))
 
 
 def field_paths(folder: Any, names: Sequence[str]) -> set:
@@ -97,14 +127,16 @@ def field_paths(folder: Any, names: Sequence[str]) -> set:
 
 
 def sync_pages(folder: Any, token: str | None, names: Sequence[str], *, page_size: int = PAGE_SIZE,
-               op: str = "reading mailbox changes") -> Iterator[RawPage]:
-    """SyncFolderItems page by page from `token` (None: everything, as creates)."""
+               op: str = "reading mailbox changes", ids_only: bool = False) -> Iterator[RawPage]:
+    """SyncFolderItems page by page from `token` (None: everything, as creates). With `ids_only`
+    created/updated items come as ItemRefs (the request is the same)."""
     account = folder.account
     with translated(op):
         fields = field_paths(folder, names)
     state = token or None
+    service = _IdOnlySyncFolderItems if ids_only else SyncFolderItems
     while True:
-        svc = SyncFolderItems(account=account)
+        svc = service(account=account)
         with translated(op):
             changes = list(
                 svc.call(folder=folder, shape="IdOnly", additional_fields=fields, sync_state=state, ignore=None,

@@ -104,7 +104,8 @@ class EwsMailbox:
         folder = self.folders.get(kind)
         model = mapping.MODEL[kind]
         size = self.page_size if known is None else self.known_page_size
-        pages = sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes")
+        pages = sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes",
+                           ids_only=True)
         for page in _folder_access(pages, kind):
             deletes: dict[str, OutlookChange] = {}
             wanted: dict[str, tuple[str, str | None]] = {}
@@ -113,7 +114,7 @@ class EwsMailbox:
                 if change_type == DELETE:
                     order.append(obj.id)
                     deletes[obj.id] = OutlookChange("delete", obj.id)
-                elif change_type in (CREATE, UPDATE) and type(obj) is model:  # skips DistributionList etc.
+                elif change_type in (CREATE, UPDATE) and obj.model is model:  # skips DistributionList etc.
                     if known is not None and obj.changekey and known(obj.id, obj.changekey):
                         continue  # the version we already hold (our own write's echo): nothing to read
                     order.append(obj.id)
