@@ -26,6 +26,7 @@ from app.connectors.ews.contact_xml import contact_element
 from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
+from app.connectors.ews.update_xml import CachedPathUpdateItem
 from app.domain.records import (
     Kind,
     NewItem,
@@ -468,7 +469,7 @@ class EwsMailbox:
         return mapping.body_text(res.body) or ""
 
 
-class _UpdateItems(UpdateItem):
+class _UpdateItems(CachedPathUpdateItem):
     """UpdateItem that returns a stale-ChangeKey conflict per item instead of raising it, so the
     results of the batch's other items are kept (ews.md 4.3)."""
 

@@ -1,0 +1,45 @@
+"""The batched update's UpdateItem (app/connectors/ews/update_xml.py, cached field paths) sends
+exactly the payload of exchangelib's own UpdateItem: set and delete elements for every label and
+subfield of indexed fields, plain fields, bodies and our marker properties, for several items in
+one request (the cached paths are copies: no item's request shares or moves another's). No sockets."""
+from __future__ import annotations
+
+from exchangelib.properties import ItemId
+from exchangelib.services import UpdateItem
+from lxml import etree
+
+from app.connectors.ews import mapping
+from app.connectors.ews.update_xml import CachedPathUpdateItem
+from app.domain.fields import PERSON_FIELDS
+from app.domain.records import Kind, Sharing
+from tests.unit.test_ews_create_xml import MEETING, TASK
+from tests.unit.test_ews_mapping import FULL_PERSON, account  # noqa: F401 - the module's account fixture
+
+KW = dict(conflict_resolution="NeverOverwrite", message_disposition="SaveOnly",
+          send_meeting_invitations_or_cancellations="SendToNone", suppress_read_receipts=True)
+
+
+def _changed(kind, fields, acct, n):
+    item = mapping.new_item(kind, fields, related=None, default_zone=acct.default_timezone, account=acct)
+    item._id = ItemId(f"ID{n}", f"CK{n}")
+    if kind is Kind.PERSON:
+        names = mapping.write_person(item, fields, set(PERSON_FIELDS), "Case C-1", replace_related=True)
+    elif kind is Kind.TASK:
+        names = mapping.write_task(item, fields, set(fields))
+    else:
+        names = mapping.write_meeting(item, fields, set(fields), acct.default_timezone)
+    names += mapping.apply_markers(item, sharing=Sharing.SHARED, crm_id=f"{n}", link_id=f"link-{n}")
+    return item, list(dict.fromkeys(names))
+
+
+def test_payload_is_the_librarys(account):  # noqa: F811
+    sparse = {"first_name": "Bo", "email2": "bo@x.example", "home_city": "York", "mobile_phone": "1"}
+    cases = [(Kind.PERSON, FULL_PERSON), (Kind.PERSON, sparse), (Kind.PERSON, FULL_PERSON), (Kind.TASK, TASK),
+             (Kind.MEETING, MEETING)]
+    items = [_changed(kind, fields, account, n) for n, (kind, fields) in enumerate(cases)]
+    theirs = etree.tostring(UpdateItem(account=account).get_payload(items=items, **KW))
+    ours = etree.tostring(CachedPathUpdateItem(account=account).get_payload(items=items, **KW))
+    assert ours == theirs
+    assert theirs.count(b"DeleteItemField") > 20 and b"link-4" in theirs  # deletes and markers are in it
+    again = etree.tostring(CachedPathUpdateItem(account=account).get_payload(items=items, **KW))
+    assert again == theirs  # copies: the first request did not take the cached elements away
