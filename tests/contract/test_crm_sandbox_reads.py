@@ -225,3 +225,26 @@ def test_output_options_u4_head_and_login_time_zone(env):
                                             "finish": "2026-07-01 11:00"}])).json["affected_objects"][0]
     assert r["start"] == "2026-07-01T15:00:00.000Z,1,America/Chicago"
     assert r["start_datetime"] == "Wed Jul 01 15:00:00 UTC 2026" and r["scheduled_finish"] == "Wed Jul 01 16:00:00 UTC 2026"
+
+
+def test_keyset_pages_answer_as_the_full_evaluation(env):
+    """Pages "id > last, sorted by id, total skipped" take the sandbox's keyset path; the same
+    query counting its total takes the full evaluation: both give the same rows, with further
+    conditions, ge, offsets, a gap in the ids (soft-deleted rows) and the end of the table."""
+    _server, box, w, _ids = env
+    ids = sorted(r["id"] for r in box.rows("people"))
+    cases = [
+        (filters(("id", "gt", ids[0])), 0, 100),
+        (filters(("person_job_title", "ct", "e"), ("id", "gt", ids[10])), 0, 50),
+        (filters(("id", "ge", ids[20]), ("email_opt_in", "false", "")), 5, 30),
+        (filters(("id", "gt", f"{ids[30]} "), ("name", "bg", "a"), match="and"), 0, 100),
+        (filters(("id", "gt", ids[-3])), 0, 100),
+        (filters(("id", "gt", ids[-1])), 0, 100),
+    ]
+    for conds, start, limit in cases:
+        base = conds + [("_sort", "id"), ("_dir", "ASC"), ("_start", start), ("_limit", limit)]
+        fast = w.get("crm/people", base + [("_skip_total_rows", "true")]).json
+        full = w.get("crm/people", base + [("_skip_total_rows", "false")]).json
+        assert [r["id"] for r in fast["data"]] == [r["id"] for r in full["data"]], conds
+        assert fast["data"] == full["data"] and fast["total"] == len(fast["data"])
+    assert full["data"] == [] and fast["total"] == 0
