@@ -63,6 +63,9 @@ class _Layout:
             field = self.fields[name]
             field.clean("-", version=version)
             self.markers[name] = string_extended_property(field, "")
+        # the one category a new contact can carry (shared): its element, copied per item
+        categories = self.fields["categories"]
+        self.shared_category = categories.to_xml(categories.clean([SHARE_CATEGORY], version=version), version=version)
 
 
 _LAYOUTS: dict[Any, _Layout] = {}
@@ -131,9 +134,10 @@ def contact_element(fields: Mapping[str, Any], related: str | None, *, sharing: 
             prop = deepcopy(lay.markers[name])
             prop[-1].text = safe_xml_value(value)
             elem.append(prop)
-        elif name in ("body", "categories"):
-            clean = field.clean(Body(value) if name == "body" else value, version=version)
-            elem.append(field.to_xml(clean, version=version))
+        elif name == "categories":  # contact_values gives [SHARE_CATEGORY] or None
+            elem.append(deepcopy(lay.shared_category))
+        elif name == "body":
+            elem.append(field.to_xml(field.clean(Body(value), version=version), version=version))
         else:
             sub = create_element(lay.tags[name])
             sub.text = safe_xml_value(field.clean(value, version=version))
