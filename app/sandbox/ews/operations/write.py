@@ -81,9 +81,10 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
         folder = target if (target is not None and disposition == "SendAndSaveCopy") else mb.dfolder("sentitems")
     _check_type(folder, kind)
     item = mb.new_item(folder.id, kind)
-    for child in el:
+    given = [local(c) for c in el]
+    for child in list(el):  # the request is read once: its elements are taken, not copied
         if isinstance(child.tag, str):
-            store_element(mb, item, child)
+            store_element(mb, item, child, owned=True)
     if kind in ("Message", "PostItem"):
         apply_message_mime(item)
         if disposition in ("SendOnly", "SendAndSaveCopy"):
@@ -94,7 +95,7 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
             item.message_flags = MSGFLAG_READ | MSGFLAG_UNSENT
         if not item.is_draft and item.sent is None:
             item.sent = item.created
-        if "IsRead" not in [local(c) for c in el] and item.is_draft:
+        if "IsRead" not in given and item.is_draft:
             item.is_read = True
     finalize(mb, item, creating=True)
     mb.add_item(item)
