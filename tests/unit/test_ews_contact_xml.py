@@ -44,6 +44,7 @@ def _same(acct, fields, related=None, sharing=Sharing.SHARED, crm_id="42", link_
 def test_full_person_every_marker_combination(account, sharing, related):  # noqa: F811
     _same(account, FULL_PERSON, related, sharing)
     _same(account, FULL_PERSON, related, sharing, crm_id=None, link_id=None)
+    _same(account, FULL_PERSON, related, sharing, crm_id="", link_id="")  # empty markers are still sent
 
 
 def test_empty_and_name_fallbacks(account):  # noqa: F811

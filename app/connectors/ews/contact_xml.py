@@ -27,7 +27,7 @@ from app.connectors.ews.create_xml import string_extended_property, writable_fie
 from app.connectors.ews.properties import SHARED, UNSHARED
 from app.domain.records import SHARE_CATEGORY, Sharing
 
-_INDEXED = {"email_addresses": "email", "phone_numbers": "phone_number"}
+_INDEXED = ("email_addresses", "phone_numbers")  # single-value entries: <t:Entry Key="...">text</t:Entry>
 _MARKERS = ("sharing_state", "link_id", "crm_id")
 
 
@@ -36,7 +36,6 @@ class _Layout:
 
     def __init__(self, version: Any):
         attrs, elems = writable_fields(Contact, version)
-        self.version = version
         self.fields = {f.name: f for f in elems}
         self.names = tuple(f.name for f in elems)
         self.tags = {f.name: f.request_tag() for f in elems if hasattr(f, "request_tag")}
@@ -58,7 +57,7 @@ class _Layout:
             raise RuntimeError("a Contact with attribute defaults needs the library's serialiser")
         # our markers are string properties: their definition is checked once here (the library
         # re-checks it for every value), then each item's copy only gets its value
-        self.markers = {}
+        self.markers: dict[str, Any] = {}
         for name in _MARKERS:
             field = self.fields[name]
             field.clean("-", version=version)
@@ -121,7 +120,7 @@ def contact_element(fields: Mapping[str, Any], related: str | None, *, sharing: 
             elem.append(deepcopy(default))
             continue
         value = values.get(name)
-        if not value:  # None, or an empty entry list (the library leaves both out)
+        if value is None or (value.__class__ is list and not value):  # the library leaves both out
             continue
         field = lay.fields[name]
         if name in _INDEXED:
