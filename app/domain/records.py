@@ -204,6 +204,16 @@ class LinkTarget:
 
 
 @dataclass(frozen=True)
+class CrmEmailLink:
+    """An `email/email_links` row as the CRM holds it (a delete needs its lock_version)."""
+
+    id: str
+    lock_version: int
+    email_id: str
+    target: LinkTarget
+
+
+@dataclass(frozen=True)
 class Reference:
     """Read-side copy of an Organisation, Case, Opportunity or Sales Lead."""
 

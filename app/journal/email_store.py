@@ -367,7 +367,9 @@ class EmailStore:
         with self._session() as s:
             q = (select(m.EmailLink, m.SentEmail.crm_email_id)
                  .join(m.SentEmail, m.SentEmail.id == m.EmailLink.sent_email_id)  # type: ignore[arg-type]
-                 .where(m.EmailLink.crm_link_id == None, m.SentEmail.crm_email_id != None)  # noqa: E711
+                 .where(m.EmailLink.crm_link_id == None, m.SentEmail.crm_email_id != None,  # noqa: E711
+                        # links the user added or removed go through app/sync/email_link_edits.py
+                        m.EmailLink.state == "linked", m.EmailLink.reason != "manual")
                  .order_by(m.EmailLink.id))
             return [PendingLink(int(ln.id or 0), ln.sent_email_id, str(cid), LinkTarget(ln.target_type, ln.target_id))
                     for ln, cid in s.exec(q)]
@@ -484,15 +486,26 @@ class EmailStore:
             out: dict[str, int] = {}
             for state in ("pending_match", "recorded", "excluded", "too_large", "recording"):
                 out[state] = len(s.exec(select(m.SentEmail.id).where(m.SentEmail.state == state)).all())
-            out["links"] = len(s.exec(select(m.EmailLink.id).where(m.EmailLink.crm_link_id != None)).all())  # noqa: E711
+            out["links"] = len(s.exec(select(m.EmailLink.id).where(m.EmailLink.crm_link_id != None,  # noqa: E711
+                                                                   m.EmailLink.state == "linked")).all())
             return out
 
 
 REASON_TEXT = {
+    "manual": "linked by you",
     "subject_ref": "its reference is in the subject",
     "employer": "employer of a person the mail went to",
     "domain": "organisation with the address's domain",
 }
+
+
+def with_state(why: str, state: str | None) -> str:
+    """A link's reason in words, with what the user did to it (B36)."""
+    if state == "unlinking":
+        return f"removed by you, to be taken out of Workbooks at the next sync (was: {why})"
+    if state == "removed":
+        return f"removed by you (was: {why}); it is not linked again automatically"
+    return why
 
 
 def _address_reason(target_type: str, target_id: str, address: str, main: dict[str, set[str]]) -> str:
@@ -544,8 +557,9 @@ def explain_address(db: Database, address: str, *, never_record: Sequence[str] =
         else:
             why = REASON_TEXT.get(ln.reason, ln.reason)
         by_email.setdefault(ln.sent_email_id, []).append({
-            "type": ln.target_type, "id": ln.target_id, "reason": ln.reason, "why": why,
-            "late": bool(ln.retroactive), "in_workbooks": ln.crm_link_id is not None})
+            "type": ln.target_type, "id": ln.target_id, "reason": ln.reason, "why": with_state(why, ln.state),
+            "state": ln.state or "linked", "late": bool(ln.retroactive),
+            "in_workbooks": ln.crm_link_id is not None and ln.state != "removed"})
     emails = [{"sent_at": _iso_out(rows[i].sent_at), "subject": rows[i].subject, "state": rows[i].state,
                "workbooks_email_id": rows[i].crm_email_id, "links": by_email.get(i, [])}
               for i in sent_ids if i in rows]

@@ -33,8 +33,18 @@ def _v2_deletion_safety_and_meeting_ids(con: Connection) -> None:
     con.execute(text("CREATE INDEX IF NOT EXISTS ix_item_link_ews_global_id ON item_link (ews_global_id)"))
 
 
+def _v3_email_link_edits(con: Connection) -> None:
+    """B36: links of a recorded email can be added or removed by the user; a removed link is kept
+    as `removed` so automatic linking never adds it again. Existing links are all `linked`."""
+    have = {c["name"] for c in inspect(con).get_columns("email_link")}
+    if "state" not in have:
+        con.execute(text("ALTER TABLE email_link ADD COLUMN state VARCHAR NOT NULL DEFAULT 'linked'"))
+    if "changed_at" not in have:
+        con.execute(text("ALTER TABLE email_link ADD COLUMN changed_at DATETIME"))
+
+
 # version N -> step that turns an N-1 file into an N file. The first release is version 1.
-STEPS: dict[int, Step] = {2: _v2_deletion_safety_and_meeting_ids}
+STEPS: dict[int, Step] = {2: _v2_deletion_safety_and_meeting_ids, 3: _v3_email_link_edits}
 
 
 def current_version(engine: Engine) -> int | None:

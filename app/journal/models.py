@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Meta(SQLModel, table=True):
@@ -188,6 +188,10 @@ class EmailLink(SQLModel, table=True):
     reason: str = ""
     retroactive: bool = False
     crm_link_id: Optional[str] = None
+    # linked | unlinking (the user removed it; the CRM row is still to be deleted) | removed (kept so
+    # automatic and late linking never add it again)
+    state: str = Field(default="linked", sa_column_kwargs={"server_default": "linked"})
+    changed_at: Optional[datetime] = None  # when the user last added or removed it
 
 
 class UnmatchedAddress(SQLModel, table=True):

@@ -137,11 +137,17 @@ class _Cycle:
 
 class SyncEngine:
     def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, config: EngineConfig, clock: Clock,
-                 *, email_journal: Any = None, email_options: Any = None):
+                 *, email_journal: Any = None, email_options: Any = None, email_link_edits: Any = None,
+                 related_notes: bool = True):
         """`email_journal` (app.journal.email_store.EmailStore) and `email_options`
-        (app.sync.email_phase_hook.options_from_settings) switch on the sent-mail phase (issue 6)."""
+        (app.sync.email_phase_hook.options_from_settings) switch on the sent-mail phase (issue 6);
+        `email_link_edits` (app.journal.email_link_store.EmailLinkStore) carries the user's link
+        changes of recorded emails to Workbooks (B36); `related_notes` False leaves the contacts'
+        "Related in Workbooks" block alone."""
         self.crm_port, self.mailbox_port, self.journal, self.config, self.clock = crm, mailbox, journal, config, clock
         self.email_journal = email_journal
+        self.email_link_edits = email_link_edits
+        self.related_notes = related_notes
         self.email_options = email_options if email_options is not None else config.email
         self._queues: dict[Kind, str | None] = dict(config.my_queues)
         self._dry_run = False
@@ -260,6 +266,7 @@ class SyncEngine:
                     c.holds.append(hold)
             self._read_past_own_creates(c, mailbox, journal, executor.outlook_writes)
         c.progress(Phase.EMAIL)
+        self.apply_email_link_edits(c, crm, journal)
         self.record_sent_email(c, crm, mailbox, journal)
         self.write_related_notes(c, mailbox, journal)
 
@@ -308,6 +315,21 @@ class SyncEngine:
             return bool(change_key) and held.get(item_id) == change_key
         return known
 
+    def apply_email_link_edits(self, c: _Cycle, crm: Any, journal: Any) -> None:
+        """Links of recorded emails the user added or removed (B36), before recording adds any."""
+        if c.dry_run or c.cancelled() or self.email_link_edits is None:
+            return
+        from app.sync.email_link_edits import apply_link_edits
+
+        now = self.clock.now()
+        res = apply_link_edits(crm, self.email_link_edits, now)
+        c.email_links += res.added
+        c.tally.issues.extend((i.item, i.message, i.retry_at) for i in res.issues)
+        if res.done:
+            journal.write(Batch(history=[HistoryEntry(c.run_id, now, action + "_email", kind="email", link_id=item,
+                                                      direction="to_crm", reason=reason)
+                                         for action, item, reason in res.done]))
+
     def record_sent_email(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
         """Sent-mail recording (issue 6, design.md 6.4): runs after contacts and activities."""
         if c.dry_run or self.email_journal is None or self.email_options is None:
@@ -321,6 +343,8 @@ class SyncEngine:
         """The "Related in Workbooks" block of contacts (R18), from the reference copy the email
         phase has just brought up to date; CRM -> Outlook only."""
         if c.dry_run or c.cancelled() or self.email_journal is None or self.email_options is None:
+            return
+        if not self.related_notes:
             return
         if Kind.PERSON not in self.config.kinds or self.config.direction_for(Kind.PERSON) == TO_WORKBOOKS:
             return

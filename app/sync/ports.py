@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from app.domain.records import (
+    CrmEmailLink,
     CrmIdentity,
     CrmPage,
     CrmRecord,
@@ -154,6 +155,12 @@ class CrmPort(Protocol):
 
     def link_emails(self, links: Sequence[tuple[str, LinkTarget]]) -> list[str | AppError]:
         """Create email_links rows (email id, target); returns link ids."""
+
+    def email_links_of(self, email_ids: Sequence[str]) -> list[CrmEmailLink]:
+        """The live email_links rows of these emails (B36: links changed by the user)."""
+
+    def unlink_emails(self, links: Sequence[CrmEmailLink]) -> list[str | AppError]:
+        """Delete email_links rows (soft delete); never the email record. One result per link."""
 
 
 class FilterSpec(Protocol):

@@ -72,7 +72,8 @@ def conflict_from_dict(c: Mapping[str, Any]) -> ConflictView:
 
 VERBS = {"create": "created", "update": "updated", "delete": "deleted", "trash": "moved to Deleted Items",
          "link": "paired", "unlink": "unpaired", "unshare": "unshared", "share": "shared", "hold": "held",
-         "conflict": "conflict raised", "record": "recorded", "skip": "skipped"}
+         "conflict": "conflict raised", "record": "recorded", "skip": "skipped",
+         "link_email": "email linked", "unlink_email": "email link removed"}
 WHERE = {"to_outlook": "in Outlook", "to_crm": "in Workbooks", "outlook": "in Outlook", "crm": "in Workbooks"}
 
 

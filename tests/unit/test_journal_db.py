@@ -129,8 +129,8 @@ def test_schema_2_adds_pending_deletion_and_meeting_id_columns_and_keeps_links(t
         con.execute(text("INSERT INTO item_link (id, kind, state, crm_type, crm_id, ews_item_id, mapping_version, "
                          "in_scope, origin) VALUES ('l1', 'person', 'shared', 'person', '7', 'e1', 1, 1, 'crm')"))
     db.dispose()
-    j = open_journal(path)  # migrates 1 -> 2
-    assert j.get_meta("schema_version") == "2"
+    j = open_journal(path)  # migrates 1 -> 2 -> the current version
+    assert j.get_meta("schema_version") == str(models.SCHEMA_VERSION)
     assert (tmp_path / "journal.sqlite3.v1.bak").exists()
     (link,) = j.links()
     assert (link.id, link.crm_id, link.ews_item_id, link.crm_gone_seen_at, link.ews_global_id) == (
@@ -165,3 +165,23 @@ def test_cursor_commits_with_its_staged_changes(tmp_path):
 def test_read_only_reader_needs_an_existing_journal(tmp_path):
     with pytest.raises(JournalError):
         open_database(tmp_path / "missing.sqlite3", read_only=True)
+
+
+def test_schema_3_keeps_email_links_as_linked_and_remembers_removals(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    db = open_database(path)
+    with db.engine.begin() as con:
+        for column in ("state", "changed_at"):
+            con.execute(text(f"ALTER TABLE email_link DROP COLUMN {column}"))
+        con.execute(text("UPDATE meta SET value='2' WHERE key='schema_version'"))
+        con.execute(text("INSERT INTO sent_email (id, internet_message_id, subject, state) VALUES (1, '<m1@x>', 's', 'recorded')"))
+        con.execute(text("INSERT INTO email_link (sent_email_id, target_type, target_id, matched_address, reason, retroactive,"
+                         " crm_link_id) VALUES (1, 'person', '7', 'a@x', 'address', 0, '1000001')"))
+    db.dispose()
+    j = open_journal(path)
+    assert j.get_meta("schema_version") == "3"
+    assert (tmp_path / "journal.sqlite3.v2.bak").exists()
+    with j.db.engine.connect() as con:
+        assert con.execute(text("SELECT state, changed_at, crm_link_id FROM email_link")).one() == (
+            "linked", None, "1000001")
+    j.close()

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from app.connectors.crm import batch
 from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan
 from app.domain.filters import Condition, Filter
-from app.domain.records import EmailRecord, LinkTarget
+from app.domain.records import CrmEmailLink, EmailRecord, LinkTarget
 from app.errors import AppError, ItemRejected
 
 EMAILS_PATH = "email/emails.api"
@@ -29,6 +29,8 @@ RESOURCE_CLASSES = {
     "opportunity": "Private::Crm::Opportunity",
 }
 EMAIL_COLUMNS = ("id", "lock_version", "message_id", "subject", "status", "sent_at")
+LINK_COLUMNS = ("id", "lock_version", "email_id", "resource_id", "resource_type")
+TYPE_OF_CLASS = {cls: kind for kind, cls in RESOURCE_CLASSES.items()}
 
 
 class EmailAdapter:
@@ -105,3 +107,24 @@ class EmailAdapter:
                 r = results[slot]
                 out.append(r if isinstance(r, AppError) else str(r["id"]))
         return out
+
+    # --- links changed by the user (B36) ----------------------------------------------------------
+    def links_of(self, email_ids: Sequence[str]) -> list[CrmEmailLink]:
+        """The live email_links rows of these emails (deleted rows are hidden by the API), so a
+        retried add finds the row it made before a crash and a removal knows the lock_version."""
+        wanted = [str(i) for i in dict.fromkeys(email_ids) if str(i or "").strip()]
+        out: list[CrmEmailLink] = []
+        for i in range(0, len(wanted), 100):
+            flt = Filter((Condition("email_id", "eq", eq_list(wanted[i:i + 100])),))
+            for rows in self._rows(LINKS_PATH, LINK_COLUMNS, flt):
+                for r in rows:
+                    cls = str(r.get("resource_type") or "")
+                    out.append(CrmEmailLink(str(r.get("id")), int(r.get("lock_version") or 0), str(r.get("email_id")),
+                                            LinkTarget(TYPE_OF_CLASS.get(cls, cls), str(r.get("resource_id")))))
+        return out
+
+    def unlink(self, links: Sequence[CrmEmailLink]) -> list[str | AppError]:
+        """Delete email_links rows (a soft delete in Workbooks); the email record itself stays."""
+        ops = [batch.Op("DELETE", ln.id, ln.lock_version, ref=f"email link {ln.id}") for ln in links]
+        results = batch.run(self.client, LINKS_PATH, ops) if ops else []
+        return [r if isinstance(r, AppError) else str(r["id"]) for r in results]

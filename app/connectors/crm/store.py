@@ -13,6 +13,7 @@ from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan, wire_date
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
 from app.domain.records import (
+    CrmEmailLink,
     CrmIdentity,
     CrmPage,
     CrmRecord,
@@ -402,6 +403,12 @@ class CrmStore:
 
     def link_emails(self, links: Sequence[tuple[str, LinkTarget]]) -> list[str | AppError]:
         return self.emails.link(links)
+
+    def email_links_of(self, email_ids: Sequence[str]) -> list[CrmEmailLink]:
+        return self.emails.links_of(email_ids)
+
+    def unlink_emails(self, links: Sequence[CrmEmailLink]) -> list[str | AppError]:
+        return self.emails.unlink(links)
 
     # --- conveniences ---------------------------------------------------------------------------
     def my_people(self) -> Filter:
