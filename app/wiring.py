@@ -362,7 +362,9 @@ def sync_once(
                 email_journal, email_options = email_phase(journal, settings, session, clock)
                 mailbox = recurring_meetings(session.mailbox, journal, settings, clock)
                 engine = SyncEngine(session.crm, mailbox, journal, engine_config(settings, session.crm), clock,
-                                    email_journal=email_journal, email_options=email_options)
+                                    email_journal=email_journal, email_options=email_options,
+                                    email_link_edits=email_link_edits(journal),
+                                    related_notes=settings.sync.related_items)
                 try:
                     summary = engine.run_cycle(dry_run=dry_run, allow_mass_delete=allow_mass_delete,
                                                observer=observer, cancel=cancel)
@@ -403,17 +405,29 @@ def with_notices(summary: Any, mailbox: Any) -> Any:
 
 
 def email_phase(journal: Any, settings: Settings, session: Session, clock: Any) -> tuple[Any, Any]:
-    """The sent-mail phase's journal (same database file) and options, or (None, None) when off."""
-    if not settings.email.enabled:
-        return None, None
+    """The sent-mail phase's journal (same database file) and options. With recording off the
+    options say so (`enabled` False): the phase then only keeps the copy of related records
+    current, for the contacts' "Related in Workbooks" block, and reads no mail; (None, None) when
+    that block is off too."""
     from app.journal.email_store import EmailStore
     from app.sync.email_phase_hook import options_from_settings
 
+    if not settings.email.enabled and not settings.sync.related_items:
+        return None, None
     store = EmailStore(journal.db)
+    if not settings.email.enabled:
+        return store, options_from_settings(settings.email, capture_start=None)
     own = settings.mailbox.address.rsplit("@", 1)[-1].lower() if "@" in settings.mailbox.address else ""
     options = options_from_settings(settings.email, capture_start=store.capture_start(clock.now()),
                                     own_domains=(own,) if own else ())
     return store, options
+
+
+def email_link_edits(journal: Any) -> Any:
+    """The user's link changes of recorded emails (B36), applied by every sync."""
+    from app.journal.email_link_store import EmailLinkStore
+
+    return EmailLinkStore(journal.db)
 
 
 def check_lease_only(port: Any, me: Any, now: datetime, *, lease_file: Any = None) -> None:

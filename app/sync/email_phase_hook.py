@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from app.domain.records import Reference, RefKind
-from app.sync.emails import EmailOptions, EmailResult, related_block, run_email_phase
+from app.sync.emails import EmailOptions, EmailResult, EmailSync, related_block, run_email_phase
 
 MAX_DAYS_BACK = 90  # product.md R15: setup day, or up to 90 days earlier
 
@@ -53,9 +53,15 @@ def apply_to_tally(tally: Any, result: EmailResult) -> int:
 
 def record_sent_email(tally: Any, crm: Any, mailbox: Any, email_journal: Any, options: EmailOptions, clock: Any,
                       *, observer: Any = None, cancel: Any = None) -> int:
-    """Runs the email phase and folds its counts into `tally`; returns email_links."""
+    """Runs the email phase and folds its counts into `tally`; returns email_links. With recording
+    off only the copy of related records is refreshed (the contacts' "Related in Workbooks"
+    block needs it, issue 6 item 6): no mail is read and no email request is sent."""
     if not options.enabled:
-        return 0
+        if not options.sync_references:
+            return 0
+        sync = EmailSync(crm, mailbox, email_journal, options, clock, observer, cancel)
+        sync.refresh_references()
+        return apply_to_tally(tally, sync.result)
     result = run_email_phase(crm, mailbox, email_journal, options, clock, observer, cancel)
     return apply_to_tally(tally, result)
 
