@@ -203,6 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     un = sub.add_parser("unshare", help="stop syncing an Outlook item (nothing is deleted)")
     un.add_argument("query", metavar="QUERY")
 
+    em = sub.add_parser("emails", help="recorded sent emails with their links and why",
+                        description="List recorded sent emails, newest first, with each link to a Workbooks "
+                        "record and why it exists (also links you removed). REF is what link-email and "
+                        "unlink-email take.")
+    em.add_argument("--json", action="store_true", help="print the list as one JSON object")
+    em.add_argument("--since", metavar="DATE", help="only emails sent on or after DATE (e.g. 2026-11-01)")
+    em.add_argument("--limit", type=int, default=50, metavar="N", help="at most N emails (default 50)")
+    target_help = ("a Workbooks record: its reference (CASE-12), TYPE:ID (person, sales_lead, organisation, case "
+                   "or opportunity, e.g. case:500001), its id, or a synced person's email address")
+    le = sub.add_parser("link-email", help="link a recorded email to a Workbooks record (applied at the next sync)")
+    le.add_argument("message_ref", metavar="MESSAGE_REF", help="the email's Message-ID or the REF `emails` shows")
+    le.add_argument("target", metavar="TARGET", help=target_help)
+    le.add_argument("--json", action="store_true")
+    ue = sub.add_parser("unlink-email", help="remove a link of a recorded email (applied at the next sync; "
+                        "it is not linked again automatically)")
+    ue.add_argument("message_ref", metavar="MESSAGE_REF", help="the email's Message-ID or the REF `emails` shows")
+    ue.add_argument("target", metavar="TARGET", help=target_help)
+    ue.add_argument("--json", action="store_true")
+
     ud = sub.add_parser("undo", help="undo the last sync (within seven days); items changed since are skipped")
     ud.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ud.add_argument("--dry-run", action="store_true", help="list what would be restored and skipped; change nothing")
@@ -237,6 +256,9 @@ COMMANDS: dict[str | None, str] = {
     "bench": "app.bench:run",
     "support-bundle": "app.commands.support:run",
     "undo": "app.commands.undo:run",
+    "emails": "app.commands.email_links:emails",
+    "link-email": "app.commands.email_links:link_email",
+    "unlink-email": "app.commands.email_links:unlink_email",
 }
 
 

@@ -184,7 +184,7 @@ def _email_lines(email: dict[str, Any] | None) -> list[str]:
         lines.append(f"  {e['sent_at'] or '?'}  {e['subject']!r}  {e['state'].replace('_', ' ')}")
         for ln in e["links"]:
             late = ", linked late" if ln["late"] else ""
-            done = "" if ln["in_workbooks"] else ", link not made yet"
+            done = "" if ln["in_workbooks"] or ln.get("state", "linked") != "linked" else ", link not made yet"
             lines.append(f"      -> {ln['type'].replace('_', ' ')} {ln['id']}: {ln['why']}{late}{done}")
     for w in email["waiting"]:
         lines.append(f"  {w['sent_at'] or '?'}  {w['subject']!r}  waiting: no CRM record has this address yet")
@@ -233,6 +233,9 @@ def history(args: Any) -> int:
         print(f"{run['at']}  {run['result']:<9}  created {created}, updated {updated}, "
               f"conflicts {s.get('conflicts', 0)}, errors {len(s.get('errors') or [])}, "
               f"emails recorded {run['emails']['recorded']}, email links {run['emails']['links']}")
+        for a in run.get("actions") or ():
+            if a.get("kind") == "email":  # links the user added or removed (B36), with why
+                print(f"    {a.get('item')}: {a.get('reason')}")
     return 0
 
 
