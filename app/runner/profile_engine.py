@@ -61,6 +61,23 @@ class ProfileEngine:
         self._journal(lambda j: j.request_sharing(None, kind=Kind(item.kind), state="share_requested",
                                                   ews_item_id=item.ews_item_id, crm_id=item.crm_id))
 
+    def change_email_link(self, change: Any) -> None:
+        """"Link email…" (an app.ui.ports.EmailLinkChange): written to the journal; the next cycle
+        makes it in Workbooks (app.sync.email_link_edits)."""
+        from datetime import datetime, timezone
+
+        from app.domain.records import LinkTarget
+        from app.journal.email_link_store import EmailLinkStore
+
+        def write(journal: Any) -> None:
+            store = EmailLinkStore(journal.db)
+            email = store.find_email(change.message_id)
+            target = LinkTarget(change.crm_type, change.crm_id)
+            now = datetime.now(timezone.utc)
+            (store.add_link if change.add else store.remove_link)(email, target, now)
+
+        self._journal(write)
+
     def decide_hold(self, hold_id: str, decision: HoldDecision) -> None:
         if decision is HoldDecision.LATER:
             return

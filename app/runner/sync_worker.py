@@ -203,6 +203,12 @@ class SyncWorker(QObject):
         if self._command("share_again", item):
             self.request_sync(None, "share-again")
 
+    @Slot(object)
+    def change_email_link(self, change: Any) -> None:
+        """"Link email…" (B36): the decision goes to the journal, the sync makes it in Workbooks."""
+        if self._command("change_email_link", change):
+            self.request_sync(None, "email-links")
+
     @Slot(str, object)
     def decide_hold(self, hold_id: str, decision: HoldDecision) -> None:
         if decision is HoldDecision.LATER:
@@ -417,6 +423,7 @@ class WorkerHandle(QObject):
     _decide = Signal(str, object)
     _take_over = Signal()
     _share_again = Signal(object)
+    _email_link = Signal(object)
     _network_back = Signal()
     _retry = Signal(str)
     _ignore = Signal(str)
@@ -449,6 +456,7 @@ class WorkerHandle(QObject):
         self._decide.connect(self.worker.decide_hold, q)
         self._take_over.connect(self.worker.take_over_lease, q)
         self._share_again.connect(self.worker.share_again, q)
+        self._email_link.connect(self.worker.change_email_link, q)
         self._retry.connect(self.worker.retry_item, q)
         self._network_back.connect(self.worker.network_back, q)
         self._ignore.connect(self.worker.ignore_item, q)
@@ -509,6 +517,9 @@ class WorkerHandle(QObject):
 
     def share_again(self, item: object) -> None:
         self._share_again.emit(item)
+
+    def change_email_link(self, change: object) -> None:
+        self._email_link.emit(change)
 
     def retry_item(self, item: str) -> None:
         self._retry.emit(item)

@@ -299,7 +299,9 @@ class ConnectorApp(QObject):
         if key == "history":
             from app.ui.history_window import HistoryWindow
 
-            return HistoryWindow(self.journal)
+            window = HistoryWindow(self.journal)
+            window.email_link_changed.connect(self.handle.change_email_link)
+            return window
         if key == "settings":
             if self.settings_store is None:
                 return None

@@ -167,6 +167,22 @@ class ReaderJournalView:
         reader, db = self._reader()
         return explain_text(query, reader.explain(db, query) if db is not None else [])
 
+    def emails(self, limit: int = 100) -> list[Any]:
+        _reader, db = self._reader()
+        if db is None:
+            return []
+        from app.journal.email_link_store import EmailLinkStore
+
+        return EmailLinkStore(db).emails(limit=limit)
+
+    def linkable(self, query: str = "", limit: int = 50) -> list[Any]:
+        _reader, db = self._reader()
+        if db is None:
+            return []
+        from app.journal.email_link_store import EmailLinkStore
+
+        return EmailLinkStore(db).linkable(query, limit)
+
     def unshared(self) -> list[UnsharedView]:
         reader, db = self._reader()
         rows = reader.unshared(db) if db is not None else []

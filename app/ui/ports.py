@@ -123,6 +123,17 @@ class UnsharedView:
     ews_item_id: str | None = None
 
 
+@dataclass(frozen=True)
+class EmailLinkChange:
+    """"Link email…": add (or remove) the link of a recorded email to a Workbooks record. The
+    worker writes it to the journal and starts a sync, which makes the change in Workbooks."""
+
+    message_id: str
+    crm_type: str  # person | sales_lead | organisation | case | opportunity
+    crm_id: str
+    add: bool
+
+
 class JournalView(Protocol):
     """Read-only view of the journal for windows (journal/reader.py), on its own connection."""
 
@@ -133,6 +144,14 @@ class JournalView(Protocol):
     def holds(self) -> Sequence[HoldView]: ...
     def explain(self, query: str) -> str: ...
     def unshared(self) -> Sequence[UnsharedView]: ...
+
+    def emails(self, limit: int = 100) -> Sequence[Any]:
+        """Recorded sent emails, newest first (app.journal.email_link_store.EmailView: ref,
+        message_id, subject, sent_at, links; each link has record (crm_type, crm_id, label), why,
+        state linked/unlinking/removed, in_workbooks)."""
+
+    def linkable(self, query: str = "", limit: int = 50) -> Sequence[Any]:
+        """Records an email can be linked to, matching `query` (TargetView: crm_type, crm_id, label)."""
 
 
 # --- first-run wizard ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from app.ui.ports import (
     WorkbooksSignIn,
 )
 from app.errors import AuthError, PrerequisiteError
+from app.journal.email_link_store import EmailLinkView, EmailView, TargetView
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 
@@ -65,6 +66,9 @@ class FakeEngine:
 
     def decide_hold(self, hold_id, decision) -> None:
         self.commands.append(("decide_hold", (hold_id, decision)))
+
+    def change_email_link(self, change) -> None:
+        self.commands.append(("change_email_link", (change,)))
 
     def close(self) -> None:
         self.closed = True
@@ -120,6 +124,21 @@ class FakeJournal:
 
     def explain(self, query: str) -> str:
         return f"{query}: shared, linked to PER-1042, in the People filter (assigned to you). Last synced 12 minutes ago."
+
+    def emails(self, limit: int = 100):
+        jane = TargetView("person", "1001", "Jane Doe", "PER-1001")
+        acme = TargetView("organisation", "2001", "Acme Ltd", "ORG-2001")
+        return [EmailView(1, "3f2a9c01bd", "<proposal@ourco.test>", "Proposal", NOW - timedelta(hours=3), "recorded",
+                          "900001", (EmailLinkView(jane, "address", "matched the address jane.alt@acme.test", "linked",
+                                                   True),
+                                     EmailLinkView(acme, "employer", "employer of a person the mail went to",
+                                                   "linked", True)))][:limit]
+
+    def linkable(self, query: str = "", limit: int = 50):
+        records = [TargetView("person", "1001", "Jane Doe", "PER-1001"),
+                   TargetView("organisation", "2001", "Acme Ltd", "ORG-2001"),
+                   TargetView("case", "5001", "Broken widget", "CASE-12")]
+        return [r for r in records if query.lower() in r.label.lower()][:limit]
 
     def unshared(self):
         return [UnsharedView("person", "Tom Jones tom@jones.test", "outlook_delete", True, NOW - timedelta(days=1),

@@ -187,3 +187,22 @@ def test_with_recording_off_only_the_related_records_are_refreshed(crm, tmp_path
         assert crm.calls["references_since"] == len(RefKind)
     finally:
         store.close()
+
+
+def test_desktop_link_change_is_written_by_the_profile_engine_and_read_back_by_the_windows(world, tmp_path):
+    from app.paths import profile
+    from app.runner.profile_engine import ProfileEngine
+    from app.ui.journal_view import ReaderJournalView
+    from app.ui.ports import EmailLinkChange
+
+    _crm, _mb, _store, links, _clock, msg = world
+    engine = ProfileEngine(profile(str(tmp_path)), load_settings=lambda: None)
+    engine.change_email_link(EmailLinkChange(msg.message_id, "case", "500001", True))
+    engine.change_email_link(EmailLinkChange(msg.message_id, "person", "100001", False))
+    assert [p.target for p in links.pending_adds()] == [LinkTarget(*CASE)]
+    assert [p.target for p in links.pending_removals()] == [LinkTarget(*ANN)]
+    view = ReaderJournalView(tmp_path / "journal.sqlite3")
+    (email,) = view.emails()
+    assert {(ln.record.crm_id, ln.state) for ln in email.links} == {
+        ("100001", "unlinking"), ("200001", "linked"), ("500001", "linked")}
+    assert [r.label for r in view.linkable("widget")] == ["Case Broken widget (CASE-12)"]
