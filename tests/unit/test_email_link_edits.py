@@ -64,6 +64,9 @@ def test_removed_link_is_deleted_in_workbooks_and_never_added_again_by_late_link
     org = next(ln for ln in view.links if (ln.record.crm_type, ln.record.crm_id) == ORG)
     assert org.state == "removed" and not org.in_workbooks
     assert org.why == "removed by you (was: employer of a person the mail went to); it is not linked again automatically"
+    (explained,) = store.explain_address("ann@acme.example")["emails"]
+    org = next(ln for ln in explained["links"] if ln["type"] == "organisation")
+    assert (org["state"], org["in_workbooks"]) == ("removed", False) and org["why"].startswith("removed by you")
 
 
 def test_manual_link_is_made_once_even_when_a_crash_lost_the_confirmation(world):
