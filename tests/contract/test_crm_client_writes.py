@@ -9,7 +9,7 @@ import pytest
 
 from app.connectors.crm import batch
 from app.domain.records import EmailRecord, HighWater, Kind, LinkTarget, NewItem, RefKind, Stamp, Update
-from app.errors import AppError, ItemRejected, StaleVersion
+from app.errors import AppError, ItemRejected, NotFound, StaleVersion
 from tests.fixtures.crmclient_sandbox import key_client, password_client, sandbox, store
 
 pytestmark = pytest.mark.timeout(120)
@@ -194,6 +194,13 @@ def test_emails_are_recorded_sent_linked_and_found(env):
     links = client.read("email/email_links.api", [("_ff[]", "email_id"), ("_ft[]", "eq"), ("_fc[]", email_id),
                                                   ("_select_columns[]", "resource_id")])
     assert [str(r["resource_id"]) for r in links["data"]] == [person.id]
+
+    # B36: the live links with their versions, and a removal that deletes the link, not the email
+    (live,) = st.email_links_of([email_id])
+    assert (live.id, live.email_id, live.target) == (link_id, email_id, LinkTarget("person", person.id))
+    assert st.unlink_emails([live]) == [link_id]
+    assert st.email_links_of([email_id]) == [] and st.find_emails([mid]) == {mid: email_id}
+    assert isinstance(st.unlink_emails([live])[0], NotFound)  # already gone: the caller confirms it
 
 
 def test_key_mode_writes_without_token(env):
