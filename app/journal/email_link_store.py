@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from app.domain.matching import normalise_address
 from app.domain.records import LinkTarget
-from app.errors import UsageError
+from app.errors import JournalError, UsageError
 from app.journal.db import Database
 from app.journal.email_store import INDEX_TYPE, REASON_TEXT, with_state
 
@@ -175,6 +175,7 @@ class EmailLinkStore:
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self.engine.connect() as con:
+            self._check_schema(con)
             rows = con.execute(text(sql), params).fetchall()
             links: dict[int, list] = {}
             for chunk in _chunks([int(r[0]) for r in rows]):
@@ -193,6 +194,13 @@ class EmailLinkStore:
             out.append(EmailView(int(sid), short_hash(mid), mid, subject or "", _utc(sent_at), state,
                                  str(crm_id) if crm_id else None, views))
         return out
+
+    @staticmethod
+    def _check_schema(con) -> None:  # noqa: ANN001
+        """A read-only connection does not migrate: a journal from before schema 3 waits for a sync."""
+        if "state" not in {r[1] for r in con.execute(text("PRAGMA table_info(email_link)"))}:
+            raise JournalError("The sync journal is from an earlier version; the next sync updates it, then the "
+                               "email links can be shown.", title="Email links are not available yet")
 
     def _names(self, con, keys: set[tuple[str, str]]) -> dict[tuple[str, str], TargetView]:  # noqa: ANN001
         """Names and object refs from the reference copy, else from the synced contacts."""

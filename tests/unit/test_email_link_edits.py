@@ -209,3 +209,19 @@ def test_desktop_link_change_is_written_by_the_profile_engine_and_read_back_by_t
     assert {(ln.record.crm_id, ln.state) for ln in email.links} == {
         ("100001", "unlinking"), ("200001", "linked"), ("500001", "linked")}
     assert [r.label for r in view.linkable("widget")] == ["Case Broken widget (CASE-12)"]
+
+
+def test_a_journal_from_before_schema_3_is_named_not_a_traceback(tmp_path):
+    from sqlalchemy import text
+
+    from app.errors import JournalError
+    from app.journal.db import open_database
+    from app.ui.journal_view import ReaderJournalView
+
+    db = open_database(tmp_path / "journal.sqlite3")
+    with db.engine.begin() as con:
+        con.execute(text("ALTER TABLE email_link DROP COLUMN state"))
+    with pytest.raises(JournalError, match="next sync updates it"):
+        EmailLinkStore(db).emails()
+    db.dispose()
+    assert ReaderJournalView(tmp_path / "journal.sqlite3").emails() == []
