@@ -92,6 +92,7 @@ class HistoryWindow(QWidget):
         self.emails.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.emails.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.emails.horizontalHeader().setStretchLastSection(True)
+        self.emails.setWordWrap(False)
         self.emails.itemSelectionChanged.connect(
             lambda: self.link_button.setEnabled(bool(self.emails.selectedItems())))
         self.emails.itemDoubleClicked.connect(lambda _item: self.open_link_dialog())
@@ -123,6 +124,7 @@ class HistoryWindow(QWidget):
                 if c == 2:
                     item.setToolTip("\n".join(f"{ln.record.label} — {ln.why}" for ln in email.links))
                 self.emails.setItem(r, c, item)
+        self.emails.resizeColumnsToContents()
         self.link_button.setEnabled(bool(self.emails.selectedItems()))
 
     @Slot()
