@@ -156,8 +156,10 @@ def email_ref(links) -> str:
     return links.emails()[0].ref
 
 
-def test_cli_link_and_unlink_record_decisions_and_exit_64_on_unknown_names(world, tmp_path, capsys):
+def test_cli_link_and_unlink_record_decisions_and_exit_64_on_unknown_names(world, tmp_path, capsys, monkeypatch):
     _crm, _mb, _store, links, _clock, msg = world
+    # in-process: the profile's log file setup would change the process-wide logger for later tests
+    monkeypatch.setattr("app.logs.configure", lambda _args: None)
     profile = ["--profile", str(tmp_path)]
     ref = email_ref(links)
     assert main([*profile, "link-email", ref, "CASE-12", "--json"]) == 0
