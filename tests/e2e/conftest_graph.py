@@ -5,6 +5,8 @@
 * `graph_cli`: the command line as a subprocess with no keyring and a minted Graph token in
   $WBC_TEST_GRAPH_TOKEN (the --graph-token-env route for scripts and CI).
 * `Mailbox`: one face over both mailbox sandboxes, so a scenario can run on EWS and on Graph.
+* `backend` (params "ews", "graph") and `backend_synced`: a scenario written once against the
+  `Backend` face (cli, sandboxes, mailbox, configure) runs on each mailbox backend.
 * `FileKeyring`: a keyring backend in a JSON file ($WBC_TEST_KEYRING_FILE), so a device-code
   sign-in made by one `configure` process is found by the next `sync` process.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 from keyring.backend import KeyringBackend
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, configure_args
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARE_CATEGORY = "Workbooks"
@@ -135,6 +138,55 @@ class Mailbox:
                 return c
         raise AssertionError(f"no contact with {email}")
 
+    def item_ids(self, folder: str = "contacts") -> list[str]:
+        return [i["id"] for i in self._items(folder)]
+
+    def describe(self, item_id: str) -> dict[str, Any]:
+        return (self.boxes.graph if self.api == "graph" else self.boxes.ews).describe(item_id)
+
+    def categories_of(self, item_id: str) -> list[str]:
+        return self.categories(self.describe(item_id))
+
+    def trash(self, item_id: str) -> None:
+        """The user deletes the item in Outlook: it moves to Deleted Items."""
+        if self.api == "graph":
+            self.boxes.graph.delete_item(item_id)
+        else:
+            self.boxes.ews.delete_item(item_id, how="MoveToDeletedItems")
+
+    def hard_delete(self, item_id: str) -> None:
+        if self.api == "graph":
+            self.boxes.graph.delete_item(item_id, hard=True)
+        else:
+            self.boxes.ews.delete_item(item_id, how="HardDelete")
+
+    def trashed_with(self, email: str) -> list[dict[str, Any]]:
+        """Items in Deleted Items that carry `email`."""
+        return [i for i in self._items("deleteditems") if email.lower() in self.addresses(i)]
+
+    def add_contact(self, given: str, surname: str, email: str, *, shared: bool = True) -> str:
+        """A contact another client made; returns its id."""
+        cats = [SHARE_CATEGORY] if shared else []
+        if self.api == "graph":
+            return self.boxes.graph.add_item("contact", {
+                "givenName": given, "surname": surname, "displayName": f"{given} {surname}", "categories": cats,
+                "emailAddresses": [{"name": f"{given} {surname}", "address": email}]})
+        return self.boxes.ews.add_item("contacts", "Contact", {
+            "GivenName": given, "Surname": surname, "DisplayName": f"{given} {surname}", "Categories": cats,
+            "EmailAddresses": {"EmailAddress1": email}})
+
+    def add_meeting(self, subject: str, location: str, start: str, end: str, uid: str, *,
+                    shared: bool = True) -> str:
+        """A calendar item another client made (times as ISO UTC 'Z'); returns its id."""
+        cats = [SHARE_CATEGORY] if shared else []
+        if self.api == "graph":
+            return self.boxes.graph.add_item("event", {
+                "subject": subject, "location": {"displayName": location}, "iCalUId": uid, "categories": cats,
+                "start": {"dateTime": start.rstrip("Z"), "timeZone": "UTC"},
+                "end": {"dateTime": end.rstrip("Z"), "timeZone": "UTC"}})
+        return self.boxes.ews.add_item("calendar", "CalendarItem", {
+            "Subject": subject, "Location": location, "UID": uid, "Categories": cats, "Start": start, "End": end})
+
     def sent(self) -> list[dict[str, Any]]:
         return self._items("sentitems")
 
@@ -150,3 +202,46 @@ class Mailbox:
         if self.api == "graph":
             return self.boxes.graph.describe(item_id)["data"].get(self._FIELDS[name][1])
         return self.boxes.ews.describe(item_id)["props"].get(self._FIELDS[name][0])
+
+
+@dataclass
+class Backend:
+    """One mailbox backend with the Workbooks sandbox: the scenarios' single face over both."""
+
+    cli: Cli
+    boxes: Any
+
+    @property
+    def api(self) -> str:
+        return self.boxes.mailbox_api
+
+    @property
+    def mailbox(self) -> Mailbox:
+        return Mailbox(self.boxes)
+
+    @property
+    def crm(self) -> Any:
+        return self.boxes.crm
+
+    def configure_args(self, *extra: str) -> list[str]:
+        return graph_configure_args(self.boxes, *extra) if self.api == "graph" else configure_args(self.boxes, *extra)
+
+    def configure(self, *extra: str) -> subprocess.CompletedProcess:
+        return self.cli(*self.configure_args(*extra))
+
+
+@pytest.fixture(params=["ews", "graph"])
+def backend(request) -> Backend:
+    if request.param == "graph":
+        return Backend(request.getfixturevalue("graph_cli"), request.getfixturevalue("graph_sandboxes"))
+    return Backend(request.getfixturevalue("cli"), request.getfixturevalue("sandboxes"))
+
+
+@pytest.fixture
+def backend_synced(backend) -> dict:
+    """`backend` configured, after one clean sync; its summary."""
+    out = backend.configure()
+    assert out.returncode == 0, out.stderr
+    code, first = backend.cli.json("sync", "--json")
+    assert code == 0, first
+    return first
