@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_sync_e2e import contact_for, my_people, shared_contacts, writes
+from tests.e2e.conftest_graph import backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.test_sync_e2e import my_people, writes
 
 
-def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(cli, sandboxes, synced):
-    person = my_people(sandboxes)[0]
+def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(backend, backend_synced):
+    cli, mailbox = backend.cli, backend.mailbox
+    person = my_people(backend.boxes)[0]
     email = person["main_location[email]"].lower()
-    contact = contact_for(sandboxes, email)
-    sandboxes.crm.soft_delete("people", person["id"])
+    contact = mailbox.contact_for(email)
+    backend.crm.soft_delete("people", person["id"])
 
     code, first = cli.json("sync", "--json")
     assert code == 0, first
     assert first["deleted"]["outlook"]["contacts"] == 0
     assert first["pending_deletions"]["people"] == 1
-    assert contact_for(sandboxes, email)["id"] == contact["id"]  # still in Contacts, untouched
+    assert mailbox.contact_for(email)["id"] == contact["id"]  # still in Contacts, untouched
     code, status = cli.json("status", "--json")
     assert status["pending_deletions"]["person"] == 1
     out = cli("explain", email)
@@ -27,31 +29,32 @@ def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(c
     assert code == 0, second
     assert second["deleted"]["outlook"]["contacts"] == 1 and second["pending_deletions"]["people"] == 0
     with pytest.raises(AssertionError):
-        contact_for(sandboxes, email)  # gone from Contacts ...
-    trashed = [i for i in sandboxes.ews.items("deleteditems") if email in str(i["props"].get("EmailAddresses")).lower()]
-    assert len(trashed) == 1  # ... moved (a move gives a new ItemId), never hard-deleted
+        mailbox.contact_for(email)  # gone from Contacts ...
+    assert len(mailbox.trashed_with(email)) == 1  # ... moved to Deleted Items, never hard-deleted
     code, status = cli.json("status", "--json")
     assert status["pending_deletions"]["person"] == 0
 
 
-def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(cli, sandboxes, synced):
-    person = my_people(sandboxes)[1]
+def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(backend, backend_synced):
+    cli, mailbox = backend.cli, backend.mailbox
+    person = my_people(backend.boxes)[1]
     email = person["main_location[email]"].lower()
-    contact = contact_for(sandboxes, email)
-    sandboxes.crm.soft_delete("people", person["id"])
+    contact = mailbox.contact_for(email)
+    backend.crm.soft_delete("people", person["id"])
     code, first = cli.json("sync", "--json")
     assert first["pending_deletions"]["people"] == 1
-    sandboxes.crm.restore("people", person["id"])
+    backend.crm.restore("people", person["id"])
     code, second = cli.json("sync", "--json")
     assert code == 0, second
     assert second["deleted"]["outlook"]["contacts"] == 0
-    assert contact_for(sandboxes, email)["id"] == contact["id"]
+    assert mailbox.contact_for(email)["id"] == contact["id"]
     code, status = cli.json("status", "--json")
     assert status["pending_deletions"]["person"] == 0
 
 
-def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restored(cli, sandboxes, synced):
-    contacts_before = sorted(c["id"] for c in shared_contacts(sandboxes))
+def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restored(backend, backend_synced):
+    cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox
+    contacts_before = sorted(c["id"] for c in mailbox.shared())
     sandboxes.crm.set_permission("people", "index", False)  # the admin withdraws "View CRM People"
 
     code, summary = cli.json("sync", "--json")
@@ -59,7 +62,7 @@ def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restor
     assert [(h["kind"], h["reason"]) for h in summary["holds"]] == [("person", "collection_gone")]
     assert writes(summary) == 0 and summary["pending_deletions"]["people"] == 0
     assert any("crm/people" in e["message"] for e in summary["errors"]), summary["errors"]
-    assert sorted(c["id"] for c in shared_contacts(sandboxes)) == contacts_before
+    assert sorted(c["id"] for c in mailbox.shared()) == contacts_before
     code, status = cli.json("status", "--json")
     assert [h["reason"] for h in status["holds"]] == ["collection_gone"]
 
@@ -70,22 +73,22 @@ def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restor
     code, back = cli.json("sync", "--json")
     assert code == 0, back
     assert "holds" not in back and writes(back) == 0 and back["pending_deletions"]["people"] == 0
-    assert sorted(c["id"] for c in shared_contacts(sandboxes)) == contacts_before
+    assert sorted(c["id"] for c in mailbox.shared()) == contacts_before
     code, status = cli.json("status", "--json")
     assert status["holds"] == []
 
 
-def test_organiser_update_recreating_the_meeting_repoints_the_link(cli, sandboxes, synced):
-    """B3 / row 20: Exchange replaces the attendee's calendar item (new ItemId, same UID, none of
-    our properties). The link follows the UID: no second Workbooks meeting, nothing deleted."""
+def test_organiser_update_recreating_the_meeting_repoints_the_link(backend, backend_synced):
+    """B3 / row 20: Exchange replaces the attendee's calendar item (new ItemId, same UID / Graph
+    iCalUId, none of our properties). The link follows the UID: no second Workbooks meeting,
+    nothing deleted."""
     from datetime import datetime, timedelta, timezone
 
+    cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox
     start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
-    when = {"Start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "End": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    when = (start.strftime("%Y-%m-%dT%H:%M:%SZ"), (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     uid = "040000008200E00074C5B7101A82E00800000000B3E2E"
-    old = sandboxes.ews.add_item("calendar", "CalendarItem", {
-        "Subject": "Quarterly review B3", "Location": "Room 1", "UID": uid, "Categories": ["Workbooks"], **when})
+    old = mailbox.add_meeting("Quarterly review B3", "Room 1", *when, uid)
     code, shared = cli.json("sync", "--json")
     assert code == 0 and shared["created"]["crm"]["meetings"] == 1, shared
 
@@ -94,15 +97,14 @@ def test_organiser_update_recreating_the_meeting_repoints_the_link(cli, sandboxe
                 if r.get("name") == "Quarterly review B3"]
 
     (meeting,) = meetings()
-    sandboxes.ews.delete_item(old, how="HardDelete")
-    new = sandboxes.ews.add_item("calendar", "CalendarItem", {
-        "Subject": "Quarterly review B3", "Location": "Room 2", "UID": uid, **when})
+    mailbox.hard_delete(old)
+    new = mailbox.add_meeting("Quarterly review B3", "Room 2", *when, uid, shared=False)
     code, after = cli.json("sync", "--json")
     assert code == 0, after
     assert after["created"]["crm"]["meetings"] == 0 and after["deleted"]["crm"]["meetings"] == 0, after
     (again,) = meetings()
     assert again["id"] == meeting["id"] and not again.get("is_deleted")
     assert again["location"] == "Room 2"
-    assert "Workbooks" in (sandboxes.ews.describe(new)["props"].get("Categories") or [])  # shared again
+    assert "Workbooks" in mailbox.categories_of(new)  # shared again
     code, quiet = cli.json("sync", "--json")
     assert code == 0 and writes(quiet) == 0, quiet

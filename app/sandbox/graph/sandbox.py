@@ -206,7 +206,10 @@ class GraphSandbox:
         default = {"contact": "contacts", "event": "calendar", "task": "defaultList", "message": "sentitems"}[kind]
         with self.store.lock:
             data = dict(data)
+            uid = data.get("iCalUId")
             self.api._defaults(kind, data)
+            if kind == "event" and uid:  # as delivered by an organiser (a POST through the API gets a new one)
+                data["iCalUId"] = uid
             item = self.store.add(kind, self.store.wk(folder or default).id, data,
                                   ext=(ext or {}).items(), created=created)
             return item.immutable_id
