@@ -238,13 +238,49 @@ def switch_backend_journal(paths: paths_mod.ProfilePaths, settings: st.Settings)
         return False  # an unreadable old config: nothing to compare with
     if previous is None or not previous.configured or previous.mailbox.backend == settings.mailbox.backend:
         return False
+    pairs = _task_pairs(paths)
     if not set_journal_aside(paths):
         return False
+    _carry_task_pairs(paths, pairs)
     print(f"workbooks-connector: the mailbox now uses {'Microsoft Graph' if settings.mailbox.backend == 'graph' else 'EWS'}"
           f" instead of {'Microsoft Graph' if previous.mailbox.backend == 'graph' else 'EWS'}; the sync journal was "
           f"moved to {paths.backups} and the next sync pairs the existing items again (no duplicates).",
           file=sys.stderr)
     return True
+
+
+def _task_pairs(paths: paths_mod.ProfilePaths) -> dict[str, tuple[str, str]]:
+    """The journal's task pairs before it is set aside (app/sync/carried.py); none if unreadable."""
+    from app.journal.db import open_database
+    from app.journal.repo import SqlJournal
+    from app.sync import carried
+
+    if not paths.journal.exists():
+        return {}
+    try:
+        journal = SqlJournal(open_database(paths.journal, read_only=True))
+    except Exception:  # noqa: BLE001 - a damaged journal carries nothing; it is still set aside
+        return {}
+    try:
+        return carried.task_pairs(journal)
+    except Exception:  # noqa: BLE001 - same: the ordinary re-pairing still runs
+        return {}
+    finally:
+        journal.close()
+
+
+def _carry_task_pairs(paths: paths_mod.ProfilePaths, pairs: dict[str, tuple[str, str]]) -> None:
+    """Into the new journal, so its first cycle re-pairs tasks Graph (or EWS) shows without markers."""
+    from app.journal.repo import open_journal
+    from app.sync import carried
+
+    if not pairs:
+        return
+    journal = open_journal(paths.journal)
+    try:
+        carried.carry(journal, pairs)
+    finally:
+        journal.close()
 
 
 def run(args: Any) -> int:

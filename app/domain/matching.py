@@ -199,3 +199,40 @@ class OutlookIndex:
         if key is not None and key in self.by_name:
             return MatchResult("name", tuple(dict.fromkeys(self.by_name[key])))
         return MatchResult("none", ())
+
+
+def task_content(fields: Mapping[str, object]) -> tuple[str, str]:
+    """(normalised subject, due or else start date) of a task; either may be empty."""
+    when = fields.get("due_date") or fields.get("start_date") or ""
+    return normalise_name(str(fields.get("subject") or "")), str(when)[:10]
+
+
+def _agrees(mine: tuple[str, str], theirs: tuple[str, str], exact: bool) -> bool:
+    same = [bool(a) and a == b for a, b in zip(mine, theirs)]
+    return all(same) if exact else any(same)
+
+
+def match_carried(items: Iterable[OutlookItem], carried: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """Marker-less tasks -> the CRM id of the pair a previous backend's journal knew (`carried`:
+    CRM id -> `task_content` of its Outlook task when last synced), after a backend switch.
+
+    A task still showing both its carried subject and due date pairs with that record even if the
+    record changed since; then one showing just one of them (the other edited in Outlook). Each
+    step pairs only one item with one record: anything more is left to the ordinary rules."""
+    pending = {i.item_id: task_content(i.fields) for i in items}
+    free = dict(carried)
+    out: dict[str, str] = {}
+    for exact in (True, False):
+        picks: dict[str, list[str]] = {}
+        for item_id, (subject, due) in pending.items():
+            picks[item_id] = [cid for cid, theirs in free.items() if _agrees((subject, due), theirs, exact)]
+        chosen: dict[str, list[str]] = {}
+        for item_id, cids in picks.items():
+            if len(cids) == 1:
+                chosen.setdefault(cids[0], []).append(item_id)
+        for cid, item_ids in chosen.items():
+            if len(item_ids) == 1 and len([c for c in picks.values() if cid in c]) == 1:
+                out[item_ids[0]] = cid
+                pending.pop(item_ids[0])
+                free.pop(cid)
+    return out

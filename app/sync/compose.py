@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from app.domain.filters import Filter, evaluate
-from app.domain.matching import CrmIndex, OutlookIndex, person_addresses
+from app.domain.matching import CrmIndex, OutlookIndex, match_carried, person_addresses
 from app.domain.normalise import canonical, content_hash
 from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
 from app.sync import guards, retry
@@ -84,8 +84,10 @@ def _view_kind(view: SideView) -> Kind | None:
 
 class KindPlanner:
     def __init__(self, kind: Kind, state: KindState, *, config: EngineConfig, crm: CrmPort, mailbox: MailboxPort,
-                 now: datetime, run_id: str, first_outlook: bool, resolved: Filter, allow_mass_delete: bool):
+                 now: datetime, run_id: str, first_outlook: bool, resolved: Filter, allow_mass_delete: bool,
+                 carried: Mapping[str, tuple[str, str]] | None = None):
         self.kind, self.st, self.cfg = kind, state, config
+        self.carried = carried or {}  # task pairs kept across a backend switch (app/sync/carried.py)
         self.crm, self.mailbox = crm, mailbox
         self.now, self.run_id = now, run_id
         self.first_outlook = first_outlook
@@ -342,6 +344,7 @@ class KindPlanner:
         crm_index, out_index = CrmIndex(pool), OutlookIndex(candidates)
         o_match = {i.item_id: crm_index.match(i) for i in candidates}
         c_match = {r.id: out_index.match(r) for r in free_pool}
+        by_carried = self._carried_matches(o_new, o_match, c_match)
         paired_c: set[str] = set()
         paired_items: dict[str, str] = {}  # Outlook item id -> the CRM record it was paired with
         conflicted_c: set[str] = set()
@@ -352,7 +355,7 @@ class KindPlanner:
                 self._ambiguous(item=item, candidates=m.candidates)
                 conflicted_c.update(m.candidates)
                 continue
-            cid = m.unique
+            cid = m.unique or by_carried.get(item.item_id)
             if cid is not None and cid not in self.by_crm:
                 back = c_match.get(cid)
                 if back is not None and back.ambiguous:
@@ -400,6 +403,18 @@ class KindPlanner:
                         origin="crm", in_scope=True)
             self._unstage(self.sc.get(rec.id))
             self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
+
+    def _carried_matches(self, o_new: list[tuple[OutlookItem, str]], o_match: Mapping[str, Any],
+                         c_match: Mapping[str, Any]) -> dict[str, str]:
+        """Shared tasks without markers that no ordinary rule paired -> the record a carried pair
+        names, when that record is unlinked and matched nothing else either."""
+        if not self.carried:
+            return {}
+        items = [i for i, dec in o_new if dec == YES and not i.crm_id and o_match[i.item_id].rule == "none"]
+        free = {cid: v for cid, v in self.carried.items()
+                if cid not in self.by_crm and cid not in self.conf_crm and cid in c_match
+                and c_match[cid].rule == "none"}
+        return match_carried(items, free) if items and free else {}
 
     def _orphan(self, item: OutlookItem, reason: str = "") -> None:
         """A shared item whose Person was deleted while the common state was lost: without a base

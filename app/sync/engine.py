@@ -25,7 +25,7 @@ from app.errors import (
     AppError, AuthError, CollectionUnavailable, ConfigError, JournalError, PrerequisiteError, SignInAgainRequired,
     TransientError,
 )
-from app.sync import guards
+from app.sync import carried, guards
 from app.sync.compose import KindPlanner
 from app.sync.config import TO_WORKBOOKS, EngineConfig
 from app.sync.events import (
@@ -355,10 +355,13 @@ class SyncEngine:
 
     def _plan_kind(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
         state = journal.load(kind)
+        pairs = carried.carried(journal) if kind is Kind.TASK else {}
         planner = KindPlanner(kind, state, config=self.config, crm=crm, mailbox=mailbox, now=self.clock.now(),
                               run_id=c.run_id, first_outlook=c.first_outlook.get(kind, False),
-                              resolved=self._resolved(kind, crm), allow_mass_delete=c.allow)
+                              resolved=self._resolved(kind, crm), allow_mass_delete=c.allow, carried=pairs)
         out = planner.plan()
+        if pairs and not c.dry_run:
+            out.batch.meta.update(carried.dropped())  # used once: the first real plan after the switch
         c.conflicts += len(out.conflicts)
         for conf in out.conflicts:
             c.issue(ConflictRaised(conf.id, kind.value, conf.label or conf.link_id[:8], tuple(conf.fields)))
