@@ -2,19 +2,16 @@
 subprocesses against both sandboxes (real exchangelib and httpx underneath)."""
 from __future__ import annotations
 
-from tests.e2e.conftest import configure_args
+from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import contact_for, my_people, writes
 
 
 def _title(boxes, contact_id):
-    return boxes.ews.describe(contact_id)["props"].get("JobTitle") or ""
+    return Mailbox(boxes).get(contact_id, "job_title") or ""
 
 
-def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(cli, sandboxes):
-    out = cli(*configure_args(sandboxes))
-    assert out.returncode == 0, out.stderr
-    code, first = cli.json("sync", "--json")
-    assert code == 0, first
+def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(backend, backend_synced):
+    cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox
     crm_edit, outlook_edit, later = my_people(sandboxes)[:3]
     c_crm = contact_for(sandboxes, crm_edit["main_location[email]"].lower())
     c_out = contact_for(sandboxes, outlook_edit["main_location[email]"].lower())
@@ -24,12 +21,12 @@ def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(cli, san
 
     sandboxes.crm.bump_version("people", crm_edit["id"], person_job_title="Chief Tea Officer")
     sandboxes.crm.bump_version("people", later["id"], person_job_title="Keeper of Keys")
-    sandboxes.ews.edit_item(c_out["id"], JobTitle="Head of Biscuits")
+    mailbox.edit(c_out["id"], job_title="Head of Biscuits")
     code, summary = cli.json("sync", "--json")
     assert code == 0, summary
     assert summary["updated"]["outlook"]["contacts"] == 2 and summary["updated"]["crm"]["people"] == 1, summary
     assert _title(sandboxes, c_crm["id"]) == "Chief Tea Officer"
-    sandboxes.ews.edit_item(c_later["id"], JobTitle="Keeper of Spare Keys")  # edited after the run
+    mailbox.edit(c_later["id"], job_title="Keeper of Spare Keys")  # edited after the run
 
     code, preview = cli.json("undo", "--json", "--dry-run")
     assert code == 0 and preview["dry_run"], preview
@@ -65,29 +62,24 @@ def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(cli, san
     assert any((run.get("summary") or {}).get("undo_of") for run in history["runs"]), history
 
 
-def test_undo_before_any_sync_has_nothing_to_undo(cli, sandboxes):
-    out = cli(*configure_args(sandboxes))
+def test_undo_before_any_sync_has_nothing_to_undo(backend):
+    out = backend.configure()
     assert out.returncode == 0, out.stderr
-    out = cli("undo")
+    out = backend.cli("undo")
     assert out.returncode == 0, out.stderr
     assert "Nothing to undo" in out.stdout
 
 
-def test_undo_of_creates_on_both_sides_deletes_nothing_for_good(cli, sandboxes):
+def test_undo_of_creates_on_both_sides_deletes_nothing_for_good(backend, backend_synced):
     """A contact the sync created in Outlook goes to Deleted Items and is not copied again; a
     Person the sync created in Workbooks is kept and its Outlook contact becomes Unshared."""
-    out = cli(*configure_args(sandboxes))
-    assert out.returncode == 0, out.stderr
-    code, first = cli.json("sync", "--json")
-    assert code == 0, first
+    cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox
     queue = sandboxes.crm.my_queues["Private::Crm::PersonQueue"]
     mine = {p["id"] for p in my_people(sandboxes)}
     newcomer = next(sandboxes.crm.get_record("people", r["id"]) for r in sandboxes.crm.rows("people")
                     if r["id"] not in mine and sandboxes.crm.get_record("people", r["id"]).get("main_location[email]"))
     sandboxes.crm.reassign("people", newcomer["id"], queue)
-    own = sandboxes.ews.add_item("contacts", "Contact", {
-        "GivenName": "Undine", "Surname": "Undo", "DisplayName": "Undine Undo", "Categories": ["Workbooks"],
-        "EmailAddresses": {"EmailAddress1": "undine.undo@example.test"}})
+    own = mailbox.add_contact("Undine", "Undo", "undine.undo@example.test")
     code, summary = cli.json("sync", "--json")
     assert code == 0, summary
     assert summary["created"]["outlook"]["contacts"] == 1 and summary["created"]["crm"]["people"] == 1, summary
@@ -99,10 +91,10 @@ def test_undo_of_creates_on_both_sides_deletes_nothing_for_good(cli, sandboxes):
 
     assert code == 0 and result["ok"] and not result["skipped"], result
     assert sorted((r["side"], r["action"]) for r in result["restored"]) == [("outlook", "trash"), ("outlook", "unshare")]
-    assert created["id"] not in sandboxes.ews.item_ids("contacts")
-    assert any(email in str(i["props"].get("EmailAddresses")).lower() for i in sandboxes.ews.items("deleteditems"))
+    assert created["id"] not in mailbox.item_ids("contacts")
+    assert mailbox.trashed_with(email)
     assert len(sandboxes.crm.rows("people")) == people_before  # the Person made from Undine stays
-    assert "Workbooks" not in (sandboxes.ews.describe(own)["props"].get("Categories") or [])
+    assert "Workbooks" not in mailbox.categories_of(own)
 
     code, after = cli.json("sync", "--json")
     assert code == 0 and writes(after) == 0, after  # neither copied again nor re-shared
