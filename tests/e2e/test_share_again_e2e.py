@@ -1,17 +1,15 @@
 """A contact the user deleted in Outlook stays away until shared again; `share` brings it back once."""
 from __future__ import annotations
 
-from tests.e2e.conftest import configure_args
+from tests.e2e.conftest_graph import backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import contact_for, my_people, shared_contacts, writes
 
 
-def test_share_brings_back_a_contact_deleted_in_outlook_exactly_once(cli, sandboxes):
-    assert cli(*configure_args(sandboxes)).returncode == 0
-    code, _ = cli.json("sync", "--json")
-    assert code == 0
+def test_share_brings_back_a_contact_deleted_in_outlook_exactly_once(backend, backend_synced):
+    cli, sandboxes = backend.cli, backend.boxes
     person = my_people(sandboxes)[0]
     email = person["main_location[email]"].lower()
-    sandboxes.ews.delete_item(contact_for(sandboxes, email)["id"], how="MoveToDeletedItems")
+    backend.mailbox.trash(contact_for(sandboxes, email)["id"])
     code, summary = cli.json("sync", "--json")
     assert code == 0 and summary["unshared"]["outlook"] == 1, summary
     before = len(shared_contacts(sandboxes))
