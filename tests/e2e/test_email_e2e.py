@@ -1,6 +1,6 @@
 """Sent email recording and linking against both sandboxes with the real connectors in-process
-(CrmStore over WorkbooksClient, EwsMailbox over exchangelib), driving run_email_phase directly with
-EmailStore on a temporary journal file (issue 6)."""
+(CrmStore over WorkbooksClient; EwsMailbox over exchangelib or GraphMailbox over httpx, issue 10),
+driving run_email_phase directly with EmailStore on a temporary journal file (issue 6)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +16,7 @@ from app.sandbox import seed
 from app.sandbox.run import start_both
 from app.sync.emails import EmailOptions, run_email_phase
 from tests.fixtures.email_ews import BatchedBodies
+from tests.fixtures.graph_sandbox import GraphEnv
 from tests.fixtures.mailbox_sandbox import EwsEnv
 
 SEED, PEOPLE = 3, 60
@@ -26,18 +27,23 @@ class Clock:
         return datetime.now(timezone.utc)
 
 
-@pytest.fixture
-def env(tmp_path):
+@pytest.fixture(params=["ews", "graph"])
+def env(tmp_path, request):
     data = seed.build(PEOPLE, SEED)
-    boxes = start_both(people=PEOPLE, seed_value=SEED, dataset=data)
+    boxes = start_both(people=PEOPLE, seed_value=SEED, dataset=data, mailbox_api=request.param)
     crm = CrmStore(WorkbooksClient(boxes.workbooks_url, api_key=boxes.crm.api_key, backoff=0.01, timeout=10.0))
-    mailbox = EwsEnv(boxes.ews_server, boxes.ews).mailbox()
+    if request.param == "graph":
+        mailbox = GraphEnv(boxes.graph_server, boxes.graph).mailbox(ca_bundle=str(boxes.graph.tls.cert))
+    else:
+        mailbox = EwsEnv(boxes.ews_server, boxes.ews).mailbox()
     store = open_email_store(tmp_path / "journal.sqlite3")
     try:
         yield boxes, data, crm, mailbox, store
     finally:
         store.close()
         crm.client.close()
+        if request.param == "graph":
+            mailbox.close()
         exchangelib.close_connections()
         boxes.stop()
 
@@ -68,6 +74,26 @@ def crm_requests(boxes) -> int:
 def reset_crm_stats(boxes) -> None:
     req = urllib.request.Request(boxes.workbooks_url + "/_sandbox/stats/reset", data=b"", method="POST")
     urllib.request.urlopen(req, timeout=5).read()
+
+
+def add_sent(boxes, subject: str, to: str, cc: list[str] | None, message_id: str, sent: datetime) -> None:
+    """A message the user sent from another client, in Sent Items of either mailbox sandbox."""
+    if boxes.mailbox_api == "graph":
+        def addresses(values):
+            return [{"emailAddress": {"address": a, "name": a}} for a in values or []]
+
+        me = {"emailAddress": {"name": "Sam Sandbox", "address": boxes.graph.mailbox}}
+        stamp = sent.strftime("%Y-%m-%dT%H:%M:%SZ")
+        boxes.graph.add_item("message", {
+            "subject": subject, "body": {"contentType": "text", "content": f"Body of {subject}"},
+            "toRecipients": addresses([to]), "ccRecipients": addresses(cc), "sender": me, "from": me,
+            "internetMessageId": message_id, "isDraft": False, "isRead": True,
+            "sentDateTime": stamp, "receivedDateTime": stamp}, created=sent)
+        return
+    boxes.ews.add_item("sentitems", "Message", {
+        "Subject": subject, "Body": f"Body of {subject}", "ToRecipients": [to], "CcRecipients": cc,
+        "From": ("Sam Sandbox", boxes.ews.mailbox), "InternetMessageId": message_id,
+    }, sent=sent, flags=0x1)
 
 
 def as_utc(value) -> datetime:
@@ -130,19 +156,18 @@ def test_lost_journal_records_nothing_twice(env, tmp_path):
 
 def test_thousand_sent_emails_matched_with_a_bounded_number_of_crm_requests(env):
     boxes, data, crm, mailbox, store = env
-    # bodies read in GetItem batches (the optional `message_bodies`): one GetItem per message costs
-    # about 60 ms against the sandbox, which the CRM request bound below does not depend on
-    env = (boxes, data, crm, BatchedBodies(mailbox), store)
+    # EWS bodies read in GetItem batches (the optional `message_bodies`, which Graph has): one
+    # GetItem per message costs about 60 ms against the sandbox, which the CRM request bound below
+    # does not depend on
+    if boxes.mailbox_api == "ews":
+        env = (boxes, data, crm, BatchedBodies(mailbox), store)
     run(env)  # the seeded mail first
     start = seed.EPOCH + timedelta(days=40)
     people = data.people[:40]
     for k in range(1000):
         p = people[k % len(people)]
         cc = [f"someone{k % 25}@unknown{k % 5}.example"] if k % 4 == 0 else None
-        boxes.ews.add_item("sentitems", "Message", {
-            "Subject": f"Bulk {k}", "Body": f"Message {k}", "ToRecipients": [p.email], "CcRecipients": cc,
-            "From": ("Sam Sandbox", boxes.ews.mailbox), "InternetMessageId": f"<bulk-{k}@example.com>",
-        }, sent=start + timedelta(minutes=k), flags=0x1)
+        add_sent(boxes, f"Bulk {k}", p.email, cc, f"<bulk-{k}@example.com>", start + timedelta(minutes=k))
     reset_crm_stats(boxes)
     res = run(env)
     assert not res.issues, res.issues[:3]
