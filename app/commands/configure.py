@@ -271,12 +271,16 @@ def _task_pairs(paths: paths_mod.ProfilePaths) -> dict[str, tuple[str, str]]:
 
 def _carry_task_pairs(paths: paths_mod.ProfilePaths, pairs: dict[str, tuple[str, str]]) -> None:
     """Into the new journal, so its first cycle re-pairs tasks Graph (or EWS) shows without markers."""
+    from app.errors import AppError
     from app.journal.repo import open_journal
     from app.sync import carried
 
     if not pairs:
         return
-    journal = open_journal(paths.journal)
+    try:
+        journal = open_journal(paths.journal)
+    except AppError:
+        return  # best effort: without the pairs tasks still re-pair by subject + due date
     try:
         carried.carry(journal, pairs)
     finally:
