@@ -7,7 +7,7 @@ import pytest
 
 from app.sandbox.run import start_both
 from tests.e2e.conftest import configure_args
-from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, ews_only, graph_cli, graph_sandboxes  # noqa: F401
 
 WRITES = ("created", "updated", "deleted")
 
@@ -32,11 +32,9 @@ def contact_for(boxes, email):
     return Mailbox(boxes).contact_for(email)
 
 
-# These four run on EWS only, for the suite's time budget: on Graph the same journey (first sync,
-# a quiet second sync, edits both ways, a conflict beside a merge, then resolve) is
-# test_graph_e2e.py::test_configure_and_sync_through_the_cli[graph]. Each is written against the
-# `backend` face, so adding "graph" here runs it there too.
-ews_only = pytest.mark.parametrize("backend", ["ews"], indirect=True)
+# These four are `ews_only`: on Graph the same journey (first sync, a quiet second sync, edits both
+# ways, a conflict beside a merge, then resolve) is test_graph_e2e.py's
+# test_configure_and_sync_through_the_cli[graph].
 
 
 @ews_only
