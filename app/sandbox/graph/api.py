@@ -4,11 +4,14 @@ Routes (paths after /v1.0; `('x')` segments are accepted as `/x`):
   me                                        GET
   me/contacts[/delta|/{id}[/permanentDelete]]           + me/contactFolders/{fid}/contacts/...
   me/todo/lists, me/todo/lists/{lid}/tasks[/delta|/{id}[/extensions[/{name}]]]
-  me/events[/{id}[/permanentDelete]] (also me/calendar/events), me/calendarView[/delta]
+  me/events[/{id}[/permanentDelete|/instances]] (also me/calendar/events), me/calendarView[/delta]
   me/mailFolders[/{fid}[/messages[/delta|/{id}]]], me/messages/{id}[/move]
   me/outlook/masterCategories[/{id}]
 Semantics kept: etags change on every write, If-Match mismatch -> 412, DELETE moves to Deleted
 Items (permanentDelete is the hard delete), delta = one net change per item since the token.
+Recurring series (recurrence.py): calendarView, its delta and /instances expand a seriesMaster into
+occurrence/exception instances; PATCH of an instance makes an exception, DELETE cancels it.
+A collection made unavailable (`deny`) answers 403 ErrorAccessDenied or 404 as a whole.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import secrets
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import odata
+from . import odata, recurrence
 from .odata import ODataError, bad, render
 from .store import Folder, Item, Store, parse_dtz, zone
 from .mail import MailRoutes
@@ -51,6 +54,7 @@ ROUTES: list[tuple[str, str]] = [
     (r"me/(?:calendar/)?events", "events"),
     (r"me/(?:calendar/)?events/" + SEG, "events.item"),
     (r"me/(?:calendar/)?events/" + SEG + "/permanentDelete", "events.permanentDelete"),
+    (r"me/(?:calendar/)?events/" + SEG + "/instances", "events.instances"),
     (r"me/calendarView", "calendarView"),
     (r"me/calendarView/delta", "calendarView.delta"),
     (r"me/mailFolders", "mailFolders"),
@@ -87,6 +91,7 @@ class Api(MailRoutes):
     def __init__(self, store: Store, signer: Signer | None = None):
         self.store = store
         self.signer = signer or Signer()
+        self.denied: dict[str, int] = {}  # folder id -> 403|404: the whole collection refuses (deny)
 
     # --- entry point ---------------------------------------------------------------------------
     def call(self, req: Request) -> Response:
@@ -106,7 +111,15 @@ class Api(MailRoutes):
         folder = self.store.folder(key or default)
         if folder is None or folder.kind != kind:
             raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        self._check_access(folder.id)
         return folder
+
+    def _check_access(self, folder_id: str) -> None:
+        status = self.denied.get(folder_id)
+        if status == 403:
+            raise ODataError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        if status is not None:
+            raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
     def _item(self, item_id: str, kind: str, folder: Folder | None = None) -> Item:
         item = self.store.get(item_id)
@@ -114,6 +127,7 @@ class Api(MailRoutes):
             raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         if kind != "message" and item.folder == self.store.wk("deleteditems").id and folder is None:
             raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        self._check_access(item.folder)
         return item
 
     def _render(self, req: Request, item: Item, *, select=True) -> dict[str, Any]:
@@ -144,14 +158,16 @@ class Api(MailRoutes):
                               "userPrincipalName": self.store.address, "givenName": None, "surname": None})
 
     # --- generic collections -------------------------------------------------------------------
-    def _collection(self, req: Request, kind: str, folder: Folder, scope: str, *, present=None) -> Response:
+    def _collection(self, req: Request, kind: str, folder: Folder, scope: str, *, present=None,
+                    source: Callable[[], list[Item]] | None = None) -> Response:
         if req.method == "POST":
             return self._create(req, kind, folder)
         if req.method != "GET":
             return error(405, "BadRequest", "Unsupported request.")
         pred = odata.parse_filter(req.query.get("$filter"), kind)
         odata.parse_expand(req.query.get("$expand"), kind)  # validate early
-        items = [i for i in self.store.in_folder(folder.id) if (pred is None or pred(i)) and (present is None or present(i))]
+        listed = source() if source is not None else self.store.in_folder(folder.id)
+        items = [i for i in listed if (pred is None or pred(i)) and (present is None or present(i))]
         size = self._page_size(req)
         offset = 0
         if "$skiptoken" in req.query:
@@ -162,6 +178,9 @@ class Api(MailRoutes):
                 return error(400, "BadRequest", "The $skiptoken is not valid.")
         page = items[offset:offset + size]
         body: dict[str, Any] = {"value": [self._render(req, i) for i in page]}
+        for rendered, item in zip(body["value"], page):
+            if item.data.get("_master"):
+                recurrence.render_ids(rendered, self.store.items[item.data["_master"]], req.immutable)
         if offset + size < len(items):
             query = {k: v for k, v in req.query.items() if k not in ("$skiptoken", "$top")}
             query["$top"] = str(size)
@@ -201,7 +220,9 @@ class Api(MailRoutes):
             data.setdefault("location", {"displayName": ""})
             data.setdefault("body", {"contentType": "html", "content": ""})
             data.setdefault("showAs", "busy")
-            data.update({"type": "singleInstance", "isOrganizer": True, "isCancelled": False,
+            recurrence.validate(data.get("recurrence"))
+            data.update({"type": "seriesMaster" if data.get("recurrence") else "singleInstance",
+                         "isOrganizer": True, "isCancelled": False,
                          "iCalUId": "040000008200E00074C5B7101A82E008" + secrets.token_hex(28).upper(),
                          "organizer": {"emailAddress": {"name": self.store.display_name, "address": self.store.address}},
                          "originalStartTimeZone": data["start"].get("timeZone", "UTC"),
@@ -240,6 +261,8 @@ class Api(MailRoutes):
                     merged[key] = value
             if kind == "event":
                 odata.check_event_times(merged)
+                recurrence.validate(merged.get("recurrence"))
+                merged["type"] = "seriesMaster" if merged.get("recurrence") else "singleInstance"
                 if "start" in data:
                     merged["originalStartTimeZone"] = merged["start"].get("timeZone", "UTC")
                 if "end" in data:
@@ -289,19 +312,21 @@ class Api(MailRoutes):
         present = None
         if win:
             lo, hi = dt.datetime.fromisoformat(win[0]), dt.datetime.fromisoformat(win[1])
-            present = lambda it: _overlaps(it, lo, hi)  # noqa: E731
+            present = lambda it: recurrence.is_master(it) or _overlaps(it, lo, hi)  # noqa: E731
         net = self.store.net_changes(folder.id, since, present or (lambda it: True))
         page, rest = net[:size], net[size:]
         sel = odata.parse_select(select)
         value = []
         for _, op, item_id in page:
             item = self.store.items.get(item_id)
-            if op == "upsert" and item is not None:
+            if win and item is not None and recurrence.is_master(item):
+                # a series is never in the view itself: the instances the write touched are
+                value.extend(self._series_delta(req, kind, item, since, lo, hi, sel, gone=op != "upsert"))
+            elif op == "upsert" and item is not None:
                 value.append(render(item, immutable=req.immutable, select=sel, tz=req.tz))
             else:
                 rest_id = self.store.left.get((folder.id, item_id), item_id)
-                value.append({"@odata.type": odata.ODATA_TYPE[kind], "id": item_id if req.immutable else rest_id,
-                              "@removed": {"reason": "deleted"}})
+                value.append(_removed(kind, item_id if req.immutable else rest_id))
         body: dict[str, Any] = {"@odata.context": f"{req.base}/v1.0/$metadata#Collection({kind})", "value": value}
         if rest:
             tok = self.signer.issue(scope, {"s": page[-1][0], "sel": select, "n": size, "w": win})
@@ -310,6 +335,25 @@ class Api(MailRoutes):
             tok = self.signer.issue(scope, {"s": max(since, self.store.seq), "sel": select, "n": size, "w": win})
             body["@odata.deltaLink"] = f"{req.base}/v1.0/{scope}?$deltatoken={tok}"
         return Response(200, body)
+
+    def _series_delta(self, req: Request, kind: str, master: Item, since: int, lo: dt.datetime, hi: dt.datetime,
+                      sel: set[str] | None, *, gone: bool) -> list[dict[str, Any]]:
+        """Delta entries of one series: its instances in the window (all of them when the series
+        changed as a whole or left the calendar, else those written on their own) and removals
+        for occurrences cancelled since."""
+        master_id = master.immutable_id if req.immutable else self.store.left.get(
+            (self.store.wk("calendar").id, master.immutable_id), master.rest_id)
+        whole, keys = recurrence.changed_since(master, since)
+        out = []
+        for occ in recurrence.expand(master, lo, hi):
+            if gone:
+                out.append(_removed(kind, recurrence.occurrence_id(master_id, occ.key)))
+            elif whole or occ.key in keys:
+                out.append(recurrence.render_ids(render(recurrence.instance(master, occ), immutable=req.immutable,
+                                                        select=sel, tz=req.tz), master, req.immutable))
+        cancelled = set(master.data.get("_cancelled") or [])
+        out += [_removed(kind, recurrence.occurrence_id(master_id, k)) for k in sorted(keys & cancelled)]
+        return out
 
     # --- contacts ------------------------------------------------------------------------------
     def r_contacts(self, req: Request, fid: str | None = None) -> Response:
@@ -391,23 +435,89 @@ class Api(MailRoutes):
         return self._collection(req, "event", self._folder(None, "event"), "me/events")
 
     def r_events_item(self, req: Request, item_id: str) -> Response:
+        parts = recurrence.parse_occurrence_id(item_id)
+        if parts is not None:
+            return self._instance(req, *parts)
         return self._entity(req, "event", self._item(item_id, "event"))
+
+    def _instance(self, req: Request, master_id: str, key: str) -> Response:
+        """GET an occurrence; PATCH makes it an exception; DELETE cancels it (Outlook's "delete
+        this occurrence"). All three are recorded on the master."""
+        master = self._item(master_id, "event")
+        occ = recurrence.find(master, key) if recurrence.is_master(master) else None
+        if occ is None:
+            raise ODataError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        inst = recurrence.instance(master, occ)
+        if req.method == "GET":
+            return Response(200, recurrence.render_ids(self._render(req, inst), master, req.immutable))
+        self._if_match(req, inst)
+        if req.method == "DELETE":
+            master.data.setdefault("_cancelled", []).append(key)
+            (master.data.get("_exceptions") or {}).pop(key, None)
+            self.store.touch(master, instance=key)
+            return Response(204)
+        if req.method != "PATCH":
+            return error(405, "BadRequest", "Unsupported request.")
+        data = odata.validate_write("event", req.body, creating=False)
+        if {"recurrence", "singleValueExtendedProperties"} & set(data):
+            raise bad("An occurrence of a series cannot change the recurrence or extended properties here.",
+                      "ErrorInvalidRequest")
+        change = dict((master.data.get("_exceptions") or {}).get(key) or {})
+        for name, value in data.items():
+            if value is None:
+                change.pop(name, None)
+            else:
+                change[name] = value
+        odata.check_event_times({"start": change.get("start") or inst.data["start"],
+                                 "end": change.get("end") or inst.data["end"], "isAllDay": inst.data.get("isAllDay")})
+        master.data.setdefault("_exceptions", {})[key] = change
+        self.store.touch(master, instance=key)
+        inst = recurrence.instance(master, recurrence.find(master, key) or occ)
+        return Response(200, recurrence.render_ids(self._render(req, inst, select=False), master, req.immutable))
+
+    def r_events_instances(self, req: Request, item_id: str) -> Response:
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        master = self._item(item_id, "event")
+        lo, hi = _window(req)
+        source = lambda: [recurrence.instance(master, o) for o in recurrence.expand(master, lo, hi)] \
+            if recurrence.is_master(master) else []  # noqa: E731
+        return self._collection(req, "event", self._folder(None, "event"), normalise_path(req.path), source=source)
 
     def r_events_permanentDelete(self, req: Request, item_id: str) -> Response:
         return self._permanent(req, self._item(item_id, "event"))
 
     def r_calendarView(self, req: Request) -> Response:
-        try:
-            lo = parse_dtz({"dateTime": req.query["startDateTime"], "timeZone": "UTC"})
-            hi = parse_dtz({"dateTime": req.query["endDateTime"], "timeZone": "UTC"})
-        except (KeyError, ValueError):
-            return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query "
-                         "string parameters StartDateTime and EndDateTime.")
-        return self._collection(req, "event", self._folder(None, "event"), "me/calendarView",
-                                present=lambda it: _overlaps(it, lo, hi))
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        lo, hi = _window(req)
+        folder = self._folder(None, "event")
+
+        def view() -> list[Item]:  # single events, occurrences and exceptions; never a series master
+            out = []
+            for it in self.store.in_folder(folder.id):
+                if recurrence.is_master(it):
+                    out += [recurrence.instance(it, o) for o in recurrence.expand(it, lo, hi)]
+                elif _overlaps(it, lo, hi):
+                    out.append(it)
+            return out
+        return self._collection(req, "event", folder, "me/calendarView", source=view)
 
     def r_calendarView_delta(self, req: Request) -> Response:
         return self._delta(req, "event", self._folder(None, "event"), "me/calendarView/delta", window=True)
+
+
+def _window(req: Request) -> tuple[dt.datetime, dt.datetime]:
+    try:
+        return (parse_dtz({"dateTime": req.query["startDateTime"], "timeZone": "UTC"}),
+                parse_dtz({"dateTime": req.query["endDateTime"], "timeZone": "UTC"}))
+    except (KeyError, ValueError):
+        raise ODataError(400, "ErrorInvalidParameter", "This request requires a time window specified by the query "
+                         "string parameters StartDateTime and EndDateTime.") from None
+
+
+def _removed(kind: str, item_id: str) -> dict[str, Any]:
+    return {"@odata.type": odata.ODATA_TYPE[kind], "id": item_id, "@removed": {"reason": "deleted"}}
 
 
 def _overlaps(item: Item, lo: dt.datetime, hi: dt.datetime) -> bool:

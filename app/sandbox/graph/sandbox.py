@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import seed as seed_module
 from ..server import RunningServer, TlsFiles, make_self_signed
-from . import persistence
+from . import persistence, recurrence
 from .api import Api, Request, Response, error, needed_scope, route
 from .handler import GraphHandler
 from .oauth import Identity, scope_allows
@@ -214,6 +214,48 @@ class GraphSandbox:
                                   ext=(ext or {}).items(), created=created)
             return item.immutable_id
 
+    # --- recurring series (recurrence.py) -------------------------------------------------------
+    def occurrence_id(self, master_id: str, original_start: dt.datetime) -> str:
+        """The immutable id Graph gives the series' occurrence that originally starts then."""
+        with self.store.lock:
+            master = self.store.get(master_id)
+            return recurrence.occurrence_id(master.immutable_id, recurrence.original_key(original_start))
+
+    def modify_occurrence(self, master_id: str, original_start: dt.datetime, start: dt.datetime,
+                          end: dt.datetime, subject: str | None = None) -> None:
+        """Move (and retitle) one occurrence as another client would: it becomes an exception."""
+        with self.store.lock:
+            master = self.store.get(master_id)
+            key = recurrence.original_key(original_start)
+            tz = master.data["start"].get("timeZone") or "UTC"
+            change = {"start": fmt_dtz(start, tz), "end": fmt_dtz(end, tz)}
+            if subject is not None:
+                change["subject"] = subject
+            master.data.setdefault("_exceptions", {})[key] = change
+            self.store.touch(master, instance=key)
+
+    def delete_occurrence(self, master_id: str, original_start: dt.datetime) -> None:
+        """Cancel one occurrence (Outlook's "delete this occurrence")."""
+        with self.store.lock:
+            master = self.store.get(master_id)
+            key = recurrence.original_key(original_start)
+            master.data.setdefault("_cancelled", []).append(key)
+            (master.data.get("_exceptions") or {}).pop(key, None)
+            self.store.touch(master, instance=key)
+
+    # --- lost collections ----------------------------------------------------------------------
+    def deny(self, folder: str, status: int = 403) -> None:
+        """The whole folder or list refuses every request: 403 ErrorAccessDenied (permission
+        withdrawn) or 404 (removed), until `allow`. Names: contacts, calendar, defaultList, or an id."""
+        if status not in (403, 404):
+            raise ValueError("status must be 403 or 404")
+        with self.store.lock:
+            self.api.denied[self.store.wk(folder).id] = status
+
+    def allow(self, folder: str) -> None:
+        with self.store.lock:
+            self.api.denied.pop(self.store.wk(folder).id, None)
+
     def seed(self, dataset) -> None:
         for c in dataset.native_contacts:
             self.add_item("contact", {"givenName": c.given_name, "surname": c.surname,
@@ -233,7 +275,7 @@ class GraphSandbox:
 
     # --- control endpoint ----------------------------------------------------------------------
     def control(self, method: str, path: str, data: dict[str, Any]) -> Any:
-        """/_sandbox/graph/<info|token|approve|revoke|throttle|items>."""
+        """/_sandbox/graph/<info|token|approve|revoke|throttle|items|deny|allow>."""
         path = path.strip("/")
         if method == "GET" and path == "info":
             return {"mailbox": self.mailbox, "client_id": self.client_id, "tenant": self.tenant,
@@ -248,6 +290,12 @@ class GraphSandbox:
             self.revoke_refresh_tokens()
             if data.get("expire_access", True):
                 self.expire_access_tokens()
+            return {"ok": True}
+        if method == "POST" and path == "deny":
+            self.deny(str(data.get("folder") or "contacts"), int(data.get("status") or 403))
+            return {"ok": True}
+        if method == "POST" and path == "allow":
+            self.allow(str(data.get("folder") or "contacts"))
             return {"ok": True}
         if method == "POST" and path == "throttle":
             self.throttle(int(data.get("count", 1)), status=int(data.get("status", 429)),

@@ -163,10 +163,17 @@ class Store:
         self.seq = next(self._seq)
         self.log.append((self.seq, folder_id, item.immutable_id))
 
-    def touch(self, item: Item) -> None:
+    def touch(self, item: Item, *, instance: str | None = None) -> None:
+        """A write to the item. On a recurring master, `instance` names the one occurrence written
+        (its original-start key); otherwise the whole series changed (recurrence.changed_since)."""
         item.change_key = new_change_key()
         item.modified = now()
         self._log(item.folder, item)
+        if item.kind == "event" and item.data.get("recurrence"):
+            if instance is None:
+                item.data["_series_seq"], item.data["_series_ck"] = self.seq, item.change_key
+            else:
+                item.data.setdefault("_instance_seq", {})[instance] = self.seq
 
     def add(self, kind: str, folder_id: str, data: dict[str, Any], *, ext: Iterable[tuple[str, str]] = (),
             open_ext: dict[str, dict[str, Any]] | None = None, created: dt.datetime | None = None) -> Item:
