@@ -17,6 +17,12 @@ Occurrences that disappear from a series (deleted instance, shortened or re-patt
 master deleted) come out of the feed as deletions, so the engine treats them like any other Outlook
 deletion of an Outlook-owned item. Occurrences that merely age out of the window are left as they
 are: past meetings stay on record in the CRM.
+
+Where the occurrences come from: a mailbox that expands series itself (Graph: the port offers
+`series_occurrences(master, window)`) is asked for them; otherwise (EWS) the master's pattern and
+exceptions are expanded here. Such a mailbox reports a cancelled occurrence only by the id of
+the instance, which names no series: a deletion of an id the journal does not know makes every
+series with linked occurrences be checked again.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from app.domain.fields import MEETING_FIELDS
-from app.domain.recurrence import Occurrence, Series, Window, occurrences, original_key
+from app.domain.recurrence import Occurrence, Window, occurrences, original_key
 from app.domain.records import Kind, OutlookChange, OutlookItem, OutlookPage, Sharing, Stamp, Update
 from app.domain.timeutil import as_utc, local
 from app.errors import AppError, ItemRejected
@@ -141,14 +147,20 @@ class RecurringMeetings:
         self._unshared = {i for i in self._unshared_ids() if is_occurrence(i)}
         for page in self._inner_changes(kind, inner_token, known):
             out: list[OutlookChange] = []
+            unknown_deletes = False
             for ch in page.changes:
                 if ch.op == "upsert" and ch.item is not None and ch.item.series is not None:
                     out.extend(self._expand(ch.item))
                 elif ch.op == "delete":
                     out.append(ch)
-                    out.extend(OutlookChange("delete", vid) for vid in self._known_occurrences(ch.item_id))
+                    occs = self._known_occurrences(ch.item_id)
+                    out.extend(OutlookChange("delete", vid) for vid in occs)
+                    unknown_deletes = unknown_deletes or (not occs and ch.item_id not in self._linked)
                 else:
                     out.append(ch)
+            if unknown_deletes and self._expands_series():
+                touched = {c.item_id for c in page.changes}
+                out.extend(self._recheck_linked_series(skip=touched))
             if refresh:
                 refresh = False
                 touched = {c.item_id for c in page.changes}
@@ -185,14 +197,13 @@ class RecurringMeetings:
         return [i for i in self.inner.find_by_marker(kind, **kw) if i.series is None]
 
     def _expand(self, master: OutlookItem) -> list[OutlookChange]:
-        series: Series = master.series
         self.series_seen.add(master.item_id)
         window = self._window()
         known = {parts[1]: vid for vid in self._linked if (parts := split_occurrence_id(vid)) and parts[0] == master.item_id}
         # Reach back to the oldest linked occurrence: one that left the window is kept, one that
         # left the series is deleted.
         reach = min([window.start] + [_key_time(k) - timedelta(days=1) for k in known])
-        current = {o.key: o for o in occurrences(series, Window(reach, window.end))}
+        current = {o.key: o for o in self._occurrences(master, Window(reach, window.end))}
         out = [OutlookChange("upsert", item.item_id, item)
                for o in current.values() if window.overlaps(o.start, o.end)
                for item in [self._occurrence_item(master, o)]]
@@ -201,15 +212,40 @@ class RecurringMeetings:
             out.append(OutlookChange("delete", master.item_id))
         return out
 
+    def _expands_series(self) -> bool:
+        return callable(getattr(self.inner, "series_occurrences", None))
+
+    def _occurrences(self, master: OutlookItem, window: Window) -> list[Occurrence]:
+        if self._expands_series():
+            return list(self.inner.series_occurrences(master, window))
+        return occurrences(master.series, window)
+
+    def _recheck_linked_series(self, skip: set[str]) -> list[OutlookChange]:
+        """Every series with linked occurrences, expanded again (a master gone: its occurrences
+        are deleted)."""
+        masters = sorted({parts[0] for vid in self._linked if (parts := split_occurrence_id(vid))} - skip)
+        out: list[OutlookChange] = []
+        for master_id, master in zip(masters, self.inner.fetch(Kind.MEETING, masters) if masters else []):
+            if master is not None and master.series is not None:
+                out.extend(self._expand(master))
+            else:
+                out.extend(OutlookChange("delete", vid) for vid in self._known_occurrences(master_id))
+        return out
+
     def _known_occurrences(self, master_id: str) -> list[str]:
         return [vid for vid in self._linked if (parts := split_occurrence_id(vid)) and parts[0] == master_id]
 
     def _one(self, master: OutlookItem, key: str) -> OutlookItem | None:
         when = _key_time(key)
         around = Window(when - timedelta(days=1), when + timedelta(days=1))
-        for o in occurrences(master.series, around):
+        for o in self._occurrences(master, around):
             if o.key == key:
                 return self._occurrence_item(master, o)
+        if self._expands_series():  # an exception moved away from its day: look over the window
+            window = self._window()
+            wide = Window(min(window.start, when - timedelta(days=1)), max(window.end, when + timedelta(days=1)))
+            found = [o for o in self._occurrences(master, wide) if o.key == key]
+            return self._occurrence_item(master, found[0]) if found else None
         # a modified occurrence may have moved far from its original day
         for m in master.series.modified:
             if original_key(m.original_start) == key and as_utc(m.original_start) not in {as_utc(d) for d in master.series.deleted}:

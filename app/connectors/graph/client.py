@@ -226,6 +226,12 @@ def error_code(body: Any) -> str:
 
 
 def to_app_error(status: int, body: Any, *, op: str, ref: str | None = None) -> AppError:
+    err = _app_error(status, body, op=op, ref=ref)
+    err.http_status = status  # type: ignore[attr-defined]  # mailbox: 403/404 on a whole collection
+    return err
+
+
+def _app_error(status: int, body: Any, *, op: str, ref: str | None = None) -> AppError:
     code = error_code(body)
     label = f"{code}, HTTP {status}" if code else f"HTTP {status}"
     if status == 401:

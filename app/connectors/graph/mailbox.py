@@ -6,6 +6,12 @@ GETs with our extended properties `$expand`-ed (like EWS IdOnly sync + GetItem).
 POSTs for creates (20 per request), one PATCH per update with `If-Match: <etag>` (412 ->
 StaleVersion, nothing changed), sharing as a read-modify-write of the categories, trash as
 DELETE, which Graph turns into a move to Deleted Items (`permanentDelete` is never used).
+
+Recurring series: calendarView/delta reports occurrences and exceptions, which are read as their
+series master (`seriesMasterId`); the master's occurrences are the ones Graph expands
+(`series_occurrences`, /events/{id}/instances). A collection (the contacts folder, the To Do list,
+the calendar) whose change feed answers 403/404 as a whole is lost access, never deletions
+(`CollectionUnavailable`, design.md 5.8).
 """
 from __future__ import annotations
 
@@ -18,9 +24,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from app.connectors.graph import mapping
 from app.connectors.graph.client import GraphClient, StaticToken, SubResponse, TokenProvider, sub_error
+from app.connectors.graph.recurrence import INSTANCE_TYPES, occurrence_of
+from app.domain.recurrence import Occurrence, Window
 from app.domain.records import SHARE_CATEGORY, Kind, NewItem, OutlookChange, OutlookItem, OutlookPage, SentPage, \
     Sharing, Stamp, Update
-from app.errors import AppError, ConfigError, ItemRejected, NotFound, StaleVersion, TransientError
+from app.errors import AppError, CollectionUnavailable, ConfigError, ItemRejected, NotFound, StaleVersion, \
+    TransientError
 from app.sync.ports import InvalidSyncToken
 
 log = logging.getLogger("app.connectors.graph")
@@ -155,12 +164,15 @@ class GraphMailbox:
                 known: Callable[[str, str], bool] | None = None) -> Iterator[OutlookPage]:
         # `known` (MailboxPort) is accepted and ignored: delta pages already carry full items.
         op = f"reading {_noun(kind)} changes"
-        url, params = self._start(self._delta_path(kind), token, kind)
-        for value, link, done in self._delta(url, params, op):
+        with _collection_access(kind):
+            url, params = self._start(self._delta_path(kind), token, kind)
+        for value, link, done in _guarded(self._delta(url, params, op), kind):
             order: list[str] = []
             deletes: set[str] = set()
             for entry in value:
                 item_id = str(entry.get("id", ""))
+                if kind is Kind.MEETING and "@removed" not in entry and entry.get("type") in INSTANCE_TYPES:
+                    item_id = str(entry.get("seriesMasterId") or "")  # the series is read, then expanded
                 if not item_id or item_id in order:
                     continue
                 order.append(item_id)
@@ -228,6 +240,34 @@ class GraphMailbox:
                     log.warning("skipped an unreadable %s (item %s): %s", _noun(kind, 1), short_id(item_id),
                                 type(exc).__name__)
                     out[item_id] = False
+        return out
+
+    def series_occurrences(self, master: OutlookItem, window: Window) -> list[Occurrence]:
+        """The occurrences and exceptions of a series overlapping the window, as Graph expands
+        them (cancelled ones are absent), in order of original start."""
+        params = {"startDateTime": _instant(window.start), "endDateTime": _instant(window.end),
+                  "$select": "type,originalStart,start,end,isAllDay,subject", "$top": str(self.page_size)}
+        zone = master.series.zone if master.series is not None else "UTC"
+        found = [occ for page in self.client.pages(f"me/events/{master.item_id}/instances", op="reading a recurring "
+                                                   "series", params=params, headers={"Prefer": READ_PREFER})
+                 for data in page if (occ := occurrence_of(data, zone)) is not None]
+        return sorted(found, key=lambda o: o.original_start)
+
+    def recurring_masters(self) -> list[OutlookItem]:
+        """Every series master of the calendar, so series are re-expanded as the calendar window
+        moves without an edit (app.sync.recurring)."""
+        params = {"$filter": "type eq 'seriesMaster'", "$select": mapping.SELECT[Kind.MEETING],
+                  "$expand": mapping.expand(Kind.MEETING), "$top": "100"}
+        out = []
+        for page in self.client.pages("me/events", op="reading recurring meetings", params=params,
+                                      headers={"Prefer": READ_PREFER}):
+            for data in page:
+                try:
+                    item = mapping.to_outlook_item(Kind.MEETING, data, self._mailbox)
+                except (KeyError, ValueError, TypeError):
+                    continue  # unreadable: skipped, as in the change feed
+                if item is not None and item.series is not None:
+                    out.append(item)
         return out
 
     def fetch(self, kind: Kind, item_ids: Sequence[str]) -> list[OutlookItem | None]:
@@ -471,6 +511,46 @@ def check_connection(settings: GraphSettings, tokens: TokenProvider | None = Non
         raise ConfigError(f"the Microsoft 365 sign-in reaches {address}, not {settings.mailbox}; sign in as the "
                           f"mailbox owner")
     return address
+
+
+GONE_STATUS = (403, 404)
+
+
+class _collection_access:
+    """403/404 from a collection's own requests (its change feed, finding the folder) means the
+    whole folder or list refused us (permission withdrawn, folder removed): the typed signal the
+    engine holds as collection_gone, never an empty folder."""
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
+        if isinstance(exc, AppError) and getattr(exc, "http_status", None) in GONE_STATUS:
+            raise CollectionUnavailable(
+                f"Microsoft 365 refused the {_collection_noun(self.kind)} (HTTP {exc.http_status}); nothing there "
+                "is treated as deleted. Check that it still exists and that the connector may use it, or ask your "
+                "Microsoft 365 administrator.", collection=f"outlook:{self.kind.value}") from None
+        return False
+
+
+def _guarded(pages: Iterator[Any], kind: Kind) -> Iterator[Any]:
+    while True:
+        with _collection_access(kind):
+            page = next(pages, None)
+        if page is None:
+            return
+        yield page
+
+
+def _collection_noun(kind: Kind) -> str:
+    return {Kind.PERSON: "Contacts folder", Kind.TASK: "To Do list", Kind.MEETING: "calendar"}[kind]
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _query(params: dict[str, str]) -> str:

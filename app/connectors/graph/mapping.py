@@ -43,8 +43,11 @@ Meetings (`event`)
   `timezone` <-> originalStartTimeZone (Windows names mapped to IANA where known). New events are
   written in fields["timezone"]; existing ones keep the zone they have.
 * reminder_minutes <-> isReminderOn + reminderMinutesBeforeStart (supported, no gap).
-* Only single instances are synced: calendarView/delta expands series into occurrences and
-  exceptions, which are skipped (EWS syncs the recurring master; Graph v1.0 has no master delta).
+* Recurring series (recurrence.py): a `seriesMaster` is read with its recurrence as a master
+  (`OutlookItem.series`), which app.sync.recurring turns into read-only occurrences as on EWS,
+  taking the occurrences Graph expanded (`GraphMailbox.series_occurrences`). calendarView/delta
+  reports occurrences and exceptions, never the master: the mailbox reads their
+  `seriesMasterId` instead. An occurrence or exception read on its own is not synced as itself.
 * calendarView/delta needs a fixed window (GraphSettings.calendar_window); meetings outside it are
   invisible, and moving the window starts a new delta round.
 * Writes to a meeting with attendees that the user organises send updates/cancellations (Graph
@@ -75,6 +78,7 @@ from app.domain.records import SHARE_CATEGORY, Kind, OutlookItem, SentMessage, S
 from app.connectors.graph.times import (
     date_dtz, dtz, iana_name, instant_in, instant_out, local_part, parse_dtz, utc_time,
 )
+from app.connectors.graph.recurrence import series_of
 from app.connectors.graph.properties import (
     CRM_ID, EXTENSION_NAME, FAX, LINK_ID, SENSITIVITY, SHARED, SHARING, SIZE, SLOTS, UNSHARED, same_id,
 )
@@ -110,7 +114,8 @@ SELECT: dict[Kind, str] = {
     Kind.TASK: ("title,body,status,importance,isReminderOn,reminderDateTime,dueDateTime,startDateTime,categories,"
                 "lastModifiedDateTime"),
     Kind.MEETING: ("subject,body,start,end,isAllDay,location,isReminderOn,reminderMinutesBeforeStart,organizer,"
-                   "attendees,iCalUId,type,categories,originalStartTimeZone,isOrganizer,lastModifiedDateTime"),
+                   "attendees,iCalUId,type,categories,originalStartTimeZone,isOrganizer,lastModifiedDateTime,"
+                   "recurrence"),
 }
 SENT_SELECT = "subject,sentDateTime,internetMessageId,from,sender,toRecipients,ccRecipients,bccRecipients"
 
@@ -208,16 +213,20 @@ def marker_extension(sharing: Sharing, crm_id: str | None, link_id: str | None,
 
 
 def to_outlook_item(kind: Kind, data: Mapping[str, Any], mailbox: str) -> OutlookItem | None:
-    """None for items this backend does not sync (recurring occurrences, exceptions, masters)."""
+    """None for items this backend does not sync as themselves (occurrences and exceptions: they
+    come from their series master, read with `series`)."""
     extra: dict[str, Any] = {}
     if kind is Kind.PERSON:
         fields = read_person(data)
     elif kind is Kind.TASK:
         fields = read_task(data)
     else:
-        if str(data.get("type") or "singleInstance") != "singleInstance":
+        kind_of_event = str(data.get("type") or "singleInstance")
+        if kind_of_event not in ("singleInstance", "seriesMaster"):
             return None
         fields, extra = read_meeting(data, mailbox)
+        if kind_of_event == "seriesMaster":
+            extra["series"] = series_of(data)
     m = markers(kind, data)
     return OutlookItem(
         kind=kind, item_id=str(data["id"]), change_key=str(data.get("@odata.etag") or ""), fields=fields,

@@ -351,7 +351,7 @@ class Api(MailRoutes):
             elif whole or occ.key in keys:
                 out.append(recurrence.render_ids(render(recurrence.instance(master, occ), immutable=req.immutable,
                                                         select=sel, tz=req.tz), master, req.immutable))
-        cancelled = set(master.data.get("_cancelled") or [])
+        cancelled = set(master.data.get("_cancelled") or []) if since else set()  # a first round has no removals
         out += [_removed(kind, recurrence.occurrence_id(master_id, k)) for k in sorted(keys & cancelled)]
         return out
 
