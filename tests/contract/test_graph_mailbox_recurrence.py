@@ -104,9 +104,16 @@ def test_a_linked_occurrence_cancelled_is_deleted_through_the_adapter(env):
 
     linked = RecurringMeetings(port, window=lambda: WINDOW, links=lambda: [Link(i) for i in ids])
     env.sandbox.delete_occurrence(master_id, dt.datetime(2026, 4, 14, 13, 30, tzinfo=UTC))
-    changes = [c for p in linked.changes(Kind.MEETING, pages[-1].token) for c in p.changes]
+    pages = list(linked.changes(Kind.MEETING, pages[-1].token))
+    changes = [c for p in pages for c in p.changes]
     assert ("delete", ids[1]) in [(c.op, c.item_id) for c in changes]
     assert [c.item_id for c in changes if c.op == "upsert"] == [ids[0], ids[2], ids[3]]
+
+    # The whole series deleted in Outlook: every linked occurrence goes.
+    env.sandbox.delete_item(master_id)
+    changes = [c for p in linked.changes(Kind.MEETING, pages[-1].token) for c in p.changes]
+    assert {c.item_id for c in changes if c.op == "delete"} >= set(ids)
+    assert not [c for c in changes if c.op == "upsert"]
 
 
 @pytest.mark.parametrize("kind, folder", [(Kind.PERSON, "contacts"), (Kind.TASK, "defaultList"),

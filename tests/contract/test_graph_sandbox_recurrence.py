@@ -4,8 +4,6 @@ exceptions (Graph v1.0 event `type`, `seriesMasterId`, `originalStart`), PATCH m
 DELETE cancels an occurrence; `deny` makes a whole folder answer 403/404."""
 from __future__ import annotations
 
-import datetime as dt
-
 import httpx
 import pytest
 

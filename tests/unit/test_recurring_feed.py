@@ -213,3 +213,44 @@ def test_an_occurrence_the_connector_unshared_is_not_shared_again_by_the_masters
     assert (items[vid].marker, items[vid].categorised) == (Sharing.UNSHARED, False)
     other = items[occurrence_id("MASTER", utc(2026, 1, 14, 14))]
     assert (other.marker, other.categorised) == (None, True)
+
+
+class ExpandingInner(Inner):
+    """A mailbox that expands series itself (as Graph does): occurrences come from it, not from
+    the master's pattern, and a cancelled occurrence is reported by an id naming no series."""
+
+    def __init__(self, items, pages=None, starts=()):
+        super().__init__(items, pages)
+        self.starts = list(starts)
+        self.asked: list[str] = []
+
+    def series_occurrences(self, master_item, window):
+        from app.domain.recurrence import Occurrence
+        from datetime import timedelta
+
+        self.asked.append(master_item.item_id)
+        return [Occurrence(s, s, s + timedelta(hours=1)) for s in self.starts if window.overlaps(s, s)]
+
+
+def test_a_mailbox_that_expands_series_is_asked_for_the_occurrences():
+    starts = [utc(2026, 1, 7, 14), utc(2026, 1, 21, 14)]  # the pattern says weekly: the mailbox wins
+    _, page = feed(ExpandingInner([master()], starts=starts))
+    assert [c.item_id for c in page.changes] == [occurrence_id("MASTER", s) for s in starts]
+
+
+def test_an_unknown_deletion_rechecks_linked_series_only_when_the_mailbox_expands_them():
+    starts = [utc(2026, 1, 7, 14), utc(2026, 1, 14, 14), utc(2026, 1, 21, 14)]
+    linked = [link(occurrence_id("MASTER", s)) for s in starts]
+    gone = [OutlookChange("delete", "INSTANCE-ID")]
+    inner = ExpandingInner([master()], pages=gone, starts=[starts[0], starts[2]])
+    _, page = feed(inner, links=linked)
+    assert [(c.op, c.item_id) for c in page.changes if c.op == "delete"] == [
+        ("delete", "INSTANCE-ID"), ("delete", occurrence_id("MASTER", starts[1]))]
+    assert inner.asked == ["MASTER"]
+    # the series gone too: its linked occurrences are deleted
+    inner = ExpandingInner([], pages=gone)
+    _, page = feed(inner, links=linked)
+    assert {c.item_id for c in page.changes} == {"INSTANCE-ID"} | {l.ews_item_id for l in linked}
+    # a mailbox that reports series by their master (EWS) is not asked again
+    _, page = feed(Inner([master()], pages=gone), links=linked)
+    assert [c.item_id for c in page.changes] == ["INSTANCE-ID"]

@@ -15,6 +15,7 @@ the calendar) whose change feed answers 403/404 as a whole is lost access, never
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -516,24 +517,22 @@ def check_connection(settings: GraphSettings, tokens: TokenProvider | None = Non
 GONE_STATUS = (403, 404)
 
 
-class _collection_access:
+@contextlib.contextmanager
+def _collection_access(kind: Kind) -> Iterator[None]:
     """403/404 from a collection's own requests (its change feed, finding the folder) means the
     whole folder or list refused us (permission withdrawn, folder removed): the typed signal the
-    engine holds as collection_gone, never an empty folder."""
-
-    def __init__(self, kind: Kind):
-        self.kind = kind
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> bool:
-        if isinstance(exc, AppError) and getattr(exc, "http_status", None) in GONE_STATUS:
-            raise CollectionUnavailable(
-                f"Microsoft 365 refused the {_collection_noun(self.kind)} (HTTP {exc.http_status}); nothing there "
-                "is treated as deleted. Check that it still exists and that the connector may use it, or ask your "
-                "Microsoft 365 administrator.", collection=f"outlook:{self.kind.value}") from None
-        return False
+    engine holds as collection_gone, never an empty folder. Items answering 404 one by one are
+    deletions, as before (`_read`)."""
+    try:
+        yield
+    except AppError as err:
+        status = getattr(err, "http_status", None)
+        if status not in GONE_STATUS:
+            raise
+        raise CollectionUnavailable(
+            f"Microsoft 365 refused the {_collection_noun(kind)} (HTTP {status}); nothing there is treated as "
+            "deleted. Check that it still exists and that the connector may use it, or ask your Microsoft 365 "
+            "administrator.", collection=f"outlook:{kind.value}") from None
 
 
 def _guarded(pages: Iterator[Any], kind: Kind) -> Iterator[Any]:

@@ -25,8 +25,9 @@ from typing import Any
 
 from app.domain.recurrence import (
     ABSOLUTE_MONTHLY, ABSOLUTE_YEARLY, DAILY, LAST, RELATIVE_MONTHLY, RELATIVE_YEARLY, WEEKLY, Modified, Occurrence,
-    Pattern, Series, Window, occurrences, original_key,
+    Pattern, Series, Window, occurrences,
 )
+from app.domain.recurrence import original_key  # noqa: F401  (the sandbox helpers key instances by it)
 
 from .odata import bad
 from .store import UTC, WINDOWS_ZONES, Item, fmt_dtz, iso, parse_dtz, zone
@@ -153,9 +154,9 @@ def instance(master: Item, occ: Occurrence) -> Item:
     data = {k: v for k, v in master.data.items() if not k.startswith("_") and k != "recurrence"}
     tz_name = master.data["start"].get("timeZone") or "UTC"
     if master.data.get("isAllDay"):
-        tz = zone(tz_name)
-        data["start"] = {"dateTime": occ.start.astimezone(tz).strftime("%Y-%m-%dT00:00:00.0000000"), "timeZone": tz_name}
-        data["end"] = {"dateTime": occ.end.astimezone(tz).strftime("%Y-%m-%dT00:00:00.0000000"), "timeZone": tz_name}
+        tz, midnight = zone(tz_name), "%Y-%m-%dT00:00:00.0000000"
+        data["start"] = {"dateTime": occ.start.astimezone(tz).strftime(midnight), "timeZone": tz_name}
+        data["end"] = {"dateTime": occ.end.astimezone(tz).strftime(midnight), "timeZone": tz_name}
     else:
         data["start"], data["end"] = fmt_dtz(occ.start, tz_name), fmt_dtz(occ.end, tz_name)
     data.update({k: v for k, v in change.items() if k not in ("start", "end")})
