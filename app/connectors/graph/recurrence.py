@@ -26,28 +26,27 @@ INSTANCE_TYPES = ("occurrence", "exception")
 
 
 def series_of(data: Mapping[str, Any]) -> Series | None:
-    """The Series of a seriesMaster's JSON; None for anything else or a recurrence this reader
-    does not know (the item is then skipped like any unreadable one)."""
-    rec = data.get("recurrence")
-    if str(data.get("type") or "") != "seriesMaster" or not isinstance(rec, dict):
+    """The Series of a seriesMaster's JSON; None for any other event. ValueError for a master
+    whose recurrence cannot be read (the mailbox then skips it like any unreadable item, rather
+    than syncing the series as one meeting)."""
+    if str(data.get("type") or "") != "seriesMaster":
         return None
-    p, r = rec.get("pattern") or {}, rec.get("range") or {}
+    rec = data.get("recurrence")
+    if not isinstance(rec, dict) or not isinstance(rec.get("pattern"), dict) or not isinstance(rec.get("range"), dict):
+        raise ValueError("a series master without a readable recurrence")
+    p, r = rec["pattern"], rec["range"]
     if p.get("type") not in PATTERNS:
         raise ValueError(f"unknown recurrence pattern {p.get('type')!r}")
     name = iana_name(r.get("recurrenceTimeZone")) or iana_name(data.get("originalStartTimeZone")) or "UTC"
-    start, end = parse_dtz(data.get("start")), parse_dtz(data.get("end"))
+    start, end = _times(data, name)
     if start is None or end is None:
         raise ValueError("a series master without start or end")
-    if data.get("isAllDay"):  # floating midnights: the series' own zone
-        start = local_part(data.get("start")).replace(tzinfo=zone(name))  # type: ignore[union-attr]
-        end = local_part(data.get("end")).replace(tzinfo=zone(name))  # type: ignore[union-attr]
     pattern = Pattern(
         PATTERNS[p["type"]], int(p.get("interval") or 1),
-        frozenset(DAYS.index(str(d).lower()) for d in p.get("daysOfWeek") or [] if str(d).lower() in DAYS),
-        int(p["dayOfMonth"]) if p.get("dayOfMonth") else None, INDEX.get(str(p.get("index") or "first")),
-        int(p["month"]) if p.get("month") else None,
-        DAYS.index(str(p.get("firstDayOfWeek") or "sunday").lower()) if str(
-            p.get("firstDayOfWeek") or "sunday").lower() in DAYS else 6)
+        frozenset(DAYS.index(d) for d in (str(x).lower() for x in p.get("daysOfWeek") or []) if d in DAYS),
+        int(p["dayOfMonth"]) if p.get("dayOfMonth") else None,
+        INDEX.get(str(p.get("index") or "first")) if p["type"].startswith("relative") else None,
+        int(p["month"]) if p.get("month") else None, _weekday(p.get("firstDayOfWeek"), default=6))
     kind = r.get("type")
     return Series(
         pattern, name, start, end,
@@ -59,18 +58,28 @@ def series_of(data: Mapping[str, Any]) -> Series | None:
 
 def occurrence_of(data: Mapping[str, Any], series_zone: str) -> Occurrence | None:
     """One instance (read with outlook.timezone UTC) as an Occurrence; None when it carries no
-    originalStart (it cannot be given a stable identity then)."""
+    originalStart (it cannot be given a stable identity then) or no times."""
     original = utc_time(data.get("originalStart"))
     if original is None or str(data.get("type") or "") not in INSTANCE_TYPES:
         return None
-    if data.get("isAllDay"):  # floating midnights: dated in the series' zone
-        tz = zone(series_zone)
-        start, end = (local_part(data.get(k)).replace(tzinfo=tz) for k in ("start", "end"))  # type: ignore[union-attr]
-    else:
-        start, end = parse_dtz(data.get("start")), parse_dtz(data.get("end"))
+    start, end = _times(data, series_zone)
     if start is None or end is None:
         return None
     exception = data.get("type") == "exception"
     subject = str(data.get("subject") or "").strip() or None
     return Occurrence(original, start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc), exception,
                       subject if exception else None)
+
+
+def _times(data: Mapping[str, Any], series_zone: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if not data.get("isAllDay"):
+        return parse_dtz(data.get("start")), parse_dtz(data.get("end"))
+    # All-day events are floating midnights: they are dated in the series' own zone.
+    tz = zone(series_zone)
+    start, end = local_part(data.get("start")), local_part(data.get("end"))
+    return (start.replace(tzinfo=tz) if start else None), (end.replace(tzinfo=tz) if end else None)
+
+
+def _weekday(name: Any, *, default: int) -> int:
+    text = str(name or "").lower()
+    return DAYS.index(text) if text in DAYS else default
