@@ -13,8 +13,7 @@ import pytest
 from exchangelib import CalendarItem, EWSDate, EWSDateTime, EWSTimeZone, close_connections
 from exchangelib.recurrence import NumberedPattern, Recurrence, WeeklyPattern
 
-from tests.e2e.conftest import configure_args
-from tests.e2e.conftest_graph import graph_cli, graph_configure_args, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import backend, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import writes
 from tests.fixtures.ews_sandbox_fixtures import make_account
 
@@ -94,22 +93,11 @@ class Calendar:
             self.boxes.ews.edit_item(item_id, Location=location)
 
 
-@pytest.fixture(params=["ews", "graph"])
-def backend(request):
-    """(cli, sandboxes, configure arguments) for each mailbox backend."""
-    if request.param == "graph":
-        boxes = request.getfixturevalue("graph_sandboxes")
-        return request.getfixturevalue("graph_cli"), boxes, graph_configure_args(boxes)
-    boxes = request.getfixturevalue("sandboxes")
-    return request.getfixturevalue("cli"), boxes, configure_args(boxes)
-
-
 @pytest.fixture
 def series(backend):
     """Six Wednesdays at 14:00 London from next week; the second deleted, the third moved to the
     Thursday at 10:00 with its own subject (as Outlook records exceptions on the master)."""
-    _, boxes, _ = backend
-    calendar = Calendar(boxes)
+    calendar = Calendar(backend.boxes)
     today = dt.date.today()
     first = today + dt.timedelta(days=7 + (2 - today.weekday()) % 7)
     master_id = calendar.add_weekly("Weekly pipeline review", first, 6)
@@ -123,10 +111,10 @@ def series(backend):
 
 
 def test_weekly_series_with_exceptions_becomes_read_only_crm_meetings(backend, series):
-    cli, sandboxes, args = backend
+    cli, sandboxes = backend.cli, backend.boxes
     calendar = Calendar(sandboxes)
     master_id, starts, moved = series
-    assert cli(*args).returncode == 0
+    assert backend.configure().returncode == 0
     code, first = cli.json("sync", "--json")
     assert code == 0 and first["errors"] == [], first
     assert any("1 recurring series recorded as individual meetings" in n for n in first.get("notices", [])), first
@@ -161,11 +149,11 @@ def test_weekly_series_with_exceptions_becomes_read_only_crm_meetings(backend, s
 
 
 def test_undo_of_a_sync_that_recorded_a_series_leaves_exchange_alone(backend, series):
-    cli, sandboxes, args = backend
+    cli, sandboxes = backend.cli, backend.boxes
     calendar = Calendar(sandboxes)
     master_id, starts, moved = series
     calendar.sandbox.delete_item(master_id)  # the first sync brings the seed data only
-    assert cli(*args).returncode == 0
+    assert backend.configure().returncode == 0
     code, first = cli.json("sync", "--json")
     assert code == 0, first
     item_id = calendar.add_weekly("Weekly pipeline sync", starts[0].astimezone(LONDON).date(), 3)
