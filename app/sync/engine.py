@@ -40,6 +40,8 @@ OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meet
 CRM_NOUN = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
 HISTORY_DAYS = 30
+INDEXED = "indexed:outlook:{}"  # the plan of the folder's first indexing is committed
+INDEXING = "indexing:outlook:{}"  # the folder's first indexing has begun
 
 
 class _Counted:
@@ -208,17 +210,17 @@ class SyncEngine:
                 return
             self._share_requests(c, kind, crm, mailbox, journal)
             c.progress(Phase.INGEST_OUTLOOK, kind.value)
+            begun = _begin_first_indexing(journal, kind, now())
             try:
                 res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write,
                                      c.cancelled, known=self._known(journal, kind))
             except CollectionUnavailable as exc:  # the folder refused us: its items are not "deleted"
                 self._collection_gone(c, kind, Side.CRM, exc, journal, OUTLOOK_NOUN[kind])
                 continue
-            indexed_key = f"indexed:outlook:{kind.value}"
-            # the install choice for existing items applies once; a refused token re-reads, it does not re-share
-            c.first_outlook[kind] = res.first_sync and journal.get_meta(indexed_key) is None
-            if res.first_sync and journal.get_meta(indexed_key) is None:
-                journal.write(Batch(meta={indexed_key: now().isoformat()}))
+            # the install choice for existing items applies once, to the items of the first indexing,
+            # even when a crash or cancel splits that indexing and its planning over several runs;
+            # a refused token later re-reads, it does not re-share (_plan_kind marks it done)
+            c.first_outlook[kind] = journal.get_meta(INDEXED.format(kind.value)) is None and (res.first_sync or begun)
             c.progress(Phase.INGEST_CRM, kind.value)
             flt = self.config.filter_for(kind)
             sig_key = f"filter:{kind.value}"
@@ -374,6 +376,8 @@ class SyncEngine:
                 if op.state == PENDING:
                     c.tally.count(op)
             return
+        if c.first_outlook.get(kind):  # with the plan that consumed the first indexing, not before it
+            out.batch.meta[INDEXED.format(kind.value)] = self.clock.now().isoformat()
         journal.write(out.batch)
 
     def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any, item: str) -> None:
@@ -463,6 +467,20 @@ class SyncEngine:
         except ConfigError:
             return True
         return evaluate(resolved, rec.raw, self.clock.now().date())
+
+
+def _begin_first_indexing(journal: Any, kind: Kind, now: datetime) -> bool:
+    """Is the Outlook read about to run (part of) the folder's first indexing? Noted durably before
+    its first page, because that page's sync token alone would make a run resuming after a crash
+    take the rest for new items and skip the install choice (kill test, issue 8)."""
+    if journal.get_meta(INDEXED.format(kind.value)) is not None:
+        return False
+    if journal.get_meta(INDEXING.format(kind.value)) is not None:
+        return True
+    if journal.cursor(Side.OUTLOOK.value, kind.value) is not None:
+        return False  # a journal from before these notes: as before, only a token-less read is first
+    journal.write(Batch(meta={INDEXING.format(kind.value): now.isoformat()}))
+    return True
 
 
 def _accepts_known(mailbox: Any) -> bool:

@@ -127,3 +127,34 @@ def test_auth_error_stops_the_cycle(world):
     with pytest.raises(AuthError):
         world.sync()
     assert world.mailbox.writes == []
+
+
+def test_crash_between_first_read_and_plan_keeps_the_install_choice(make_world):
+    """The kill test's rare duplicate (issue 8): the first contacts read was committed with its sync
+    token, then the process died before planning. The next run resumed from the token and took the
+    staged native contacts for new ones, so share_existing=matching was skipped and each matching
+    CRM person got a second Outlook contact."""
+    w = make_world(share_existing="matching")
+    recs = [w.crm.add(P, person(i)) for i in (1, 2)]
+    natives = [w.mailbox.add(P, person(i)) for i in (1, 2)]
+    loner = w.mailbox.add(P, {"first_name": "No", "last_name": "Match"})
+    real = w.crm.list_scope
+
+    def dies(*a, **k):  # the CRM read comes after the committed Outlook read
+        w.crm.list_scope = real
+        raise Crash("list_scope")
+
+    w.crm.list_scope = dies
+    with pytest.raises(Crash):
+        w.sync()
+    assert w.journal.cursor("outlook", "person") is not None and w.mailbox.writes == []
+    w.reopen()
+    w.sync()
+    assert len(w.mailbox.live(P)) == 3 and len(w.crm.live(P)) == 2
+    for rec, native in zip(recs, natives):
+        assert w.mailbox.items[P][native.item_id].crm_id == rec.id
+    assert w.mailbox.items[P][loner.item_id].marker is None
+    late = w.mailbox.add(P, person(3))  # after the first plan: a new contact, not an existing one
+    w.crm.add(P, person(4))
+    w.sync()
+    assert w.mailbox.items[P][late.item_id].marker is None

@@ -15,7 +15,7 @@ import pytest
 from app.sandbox.run import start_both
 from tests.fixtures.reliability_env import (
     Cli, assert_clean, assert_journal_sound, assert_no_duplicates, assert_people_in_step, baseline,
-    configure_args, contact_by_crm_id, is_shared, my_people_ids, outlook_items, writes,
+    configure_args, contact_by_crm_id, emails_of, is_shared, journal_count, my_people_ids, outlook_items, writes,
 )
 
 CI = dict(people=300, initial_kills=5, incremental_kills=3, edits=6)
@@ -98,6 +98,38 @@ def scenario(tmp_path, size: dict, seed: int) -> None:
     finally:
         boxes.stop()
         ref_boxes.stop()
+
+
+def test_kill_between_first_outlook_read_and_its_plan_still_matches_existing_contacts(tmp_path):
+    """The window behind the rare CI failure above (an address on two contacts): killed after the
+    first contacts page was committed with its sync token but before the plan, the next run used to
+    take the staged native contacts for new ones, skip the install choice (share_existing=matching)
+    and give their CRM people second Outlook copies. The kill lands there by construction: the CRM
+    answers slowly, and the run dies as soon as the journal holds the contacts token."""
+    boxes = start_both(people=60, seed_value=23)
+    try:
+        base = baseline(boxes)
+        natives = {c["id"]: set(emails_of(c)) for c in outlook_items(boxes, "contacts")}
+        cli = Cli.for_boxes(tmp_path / "p", boxes)
+        assert_clean(cli(*configure_args(boxes)))
+        boxes.crm_server.faults.configure({"latency_ms": 150})  # widens the window the poll must hit
+        read = "SELECT count(*) FROM cursor WHERE side = 'outlook' AND name = 'person' AND token IS NOT NULL"
+        run = cli.killed_when(lambda: journal_count(cli.home, read) > 0, "sync", "--json", timeout=120)
+        boxes.crm_server.faults.configure({"latency_ms": 0})
+        assert_clean(run)
+        assert run.killed, "the run finished before its contacts were read"
+        assert journal_count(cli.home, "SELECT count(*) FROM outbox") == 0, "the kill came after the plan"
+        code, _ = cli.sync()
+        assert code == 0, cli.runs[-1].stdout
+        assert_no_duplicates(boxes, base)
+        my_addresses = {e for c in contact_by_crm_id(boxes).values() for e in emails_of(c)}
+        matched = [cid for cid, addrs in natives.items() if addrs & my_addresses]
+        assert matched, "the seed has no native contact sharing an address with My People"
+        shared = {c["id"] for c in outlook_items(boxes, "contacts") if is_shared(c)}
+        assert set(matched) <= shared, "a native contact matching a CRM person was not shared"
+        assert_journal_sound(cli.home, boxes)
+    finally:
+        boxes.stop()
 
 
 def test_kill_during_initial_and_incremental_sync_loses_nothing(tmp_path):
