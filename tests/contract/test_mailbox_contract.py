@@ -146,13 +146,17 @@ def test_trash_is_recoverable_and_missing_is_not_an_error(harness, kind):
     assert harness.trashed_count(kind) == before + 1  # in Deleted Items, not hard-deleted
 
 
-def test_markers_are_searchable(harness):
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_markers_are_searchable(harness, kind):
+    """Crash recovery of a create (executor.verify_in_flight) finds every item of a batch create by
+    its link id, whatever its place in the batch, for each kind."""
     port = harness.port
-    stamps = _create(port, Kind.MEETING, 3)
-    found = port.find_by_marker(Kind.MEETING, link_id="link-1")
-    assert [i.item_id for i in found] == [stamps[1].id]
-    assert [i.item_id for i in port.find_by_marker(Kind.MEETING, crm_id="102")] == [stamps[2].id]
-    assert port.find_by_marker(Kind.MEETING, crm_id="nope") == []
+    stamps = _create(port, kind, 3)
+    for n, stamp in enumerate(stamps):
+        found = port.find_by_marker(kind, link_id=f"link-{n}")
+        assert [i.item_id for i in found] == [stamp.id] and found[0].link_id == f"link-{n}"
+    assert [i.item_id for i in port.find_by_marker(kind, crm_id="102")] == [stamps[2].id]
+    assert port.find_by_marker(kind, crm_id="nope") == []
 
 
 def test_tokens_resume_and_replay_harmlessly(harness):

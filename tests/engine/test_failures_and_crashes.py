@@ -22,12 +22,26 @@ def crash_then_recover(world, **kw):
     return world.sync()
 
 
-def test_crash_between_call_and_commit_does_not_duplicate(world):
-    world.crm.add(P, person(1))
-    world.mailbox.crash_after.add("create")  # Outlook create lands, the process dies before the commit
+OPEN = {"assigned_to": 7, "activity_status": "New"}  # an open activity of mine: in the default scope
+RECORDS = {
+    P: lambda i: (person(i), {}),
+    Kind.TASK: lambda i: ({"subject": f"Call {i}", "due_date": "2026-03-10", "status": "new", "priority": "medium"},
+                          {"raw": OPEN}),
+    Kind.MEETING: lambda i: ({"subject": f"Review {i}", "start": "2026-03-10T10:00Z", "end": "2026-03-10T11:00Z",
+                              "all_day": False}, {"raw": OPEN}),
+}
+
+
+@pytest.mark.parametrize("kind", list(RECORDS), ids=lambda k: k.value)
+def test_crash_between_call_and_commit_does_not_duplicate(world, kind):
+    for i in range(3):
+        fields, extra = RECORDS[kind](i)
+        world.crm.add(kind, fields, **extra)
+    world.mailbox.crash_after.add("create")  # a batch create lands, the process dies before the commit
     crash_then_recover(world)
-    assert len(world.mailbox.live(P)) == 1
-    assert len(world.crm.live(P)) == 1
+    assert len(world.mailbox.live(kind)) == 3
+    assert len(world.crm.live(kind)) == 3
+    assert len({i.link_id for i in world.mailbox.live(kind)}) == 3
 
 
 def test_crash_after_crm_create_does_not_duplicate(world):
