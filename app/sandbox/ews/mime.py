@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 from lxml import etree
 
+from .attachments import attachment
 from .properties import parse_dt
 from .soap import t
 from .store import Item, Mailbox
@@ -44,6 +45,11 @@ def message_mime(mb: Mailbox, item: Item) -> bytes:
         msg.set_content(body.text or "", subtype="html")
     else:
         msg.set_content((body.text if body is not None else "") or "")
+    for a in item.attachments:  # multipart/mixed, one base64 part per file, as Exchange writes it
+        maintype, _, subtype = (a.content_type or "application/octet-stream").partition("/")
+        msg.add_attachment(a.content, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=a.name or None, disposition="inline" if a.is_inline else "attachment",
+                           cid=f"<{a.content_id}>" if a.content_id else None)
     return msg.as_bytes(policy=email.policy.SMTP)
 
 
@@ -138,6 +144,14 @@ def apply_message_mime(item: Item) -> None:
             built = _mailbox_list(name, msg.get(header))
             if built is not None:
                 item.props[name] = built
+    if not item.attachments:
+        for part in msg.iter_attachments():
+            if part.get_content_maintype() == "message" or part.is_multipart():
+                continue  # an attached message is an item attachment: out of scope (attachments.py)
+            item.attachments.append(attachment(
+                item, part.get_filename() or "", part.get_payload(decode=True) or b"", part.get_content_type(),
+                content_id=(part.get("Content-ID") or "").strip("<> "),
+                is_inline=part.get_content_disposition() == "inline"))
     if "Body" not in item.props:
         part = msg.get_body(preferencelist=("html", "plain"))
         if part is not None:

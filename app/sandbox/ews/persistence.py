@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from .attachments import Attachment
 from .store import ExtProp, Folder, Item, Mailbox
 
 FILE_NAME = "ews-mailbox.json"
@@ -37,6 +38,8 @@ def dump(mb: Mailbox) -> dict:
             "article": i.article, "is_read": i.is_read, "message_flags": i.message_flags, "sent": _d(i.sent),
             "received": _d(i.received), "complete_date": _d(i.complete_date), "is_associated": i.is_associated,
             "change_count": i.change_count, "exceptions": i.exceptions,
+            "attachments": [{**vars(a), "content": base64.b64encode(a.content).decode("ascii"),
+                             "modified": _d(a.modified)} for a in i.attachments],
         } for i in mb.items.values()],
         "log": mb.log,
         "folder_log": mb.folder_log,
@@ -64,6 +67,8 @@ def load(data: dict) -> Mailbox:
                     _p(d["modified"]), d["created_seq"], d["article"], d["is_read"], d["message_flags"],
                     _p(d["sent"]), _p(d["received"]), _p(d["complete_date"]), d["is_associated"],
                     d["change_count"], d.get("exceptions") or {})
+        item.attachments = [Attachment(**{**a, "content": base64.b64decode(a["content"]), "modified": _p(a["modified"])})
+                            for a in d.get("attachments") or ()]
         mb.items[item.id] = item
     mb.log = [tuple(e) for e in data["log"]]
     mb._log_seqs = [e[0] for e in mb.log]

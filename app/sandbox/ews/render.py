@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from . import schema
+from . import attachments, schema
 from .properties import (PR_CLIENT_SUBMIT_TIME, PR_INTERNET_ARTICLE_NUMBER, PR_MESSAGE_DELIVERY_TIME,
                          PR_MESSAGE_FLAGS, TAG_ALIASES, Path, _named_alias, base_uri, ext_key, fmt, parse_path)
 from .soap import local, sub, t
@@ -35,6 +35,10 @@ def parse_shape(shape_el) -> Shape:
                 p = parse_path(el)
                 if p not in paths:
                     paths.append(p)
+    if (shape_el.findtext(t("IncludeMimeContent")) or "").strip().lower() == "true":
+        mime = Path("field", "item:MimeContent")
+        if mime not in paths:
+            paths.append(mime)
     return Shape(base.strip(), paths, (shape_el.findtext(t("BodyType")) or "Best").strip())
 
 
@@ -52,7 +56,7 @@ COMPUTED_FOR = {
                                "CalendarItemType", "MyResponseType", "Organizer", "Duration",
                                "AppointmentSequenceNumber", "AppointmentState", "ConflictingMeetingCount",
                                "AdjacentMeetingCount"),
-    "Message": _COMMON + ("Sender", "From", "ConversationIndex", "ConversationTopic", "ConversationId", "IsRead",
+    "Message": _COMMON + ("Attachments", "Sender", "From", "ConversationIndex", "ConversationTopic", "ConversationId", "IsRead",
                           "IsReadReceiptRequested", "IsDeliveryReceiptRequested", "IsResponseRequested"),
 }
 _TAGS = re.compile(r"<[^>]+>")
@@ -105,8 +109,13 @@ def computed(mb: Mailbox, item: Item, name: str):
     elif name == "DateTimeReceived":
         el.text = fmt(item.received or item.created)
     elif name == "Size":
-        el.text = str(400 + sum(len(etree.tostring(v)) for v in item.props.values()) + 64 * len(item.ext))
-    elif name in ("IsSubmitted", "IsResend", "HasAttachments", "IsTeamTask", "IsCancelled",
+        el.text = str(400 + sum(len(etree.tostring(v)) for v in item.props.values()) + 64 * len(item.ext)
+                      + attachments.total_size(item))
+    elif name == "HasAttachments":
+        el.text = "true" if attachments.has_attachments(item) else "false"
+    elif name == "Attachments":
+        return attachments.attachments_element(item)
+    elif name in ("IsSubmitted", "IsResend", "IsTeamTask", "IsCancelled",
                   "MeetingRequestWasSent", "HasPicture", "IsAssignmentEditable"):
         el.text = "false"
     elif name == "IsDraft":

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterable
 
 from lxml import etree
 
 from . import schema
+from .attachments import attachment
 from .properties import DATETIME_ELEMENTS, ENTRY_ORDER, finalize, fmt, store_ext
 from .soap import sub, t
 from .store import Item, Mailbox
@@ -85,8 +86,10 @@ def ext_element(value, **attrs: str):
 
 
 def add_item(mb: Mailbox, folder: str, kind: str, props: dict[str, Any], *, ext: list | None = None,
-             sent: dt.datetime | None = None, flags: int | None = None, is_read: bool = True) -> Item:
-    """Create an item directly in the store (seeding, tests, behind-the-back creation)."""
+             sent: dt.datetime | None = None, flags: int | None = None, is_read: bool = True,
+             attachments: Iterable[tuple[str, bytes, str]] = ()) -> Item:
+    """Create an item directly in the store (seeding, tests, behind-the-back creation);
+    `attachments`: (file name, content, content type) per file."""
     with mb.lock:
         f = mb.folder_by_name(folder)
         item = mb.new_item(f.id, kind)
@@ -96,6 +99,8 @@ def add_item(mb: Mailbox, folder: str, kind: str, props: dict[str, Any], *, ext:
             item.props[name] = element_for(name, value)
         for el in ext or ():
             store_ext(mb, item, el)
+        for name, content, content_type in attachments:
+            item.attachments.append(attachment(item, name, content, content_type))
         if kind == "Message":
             item.message_flags = flags if flags is not None else (0x1 if sent else 0x9)
             item.sent = sent

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from . import ids, schema
@@ -64,6 +64,7 @@ class Item:
     # start (properties.fmt). ModifiedOccurrences only carries times; GetItem on the exception's
     # id returns these, as Exchange keeps an exception as its own embedded item.
     exceptions: dict[str, dict[str, str]] = field(default_factory=dict)
+    attachments: list[Any] = field(default_factory=list)  # attachments.Attachment, messages only
 
     @property
     def is_draft(self) -> bool:
@@ -180,6 +181,8 @@ class Mailbox:
         moved.id = ids.new_id(self.guid, ids.ITEM)
         moved.folder_id = target_id
         moved.change_key = ids.new_change_key()
+        # an attachment id names its item (attachments.new_attachment_id), so it changes with the item's
+        moved.attachments = [replace(a, id=f"{moved.id}.{a.id.rsplit('.', 1)[-1]}") for a in item.attachments]
         moved.modified = utcnow()
         self.article += 1
         moved.article = self.article

@@ -8,6 +8,7 @@ from lxml import etree
 from .. import schema
 from ..ids import change_key_ok, new_change_key, new_id, ITEM
 from ..properties import (append_element, delete_path, finalize, parse_path, store_element)
+from ..attachments import read_attachments
 from ..mime import apply_message_mime
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
 from ..store import Item, utcnow
@@ -83,7 +84,9 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
     item = mb.new_item(folder.id, kind)
     given = [local(c) for c in el]
     for child in list(el):  # the request is read once: its elements are taken, not copied
-        if isinstance(child.tag, str):
+        if isinstance(child.tag, str) and local(child) == "Attachments":
+            read_attachments(item, child)
+        elif isinstance(child.tag, str):
             store_element(mb, item, child, owned=True)
     if kind in ("Message", "PostItem"):
         apply_message_mime(item)
