@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also record sent mail from up to N (at most 90) days before setup (default 0)")
     cf.add_argument("--never-record", action="append", default=[], metavar="ADDRESS|DOMAIN",
                     help="an address or domain whose mail is never recorded (repeatable; your own domain always is)")
+    cf.add_argument("--email-attachments", choices=["yes", "no"], default="no",
+                    help="record sent mail with its attachments (its full MIME source) up to the size cap "
+                         "(default no: text only)")
+    cf.add_argument("--email-max-attachment-mb", type=int, default=None, metavar="MB",
+                    help="the size cap per email (1-100, default 16, the Workbooks Dropbox limit); a larger "
+                         "email is recorded without attachments, with a note saying so")
 
     sy = sub.add_parser("sync", help="run one full sync cycle now")
     sy.add_argument("--json", action="store_true", help="print the summary as one JSON object")

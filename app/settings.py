@@ -24,6 +24,9 @@ SCHEDULE_SECONDS = {
     "weekly": 7 * 24 * 3600,
 }
 KINDS = ("person", "task", "meeting")
+# The email size cap (B35). A message is held in memory while it is sent to Workbooks, so the cap
+# has an upper bound too; 100 MB is far above any mail server's default message limit.
+MIN_ATTACHMENT_MB, MAX_ATTACHMENT_MB = 1, 100
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class EmailOptions:
     record_bcc: bool = False
     never_record: tuple[str, ...] = ()  # addresses or domains; the user's own domain is added at run time
     capture_days_back: int = 0
+    # B35 "only if enabled, with a size cap": off by default; when on, each recorded email carries
+    # its full MIME (attachments included) up to the cap, the Workbooks Dropbox limit by default.
+    attachments: bool = False
     max_attachment_mb: int = 16
     link_organisation_by_domain: bool = False
     # Days an unmatched recipient address is watched for a CRM record to appear (late linking);
@@ -176,6 +182,8 @@ class Settings:
             raise ConfigError("email.watch_days is between 0 (no limit) and 3650")
         if not 0 <= self.email.capture_days_back <= 90:
             raise ConfigError("email.capture_days_back is between 0 and 90")
+        if not MIN_ATTACHMENT_MB <= self.email.max_attachment_mb <= MAX_ATTACHMENT_MB:
+            raise ConfigError(f"email.max_attachment_mb is between {MIN_ATTACHMENT_MB} and {MAX_ATTACHMENT_MB}")
         return self
 
     def _validate_policies(self) -> None:
@@ -298,5 +306,6 @@ def save(settings: Settings, path: Path) -> None:
 __all__ = [
     "Settings", "WorkbooksAccount", "MailboxAccount", "SyncOptions", "Filters", "Safety", "EmailOptions", "Conflicts", "Directions",
     "load", "save", "dumps", "replace", "SCHEDULES", "SCHEDULE_SECONDS", "KINDS", "MAILBOX_BACKENDS",
-    "CONFLICT_POLICIES", "LEAVE_FILTER_POLICIES", "CRM_DELETE_POLICIES", "DIRECTIONS",
+    "CONFLICT_POLICIES", "LEAVE_FILTER_POLICIES", "CRM_DELETE_POLICIES", "DIRECTIONS", "MIN_ATTACHMENT_MB",
+    "MAX_ATTACHMENT_MB",
 ]

@@ -60,6 +60,10 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
     days = getattr(args, "email_capture_days", 0) or 0
     if not 0 <= days <= 90:
         raise ConfigError("--email-capture-days is between 0 and 90")
+    cap = getattr(args, "email_max_attachment_mb", None)
+    cap = st.EmailOptions().max_attachment_mb if cap is None else cap
+    if not st.MIN_ATTACHMENT_MB <= cap <= st.MAX_ATTACHMENT_MB:
+        raise ConfigError(f"--email-max-attachment-mb is between {st.MIN_ATTACHMENT_MB} and {st.MAX_ATTACHMENT_MB}")
     settings = st.Settings(
         workbooks=wb,
         mailbox=mb,
@@ -68,7 +72,8 @@ def settings_from_args(args: Any) -> tuple[st.Settings, str, str]:
         direction=directions,
         filters=st.Filters(person=person_filter.to_json()),
         conflicts=conflict_policies(getattr(args, "conflict_policy", [])),
-        email=st.EmailOptions(capture_days_back=days,
+        email=st.EmailOptions(capture_days_back=days, attachments=getattr(args, "email_attachments", "no") == "yes",
+                              max_attachment_mb=cap,
                               never_record=tuple(a.strip().lower() for a in getattr(args, "never_record", []) if a.strip())),
     ).validate()
     return settings, crm_secret, mailbox_password

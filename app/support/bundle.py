@@ -91,7 +91,7 @@ def _settings(paths: ProfilePaths) -> str:
         "conflicts": {k: getattr(s.conflicts, k) for k in st.KINDS},
         "email": {"enabled": s.email.enabled, "record_bcc": s.email.record_bcc, "never_record_entries":
                   len(s.email.never_record), "capture_days_back": s.email.capture_days_back,
-                  "max_attachment_mb": s.email.max_attachment_mb,
+                  "attachments": s.email.attachments, "max_attachment_mb": s.email.max_attachment_mb,
                   "link_organisation_by_domain": s.email.link_organisation_by_domain},
     })
 

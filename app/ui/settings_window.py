@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from app.domain.filters import Filter
 from app.errors import AppError
 from app.runner.probes import ProbeRunner
-from app.settings import KINDS, SCHEDULES, Settings
+from app.settings import KINDS, MAX_ATTACHMENT_MB, MIN_ATTACHMENT_MB, SCHEDULES, Settings
 from app.ui import resources, text
 from app.ui.filter_editor import FilterEditor
 from app.ui.ports import JournalView, SettingsStore
@@ -335,17 +335,28 @@ class SettingsWindow(QWidget):
         for days, label in ((0, "From the day of setup"), (7, "7 days back"), (30, "30 days back"), (90, "90 days back")):
             self.email_days.addItem(label, days)
         self.email_days.setCurrentIndex(max(0, self.email_days.findData(e.capture_days_back)))
+        self.email_attachments = QCheckBox("Keep attachments")
+        self.email_attachments.setToolTip("Records each email with its attachments, up to the size on the right; "
+                                          "a larger email is recorded without them, with a note saying so")
+        self.email_attachments.setChecked(e.attachments)
         self.email_attach = QSpinBox()
-        self.email_attach.setRange(0, 100)
+        self.email_attach.setRange(MIN_ATTACHMENT_MB, MAX_ATTACHMENT_MB)
         self.email_attach.setSuffix(" MB")
         self.email_attach.setValue(e.max_attachment_mb)
+        self.email_attach.setEnabled(e.attachments)
+        self.email_attachments.toggled.connect(self.email_attach.setEnabled)
+        attach_row = QHBoxLayout()
+        attach_row.addWidget(self.email_attachments)
+        attach_row.addWidget(QLabel("up to"))
+        attach_row.addWidget(self.email_attach)
+        attach_row.addStretch(1)
         self.never_record = QPlainTextEdit("\n".join(e.never_record))
         self.never_record.setPlaceholderText("one address or @domain per line")
         self.never_record.setMaximumHeight(120)
         f.addRow(self.email_enabled)
         f.addRow(self.email_bcc)
         f.addRow("Record mail sent:", self.email_days)
-        f.addRow("Attachments up to:", self.email_attach)
+        f.addRow("Attachments:", attach_row)
         f.addRow("Never record mail to:", self.never_record)
         return page
 
@@ -483,7 +494,7 @@ class SettingsWindow(QWidget):
             filters=filters,
             email=replace(s.email, enabled=self.email_enabled.isChecked(), record_bcc=self.email_bcc.isChecked(),
                           capture_days_back=int(self.email_days.currentData()),
-                          max_attachment_mb=self.email_attach.value(),
+                          attachments=self.email_attachments.isChecked(), max_attachment_mb=self.email_attach.value(),
                           never_record=tuple(x.strip() for x in self.never_record.toPlainText().splitlines() if x.strip())),
             safety=replace(s.safety, max_deletes=self.max_deletes.value(),
                            max_delete_ratio=round(self.max_ratio.value() / 100, 4),

@@ -168,6 +168,10 @@ def test_settings_window_saves_schedule_filters_safety_and_secrets(qtbot):
     qtbot.waitUntil(lambda: people.preview_label.text() == "7 people will be added to Outlook", timeout=5000)
     window.max_deletes.setValue(20)
     window.never_record.setPlainText("@lawfirm.example\nboss@example.test\n")
+    assert not window.email_attachments.isChecked() and not window.email_attach.isEnabled()  # B35: off by default
+    window.email_attachments.setChecked(True)
+    assert window.email_attach.isEnabled()
+    window.email_attach.setValue(4)
     window.mb_secret.setText("new-password")
     with qtbot.waitSignal(window.saved, timeout=1000):
         window.buttons.button(window.buttons.StandardButton.Save).click()
@@ -175,6 +179,7 @@ def test_settings_window_saves_schedule_filters_safety_and_secrets(qtbot):
     assert settings.sync.schedule == "15min" and settings.safety.max_deletes == 20
     assert Filter.from_json(settings.filters.person).name == "custom"
     assert settings.email.never_record == ("@lawfirm.example", "boss@example.test")
+    assert settings.email.attachments is True and settings.email.max_attachment_mb == 4
     assert secrets == {"mailbox": "new-password"} and window.mb_secret.text() == ""
 
 

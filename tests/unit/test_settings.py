@@ -93,3 +93,52 @@ def test_graph_configured_needs_a_sign_in_route():
                                                                  client_id="app")).configured
     # an EWS account still needs its EWS address
     assert not st.Settings(workbooks=wb, mailbox=st.MailboxAccount(address="me@x", client_id="app")).configured
+
+
+def test_email_attachments_are_off_by_default_and_round_trip(tmp_path):
+    assert st.Settings().email.attachments is False  # B35: "only if enabled"
+    s = st.Settings(email=st.EmailOptions(attachments=True, max_attachment_mb=3))
+    path = tmp_path / "config.toml"
+    st.save(s, path)
+    assert "attachments = true" in path.read_text(encoding="utf-8")
+    assert st.load(path).email == s.email
+
+
+@pytest.mark.parametrize("cap", [0, -1, 101])
+def test_email_size_cap_out_of_range_is_refused(cap):
+    with pytest.raises(ConfigError, match="max_attachment_mb is between 1 and 100"):
+        st.Settings(email=st.EmailOptions(max_attachment_mb=cap)).validate()
+
+
+def _configure_args(monkeypatch, *extra):
+    from app.cli import build_parser
+
+    monkeypatch.setenv("WB_K", "key")
+    monkeypatch.setenv("EWS_P", "pw")
+    return build_parser().parse_args([
+        "configure", "--workbooks-url", "https://wb.example", "--workbooks-api-key-env", "WB_K",
+        "--ews-url", "https://mail.example/EWS/Exchange.asmx", "--mailbox", "me@example.com",
+        "--ews-username", "me", "--ews-password-env", "EWS_P", *extra])
+
+
+def test_configure_email_attachment_flags(monkeypatch):
+    from app.commands.configure import settings_from_args
+
+    settings, _k, _p = settings_from_args(_configure_args(monkeypatch))
+    assert (settings.email.attachments, settings.email.max_attachment_mb) == (False, 16)
+    settings, _k, _p = settings_from_args(_configure_args(
+        monkeypatch, "--email-attachments", "yes", "--email-max-attachment-mb", "2"))
+    assert (settings.email.attachments, settings.email.max_attachment_mb) == (True, 2)
+    with pytest.raises(ConfigError, match="--email-max-attachment-mb is between 1 and 100"):
+        settings_from_args(_configure_args(monkeypatch, "--email-max-attachment-mb", "0"))
+
+
+def test_support_bundle_summary_names_the_attachment_choice(tmp_path):
+    import json
+
+    from app.paths import ProfilePaths
+    from app.support.bundle import _settings
+
+    st.save(st.Settings(email=st.EmailOptions(attachments=True, max_attachment_mb=5)), tmp_path / "config.toml")
+    email = json.loads(_settings(ProfilePaths(tmp_path)))["email"]
+    assert (email["attachments"], email["max_attachment_mb"]) == (True, 5)
