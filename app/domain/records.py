@@ -193,6 +193,9 @@ class EmailRecord:
     bcc: tuple[str, ...] = ()
     sent_at: datetime | None = None
     body: str = ""
+    # The full MIME source, attachments included (B35), when attachments are kept; never stored
+    # in the journal, only passed from the mailbox read to the CRM write.
+    rfc822: bytes | None = None
 
 
 @dataclass(frozen=True)

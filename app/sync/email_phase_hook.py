@@ -38,6 +38,7 @@ def options_from_settings(email: Any, *, capture_start: datetime | None, own_dom
         allow_private=bool(getattr(email, "allow_private", allow_private)),
         link_organisation_by_domain=bool(getattr(email, "link_organisation_by_domain", False)),
         own_domains=tuple(own_domains),
+        attachments=bool(getattr(email, "attachments", False)),
         max_attachment_mb=int(getattr(email, "max_attachment_mb", 16) or 16),
         watch_days=int(getattr(email, "watch_days", 0) or 0) or None,  # 0: watched without time limit
     )

@@ -21,6 +21,8 @@ One cycle (`run_email_phase`):
 4. Record: one `find_emails` call for the matched Message-IDs (dedup across machines and lost
    journals), then one `record_emails` batch (body read from the mailbox only now), then one
    `link_emails` batch for every planned link. Failures are per item, with the engine's back-off.
+   With attachments kept (B35, email_mime.py) each message also carries its MIME source, read per
+   batch and never stored; batches are then bounded by bytes as well.
 
 Nothing here logs or reports subjects, bodies or addresses: items are named by a short hash.
 """
@@ -35,6 +37,7 @@ from app.domain.matching import normalise_address, subject_refs
 from app.domain.records import EmailRecord, HighWater, Kind, LinkTarget, Reference, RefKind, SentMessage
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError
 from app.sync import retry
+from app.sync.email_mime import byte_bounded, expected_mime_bytes, mime_too_big, over_cap, read_mimes, with_note
 from app.sync.events import ItemIssue, Phase, Progress
 from app.sync.ports import InvalidSyncToken
 
@@ -43,7 +46,7 @@ PENDING = "pending_match"
 RECORDING = "recording"  # record_emails called, result not committed yet (crash window)
 RECORDED = "recorded"
 EXCLUDED = "excluded"
-TOO_LARGE = "too_large"  # recorded without attachments (B35); a recorded state
+TOO_LARGE = "too_large"  # recorded without attachments, over the size cap (B35); a recorded state
 
 SENT_CURSOR = ("outlook", "sentitems")
 REF_TYPES = {RefKind.ORGANISATION: "organisation", RefKind.CASE: "case", RefKind.OPPORTUNITY: "opportunity",
@@ -65,7 +68,9 @@ class EmailOptions:
     link_organisation_by_domain: bool = False
     own_domains: tuple[str, ...] = ()  # the mailbox's own domain(s); empty = the mailbox identity's
     never_record_own_domain: bool = True  # the user's own domain is on the never-record list by default
+    attachments: bool = False  # B35: record the full MIME (attachments) up to max_attachment_mb
     max_attachment_mb: int = 16
+    mime_batch_bytes: int = 8 * 1024 * 1024  # MIME held per record batch (one larger message goes alone)
     sync_references: bool = True  # keep the Organisation/Case/Opportunity/Sales Lead copy current
     watch_days: int | None = None  # unmatched addresses watched without time limit unless set
     probe_chunk: int = 500  # addresses per owners_of_addresses call (one call below this)
@@ -673,12 +678,13 @@ class EmailSync:
         if outcomes:
             self.journal.save_recorded(outcomes)
         done = 0
-        for chunk in _chunks(create, self.options.record_chunk):
+        for chunk in self._record_batches(create):
             if self._cancelled():
                 return
             emails: list[EmailRecord] = []
             ready: list[tuple[SentRow, list[PlannedLink], list[str], str]] = []
             bodies = self._bodies([row.item_id for row, _l, _m in chunk if row.item_id])
+            mimes = self._mimes([row for row, _l, _m in chunk])
             for row, links, matched in chunk:
                 key = "email:" + row.message_id
                 state = RECORDED
@@ -690,16 +696,16 @@ class EmailSync:
                 elif isinstance(body, AppError):
                     self._issue(key, short_ref(row.message_id), body, errors)
                     continue
-                cap = self.options.max_attachment_mb * 1024 * 1024
-                if cap and row.size > cap:
-                    state = TOO_LARGE
-                    body = (body + "\n\n" if body else "") + (
-                        f"[Workbooks connector: attachments not recorded; the message is larger than "
-                        f"{self.options.max_attachment_mb} MB]")
+                state, body, rfc822 = self._attachments(row, body, mimes)
+                if isinstance(rfc822, AppError):
+                    self._issue(key, short_ref(row.message_id), rfc822, errors)
+                    continue
                 emails.append(EmailRecord(
                     message_id=row.message_id, subject=row.subject, from_address=row.sender, to=row.to,
-                    cc=row.cc, bcc=row.bcc if self.options.record_bcc else (), sent_at=row.sent_at, body=body))
+                    cc=row.cc, bcc=row.bcc if self.options.record_bcc else (), sent_at=row.sent_at, body=body,
+                    rfc822=rfc822))
                 ready.append((row, links, matched, state))
+            mimes.clear()  # the records hold what is sent; nothing else keeps a message's MIME
             if not emails:
                 continue
             self.journal.mark_state([r.id for r, *_ in ready], RECORDING)
@@ -731,6 +737,41 @@ class EmailSync:
                 self.journal.clear_errors([k for k in ok_keys if k in errors])
             done += len(ready)
             self._progress(done, len(create), "recording sent email")
+
+    # attachments (B35) --------------------------------------------------------------------------
+    def _record_batches(self, create: Sequence[Any]) -> Iterable[Sequence[Any]]:
+        """Batches of `record_chunk` messages; with attachments kept, also bounded by the MIME
+        they will carry (`mime_batch_bytes`), so a batch of large mail never sits in memory at once."""
+        if not self.options.attachments:
+            return _chunks(create, self.options.record_chunk)
+        cap = self.options.max_attachment_mb
+        return byte_bounded(create, count=self.options.record_chunk, budget=self.options.mime_batch_bytes,
+                            weight=lambda p: 0 if over_cap(p[0].size, cap) else expected_mime_bytes(p[0].size))
+
+    def _mimes(self, rows: Sequence[SentRow]) -> dict[str, bytes | AppError]:
+        if not self.options.attachments:
+            return {}
+        cap = self.options.max_attachment_mb
+        return read_mimes(self.mailbox, [r.item_id for r in rows if r.item_id and not over_cap(r.size, cap)])
+
+    def _attachments(self, row: SentRow, body: str,
+                     mimes: Mapping[str, bytes | AppError]) -> tuple[str, str, bytes | AppError | None]:
+        """(state, body, MIME to send). Without the setting: text only. Over the cap: the
+        `too_large` state and a note in the body. An AppError in the third place: the MIME could
+        not be read, so the message waits (back-off) rather than being recorded without it."""
+        cap = self.options.max_attachment_mb
+        if not self.options.attachments:
+            return RECORDED, body, None
+        if over_cap(row.size, cap):
+            return TOO_LARGE, with_note(body, cap), None
+        mime = mimes.get(row.item_id) if row.item_id else None
+        if mime is None or isinstance(mime, NotFound):
+            return RECORDED, body, None  # gone from Sent Items meanwhile: the headers we have
+        if isinstance(mime, AppError):
+            return RECORDED, body, mime
+        if mime_too_big(mime, cap):
+            return TOO_LARGE, with_note(body, cap), None
+        return RECORDED, body, mime
 
     def _bodies(self, item_ids: Sequence[str]) -> dict[str, str | AppError]:
         """Bodies read only now, at record time; batched when the mailbox offers `message_bodies`

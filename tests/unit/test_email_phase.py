@@ -284,7 +284,7 @@ def test_auth_error_is_fatal(crm, mb, store, clock):
 
 def test_too_large_recorded_without_attachments_with_a_note(crm, mb, store, clock):
     m = mb.send(["ann@acme.example"], size=30 * 1024 * 1024)
-    run(crm, mb, store, clock)
+    run(crm, mb, store, clock, attachments=True)
     _eid, rec = crm.email_by_mid(m.message_id)
     assert "attachments not recorded" in rec["body"]
     assert store.counts()["too_large"] == 1
