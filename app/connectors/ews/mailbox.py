@@ -461,6 +461,16 @@ class EwsMailbox:
         return [to_app_error(res, op=op, ref=i) if isinstance(res, Exception) else (mapping.body_text(res.body) or "")
                 for i, res in zip(item_ids, results)]
 
+    def message_mimes(self, item_ids: Sequence[str]) -> list[bytes | AppError]:
+        """The MIME source (attachments included) of sent messages, for B35 (app.sync.email_mime.
+        MimeBatch): one GetItem of `item:MimeContent` per chunk of ids, one result per id in order.
+        The caller bounds the ids by bytes, so a response holds at most that batch."""
+        folder = self.folders.get("sent")
+        op = "reading sent messages with their attachments"
+        results = fetch_items(folder, [(i, None) for i in item_ids], ["mime_content"], chunk=self.fetch_chunk, op=op)
+        return [to_app_error(res, op=op, ref=i) if isinstance(res, Exception) else bytes(res.mime_content or b"")
+                for i, res in zip(item_ids, results)]
+
     def message_body(self, item_id: str) -> str:
         folder = self.folders.get("sent")
         [res] = fetch_items(folder, [(item_id, None)], ["body"], op="reading a sent message")

@@ -64,6 +64,9 @@ ROUTES: list[tuple[str, str]] = [
     (r"me/mailFolders/" + SEG + "/messages/" + SEG, "messages.item"),
     (r"me/messages/" + SEG, "messages.item"),
     (r"me/messages/" + SEG + "/move", "messages.move"),
+    (r"me/messages/" + SEG + r"/\$value", "messages.value"),
+    (r"me/messages/" + SEG + "/attachments", "messages.attachments"),
+    (r"me/messages/" + SEG + "/attachments/" + SEG, "messages.attachment"),
     (r"me/outlook/masterCategories", "masterCategories"),
     (r"me/outlook/masterCategories/" + SEG, "masterCategories.item"),
 ]

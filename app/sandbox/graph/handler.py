@@ -8,6 +8,7 @@ requests are tallied in `GraphSandbox.batch_ops`.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -121,7 +122,9 @@ class GraphHandler(SandboxHandler):
                     resp = sb.serve(Request(method, inner, query, sub_headers, sub.get("body"), sb.base_url), grant)
             entry: dict[str, Any] = {"id": str(sub["id"]), "status": resp.status,
                                      "headers": {"Content-Type": JSON, **resp.headers}}
-            if resp.body is not None:
+            if isinstance(resp.body, bytes):  # Graph base64-encodes a non-JSON body inside $batch
+                entry["body"] = base64.b64encode(resp.body).decode("ascii")
+            elif resp.body is not None:
                 entry["body"] = resp.body
             responses.append(entry)
         return Response(200, {"responses": responses})
@@ -181,7 +184,10 @@ class GraphHandler(SandboxHandler):
         if auth:
             headers["WWW-Authenticate"] = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/'
                                            'common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
-        if resp.status == 204 or resp.body is None:
+        if isinstance(resp.body, bytes):  # e.g. a message's MIME ($value)
+            content_type = headers.pop("Content-Type", "application/octet-stream")
+            self.send_bytes(resp.status, resp.body, content_type, headers)
+        elif resp.status == 204 or resp.body is None:
             self.send_bytes(resp.status, b"", JSON, headers)
         else:
             self.send_bytes(resp.status, json.dumps(resp.body).encode("utf-8"), JSON, headers)

@@ -5,7 +5,7 @@ import re
 import secrets
 from typing import Any
 
-from . import odata
+from . import attachments, odata
 from .store import Folder, Item
 from .wire import Request, Response, error, normalise_path
 
@@ -59,6 +59,26 @@ class MailRoutes:
             self.store.move(item, self.store.wk("deleteditems").id)
             return Response(204)
         return self._entity(req, "message", item)
+
+    def r_messages_value(self, req: Request, item_id: str) -> Response:
+        item = self._item(item_id, "message")
+        mime = attachments.mime_of(item, self.store.address, self.store.display_name)
+        return Response(200, mime, {"Content-Type": "text/plain"})
+
+    def r_messages_attachments(self, req: Request, item_id: str) -> Response:
+        item = self._item(item_id, "message")
+        if req.method != "GET":
+            return error(405, "BadRequest", "Unsupported request.")
+        return Response(200, {"@odata.context": f"{req.base}/v1.0/$metadata#users('{self.store.address}')/messages"
+                                                f"('{item_id}')/attachments",
+                              "value": attachments.attachments_of(item)})
+
+    def r_messages_attachment(self, req: Request, item_id: str, att_id: str) -> Response:
+        item = self._item(item_id, "message")
+        for att in attachments.attachments_of(item):
+            if att.get("id") == att_id:
+                return Response(200, att)
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
     def r_messages_move(self, req: Request, item_id: str) -> Response:
         item = self._item(item_id, "message")

@@ -189,6 +189,8 @@ def render(item: Item, *, immutable: bool, select: set[str] | None = None,
         data["changeKey"] = item.change_key
     if item.kind in ("contact", "message"):
         data["parentFolderId"] = item.folder
+    if item.kind == "message":
+        data["hasAttachments"] = any(not a.get("isInline") for a in data.get("_attachments") or ())
     if item.kind == "event":
         for key in ("start", "end"):
             if key in data:
@@ -201,7 +203,9 @@ def render(item: Item, *, immutable: bool, select: set[str] | None = None,
     expand = expand or {}
     if "svep" in expand:
         wanted = expand["svep"]
-        props = [{"id": pid, "value": val} for low, (pid, val) in item.ext.items()
+        from .attachments import computed_properties  # PidTagMessageSize and the like
+
+        props = [{"id": pid, "value": val} for low, (pid, val) in {**computed_properties(item), **item.ext}.items()
                  if wanted is None or low in {w.lower() for w in wanted}]
         if props:
             out["singleValueExtendedProperties"] = props

@@ -7,11 +7,12 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .. import seed as seed_module
 from ..server import RunningServer, TlsFiles, make_self_signed
 from . import persistence, recurrence
+from .attachments import file_attachment
 from .api import Api, Request, Response, error, needed_scope, route
 from .handler import GraphHandler
 from .oauth import Identity, scope_allows
@@ -202,11 +203,16 @@ class GraphSandbox:
                 self.store.move(item, self.store.wk("deleteditems").id)
 
     def add_item(self, kind: str, data: dict[str, Any], *, folder: str | None = None,
-                 ext: dict[str, str] | None = None, created: dt.datetime | None = None) -> str:
+                 ext: dict[str, str] | None = None, created: dt.datetime | None = None,
+                 attachments: Iterable[tuple[str, bytes, str]] = ()) -> str:
+        """`attachments` (messages): (file name, content, content type) per file attachment."""
         default = {"contact": "contacts", "event": "calendar", "task": "defaultList", "message": "sentitems"}[kind]
         with self.store.lock:
             data = dict(data)
             uid = data.get("iCalUId")
+            files = [file_attachment(name, content, ctype) for name, content, ctype in attachments]
+            if files:
+                data["_attachments"] = files
             self.api._defaults(kind, data)
             if kind == "event" and uid:  # as delivered by an organiser (a POST through the API gets a new one)
                 data["iCalUId"] = uid
