@@ -7,6 +7,11 @@ The shape is an inference until confirmed on a real database, so it lives only h
 
 The connector records mail that has already been sent: the status written is always `SENT`,
 never `SEND` (which would make Workbooks send the message).
+
+With attachments kept (B35) the create also carries `rfc822`, the full MIME source
+(workbooks-api.md 5.5, writable on create). The sandbox then shows what it parsed from it in two
+read-only columns, `attachment_count` and `attachments` (a JSON list of name, size and
+content_type) [INVENTED, pinned by tests/contract/test_crm_email_attachments.py].
 """
 from __future__ import annotations
 
@@ -33,11 +38,19 @@ LINK_COLUMNS = ("id", "lock_version", "email_id", "resource_id", "resource_type"
 TYPE_OF_CLASS = {cls: kind for kind, cls in RESOURCE_CLASSES.items()}
 
 
+def mime_text(raw: bytes) -> str:
+    """`rfc822` travels as text in the form-encoded batch. Exchange's MIME is 7-bit (attachments
+    base64, non-ASCII text quoted-printable or base64), so this is lossless for it; stray 8-bit
+    bytes that are not UTF-8 become U+FFFD rather than failing the record."""
+    return raw.decode("utf-8", errors="replace")
+
+
 class EmailAdapter:
     def __init__(self, client: Any, *, page_size: int = PAGE_SIZE, include_body: bool = False):
         self.client = client
         self.page_size = page_size
         self.include_body = include_body
+        self.include_rfc822 = True  # workbooks-api.md 5.5 [BIND]: writable on create
 
     def _rows(self, path: str, columns: Sequence[str], flt: Filter) -> Iterator[list[dict[str, Any]]]:
         def page_filter(last: Mapping[str, Any] | None) -> Filter:
@@ -77,6 +90,8 @@ class EmailAdapter:
             fields["sent_at"] = email.sent_at
         if self.include_body and email.body:
             fields["body"] = email.body
+        if email.rfc822 and self.include_rfc822:
+            fields["rfc822"] = mime_text(email.rfc822)
         return fields
 
     def record(self, emails: Sequence[EmailRecord]) -> list[str | AppError]:

@@ -399,6 +399,7 @@ class CrmStore:
     def record_emails(self, emails: Sequence[EmailRecord]) -> list[str | AppError]:
         allowed = self.writable_fields("email/emails", creating=True)
         self.emails.include_body = allowed is not None and "body" in allowed
+        self.emails.include_rfc822 = allowed is None or "rfc822" in allowed  # documented writable [BIND]
         return self.emails.record(emails)
 
     def link_emails(self, links: Sequence[tuple[str, LinkTarget]]) -> list[str | AppError]:

@@ -12,7 +12,7 @@ from typing import Any
 from app.sandbox.crm import formats as F
 from app.sandbox.crm.metadata import TYPES, TypeDef, canonical_field
 from app.sandbox.crm.query import Params, first, many
-from app.sandbox.crm.store import LOCATION_TYPES, NULL, Db, FieldError, is_blank_name, person_name, rfc822_defaults
+from app.sandbox.crm.store import LOCATION_TYPES, NULL, Db, FieldError, is_blank_name, person_name, rfc822_attachments, rfc822_defaults
 
 STALE = "This record cannot be saved since it has already been updated elsewhere."
 NO_VALUE = ":no_value:"
@@ -223,6 +223,8 @@ def _create(ctx: Ctx, values: dict[str, Any], undo: Undo) -> tuple[dict[str, Any
                 errors[name] = "can't be blank"
         if t.key in ("activity_links", "email_links") and not errors:
             errors.update(_check_link(db, t, row))
+        if t.key == "emails" and isinstance(row.get("rfc822"), str):
+            row.update(rfc822_attachments(row["rfc822"]))
     if errors:
         return {"id": 0, "lock_version": 0}, errors, False
     return db.render(t, row, ctx.user_id), {}, False

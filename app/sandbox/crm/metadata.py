@@ -150,7 +150,11 @@ def _build() -> dict[str, TypeDef]:
         Field("subject"), Field("from_address"), Field("to_addresses", "text"), Field("cc_addresses", "text"),
         Field("bcc_addresses", "text"), Field("sent_at", "datetime"), Field("message_id"),
         Field("status"), Field("rfc822", "text", filterable=False), Field("body", "text", filterable=False),
-        invented=("class name Private::Email::Email", "object_ref prefix EMAIL-", "columns subject, sent_at, message_id, body"))
+        ro("attachment_count", "integer"), Field("attachments", "text", createable=False, updateable=False,
+                                                 filterable=False),
+        invented=("class name Private::Email::Email", "object_ref prefix EMAIL-", "columns subject, sent_at, message_id, body",
+                  "read-only columns attachment_count, attachments (JSON list of name, size, content_type parsed "
+                  "from rfc822)"))
     new("email_links", "email/email_links", "Private::Email::EmailLink", None, 1000001, None,
         Field("email_id", "has_one", required=True), Field("resource_id", "has_one", required=True),
         Field("resource_type", required=True),

@@ -9,7 +9,9 @@ live in `crm/party_locations` rows, as in Workbooks, so a search there finds eve
 from __future__ import annotations
 
 import base64
+import json
 import email.parser
+import email.policy
 import email.utils
 import re
 from datetime import date, datetime, timezone
@@ -332,6 +334,20 @@ def rfc822_defaults(source: str) -> dict[str, Any]:
         except (TypeError, ValueError):
             pass
     return out
+
+
+def rfc822_attachments(source: str) -> dict[str, Any]:
+    """The read-only columns an email gains from its MIME source [INVENTED]: `attachment_count`
+    and `attachments`, a JSON list of {"name", "size" (decoded bytes), "content_type"} per file
+    part, in the order of the message."""
+    try:
+        msg = email.parser.Parser(policy=email.policy.default).parsestr(source)
+        found = [{"name": part.get_filename() or "", "size": len(part.get_payload(decode=True) or b""),
+                  "content_type": part.get_content_type()}
+                 for part in msg.iter_attachments()] if msg.is_multipart() else []
+    except Exception:  # noqa: BLE001 - an unreadable source simply has no attachments
+        found = []
+    return {"attachment_count": len(found), "attachments": json.dumps(found)}
 
 
 def is_blank_name(values: dict[str, Any]) -> bool:
