@@ -235,3 +235,14 @@ def test_server_echoing_a_secret_is_scrubbed():
     with pytest.raises(AuthError) as err:
         make(fake).login()
     assert SECRET not in str(err.value)
+
+
+def test_form_body_equals_urlencode_also_for_long_values_cut_into_slices():
+    from urllib.parse import urlencode
+
+    from app.connectors.crm.client import QUOTE_SLICE, form_body
+
+    # a multi-byte character on each side of a slice boundary, spaces, reserved characters, CRLF
+    long = ("a" * (QUOTE_SLICE - 1) + "é€ +/=&\r\n") * 3
+    pairs = [("_ff[]", "id"), ("rfc822[]", long), ("subject[]", "Zoë & co 🚀"), ("empty[]", "")]
+    assert form_body(pairs) == urlencode(pairs).encode("utf-8")
