@@ -687,7 +687,6 @@ class EmailSync:
             mimes = self._mimes([row for row, _l, _m in chunk])
             for row, links, matched in chunk:
                 key = "email:" + row.message_id
-                state = RECORDED
                 body = bodies.get(row.item_id, "") if row.item_id else ""
                 if isinstance(body, NotFound):
                     body = ""  # gone from Sent Items meanwhile: record the headers we have
