@@ -29,7 +29,10 @@ def outlook_side(link: Link, staged: Staged | None) -> SideView:
         return SideView(OState.DELETED, None, None, None, staged=staged)
     item = staged.outlook
     h = content_hash(item.kind, item.fields)
-    if item.marker is Sharing.UNSHARED or (item.marker is Sharing.SHARED and not item.categorised):
+    # The category is the user's gesture. A linked item still marked Unshared but categorised was
+    # shared again and its Shared marker is not written yet (e.g. its CRM create was refused and
+    # waits for a retry): it stays shared, it is not unshared once more.
+    if item.marker in (Sharing.UNSHARED, Sharing.SHARED) and not item.categorised:
         return SideView(OState.CATEGORY_REMOVED, item.fields, item.change_key, h, staged=staged)
     if item.change_key == link.ews_change_key:
         return SideView(OState.UNCHANGED, link.ews_fields or item.fields, item.change_key, link.ews_hash or h, staged=staged)

@@ -1,11 +1,15 @@
 """Failures the convergence state machine (test_convergence.py) found, replayed step by step so
 they stay reproducible (here, beside the engine fixtures) without Hypothesis' local example database.
 
-Marked xfail(strict=True) while the bug is open: the fix makes the test pass, which fails the
-suite until the marker is removed."""
-from __future__ import annotations
+A new finding is pinned here as xfail(strict=True) while it is open, so its fix fails the suite
+until the marker is removed.
 
-import pytest
+Found 2026-11-26 (TaskConvergence): a task the user shared again after its CRM record was deleted
+got a link whose CRM create was refused; the item still carried the Unshared marker, and a linked
+item marked Unshared was read as "category removed" whatever its category said, so it was never
+shared again. The category is the user's gesture: app/sync/classify.py now reads a linked item as
+unshared only when the category is gone."""
+from __future__ import annotations
 
 from app.domain.records import Kind, Sharing
 from app.errors import ItemRejected, TransientError
@@ -33,9 +37,6 @@ def toggle(w, item_id: str) -> None:
     w.mailbox.set_category(T, item_id, not w.mailbox.items[T][item_id].categorised)
 
 
-@pytest.mark.xfail(strict=True, reason="open: found 2026-11-26 by TaskConvergence; a task the user shares "
-                                       "again after its CRM record was deleted, across journal drops and "
-                                       "crashes, is never shared again")
 def test_task_shared_again_after_its_record_was_deleted_and_the_journal_dropped(world):
     w = world
     w.crm.add(T, task(1), raw={"assigned_to": 99})
