@@ -230,12 +230,6 @@ class Backend:
         return self.cli(*self.configure_args(*extra))
 
 
-# For the suite's time budget, a scenario whose Graph run would add nothing over the Graph runs kept
-# elsewhere is marked `ews_only` (with the reason where it is used); it stays written against the
-# `Backend` face, so dropping the mark runs it on Graph too.
-ews_only = pytest.mark.parametrize("backend", ["ews"], indirect=True)
-
-
 @pytest.fixture(params=["ews", "graph"])
 def backend(request) -> Backend:
     if request.param == "graph":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest_graph import backend, backend_synced, ews_only, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import my_people, writes
 
 
@@ -35,7 +35,6 @@ def test_crm_person_deletion_waits_one_run_then_moves_contact_to_deleted_items(b
     assert status["pending_deletions"]["person"] == 0
 
 
-@ews_only  # the CRM side alone decides; the mailbox is only read (its Graph reads: the test above)
 def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(backend, backend_synced):
     cli, mailbox = backend.cli, backend.mailbox
     person = my_people(backend.boxes)[1]
@@ -53,7 +52,6 @@ def test_crm_deletion_undone_before_the_second_run_keeps_the_contact(backend, ba
     assert status["pending_deletions"]["person"] == 0
 
 
-@ews_only  # a CRM collection refused: the mailbox is only read, as in every Graph run
 def test_revoked_view_people_holds_people_deletes_nothing_and_clears_when_restored(backend, backend_synced):
     cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox
     contacts_before = sorted(c["id"] for c in mailbox.shared())

@@ -4,11 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import configure_args
-from tests.e2e.conftest_graph import backend, ews_only, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import backend, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import contact_for, my_people
 
 
-@ews_only  # the engine's decision; the Graph writes it makes are the one-way test's and the journey's
 @pytest.mark.parametrize("policy, winner", [("crm_wins", "crm"), ("person=outlook_wins", "outlook")])
 def test_a_policy_settles_a_same_field_edit_without_a_conflict(backend, policy, winner):
     cli, sandboxes, mailbox = backend.cli, backend.boxes, backend.mailbox

@@ -7,7 +7,7 @@ import pytest
 
 from app.sandbox.run import start_both
 from tests.e2e.conftest import configure_args
-from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, ews_only, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
 
 WRITES = ("created", "updated", "deleted")
 
@@ -32,12 +32,6 @@ def contact_for(boxes, email):
     return Mailbox(boxes).contact_for(email)
 
 
-# These four are `ews_only`: on Graph the same journey (first sync, a quiet second sync, edits both
-# ways, a conflict beside a merge, then resolve) is test_graph_e2e.py's
-# test_configure_and_sync_through_the_cli[graph].
-
-
-@ews_only
 def test_first_sync_brings_exactly_my_people_and_open_activities(backend, backend_synced):
     people = my_people(backend.boxes)
     contacts = backend.mailbox.shared("contacts")
@@ -48,13 +42,11 @@ def test_first_sync_brings_exactly_my_people_and_open_activities(backend, backen
     assert backend_synced["errors"] == []
 
 
-@ews_only
 def test_second_sync_with_no_changes_makes_no_writes(backend, backend_synced):
     code, again = backend.cli.json("sync", "--json")
     assert code == 0 and writes(again) == 0, again
 
 
-@ews_only
 def test_edits_cross_in_both_directions(backend, backend_synced):
     crm, mailbox = backend.crm, backend.mailbox
     people = my_people(backend.boxes)
@@ -70,7 +62,6 @@ def test_edits_cross_in_both_directions(backend, backend_synced):
     assert crm.get_record("people", outlook_side["id"])["person_job_title"] == "Head of Biscuits"
 
 
-@ews_only
 def test_same_field_both_sides_is_a_conflict_different_fields_merge(backend, backend_synced):
     cli, crm, mailbox = backend.cli, backend.crm, backend.mailbox
     a, b = my_people(backend.boxes)[2:4]

@@ -2,7 +2,7 @@
 subprocesses against both sandboxes (real exchangelib and httpx underneath)."""
 from __future__ import annotations
 
-from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, ews_only, graph_cli, graph_sandboxes  # noqa: F401
+from tests.e2e.conftest_graph import Mailbox, backend, backend_synced, graph_cli, graph_sandboxes  # noqa: F401
 from tests.e2e.test_sync_e2e import contact_for, my_people, writes
 
 
@@ -62,7 +62,6 @@ def test_undo_restores_each_side_and_skips_an_item_edited_after_the_run(backend,
     assert any((run.get("summary") or {}).get("undo_of") for run in history["runs"]), history
 
 
-@ews_only  # the journal alone answers: no mailbox request is made
 def test_undo_before_any_sync_has_nothing_to_undo(backend):
     out = backend.configure()
     assert out.returncode == 0, out.stderr
