@@ -74,6 +74,12 @@ def read_mimes(mailbox: Any, item_ids: Sequence[str]) -> dict[str, bytes | AppEr
         missing = ItemError("this mailbox connection cannot read a message's MIME content",
                             title="Attachments not available")
         return {i: missing for i in item_ids}
+    return per_item(batch, item_ids)
+
+
+def per_item(batch: Callable[[list[str]], Sequence[Any]], item_ids: Sequence[str]) -> dict[str, Any]:
+    """One batched mailbox read as {item id: result}. A failure of the whole call becomes each
+    item's error (so each backs off on its own); sign-in and prerequisite errors stop the phase."""
     try:
         return dict(zip(item_ids, batch(list(item_ids))))
     except (AuthError, PrerequisiteError):
@@ -82,5 +88,5 @@ def read_mimes(mailbox: Any, item_ids: Sequence[str]) -> dict[str, bytes | AppEr
         return {i: exc for i in item_ids}
 
 
-__all__ = ["MimeBatch", "byte_bounded", "expected_mime_bytes", "mime_too_big", "over_cap", "read_mimes",
+__all__ = ["MimeBatch", "byte_bounded", "expected_mime_bytes", "mime_too_big", "over_cap", "per_item", "read_mimes",
            "too_large_note", "with_note"]

@@ -37,7 +37,9 @@ from app.domain.matching import normalise_address, subject_refs
 from app.domain.records import EmailRecord, HighWater, Kind, LinkTarget, Reference, RefKind, SentMessage
 from app.errors import AppError, AuthError, NotFound, PrerequisiteError
 from app.sync import retry
-from app.sync.email_mime import byte_bounded, expected_mime_bytes, mime_too_big, over_cap, read_mimes, with_note
+from app.sync.email_mime import (
+    byte_bounded, expected_mime_bytes, mime_too_big, over_cap, per_item, read_mimes, with_note,
+)
 from app.sync.events import ItemIssue, Phase, Progress
 from app.sync.ports import InvalidSyncToken
 
@@ -777,12 +779,7 @@ class EmailSync:
         (one GetItem per chunk), else one `message_body` call per message."""
         batch = getattr(self.mailbox, "message_bodies", None)
         if batch is not None and item_ids:
-            try:
-                return dict(zip(item_ids, batch(list(item_ids))))
-            except (AuthError, PrerequisiteError):
-                raise
-            except AppError as exc:
-                return {i: exc for i in item_ids}
+            return per_item(batch, item_ids)
         out: dict[str, str | AppError] = {}
         for i in item_ids:
             try:
