@@ -7,6 +7,7 @@ updates by content) so a crash between a call and its commit never duplicates or
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -55,8 +56,11 @@ class Tally:
 
 class Executor:
     def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, *, clock: Callable[[], Any],
-                 run_id: str, tally: Tally, crm_batch: int = 100, evaluate_scope: Callable[[CrmRecord], bool] | None = None):
+                 run_id: str, tally: Tally, crm_batch: int = 100, evaluate_scope: Callable[[CrmRecord], bool] | None = None,
+                 call_ahead: bool = True):
         self.crm, self.mailbox, self.journal = crm, mailbox, journal
+        self.call_ahead = call_ahead
+        self._calls: ThreadPoolExecutor | None = None
         self.now = clock
         self.run_id = run_id
         self.tally = tally
@@ -121,6 +125,14 @@ class Executor:
     # --- running ---------------------------------------------------------------------------------
 
     def run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool] = lambda: False) -> None:
+        try:
+            self._run(ops, cancelled)
+        finally:
+            if self._calls is not None:
+                self._calls.shutdown(wait=True)
+                self._calls = None
+
+    def _run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool]) -> None:
         ordered = sorted((o for o in ops if o.state == PENDING), key=lambda o: (PHASE.get(o.op, 9), o.seq))
         self._pending_by_link: dict[str, list[OutboxOp]] = {}
         for o in ordered:
@@ -155,9 +167,12 @@ class Executor:
                     self._single(op)
 
     def _begin(self, ops: Sequence[OutboxOp]) -> list[OutboxOp]:
-        flying = [replace(o, state=IN_FLIGHT, attempts=o.attempts + 1, run_id=self.run_id) for o in ops]
+        flying = self._flying(ops)
         self.journal.write(Batch(outbox=flying))
         return flying
+
+    def _flying(self, ops: Sequence[OutboxOp]) -> list[OutboxOp]:
+        return [replace(o, state=IN_FLIGHT, attempts=o.attempts + 1, run_id=self.run_id) for o in ops]
 
     def _expected(self, op: OutboxOp, link: Link | None) -> str | None:
         if op.payload.get("chain") and link is not None:
@@ -178,34 +193,31 @@ class Executor:
                     self._succeed(op, hit)
                     continue
             todo.append(op)
-        for chunk in _chunks(todo, self.crm_batch):
-            chunk = self._begin(chunk)
-            self._prime([op.link_id for op in chunk])
+
+        def request(flying: list[OutboxOp]) -> Callable[[], Sequence[Any]]:
+            self._prime([op.link_id for op in flying])
             items = []
-            for op in chunk:
+            for op in flying:
                 link = self._link(op.link_id)
                 items.append(NewItem(fields=dict(op.payload["fields"]), link_id=op.link_id,
                                      crm_id=link.crm_id if (link and side is Side.OUTLOOK) else None,
                                      sharing=Sharing.SHARED))
-            try:
-                results = (self.crm.create(kind, items) if side is Side.CRM else self.mailbox.create(kind, items))
-            except AppError as exc:
-                results = [exc] * len(chunk)
-            self._settle_all(chunk, results)
+            port = self.crm if side is Side.CRM else self.mailbox
+            return lambda: port.create(kind, items)
+
+        self._pipeline(list(_chunks(todo, self.crm_batch)), request)
 
     def _crm_updates(self, kind: Kind, ops: list[OutboxOp]) -> None:
-        for chunk in _chunks(ops, self.crm_batch):
-            chunk = self._begin(chunk)
+        def request(flying: list[OutboxOp]) -> Callable[[], Sequence[Any]]:
+            self._prime([op.link_id for op in flying])
             ups = []
-            for op in chunk:
-                link = self.journal.link(op.link_id)
+            for op in flying:
+                link = self._link(op.link_id)
                 ups.append(Update(id=link.crm_id if link else "", version=self._expected(op, link) or "",
                                   fields=dict(op.payload["fields"]), changed=frozenset(op.payload.get("changed", ()))))
-            try:
-                results = self.crm.update(kind, ups)
-            except AppError as exc:
-                results = [exc] * len(chunk)
-            self._settle_all(chunk, results)
+            return lambda: self.crm.update(kind, ups)
+
+        self._pipeline(list(_chunks(ops, self.crm_batch)), request)
 
     def _trash(self, kind: Kind, ops: list[OutboxOp]) -> None:
         ops = self._recheck_held(kind, ops)
@@ -258,42 +270,111 @@ class Executor:
     def _outlook_batch(self, kind: Kind, name: str, ops: list[OutboxOp]) -> None:
         """Outlook updates or sharing changes of many items in one call per chunk: each item still
         quotes its own stored ChangeKey under NeverOverwrite, and each gets its own result."""
-        for chunk in _chunks(ops, self.crm_batch):
-            ready: list[tuple[OutboxOp, Link]] = []
+        def ready(chunk: list[OutboxOp]) -> list[OutboxOp]:
             self._prime([op.link_id for op in chunk])
+            out = []
             for op in chunk:
-                link = self._link(op.link_id)
-                if link is None or op.link_id in self.failed_links:
+                if self._link(op.link_id) is None or op.link_id in self.failed_links:
                     self._cancel(op)
-                    continue
-                ready.append((op, link))
-            if not ready:
-                self._links.clear()
-                continue
-            flying = self._begin([op for op, _ in ready])
-            links = [link for _, link in ready]
-            try:
-                if name == "update":
-                    results = self.mailbox.update_many(kind, [
-                        Update(id=link.ews_item_id or "", version=self._expected(op, link) or "",
-                               fields=dict(op.payload["fields"]), changed=frozenset(op.payload.get("changed", ())))
-                        for op, link in zip(flying, links)])
                 else:
-                    want = Sharing.SHARED if name == "share" else Sharing.UNSHARED
-                    results = self.mailbox.set_sharing_many(kind, [
-                        (link.ews_item_id or "", self._expected(op, link) or "", want, link.crm_id, link.id)
-                        for op, link in zip(flying, links)])
-            except (AuthError, PrerequisiteError):
-                self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
-                raise
-            except AppError as exc:
-                results = [exc] * len(flying)
-            self._settle_all(flying, results)
+                    out.append(op)
+            return out
 
-    def _settle_all(self, ops: Sequence[OutboxOp], results: Sequence[Any]) -> None:
+        def request(flying: list[OutboxOp]) -> Callable[[], Sequence[Any]]:
+            self._prime([op.link_id for op in flying])
+            links = [self._link(op.link_id) for op in flying]
+            if name == "update":
+                ups = [Update(id=link.ews_item_id or "", version=self._expected(op, link) or "",
+                              fields=dict(op.payload["fields"]), changed=frozenset(op.payload.get("changed", ())))
+                       for op, link in zip(flying, links)]
+                return lambda: self.mailbox.update_many(kind, ups)
+            want = Sharing.SHARED if name == "share" else Sharing.UNSHARED
+            wants = [(link.ews_item_id or "", self._expected(op, link) or "", want, link.crm_id, link.id)
+                     for op, link in zip(flying, links)]
+            return lambda: self.mailbox.set_sharing_many(kind, wants)
+
+        self._pipeline(list(_chunks(ops, self.crm_batch)), request, ready)
+
+    def _pipeline(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
+                  ready: Callable[[list[OutboxOp]], list[OutboxOp]] = list) -> None:
+        """Chunk after chunk, each chunk's server call on the wire (on the call thread) while the
+        engine settles the previous chunk's results and marks the next chunk in flight, in one
+        transaction. The engine thread stays the journal's only writer and every chunk is committed
+        in flight before its call is sent, so a crash anywhere is verified on resume as before.
+
+        `ready(chunk)` keeps the operations still to run (it may cancel others); `request(flying)`
+        reads what the call needs on the engine thread and returns the call itself."""
+        if not chunks:
+            return
+        self._links.clear()
+        try:
+            self._chunk_by_chunk(chunks, request, ready)
+        finally:
+            self._links.clear()
+
+    def _chunk_by_chunk(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
+                        ready: Callable[[list[OutboxOp]], list[OutboxOp]]) -> None:
+        flying = self._begin(ready(chunks[0]))
+        settled: tuple[list[OutboxOp], Sequence[Any]] | None = None
+        for n in range(len(chunks)):
+            call = self._send(request(flying)) if flying else None
+            upcoming = chunks[n + 1] if n + 1 < len(chunks) else []
+            try:
+                if settled is not None:
+                    flying_next = self._settle_all(*settled, then=lambda: self._flying(ready(upcoming)))
+                else:
+                    flying_next = self._begin(ready(upcoming)) if upcoming else []
+            except BaseException:
+                if call is not None:
+                    self._abandon(flying, call)
+                raise
+            results = self._results(flying, call) if call is not None else []
+            settled = (flying, results)
+            flying = flying_next
+        if settled is not None:
+            self._settle_all(*settled)
+
+    def _send(self, call: Callable[[], Sequence[Any]]) -> Future:
+        if not self.call_ahead:
+            done: Future = Future()
+            try:
+                done.set_result(call())
+            except BaseException as exc:  # noqa: BLE001 - handed to _results like the threaded form
+                done.set_exception(exc)
+            return done
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-call")
+        return self._calls.submit(call)
+
+    def _results(self, flying: list[OutboxOp], call: Future) -> Sequence[Any]:
+        try:
+            return call.result()
+        except (AuthError, PrerequisiteError):  # the call as a whole was refused: nothing was written
+            self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
+            raise
+        except AppError as exc:
+            return [exc] * len(flying)
+
+    def _abandon(self, flying: list[OutboxOp], call: Future) -> None:
+        """The engine failed while a call was on the wire: wait for it, and settle what it returned
+        if that still works. What stays in flight is verified at the next start (verify_in_flight)."""
+        try:
+            results = call.result()
+        except BaseException:  # noqa: BLE001 - the engine's own error is the one reported
+            return
+        try:
+            self._settle_all(flying, results)
+        except BaseException:  # noqa: BLE001 - same
+            pass
+
+    def _settle_all(self, ops: Sequence[OutboxOp], results: Sequence[Any],
+                    then: Callable[[], list[OutboxOp]] | None = None) -> list[OutboxOp]:
         """Settle a chunk's results in one journal transaction (each op is in_flight until then, so
-        a crash before the commit is verified on resume like a crash during the call)."""
+        a crash before the commit is verified on resume like a crash during the call). `then()`
+        gives the next chunk's operations marked in flight, committed in the same transaction and
+        returned; it runs after every result here is settled, so it sees this chunk's failures."""
         self._collect = Batch()
+        nxt: list[OutboxOp] = []
         seen: set[str] = set()
         try:
             for op, res in zip(ops, results):
@@ -302,24 +383,30 @@ class Executor:
                     seen.clear()
                 seen.add(op.link_id)
                 self._settle(op, res)
+            if then is not None:
+                nxt = then()
+                self._collect.outbox.extend(nxt)
         finally:
             self._flush()
             self._collect = None
+        return nxt
 
     def _flush(self) -> None:
-        self._links.clear()  # links change with the write: read them afresh afterwards
         if self._collect:
             batch, self._collect = self._collect, Batch()
+            # links change with the write: read those afresh afterwards (the next chunk's stay)
+            for link_id in [l.id for l in batch.links] + list(batch.drop_links):
+                self._links.pop(link_id, None)
             self.journal.write(batch)
 
     def _prime(self, link_ids: Sequence[str]) -> None:
-        """Read a chunk's links in one query (when the journal offers it) for `_link`; valid until
-        the chunk's results are written."""
-        self._links.clear()
+        """Read the links of the chunks in hand in one query (when the journal offers it) for
+        `_link`; a link is dropped from here when the executor writes it (`_flush`)."""
         many = getattr(self.journal, "links_by_id", None)
-        if callable(many):
-            self._links.update(many(link_ids))
-            self._links.update({i: None for i in link_ids if i not in self._links})
+        want = [i for i in link_ids if i not in self._links]
+        if callable(many) and want:
+            self._links.update(many(want))
+            self._links.update({i: None for i in want if i not in self._links})
 
     def _link(self, link_id: str) -> Link | None:
         if link_id in self._links:
