@@ -198,7 +198,8 @@ class SyncEngine:
     def _cycle(self, c: _Cycle, crm: Any, mailbox: Any, journal: Any) -> None:
         now = self.clock.now
         executor = Executor(crm, mailbox, journal, clock=now, run_id=c.run_id, tally=c.tally,
-                            crm_batch=self.config.crm_batch, evaluate_scope=self._in_scope)
+                            crm_batch=self.config.crm_batch, evaluate_scope=self._in_scope,
+                            call_ahead=self.config.call_ahead)
         if not c.dry_run:
             c.progress(Phase.RESUME, "", 0, None, "resuming unfinished writes")
             if c.allow:

@@ -328,7 +328,12 @@ class Executor:
                 if call is not None:
                     self._abandon(flying, call)
                 raise
-            results = self._results(flying, call) if call is not None else []
+            try:
+                results = self._results(flying, call) if call is not None else []
+            except BaseException:
+                if flying_next:  # begun but never sent: runnable again as it is
+                    self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying_next]))
+                raise
             settled = (flying, results)
             flying = flying_next
         if settled is not None:

@@ -1,0 +1,116 @@
+"""The executor's server calls run one chunk ahead, on a call thread (Executor._pipeline): each
+chunk is committed in flight before its call, settling chunk k and beginning chunk k+2 share one
+transaction, and a failure with a call on the wire loses and duplicates nothing."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from app.domain.records import Kind
+from app.errors import AuthError
+from app.sync.state import DONE, IN_FLIGHT
+from tests.fixtures.fakes import Crash
+
+P = Kind.PERSON
+CHUNK = 4
+
+
+def people(world, n):
+    for i in range(n):
+        world.crm.add(P, {"first_name": f"Pia{i}", "last_name": "Lane", "email1": f"pia{i}@lane.test"})
+
+
+def watch_creates(world, seen):
+    """Wrap the mailbox's create: note its thread and what the journal file holds in flight."""
+    real = world.mailbox.create
+
+    def create(kind, items):
+        with sqlite3.connect(world.path) as con:
+            flying = {r[0] for r in con.execute("SELECT link_id FROM outbox WHERE state = ?", (IN_FLIGHT,))}
+        seen.append((threading.current_thread(), [i.link_id for i in items], flying))
+        return real(kind, items)
+    world.mailbox.create = create
+
+
+def test_calls_run_on_the_call_thread_with_their_items_committed_in_flight(make_world):
+    world = make_world(crm_batch=CHUNK)
+    people(world, 4 * CHUNK + 1)
+    seen = []
+    watch_creates(world, seen)
+    world.sync()
+    assert len(seen) == 5
+    for thread, link_ids, flying in seen:
+        assert thread is not threading.main_thread()
+        assert set(link_ids) <= flying  # recorded before the request went out
+    assert len(world.mailbox.live(P)) == 4 * CHUNK + 1
+    assert world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_without_call_ahead_the_calls_stay_on_the_engine_thread(make_world):
+    world = make_world(crm_batch=CHUNK, call_ahead=False)
+    people(world, 2 * CHUNK)
+    seen = []
+    watch_creates(world, seen)
+    world.sync()
+    assert [t for t, _ids, _f in seen] == [threading.main_thread()] * 2
+    assert len(world.mailbox.live(P)) == 2 * CHUNK
+
+
+def test_settling_a_chunk_and_beginning_a_later_one_share_one_transaction(make_world):
+    world = make_world(crm_batch=CHUNK)
+    people(world, 5 * CHUNK)
+    writes = []
+    real = world.journal.write
+
+    def write(batch):
+        writes.append([(op.op, op.state) for op in batch.outbox])
+        real(batch)
+    world.journal.write = write
+    world.sync()
+    creates = [w for w in writes if any(op == "create" for op, _ in w)]
+    begins = [w for w in creates if ("create", IN_FLIGHT) in w]
+    # the first two chunks begin on their own; each later one with the settling of the one two before it
+    assert len(begins) == 5
+    assert all(("create", DONE) not in w for w in begins[:2])
+    assert all(("create", DONE) in w for w in begins[2:])
+    executed = [w for w in creates if any(state != "pending" for _op, state in w)]  # not the plan's write
+    # one transaction per chunk, plus the last two chunks' settling (no later chunk to begin); 10 before
+    assert len(executed) == 5 + 2
+
+
+def test_a_crash_while_the_next_call_is_on_the_wire_duplicates_nothing(make_world):
+    world = make_world(crm_batch=CHUNK)
+    people(world, 3 * CHUNK)
+    world.mailbox.crash_after.add("create")  # the first chunk lands, then the process dies
+    with pytest.raises(Crash):
+        world.sync()
+    world.reopen()
+    world.sync()
+    live = world.mailbox.live(P)
+    assert len(live) == 3 * CHUNK
+    assert len({i.link_id for i in live}) == 3 * CHUNK
+    assert world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_an_auth_failure_of_one_chunk_returns_it_to_pending_and_keeps_the_settled_ones(make_world):
+    world = make_world(crm_batch=CHUNK)
+    people(world, 3 * CHUNK)
+    real = world.mailbox.create
+    calls = []
+
+    def create(kind, items):
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise AuthError("the mailbox password was changed")
+        return real(kind, items)
+    world.mailbox.create = create
+    with pytest.raises(AuthError):
+        world.sync()
+    assert len(world.mailbox.live(P)) == CHUNK  # the first chunk only, and it is settled
+    assert world.journal.outbox([IN_FLIGHT]) == []
+    world.mailbox.create = real
+    world.sync()
+    live = world.mailbox.live(P)
+    assert len(live) == 3 * CHUNK and len({i.link_id for i in live}) == 3 * CHUNK
