@@ -35,9 +35,9 @@ class EngineConfig:
     direction: Mapping[Kind, str] = field(default_factory=dict)  # both | to_outlook | to_workbooks (B31)
     email: EmailOptions | None = None  # the sent-mail phase (issue 6); None = off unless passed to the engine
     crm_batch: int = 100
-    # each chunk's server call on a call thread while the engine settles the previous chunk
-    # (Executor._pipeline); off, every call is made on the engine thread, one after another
-    call_ahead: bool = True
+    # server calls of write chunks on the wire at once, on call threads, while the engine settles
+    # the oldest (Executor._pipeline); 0: every call on the engine thread, one after another
+    calls_in_flight: int = 2
     overlap_seconds: int = 120  # delta re-reads this much before the mark
     max_plan_passes: int = 2
     reconcile_hours: int = 24  # a full membership listing per kind at most this often (0 = only on filter changes)

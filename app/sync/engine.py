@@ -199,7 +199,7 @@ class SyncEngine:
         now = self.clock.now
         executor = Executor(crm, mailbox, journal, clock=now, run_id=c.run_id, tally=c.tally,
                             crm_batch=self.config.crm_batch, evaluate_scope=self._in_scope,
-                            call_ahead=self.config.call_ahead)
+                            calls_in_flight=self.config.calls_in_flight)
         if not c.dry_run:
             c.progress(Phase.RESUME, "", 0, None, "resuming unfinished writes")
             if c.allow:

@@ -7,6 +7,7 @@ updates by content) so a crash between a call and its commit never duplicates or
 """
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -57,9 +58,9 @@ class Tally:
 class Executor:
     def __init__(self, crm: CrmPort, mailbox: MailboxPort, journal: JournalPort, *, clock: Callable[[], Any],
                  run_id: str, tally: Tally, crm_batch: int = 100, evaluate_scope: Callable[[CrmRecord], bool] | None = None,
-                 call_ahead: bool = True):
+                 calls_in_flight: int = 2):
         self.crm, self.mailbox, self.journal = crm, mailbox, journal
-        self.call_ahead = call_ahead
+        self.calls_in_flight = calls_in_flight
         self._calls: ThreadPoolExecutor | None = None
         self.now = clock
         self.run_id = run_id
@@ -297,10 +298,12 @@ class Executor:
 
     def _pipeline(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
                   ready: Callable[[list[OutboxOp]], list[OutboxOp]] = list) -> None:
-        """Chunk after chunk, each chunk's server call on the wire (on the call thread) while the
-        engine settles the previous chunk's results and marks the next chunk in flight, in one
-        transaction. The engine thread stays the journal's only writer and every chunk is committed
-        in flight before its call is sent, so a crash anywhere is verified on resume as before.
+        """Chunk after chunk with up to `calls_in_flight` server calls on the wire (on call threads):
+        while the engine settles the oldest chunk's results, the next ones are still out, and the
+        settling commits in one transaction with the marking in flight of the chunk sent next. The
+        engine thread stays the journal's only writer and every chunk is committed in flight before
+        its call is sent, so a crash anywhere is verified on resume as before. Results are settled
+        in chunk order.
 
         `ready(chunk)` keeps the operations still to run (it may cancel others); `request(flying)`
         reads what the call needs on the engine thread and returns the call itself."""
@@ -314,33 +317,30 @@ class Executor:
 
     def _chunk_by_chunk(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
                         ready: Callable[[list[OutboxOp]], list[OutboxOp]]) -> None:
-        flying = self._begin(ready(chunks[0]))
-        settled: tuple[list[OutboxOp], Sequence[Any]] | None = None
-        for n in range(len(chunks)):
-            call = self._send(request(flying)) if flying else None
-            upcoming = chunks[n + 1] if n + 1 < len(chunks) else []
-            try:
-                if settled is not None:
-                    flying_next = self._settle_all(*settled, then=lambda: self._flying(ready(upcoming)))
-                else:
-                    flying_next = self._begin(ready(upcoming)) if upcoming else []
-            except BaseException:
-                if call is not None:
-                    self._abandon(flying, call)
-                raise
-            try:
+        ahead = max(1, self.calls_in_flight)
+        waiting = deque(chunks[ahead:])
+        first = [self._flying(ready(chunk)) for chunk in chunks[:ahead]]
+        self.journal.write(Batch(outbox=[op for flying in first for op in flying]))
+        wire: deque[tuple[list[OutboxOp], Future | None]] = deque()
+        try:
+            for flying in first:
+                wire.append((flying, self._send(request(flying)) if flying else None))
+            while wire:
+                flying, call = wire[0]
                 results = self._results(flying, call) if call is not None else []
-            except BaseException:
-                if flying_next:  # begun but never sent: runnable again as it is
-                    self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying_next]))
-                raise
-            settled = (flying, results)
-            flying = flying_next
-        if settled is not None:
-            self._settle_all(*settled)
+                wire.popleft()
+                upcoming = waiting.popleft() if waiting else []
+                nxt = self._settle_all(flying, results, then=lambda: self._flying(ready(upcoming)) if upcoming else [])
+                if nxt:
+                    wire.append((nxt, None))  # committed in flight: abandoned as such if request() fails
+                    wire[-1] = (nxt, self._send(request(nxt)))
+        except BaseException:
+            for flying, call in wire:
+                self._abandon(flying, call)
+            raise
 
     def _send(self, call: Callable[[], Sequence[Any]]) -> Future:
-        if not self.call_ahead:
+        if self.calls_in_flight <= 0:
             done: Future = Future()
             try:
                 done.set_result(call())
@@ -348,7 +348,7 @@ class Executor:
                 done.set_exception(exc)
             return done
         if self._calls is None:
-            self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-call")
+            self._calls = ThreadPoolExecutor(max_workers=self.calls_in_flight, thread_name_prefix="sync-call")
         return self._calls.submit(call)
 
     def _results(self, flying: list[OutboxOp], call: Future) -> Sequence[Any]:
@@ -360,17 +360,18 @@ class Executor:
         except AppError as exc:
             return [exc] * len(flying)
 
-    def _abandon(self, flying: list[OutboxOp], call: Future) -> None:
-        """The engine failed while a call was on the wire: wait for it, and settle what it returned
-        if that still works. What stays in flight is verified at the next start (verify_in_flight)."""
-        try:
-            results = call.result()
-        except BaseException:  # noqa: BLE001 - the engine's own error is the one reported
+    def _abandon(self, flying: list[OutboxOp], call: Future | None) -> None:
+        """The engine stopped with this chunk committed in flight: wait for its call and settle what
+        it returned if that still works; a chunk never sent, or refused as a whole, is pending again.
+        What stays in flight is verified at the next start (verify_in_flight)."""
+        if call is None:
+            self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
             return
         try:
+            results = self._results(flying, call)
             self._settle_all(flying, results)
-        except BaseException:  # noqa: BLE001 - same
-            pass
+        except BaseException:  # noqa: BLE001 - the engine's own error is the one reported
+            return
 
     def _settle_all(self, ops: Sequence[OutboxOp], results: Sequence[Any],
                     then: Callable[[], list[OutboxOp]] | None = None) -> list[OutboxOp]:
