@@ -58,7 +58,10 @@ class EwsSettings:
     ca_bundle: str = ""  # PEM file of a company CA
     max_wait: int = DEFAULT_MAX_WAIT  # FaultTolerance bound for background work (seconds)
     fail_fast: bool = False  # True for connection checks
-    max_connections: int | None = None
+    # HTTP sessions exchangelib may open at once (its default is one, which would queue the sync's
+    # concurrent calls: two write chunks on the wire, a feed read ahead); Exchange's default
+    # throttling policy allows 27 concurrent EWS connections per user
+    max_connections: int | None = 4
     token_credentials: Any = field(default=None, repr=False)  # OAuth2 credentials object (see TokenCredentials)
 
     @classmethod
