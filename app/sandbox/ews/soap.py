@@ -26,11 +26,20 @@ def m(name: str) -> str:
     return f"{{{M}}}{name}"
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def local(el) -> str:
     tag = el.tag
-    if not isinstance(tag, str):
-        return ""
-    return tag.rsplit("}", 1)[-1]
+    try:
+        return _LOCAL_NAMES[tag]
+    except KeyError:  # a tag not seen yet, or a comment's or processing instruction's (a function)
+        if not isinstance(tag, str):
+            return ""
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < 4096:  # the schema's names; a client's made-up tags are not kept
+            _LOCAL_NAMES[tag] = name
+        return name
 
 
 def sub(parent, tag: str, text: str | None = None, **attrs: str):

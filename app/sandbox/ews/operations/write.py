@@ -82,11 +82,12 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
         folder = target if (target is not None and disposition == "SendAndSaveCopy") else mb.dfolder("sentitems")
     _check_type(folder, kind)
     item = mb.new_item(folder.id, kind)
-    given = [local(c) for c in el]
-    for child in list(el):  # the request is read once: its elements are taken, not copied
-        if isinstance(child.tag, str) and local(child) == "Attachments":
+    children = list(el)  # one element proxy each (lxml makes a new one per look at a child)
+    given = [local(c) for c in children]
+    for child, name in zip(children, given):  # the request is read once: its elements are taken, not copied
+        if name == "Attachments":
             read_attachments(item, child)
-        elif isinstance(child.tag, str):
+        elif name:
             store_element(mb, item, child, owned=True)
     if kind in ("Message", "PostItem"):
         apply_message_mime(item)
