@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import re
+from json.encoder import encode_basestring
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
@@ -36,6 +37,9 @@ DATE_FIELDS = frozenset({"start_date", "due_date", "end_date"})
 
 _WS = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"(?i)<br\s*/?>|</p\s*>|</div\s*>")
+_NON_DIGIT = re.compile(r"\D")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _MANAGED = re.compile(re.escape(MANAGED_BEGIN) + r".*?(" + re.escape(MANAGED_END) + r"|\Z)", re.S)
 
 
@@ -46,7 +50,7 @@ def strip_managed_block(text: str) -> str:
 def html_to_text(text: str) -> str:
     if "<" not in text or ">" not in text:
         return text
-    text = re.sub(r"(?i)<br\s*/?>|</p\s*>|</div\s*>", "\n", text)
+    text = _BREAK.sub("\n", text)
     return html.unescape(_TAG.sub("", text))
 
 
@@ -70,7 +74,7 @@ def clean_value(fld: str, value: Any) -> Any:
 
 def canonical(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Every content field (missing ones as None) plus meta fields that are present."""
-    out = {f: clean_value(f, fields.get(f)) for f in content_fields(kind)}
+    out = content_only(kind, fields)
     for f in META_FIELDS[kind]:
         if fields.get(f) is not None:
             out[f] = fields.get(f)
@@ -78,7 +82,20 @@ def canonical(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def content_only(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {f: clean_value(f, fields.get(f)) for f in content_fields(kind)}
+    # `clean_value` inlined for the common values (None, plain str): a first sync cleans every
+    # field of tens of thousands of records, several times each
+    get = fields.get
+    out: dict[str, Any] = {}
+    for f, email in _CLEAN_PLAN[kind]:
+        v = get(f)
+        if v is None:
+            out[f] = None
+        elif v.__class__ is str:
+            v = v.strip()
+            out[f] = (v.lower() if email else v) if v else None
+        else:
+            out[f] = clean_value(f, v)
+    return out
 
 
 def to_instant(value: datetime) -> str:
@@ -90,7 +107,7 @@ def to_instant(value: datetime) -> str:
 def normalise_phone(text: str) -> str:
     text = text.strip()
     plus = text.startswith("+")
-    digits = re.sub(r"\D", "", text)
+    digits = _NON_DIGIT.sub("", text)
     return ("+" if plus else "") + digits
 
 
@@ -103,7 +120,7 @@ def _instant(text: str) -> str:
 
 
 def _date(text: str) -> str:
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+    m = _DATE.match(text.strip())
     return f"{m[1]}-{m[2]}-{m[3]}" if m else text.strip()
 
 
@@ -128,7 +145,25 @@ def comparable(fld: str, value: Any) -> Any:
 
 
 def comparable_record(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {f: comparable(f, fields.get(f)) for f in content_fields(kind)}
+    # `comparable` inlined for None, plain text and phone numbers: a first sync compares and
+    # hashes every field of tens of thousands of records. " ".join(v.split()) is
+    # _WS.sub(" ", v.strip()).strip() (both split on str.isspace); a phone number's digits and
+    # "+" have no whitespace left to collapse.
+    get = fields.get
+    out: dict[str, Any] = {}
+    for f, rule in _COMPARE_PLAN[kind]:
+        v = get(f)
+        if v is None:
+            out[f] = None
+        elif v.__class__ is not str or rule is None:
+            out[f] = comparable(f, v)
+        elif rule is _PHONE:
+            v = v.strip()
+            out[f] = normalise_phone(v) or None if v else None
+        else:
+            v = " ".join(v.split())
+            out[f] = (v.lower() if rule is _EMAIL else v) or None
+    return out
 
 
 def same_value(fld: str, a: Any, b: Any) -> bool:
@@ -142,7 +177,40 @@ def same_content(kind: Kind, a: Mapping[str, Any] | None, b: Mapping[str, Any] |
 
 
 def content_hash(kind: Kind, fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the comparable form of the kind's content fields and the mapping version."""
-    payload = {"v": MAPPING_VERSION, "k": kind.value, "f": comparable_record(kind, fields)}
-    data = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """SHA-256 over the comparable form of the kind's content fields and the mapping version.
+
+    The hashed text is json.dumps({"v": MAPPING_VERSION, "k": kind, "f": comparable_record},
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False): hashes stored in journals compare
+    against it, so it must never change. It is written out here directly (the keys in sorted order,
+    values with json's own string encoder) because json.dumps built a new encoder per call and
+    dominated a first sync's hashing (tests/unit/test_normalise.py compares the two)."""
+    return hashlib.sha256(_hash_text(kind, comparable_record(kind, fields)).encode("utf-8")).hexdigest()
+
+
+def _hash_text(kind: Kind, comparable_fields: Mapping[str, Any]) -> str:
+    text, json_value = encode_basestring, _JSON.encode  # bool and int in json's own spelling
+    parts = [null if (v := comparable_fields[f]) is None else key + (text(v) if v.__class__ is str else json_value(v))
+             for f, key, null in _HASH_KEYS[kind]]
+    return '{"f":{' + ",".join(parts) + _HASH_KIND[kind] + str(MAPPING_VERSION) + "}"  # an int: as json spells it
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_PLAIN, _EMAIL, _PHONE = "plain", "email", "phone"
+
+
+def _compare_rule(f: str) -> str | None:
+    """How comparable_record treats a text value of field f (None: by `comparable` itself)."""
+    if f in PHONE_FIELDS:
+        return _PHONE
+    if f in TEXT_FIELDS or f in INSTANT_FIELDS or f in DATE_FIELDS:
+        return None
+    return _EMAIL if f in EMAIL_FIELDS else _PLAIN
+
+
+# per kind: (field, is an email field) for cleaning; (field, rule) for comparing
+_CLEAN_PLAN = {k: tuple((f, f in EMAIL_FIELDS) for f in content_fields(k)) for k in Kind}
+_COMPARE_PLAN = {k: tuple((f, _compare_rule(f)) for f in content_fields(k)) for k in Kind}
+# per kind, in sorted order: (field, its json key, the key with a null value)
+_HASH_KEYS = {k: tuple((f, encode_basestring(f) + ":", encode_basestring(f) + ":null") for f in sorted(content_fields(k)))
+              for k in Kind}
+_HASH_KIND = {k: '},"k":' + encode_basestring(k.value) + ',"v":' for k in Kind}
