@@ -11,6 +11,9 @@ from app.domain.fields import EMAIL_FIELDS
 from app.domain.records import CrmRecord, Kind, OutlookItem
 
 _OBJECT_REF = re.compile(r"\b([A-Z]{2,12}-\d{1,10})\b")
+_ANGLED = re.compile(r"<([^<>]+)>")
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_SPACES = re.compile(r"\s+")
 
 
 def normalise_address(address: str | None) -> str | None:
@@ -18,7 +21,7 @@ def normalise_address(address: str | None) -> str | None:
     if not address:
         return None
     text = address.strip()
-    m = re.search(r"<([^<>]+)>", text)
+    m = _ANGLED.search(text) if "<" in text else None
     if m:
         text = m.group(1)
     text = text.strip().strip('"').strip()
@@ -31,9 +34,10 @@ def normalise_address(address: str | None) -> str | None:
 def normalise_name(text: str | None) -> str:
     if not text:
         return ""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+    if not text.isascii():  # ASCII has no decompositions and no combining marks
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text.lower())).strip()
 
 
 def full_name(fields: Mapping[str, object]) -> str:

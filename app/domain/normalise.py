@@ -214,3 +214,36 @@ _COMPARE_PLAN = {k: tuple((f, _compare_rule(f)) for f in content_fields(k)) for 
 _HASH_KEYS = {k: tuple((f, encode_basestring(f) + ":", encode_basestring(f) + ":null") for f in sorted(content_fields(k)))
               for k in Kind}
 _HASH_KIND = {k: '},"k":' + encode_basestring(k.value) + ',"v":' for k in Kind}
+
+
+class Snapshots:
+    """`canonical` and `content_hash` of one kind's records, each worked out once per record object.
+
+    Planning passes the same record through several steps (a first sync's create keeps it as its
+    link's snapshot, as the payload's fields and as the base). Keyed by identity, so only for
+    mappings nobody mutates while this is in use (records and snapshots are immutable by
+    convention); the objects are held, so their ids stay theirs. A record's canonical form is its
+    own canonical form and hashes alike, so it shares the record's entry."""
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self._known: dict[int, tuple[Mapping[str, Any], list[Any]]] = {}  # id -> (mapping, [canonical, hash])
+
+    def _entry(self, fields: Mapping[str, Any]) -> list[Any]:
+        hit = self._known.get(id(fields))
+        if hit is None:
+            hit = self._known[id(fields)] = (fields, [None, None])
+        return hit[1]
+
+    def canonical(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        entry = self._entry(fields)
+        if entry[0] is None:
+            entry[0] = canonical(self.kind, fields)
+            self._known[id(entry[0])] = (entry[0], entry)
+        return entry[0]
+
+    def hash(self, fields: Mapping[str, Any]) -> str:
+        entry = self._entry(fields)
+        if entry[1] is None:
+            entry[1] = content_hash(self.kind, fields)
+        return entry[1]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from app.domain.normalise import content_hash
 from app.domain.records import Sharing
@@ -20,7 +20,10 @@ class SideView:
     staged: Staged | None = None
 
 
-def outlook_side(link: Link, staged: Staged | None) -> SideView:
+HashOf = Callable[[Mapping[str, Any]], str]  # content_hash of the link's kind (a plan's Snapshots.hash)
+
+
+def outlook_side(link: Link, staged: Staged | None, hash_of: HashOf | None = None) -> SideView:
     if link.ews_item_id is None:
         return SideView(OState.MISSING, None, None, None)
     if staged is None:
@@ -28,7 +31,7 @@ def outlook_side(link: Link, staged: Staged | None) -> SideView:
     if staged.change == "delete" or staged.outlook is None:
         return SideView(OState.DELETED, None, None, None, staged=staged)
     item = staged.outlook
-    h = content_hash(item.kind, item.fields)
+    h = hash_of(item.fields) if hash_of is not None else content_hash(item.kind, item.fields)
     # The category is the user's gesture. A linked item still marked Unshared but categorised was
     # shared again and its Shared marker is not written yet (e.g. its CRM create was refused and
     # waits for a retry): it stays shared, it is not unshared once more.
@@ -41,7 +44,7 @@ def outlook_side(link: Link, staged: Staged | None) -> SideView:
     return SideView(OState.CHANGED, item.fields, item.change_key, h, staged=staged)
 
 
-def crm_side(link: Link, staged: Staged | None) -> SideView:
+def crm_side(link: Link, staged: Staged | None, hash_of: HashOf | None = None) -> SideView:
     if link.crm_id is None:
         return SideView(CState.MISSING, None, None, None)
     if staged is None:
@@ -50,7 +53,7 @@ def crm_side(link: Link, staged: Staged | None) -> SideView:
     if staged.change == "delete" or rec is None or rec.deleted:
         return SideView(CState.DELETED, None, None, None, staged=staged)
     version = str(rec.lock_version)
-    h = content_hash(rec.kind, rec.fields)
+    h = hash_of(rec.fields) if hash_of is not None else content_hash(rec.kind, rec.fields)
     if version == link.crm_lock_version:
         view = SideView(CState.UNCHANGED, link.crm_fields or rec.fields, version, link.crm_hash or h, staged=staged)
     elif h == link.crm_hash:

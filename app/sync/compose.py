@@ -3,14 +3,14 @@ apply the brake, and turn decisions into outbox rows and journal changes (design
 """
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from app.domain.filters import Filter, evaluate
 from app.domain.matching import CrmIndex, OutlookIndex, match_carried, person_addresses
-from app.domain.normalise import canonical, content_hash
+from app.domain.normalise import Snapshots
 from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
 from app.sync import guards, retry
 from app.sync.classify import SideView, crm_side, outlook_side
@@ -28,8 +28,14 @@ from app.sync.state import (
 DESTRUCTIVE_SIDE = {"trash": Side.OUTLOOK, "unshare": Side.OUTLOOK, "soft_delete": Side.CRM}
 
 
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # the RFC 4122 variant bits, 10xx
+
+
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID spelt as str(uuid.uuid4()) spells it. Written out because
+    uuid.UUID's checks and conversions were a noticeable part of planning a first sync."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 @dataclass
@@ -51,35 +57,14 @@ class KindPlan:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def _stamp(view: SideView | None) -> dict[str, Any] | None:
-    if view is None or view.fields is None or view.version is None:
-        return None
-    fields = canonical_dict(view)
-    return {"version": view.version, "hash": content_hash_of(view), "fields": fields}
-
-
-def canonical_dict(view: SideView) -> dict[str, Any]:
-    kind = _view_kind(view)
-    return canonical(kind, view.fields or {}) if kind else dict(view.fields or {})
-
-
-def content_hash_of(view: SideView) -> str | None:
-    return view.hash
-
-
 def _shared(fields: dict[str, Any], link: Link) -> Mapping[str, Any]:
     """`fields`, or the link's equal snapshot instead: a first sync plans thousands of creates whose
     payload fields and base equal the link's own CRM (or Outlook) snapshot, and holding one dict
     instead of three equal ones is a large part of the plan's memory. Nothing mutates these."""
     for known in (link.crm_fields, link.ews_fields, link.base):
-        if known is not None and known == fields:
+        if known is not None and (known is fields or known == fields):
             return known
     return fields
-
-
-def _view_kind(view: SideView) -> Kind | None:
-    st = view.staged
-    return st.kind if st is not None else None
 
 
 class KindPlanner:
@@ -109,16 +94,21 @@ class KindPlanner:
             x for c in self.open_conf if c.ews_item_id and not c.crm_id for x in c.candidates}
         self.errors = {e.key: e for e in state.errors}
         self.sharing = {s.key: s for s in state.sharing}
+        self.snap = Snapshots(kind)  # each record canonicalised and hashed once per plan
+        self.kind_name = kind.value
+        self.direction = config.direction_for(kind)
+        self._policies = dict(kind=kind, conflict_policy=forced_policy(self.direction) or config.policy_for(kind),
+                              leave_policy=config.leave_filter_policy, crm_delete_policy=config.crm_delete_policy)
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _share_rec(self, *, crm_id: str | None = None, ews_id: str | None = None) -> SharingRec | None:
         if crm_id:
-            rec = self.sharing.get(f"{self.kind.value}:crm:{crm_id}")
+            rec = self.sharing.get(f"{self.kind_name}:crm:{crm_id}")
             if rec:
                 return rec
         if ews_id:
-            return self.sharing.get(f"{self.kind.value}:ews:{ews_id}")
+            return self.sharing.get(f"{self.kind_name}:ews:{ews_id}")
         return None
 
     def _unstage(self, st: Staged | None) -> None:
@@ -131,12 +121,10 @@ class KindPlanner:
         return link.id[:8]
 
     def _policy_view(self, **kw: Any) -> PairView:
-        direction = self.cfg.direction_for(self.kind)
-        return PairView(kind=self.kind, conflict_policy=forced_policy(direction) or self.cfg.policy_for(self.kind),
-                        leave_policy=self.cfg.leave_filter_policy, crm_delete_policy=self.cfg.crm_delete_policy, **kw)
+        return PairView(**self._policies, **kw)
 
     def _decide(self, view: PairView) -> Decision:
-        return directed(decide(view), self.cfg.direction_for(self.kind), view.base)
+        return directed(decide(view), self.direction, view.base)
 
     # --- main ----------------------------------------------------------------------------------
 
@@ -157,8 +145,8 @@ class KindPlanner:
             if rec.state == "unshare_requested" and rec.link_id in self.links and rec.link_id not in self.busy:
                 link = self.links[rec.link_id]
                 d = Decision(15, (Action("unshare", Side.OUTLOOK, note="user"),), "unshared by the user")
-                self.items.append(Planned(link, d, outlook_side(link, self.so.get(link.ews_item_id or "")),
-                                          crm_side(link, self.sc.get(link.crm_id or ""))))
+                self.items.append(Planned(link, d, outlook_side(link, self.so.get(link.ews_item_id or ""), self.snap.hash),
+                                          crm_side(link, self.sc.get(link.crm_id or ""), self.snap.hash)))
                 self.busy.add(link.id)
 
     def _moves(self) -> None:
@@ -210,7 +198,7 @@ class KindPlanner:
         creating = link.ews_item_id is None or link.crm_id is None or link.state in (CREATING, ACCESS_LOST)
         if so is None and sc is None and not creating and conf is None:
             return
-        ov, cv = outlook_side(link, so), crm_side(link, sc)
+        ov, cv = outlook_side(link, so, self.snap.hash), crm_side(link, sc, self.snap.hash)
         if conf is not None:  # row 21: refresh the conflict's values, write nothing
             if (so is not None and ov.fields is not None) or (sc is not None and cv.fields is not None):
                 self.out.batch.conflicts.append(replace(
@@ -340,6 +328,7 @@ class KindPlanner:
                 if got is not None and got.item_id not in self.by_ews:
                     o_new.append((got, YES))
         candidates = [i for i, _ in o_new]
+        pool_by_id = {r.id: r for r in reversed(pool)}  # the first of equal ids, as a scan would find
         free_pool = [r for r in pool if r.id not in self.by_crm]
         crm_index, out_index = CrmIndex(pool), OutlookIndex(candidates)
         o_match = {i.item_id: crm_index.match(i) for i in candidates}
@@ -360,7 +349,7 @@ class KindPlanner:
                 back = c_match.get(cid)
                 if back is not None and back.ambiguous:
                     continue  # handled from the CRM side
-                rec = next(r for r in pool if r.id == cid)
+                rec = pool_by_id[cid]
                 self._pair(item, rec, in_scope=extra_in_scope.get(cid, True))
                 paired_c.add(cid)
                 paired_items[item.item_id] = cid
@@ -397,9 +386,9 @@ class KindPlanner:
             if not d.actions:
                 self._unstage(self.sc.get(rec.id))
                 continue
-            fields = canonical(self.kind, rec.fields)
+            fields = self.snap.canonical(rec.fields)
             link = Link(_new_id(), self.kind, CREATING, crm_id=rec.id, crm_lock_version=str(rec.lock_version),
-                        crm_fields=fields, crm_hash=content_hash(self.kind, fields), crm_updated_at=rec.updated_at,
+                        crm_fields=fields, crm_hash=self.snap.hash(fields), crm_updated_at=rec.updated_at,
                         origin="crm", in_scope=True)
             self._unstage(self.sc.get(rec.id))
             self.items.append(Planned(link, d, new_link=True, label=rec.object_ref or link.id[:8]))
@@ -419,9 +408,9 @@ class KindPlanner:
     def _orphan(self, item: OutlookItem, reason: str = "") -> None:
         """A shared item whose Person was deleted while the common state was lost: without a base
         we cannot prove it unchanged, so it is kept as Unshared (edits beat deletions)."""
-        fields = canonical(self.kind, item.fields)
+        fields = self.snap.canonical(item.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
-                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), crm_id=None, origin="outlook")
+                    ews_fields=fields, ews_hash=self.snap.hash(fields), crm_id=None, origin="outlook")
         d = Decision(11, (Action("unshare", Side.OUTLOOK, note="crm_delete"),),
                      reason or "its CRM record was deleted while the journal was lost: kept as Unshared")
         self._unstage(self.so.get(item.item_id))
@@ -431,18 +420,18 @@ class KindPlanner:
         view = self._policy_view(outlook=OState.NEW, crm=CState.MISSING, linked=False, outlook_fields=item.fields,
                                  share=True)
         d = self._decide(view)
-        fields = canonical(self.kind, item.fields)
+        fields = self.snap.canonical(item.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
-                    ews_fields=fields, ews_hash=content_hash(self.kind, fields), origin="outlook", in_scope=True,
+                    ews_fields=fields, ews_hash=self.snap.hash(fields), origin="outlook", in_scope=True,
                     ews_global_id=item.global_id)
         self._unstage(self.so.get(item.item_id))
         self.items.append(Planned(link, d, new_link=True))
 
     def _pair(self, item: OutlookItem, rec: CrmRecord, *, in_scope: bool) -> None:
-        of, cf = canonical(self.kind, item.fields), canonical(self.kind, rec.fields)
+        of, cf = self.snap.canonical(item.fields), self.snap.canonical(rec.fields)
         link = Link(_new_id(), self.kind, CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key,
-                    ews_fields=of, ews_hash=content_hash(self.kind, of), crm_id=rec.id,
-                    crm_lock_version=str(rec.lock_version), crm_fields=cf, crm_hash=content_hash(self.kind, cf),
+                    ews_fields=of, ews_hash=self.snap.hash(of), crm_id=rec.id,
+                    crm_lock_version=str(rec.lock_version), crm_fields=cf, crm_hash=self.snap.hash(cf),
                     crm_updated_at=rec.updated_at, origin="both", in_scope=in_scope, ews_global_id=item.global_id)
         view = self._policy_view(outlook=OState.NEW, crm=CState.NEW, linked=False, outlook_fields=of, crm_fields=cf,
                                  matches=1, needs_marker=needs_marker(item, link), has_attendees=item.has_attendees,
@@ -501,9 +490,9 @@ class KindPlanner:
                 self._create_crm(got)
             if recs:
                 rec = recs[0]
-                fields = canonical(self.kind, rec.fields)
+                fields = self.snap.canonical(rec.fields)
                 nl = Link(_new_id(), self.kind, CREATING, crm_id=rec.id, crm_lock_version=str(rec.lock_version),
-                          crm_fields=fields, crm_hash=content_hash(self.kind, fields), origin="crm")
+                          crm_fields=fields, crm_hash=self.snap.hash(fields), origin="crm")
                 d = Decision(17, (Action("create", Side.OUTLOOK, rec.fields),), "kept both: created in Outlook", base=rec.fields)
                 self.items.append(Planned(nl, d, new_link=True))
             return
@@ -514,7 +503,7 @@ class KindPlanner:
         self._keep(conf, link, got, recs[0])
 
     def _keep(self, conf: Conflict, link: Link | None, item: OutlookItem, rec: CrmRecord) -> None:
-        of, cf = canonical(self.kind, item.fields), canonical(self.kind, rec.fields)
+        of, cf = self.snap.canonical(item.fields), self.snap.canonical(rec.fields)
         if conf.resolution == "outlook":
             desired = dict(of)
         else:
@@ -524,8 +513,8 @@ class KindPlanner:
         if link is None:
             link = Link(_new_id(), self.kind, CREATING, origin="both")
         link = replace(link, state=CREATING, ews_item_id=item.item_id, ews_change_key=item.change_key, ews_fields=of,
-                       ews_hash=content_hash(self.kind, of), crm_id=rec.id, crm_lock_version=str(rec.lock_version),
-                       crm_fields=cf, crm_hash=content_hash(self.kind, cf))
+                       ews_hash=self.snap.hash(of), crm_id=rec.id, crm_lock_version=str(rec.lock_version),
+                       crm_fields=cf, crm_hash=self.snap.hash(cf))
         acts = []
         changed_o = frozenset(f for f in desired if f in of and of.get(f) != desired.get(f))
         changed_c = frozenset(f for f in desired if f in cf and cf.get(f) != desired.get(f))
@@ -583,9 +572,11 @@ class KindPlanner:
 
     def _emit(self, p: Planned, hold: Hold | None) -> None:
         d, link, b = p.decision, p.link, self.out.batch
-        kind = self.kind
+        kind, kind_name = self.kind, self.kind_name
+        ops = d.ops
         writes = [a for a in d.actions if a.op in WRITE_OPS]
-        hist = HistoryEntry(self.run_id, self.now, "plan", kind.value, link.id, "", f"row {d.row}: {d.reason}")
+        reason = f"row {d.row}: {d.reason}"
+        hist = HistoryEntry(self.run_id, self.now, "plan", kind_name, link.id, "", reason)
         ov, cv = p.ov, p.cv
         if d.conflict_kind:
             if p.new_link:
@@ -598,17 +589,17 @@ class KindPlanner:
             b.conflicts.append(conf)
             self.out.conflicts.append(conf)
             b.history.append(replace(hist, action="conflict"))
-            self.out.entries.append({"kind": kind.value, "op": "conflict", "side": "", "row": d.row,
+            self.out.entries.append({"kind": kind_name, "op": "conflict", "side": "", "row": d.row,
                                      "reason": d.reason, "item": p.label or link.id[:8]})
             return
-        if "access_lost" in d.ops:
+        if "access_lost" in ops:
             b.links.append(replace(link, state=ACCESS_LOST))
             b.history.append(replace(hist, action="access_lost"))
             return
-        if "relink" in d.ops:
+        if "relink" in ops:
             return
         if not writes:
-            if "restamp" in d.ops or "link" in d.ops:
+            if "restamp" in ops or "link" in ops:
                 self._restamp(link, d, ov, cv)
             else:  # nothing (row 1, 16 native, 21, 22): consume unchanged snapshots only
                 if ov is not None and ov.staged is not None and (ov.state is OState.UNCHANGED):
@@ -624,8 +615,8 @@ class KindPlanner:
             b.links.append(link)
         elif p.new_link:
             b.links.append(link)
-        touched = {a.side.value for a in writes if a.side is not None and a.op != "release"}
-        content = {a.side.value for a in writes if a.op in ("create", "update") and a.side is not None}
+        touched = {_SIDE_NAME[a.side] for a in writes if a.side is not None and a.op != "release"}
+        content = {_SIDE_NAME[a.side] for a in writes if a.op in ("create", "update") and a.side is not None}
         after = "stamp"
         sharing = None
         for a in d.actions:
@@ -633,24 +624,26 @@ class KindPlanner:
                 after = "tombstone" if a.note == "tombstone" else "release"
                 if a.op in ("unshare", "release") and a.note in ("user", "filter", "crm_delete", "outlook_delete"):
                     sharing = {"state": "unshared", "reason": a.note,
-                               "blocked": "block_recreate" in d.ops or a.note == "user"}
+                               "blocked": "block_recreate" in ops or a.note == "user"}
         source = {}
         if ov is not None and ov.fields is not None and ov.version is not None:
-            f = canonical(kind, ov.fields)
-            source["outlook"] = {"version": ov.version, "hash": content_hash(kind, f), "fields": f}
+            f = self.snap.canonical(ov.fields)
+            source["outlook"] = {"version": ov.version, "hash": self.snap.hash(f), "fields": f}
         if cv is not None and cv.fields is not None and cv.version is not None:
-            f = canonical(kind, cv.fields)
-            source["crm"] = {"version": cv.version, "hash": content_hash(kind, f), "fields": f}
+            f = self.snap.canonical(cv.fields)
+            source["crm"] = {"version": cv.version, "hash": self.snap.hash(f), "fields": f}
         in_scope = None
         if cv is not None and cv.staged is not None and cv.staged.in_scope is not None:
             in_scope = cv.staged.in_scope
-        order = sorted(range(len(writes)), key=lambda i: (_phase(writes[i].op), i))
+        order = sorted(range(len(writes)), key=lambda i: (_phase(writes[i].op), i)) if len(writes) > 1 else (0,)
+        written, content_written = sorted(touched), sorted(content)
         seen_sides: set[str] = set()
         for n, i in enumerate(order):
             a = writes[i]
             side = a.side or Side.OUTLOOK
-            chain = side.value in seen_sides
-            seen_sides.add(side.value)
+            side_name = _SIDE_NAME[side]
+            chain = side_name in seen_sides
+            seen_sides.add(side_name)
             expected = None
             if side is Side.OUTLOOK:
                 expected = ov.version if ov is not None else link.ews_change_key
@@ -659,17 +652,17 @@ class KindPlanner:
             if p.new_link or d.row in (16, 17, 18):
                 expected = link.ews_change_key if side is Side.OUTLOOK else link.crm_lock_version
             payload: dict[str, Any] = {
-                "reason": f"row {d.row}: {d.reason}", "row": d.row, "label": p.label, "note": a.note,
+                "reason": reason, "row": d.row, "label": p.label, "note": a.note,
                 "final": n == len(order) - 1, "after": after, "chain": chain,
                 "versions": f"{ov.version if ov else None}|{cv.version if cv else None}",
                 "verify": a.op == "create" and not p.new_link,
-                "written": sorted(touched), "content_written": sorted(content),
+                "written": list(written), "content_written": list(content_written),
             }
             if a.fields is not None:
-                payload["fields"] = _shared(canonical(kind, a.fields), link)
+                payload["fields"] = _shared(self.snap.canonical(a.fields), link)
                 payload["changed"] = sorted(a.changed)
             if n == len(order) - 1:
-                payload["base"] = _shared(canonical(kind, d.base), link) if d.base is not None else None
+                payload["base"] = _shared(self.snap.canonical(d.base), link) if d.base is not None else None
                 payload["source"] = source
                 payload["sharing"] = sharing
                 payload["in_scope"] = in_scope
@@ -678,7 +671,7 @@ class KindPlanner:
                           state=HELD if hold is not None else PENDING, hold_id=hold.id if hold else None,
                           run_id=self.run_id)
             self.out.ops.append(op)
-            self.out.entries.append({"kind": kind.value, "op": a.op, "side": side.value, "row": d.row,
+            self.out.entries.append({"kind": kind_name, "op": a.op, "side": side_name, "row": d.row,
                                      "reason": d.reason, "item": p.label or link.id[:8],
                                      "held": hold is not None})
         b.outbox.extend(self.out.ops[-len(order):])
@@ -708,20 +701,20 @@ class KindPlanner:
         b = self.out.batch
         kind = self.kind
         if ov is not None and ov.fields is not None and ov.version is not None:
-            f = canonical(kind, ov.fields)
-            link = replace(link, ews_change_key=ov.version, ews_fields=f, ews_hash=content_hash(kind, f))
+            f = self.snap.canonical(ov.fields)
+            link = replace(link, ews_change_key=ov.version, ews_fields=f, ews_hash=self.snap.hash(f))
             if ov.staged is not None:
                 b.unstage.append(ov.staged.key)
         if cv is not None and cv.fields is not None and cv.version is not None:
-            f = canonical(kind, cv.fields)
-            link = replace(link, crm_lock_version=cv.version, crm_fields=f, crm_hash=content_hash(kind, f))
+            f = self.snap.canonical(cv.fields)
+            link = replace(link, crm_lock_version=cv.version, crm_fields=f, crm_hash=self.snap.hash(f))
             if cv.staged is not None:
                 b.unstage.append(cv.staged.key)
                 if cv.staged.in_scope is not None:
                     link = replace(link, in_scope=bool(cv.staged.in_scope))
         if d.base is not None:
-            base = canonical(kind, d.base)
-            link = replace(link, base=base, base_hash=content_hash(kind, base))
+            base = self.snap.canonical(d.base)
+            link = replace(link, base=base, base_hash=self.snap.hash(base))
         link = replace(link, state=SHARED, last_synced_at=self.now)
         b.links.append(link)
         b.sharing.append(SharingRec(kind=kind, state="shared", reason="user", crm_id=link.crm_id,
@@ -737,4 +730,8 @@ def _newest(item: OutlookItem | None, rec: CrmRecord | None) -> Side | None:
 
 
 def _phase(op: str) -> int:
-    return {"create": 0, "update": 1, "share": 2}.get(op, 3)
+    return _PHASES.get(op, 3)
+
+
+_PHASES = {"create": 0, "update": 1, "share": 2}
+_SIDE_NAME = {side: side.value for side in Side}

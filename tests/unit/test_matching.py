@@ -70,3 +70,18 @@ def test_indexes_agree_with_the_plain_rules():
         assert ci.match(it) == mt.match_outlook_item(it, recs), it
     for r in recs:
         assert oi.match(r) == mt.match_crm_record(r, items), r
+
+
+def test_names_and_addresses_normalise_as_their_plain_definitions():
+    import re
+    import unicodedata
+
+    def name(text):
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+
+    for text in ("José  Núñez", "Ann O'Neil-Smith", " ACME\tLtd. ", "Ça Va", "\uff21nn", "x\u00a0y", "a_b", "İ", "ß", "!!"):
+        assert mt.normalise_name(text) == name(text), text
+    assert mt.normalise_address("Ann <a@x.test> <b@x.test>") == "a@x.test"
+    assert mt.normalise_address("<>a@x.test") == "<>a@x.test"

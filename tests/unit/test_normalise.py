@@ -119,3 +119,19 @@ def test_hash_values_are_those_stored_by_earlier_versions():
     assert n.content_hash(P, {"first_name": " Ann ", "email1": "A@X.test", "notes": "a\n b"}) == PINNED_PERSON
     assert n.content_hash(M, {"subject": "Réunion", "all_day": False, "reminder_minutes": 15,
                               "start": "2026-03-29T10:00+01:00"}) == PINNED_MEETING
+
+
+def test_snapshots_work_each_record_out_once(monkeypatch):
+    record = {"first_name": " Ann ", "email1": "A@X.test"}
+    snap = n.Snapshots(P)
+    calls = []
+    real_canonical, real_hash = n.canonical, n.content_hash
+    monkeypatch.setattr(n, "canonical", lambda k, f: calls.append("canonical") or real_canonical(k, f))
+    monkeypatch.setattr(n, "content_hash", lambda k, f: calls.append("hash") or real_hash(k, f))
+    c = snap.canonical(record)
+    assert c == real_canonical(P, record) and snap.canonical(record) is c
+    assert snap.canonical(c) is c  # the canonical form of a canonical record is itself
+    assert snap.hash(c) == snap.hash(record) == real_hash(P, record)
+    assert calls == ["canonical", "hash"]
+    equal_copy = dict(record)  # another object: worked out on its own, never mixed up by equality
+    assert snap.canonical(equal_copy) == c and snap.canonical(equal_copy) is not c
