@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from app.domain.fields import content_fields
-from app.domain.normalise import canonical, same_value
+from app.domain.normalise import canonical, comparable_record, same_value
 from app.domain.records import Kind
 
 
@@ -37,26 +37,29 @@ def three_way(
     """Merge the two sides. Without a base (first sync) one-sided values fill the other side."""
     o, c = canonical(kind, outlook), canonical(kind, crm)
     b = canonical(kind, base) if base is not None else None
+    # Each side's comparable form worked out once (field by field it is `comparable`, so equal
+    # forms are `same_value`); a merged value taken from a side keeps that side's form.
+    oq, cq = comparable_record(kind, o), comparable_record(kind, c)
+    bq = comparable_record(kind, b) if b is not None else None
     merged: dict[str, Any] = {}
+    merged_q: dict[str, Any] = {}
     conflicts = []
     for f in content_fields(kind):
-        ov, cv = o.get(f), c.get(f)
-        if same_value(f, ov, cv):
-            merged[f] = ov
-        elif f in outlook_owned:
-            merged[f] = ov
-        elif b is not None and same_value(f, ov, b.get(f)):
-            merged[f] = cv
-        elif b is not None and same_value(f, cv, b.get(f)):
-            merged[f] = ov
+        ov, cv = o[f], c[f]
+        if oq[f] == cq[f] or f in outlook_owned:
+            merged[f], merged_q[f] = ov, oq[f]
+        elif bq is not None and oq[f] == bq[f]:
+            merged[f], merged_q[f] = cv, cq[f]
+        elif bq is not None and cq[f] == bq[f]:
+            merged[f], merged_q[f] = ov, oq[f]
         elif b is None and ov is None:
-            merged[f] = cv
+            merged[f], merged_q[f] = cv, cq[f]
         elif b is None and cv is None:
-            merged[f] = ov
+            merged[f], merged_q[f] = ov, oq[f]
         elif prefer == "outlook":
-            merged[f] = ov
+            merged[f], merged_q[f] = ov, oq[f]
         elif prefer == "crm":
-            merged[f] = cv
+            merged[f], merged_q[f] = cv, cq[f]
         else:
             conflicts.append(f)
             merged[f] = b.get(f) if b is not None else cv
@@ -65,8 +68,8 @@ def three_way(
             merged[k] = v
     for k, v in c.items():
         merged.setdefault(k, v)
-    out_changes = frozenset(f for f in content_fields(kind) if f not in conflicts and not same_value(f, o.get(f), merged[f]))
-    crm_changes = frozenset(f for f in content_fields(kind) if f not in conflicts and not same_value(f, c.get(f), merged[f]))
+    out_changes = frozenset(f for f, q in merged_q.items() if oq[f] != q)
+    crm_changes = frozenset(f for f, q in merged_q.items() if cq[f] != q)
     return MergeResult(merged, tuple(conflicts), out_changes, crm_changes)
 
 

@@ -56,3 +56,62 @@ def test_deleting_a_value_is_a_change():
 
 def test_differing_fields():
     assert differing_fields(P, {"job_title": "a"}, {"job_title": "b", "first_name": None}) == ("job_title",)
+
+
+# --- three_way against its plain definition (each field compared with same_value) ----------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from app.domain.fields import META_FIELDS, content_fields  # noqa: E402
+from app.domain.normalise import canonical, same_value  # noqa: E402
+
+
+def _plain_three_way(kind, base, outlook, crm, outlook_owned, prefer):
+    o, c = canonical(kind, outlook), canonical(kind, crm)
+    b = canonical(kind, base) if base is not None else None
+    merged, conflicts = {}, []
+    for f in content_fields(kind):
+        ov, cv = o.get(f), c.get(f)
+        if same_value(f, ov, cv) or f in outlook_owned:
+            merged[f] = ov
+        elif b is not None and same_value(f, ov, b.get(f)):
+            merged[f] = cv
+        elif b is not None and same_value(f, cv, b.get(f)):
+            merged[f] = ov
+        elif b is None and ov is None:
+            merged[f] = cv
+        elif b is None and cv is None:
+            merged[f] = ov
+        elif prefer in ("outlook", "crm"):
+            merged[f] = ov if prefer == "outlook" else cv
+        else:
+            conflicts.append(f)
+            merged[f] = b.get(f) if b is not None else cv
+    for k, v in o.items():
+        merged.setdefault(k, v)
+    for k, v in c.items():
+        merged.setdefault(k, v)
+    fields = [f for f in content_fields(kind) if f not in conflicts]
+    return (merged, tuple(conflicts), frozenset(f for f in fields if not same_value(f, o.get(f), merged[f])),
+            frozenset(f for f in fields if not same_value(f, c.get(f), merged[f])))
+
+
+_VALUES = st.sampled_from([None, "", "a", " a ", "A", "b", "a  b", "+1 2", "12", "<p>a</p>", "2026-03-01",
+                           "2026-03-01T10:00Z", "2026-03-01T11:00+01:00", True, False, 0, 1, 15])
+
+
+def _record(kind):
+    names = content_fields(kind) + META_FIELDS[kind]
+    return st.dictionaries(st.sampled_from(names), _VALUES, max_size=len(names))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(list(Kind)).flatmap(lambda k: st.tuples(
+    st.just(k), st.none() | _record(k), _record(k), _record(k),
+    st.frozensets(st.sampled_from(content_fields(k))), st.sampled_from([None, "outlook", "crm"]))))
+def test_three_way_is_its_plain_definition(case):
+    kind, base, outlook, crm, owned, prefer = case
+    m = three_way(kind, base, outlook, crm, outlook_owned=owned, prefer=prefer)
+    merged, conflicts, out_changes, crm_changes = _plain_three_way(kind, base, outlook, crm, owned, prefer)
+    assert (m.merged, m.conflicts, m.outlook_changes, m.crm_changes) == (merged, conflicts, out_changes, crm_changes)
+    assert list(m.merged) == list(merged)
