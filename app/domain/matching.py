@@ -147,59 +147,74 @@ def subject_refs(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.upper() for m in _SUBJECT_REF.findall(text or "")))
 
 
+Keys = tuple[list[str], "tuple[str, str] | None"]  # (sorted addresses, name key) of one record or item
+
+
 class CrmIndex:
-    """`match_outlook_item` over many items at once: records indexed by id, address and name."""
+    """`match_outlook_item` over many items at once: records indexed by id, address and name.
+    `keys` holds each record's match keys, for `OutlookIndex.match` of the same records."""
 
     def __init__(self, records: Iterable[CrmRecord]):
         self.live = [r for r in records if not r.deleted]
         self.ids = {r.id for r in self.live}
         self.by_addr: dict[str, list[str]] = {}
         self.by_name: dict[tuple[str, str], list[str]] = {}
+        self.keys: dict[str, Keys] = {}
         for r in self.live:
-            for a in crm_addresses(r) if r.kind is Kind.PERSON else ():
-                self.by_addr.setdefault(a, []).append(r.id)
+            addresses = sorted(crm_addresses(r)) if r.kind is Kind.PERSON else []
             key = name_key(r.kind, r.fields)
+            self.keys.setdefault(r.id, (addresses, key))
+            for a in addresses:
+                self.by_addr.setdefault(a, []).append(r.id)
             if key is not None:
                 self.by_name.setdefault(key, []).append(r.id)
 
-    def match(self, item: OutlookItem) -> MatchResult:
+    def match(self, item: OutlookItem, keys: Keys | None = None) -> MatchResult:
+        """`keys`: the item's match keys when known already (`OutlookIndex.keys`)."""
         if item.crm_id and item.crm_id in self.ids:
             return MatchResult("marker", (item.crm_id,))
         if item.kind is Kind.PERSON:
-            hits = tuple(dict.fromkeys(i for a in sorted(person_addresses(item.fields)) for i in self.by_addr.get(a, ())))
+            addresses = keys[0] if keys is not None else sorted(person_addresses(item.fields))
+            hits = tuple(dict.fromkeys(i for a in addresses for i in self.by_addr.get(a, ())))
             if hits:
                 return MatchResult("email", hits)
-        key = name_key(item.kind, item.fields)
+        key = keys[1] if keys is not None else name_key(item.kind, item.fields)
         if key is not None and key in self.by_name:
             return MatchResult("name", tuple(dict.fromkeys(self.by_name[key])))
         return MatchResult("none", ())
 
 
 class OutlookIndex:
-    """`match_crm_record` over many records at once."""
+    """`match_crm_record` over many records at once. `keys` holds the match keys of the items
+    without a CRM id, for `CrmIndex.match` of the same items."""
 
     def __init__(self, items: Iterable[OutlookItem]):
         self.by_marker: dict[str, list[str]] = {}
         self.by_addr: dict[str, list[str]] = {}
         self.by_name: dict[tuple[str, str], list[str]] = {}
+        self.keys: dict[str, Keys] = {}
         for i in items:
             if i.crm_id:
                 self.by_marker.setdefault(i.crm_id, []).append(i.item_id)
                 continue
-            for a in person_addresses(i.fields) if i.kind is Kind.PERSON else ():
-                self.by_addr.setdefault(a, []).append(i.item_id)
+            addresses = sorted(person_addresses(i.fields)) if i.kind is Kind.PERSON else []
             key = name_key(i.kind, i.fields)
+            self.keys.setdefault(i.item_id, (addresses, key))
+            for a in addresses:
+                self.by_addr.setdefault(a, []).append(i.item_id)
             if key is not None:
                 self.by_name.setdefault(key, []).append(i.item_id)
 
-    def match(self, rec: CrmRecord) -> MatchResult:
+    def match(self, rec: CrmRecord, keys: Keys | None = None) -> MatchResult:
+        """`keys`: the record's match keys when known already (`CrmIndex.keys`)."""
         if rec.id in self.by_marker:
             return MatchResult("marker", tuple(self.by_marker[rec.id]))
         if rec.kind is Kind.PERSON:
-            hits = tuple(dict.fromkeys(i for a in sorted(crm_addresses(rec)) for i in self.by_addr.get(a, ())))
+            addresses = keys[0] if keys is not None else sorted(crm_addresses(rec))
+            hits = tuple(dict.fromkeys(i for a in addresses for i in self.by_addr.get(a, ())))
             if hits:
                 return MatchResult("email", hits)
-        key = name_key(rec.kind, rec.fields)
+        key = keys[1] if keys is not None else name_key(rec.kind, rec.fields)
         if key is not None and key in self.by_name:
             return MatchResult("name", tuple(dict.fromkeys(self.by_name[key])))
         return MatchResult("none", ())

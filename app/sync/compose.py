@@ -331,8 +331,8 @@ class KindPlanner:
         pool_by_id = {r.id: r for r in reversed(pool)}  # the first of equal ids, as a scan would find
         free_pool = [r for r in pool if r.id not in self.by_crm]
         crm_index, out_index = CrmIndex(pool), OutlookIndex(candidates)
-        o_match = {i.item_id: crm_index.match(i) for i in candidates}
-        c_match = {r.id: out_index.match(r) for r in free_pool}
+        o_match = {i.item_id: crm_index.match(i, out_index.keys.get(i.item_id)) for i in candidates}
+        c_match = {r.id: out_index.match(r, crm_index.keys.get(r.id)) for r in free_pool}
         by_carried = self._carried_matches(o_new, o_match, c_match)
         paired_c: set[str] = set()
         paired_items: dict[str, str] = {}  # Outlook item id -> the CRM record it was paired with

@@ -85,3 +85,16 @@ def test_names_and_addresses_normalise_as_their_plain_definitions():
         assert mt.normalise_name(text) == name(text), text
     assert mt.normalise_address("Ann <a@x.test> <b@x.test>") == "a@x.test"
     assert mt.normalise_address("<>a@x.test") == "<>a@x.test"
+
+
+def test_indexes_share_match_keys_and_match_as_without_them():
+    recs = [crm(1, first_name="Ann", last_name="Lee", email1="ann@x.test"), crm(2, first_name="Bo", last_name="Ng"),
+            CrmRecord(P, "3", 1, {}, emails=("other@x.test",))]
+    items = [item(1, email1="ANN@x.test"), item(2, first_name="bo", last_name="ng"), item(3, email2="other@x.test"),
+             item(4, crm_id="3")]
+    by_crm, by_outlook = mt.CrmIndex(recs), mt.OutlookIndex(items)
+    assert by_crm.keys["3"] == (["other@x.test"], None) and "AAM4" not in by_outlook.keys
+    for i in items:
+        assert by_crm.match(i, by_outlook.keys.get(i.item_id)) == by_crm.match(i) == mt.match_outlook_item(i, recs)
+    for r in recs:
+        assert by_outlook.match(r, by_crm.keys.get(r.id)) == by_outlook.match(r) == mt.match_crm_record(r, items)
