@@ -145,9 +145,9 @@ def comparable(fld: str, value: Any) -> Any:
 
 
 def comparable_record(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
-    # `comparable` inlined for None, plain text and phone numbers: a first sync compares and
-    # hashes every field of tens of thousands of records. " ".join(v.split()) is
-    # _WS.sub(" ", v.strip()).strip() (both split on str.isspace); a phone number's digits and
+    # `comparable` inlined for None, plain text, notes without markup and phone numbers: a first
+    # sync compares and hashes every field of tens of thousands of records. " ".join(v.split())
+    # is _WS.sub(" ", v.strip()).strip() (both split on str.isspace); a phone number's digits and
     # "+" have no whitespace left to collapse.
     get = fields.get
     out: dict[str, Any] = {}
@@ -160,6 +160,8 @@ def comparable_record(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
         elif rule is _PHONE:
             v = v.strip()
             out[f] = normalise_phone(v) or None if v else None
+        elif rule is _TEXT and ("<" in v and ">" in v or MANAGED_BEGIN in v):
+            out[f] = comparable(f, v)  # markup or our managed block to take out first
         else:
             v = " ".join(v.split())
             out[f] = (v.lower() if rule is _EMAIL else v) or None
@@ -195,14 +197,16 @@ def _hash_text(kind: Kind, comparable_fields: Mapping[str, Any]) -> str:
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_PLAIN, _EMAIL, _PHONE = "plain", "email", "phone"
+_PLAIN, _EMAIL, _PHONE, _TEXT = "plain", "email", "phone", "text"
 
 
 def _compare_rule(f: str) -> str | None:
     """How comparable_record treats a text value of field f (None: by `comparable` itself)."""
     if f in PHONE_FIELDS:
         return _PHONE
-    if f in TEXT_FIELDS or f in INSTANT_FIELDS or f in DATE_FIELDS:
+    if f in TEXT_FIELDS:
+        return _TEXT
+    if f in INSTANT_FIELDS or f in DATE_FIELDS:
         return None
     return _EMAIL if f in EMAIL_FIELDS else _PLAIN
 

@@ -101,7 +101,8 @@ PINNED_MEETING = "d3f961e9431821b1ccac12042a52aec0b7190fd0cb0b845cd278b5ceefd674
 
 _TRICKY = ["", "  ", "a", "-", "+", "+ 1", " A  b ", "\u00a0x\u3000y", "\u0130", "ß", "<p>x</p>", "\\\"",
            "2026-03-01T10:00+01:00", "2026-03-01", None, True, False, 0, 7, 1.5, date(2026, 3, 1),
-           datetime(2026, 3, 1, 9, 30)]
+           datetime(2026, 3, 1, 9, 30), "x < y", "x > y", f"a {n.MANAGED_BEGIN}\nCASE-1\n{n.MANAGED_END} b",
+           f" {n.MANAGED_BEGIN} unterminated"]
 
 
 def test_fast_paths_on_every_field_with_tricky_values():
