@@ -32,6 +32,7 @@ from app.sync.events import (
     ConflictRaised, CycleSummary, FatalIssue, FatalKind, HoldRaised, ItemIssue, Phase, Progress, empty_counts,
 )
 from app.sync.executor import Executor, Tally
+from app.sync.gc_pause import gc_paused
 from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
@@ -357,6 +358,12 @@ class SyncEngine:
         c.tally.issues.extend(res.issues)
 
     def _plan_kind(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
+        # the state, the plan and its batch are all freed when _load_plan_write returns: still
+        # inside the pause, so the collector never has to look at them (app/sync/gc_pause.py)
+        with gc_paused():
+            self._load_plan_write(c, kind, crm, mailbox, journal)
+
+    def _load_plan_write(self, c: _Cycle, kind: Kind, crm: Any, mailbox: Any, journal: Any) -> None:
         state = journal.load(kind)
         pairs = carried.carried(journal) if kind is Kind.TASK else {}
         planner = KindPlanner(kind, state, config=self.config, crm=crm, mailbox=mailbox, now=self.clock.now(),
