@@ -105,7 +105,7 @@ def _record(kind):
     return st.dictionaries(st.sampled_from(names), _VALUES, max_size=len(names))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.sampled_from(list(Kind)).flatmap(lambda k: st.tuples(
     st.just(k), st.none() | _record(k), _record(k), _record(k),
     st.frozensets(st.sampled_from(content_fields(k))), st.sampled_from([None, "outlook", "crm"]))))
