@@ -13,7 +13,9 @@ stages each page in the journal, sits idle, and the other way round. `ReadAhead`
 What the feed raises (an AppError, a bug) is raised again by the consumer's `next()`, the same
 exception object, after the pages read before it; the reader thread is then already finished.
 The reader never ends a feed early on its own: only the feed's own end is the end, so a consumer
-never takes a stopped read for a complete one. A page read ahead but never taken is dropped.
+never takes a stopped read for a complete one. A page read ahead but never taken is dropped: a
+consumer that stops early (cancel, crash, an error) has cost at most `depth` reads more than the
+pages it took.
 """
 from __future__ import annotations
 
@@ -24,22 +26,24 @@ from typing import Any, Generic, Iterable, Iterator, TypeVar
 T = TypeVar("T")
 
 _PAGE, _END, _RAISED = "page", "end", "raised"
-# A stopped consumer drains the queue, which wakes a reader blocked on a full one; the timeout
-# only bounds how long a reader can miss that wake-up.
-_PUT_WAIT = 0.5
+# A stopping consumer hands the reader a credit to wake it; the timeout only bounds how long a
+# reader can miss that wake-up.
+_CREDIT_WAIT = 0.5
 
 
 class ReadAhead(Generic[T]):
-    """An iterator over `source`, whose items are produced on a daemon thread `depth` ahead.
+    """An iterator over `source`, whose items are produced on a daemon thread.
 
-    Use it as a context manager (or call `close()`): closing stops the reader after the read in
-    hand, closes the source on the reader's own thread and joins it. The source is not touched
-    before the first `next()` or `start()`; `start()` begins reading at once (reads issued
-    before the consumer is ready for them)."""
+    The reader starts a read only while fewer than `depth` pages wait to be taken (including the
+    one being read), so with depth 1 it reads page N+1 while the consumer works on page N. Use it
+    as a context manager (or call `close()`): closing stops the reader after the read in hand,
+    closes the source on the reader's own thread and joins it. The source is not touched before
+    the first `next()` or `start()`; `start()` begins reading at once."""
 
     def __init__(self, source: Iterable[T], *, depth: int = 1, name: str = "read-ahead"):
         self._source = source
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._credits = threading.Semaphore(max(1, depth))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=name, daemon=True)
         self._finished = False
@@ -60,6 +64,7 @@ class ReadAhead(Generic[T]):
         self.start()
         tag, value = self._queue.get()
         if tag == _PAGE:
+            self._credits.release()  # taken: the reader may start the next read
             return value
         self._finished = True
         self._thread.join()
@@ -74,10 +79,10 @@ class ReadAhead(Generic[T]):
         if self._thread.ident is None:  # never started: nothing read, nothing to join
             close_feed(self._source)
             return
-        while self._thread.is_alive():
-            self._drain()
-            self._thread.join(_PUT_WAIT)
-        self._drain()
+        self._credits.release()  # wakes a reader waiting for room
+        self._thread.join()
+        while not self._queue.empty():  # pages read but never taken are dropped here
+            self._queue.get_nowait()
 
     def __enter__(self) -> "ReadAhead[T]":
         return self
@@ -85,40 +90,29 @@ class ReadAhead(Generic[T]):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _drain(self) -> None:
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-
     # --- reader side --------------------------------------------------------------------------
 
     def _read(self) -> None:
         feed = iter(self._source)
         try:
-            while not self._stop.is_set():
+            while self._room():
                 try:
                     page = next(feed)
                 except StopIteration:
-                    self._hand(_END, None)
+                    self._queue.put((_END, None))
                     return
                 except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-                    self._hand(_RAISED, exc)
+                    self._queue.put((_RAISED, exc))
                     return
-                if not self._hand(_PAGE, page):
-                    return
+                self._queue.put((_PAGE, page))
         finally:
             close_feed(feed)  # the feed's own clean-up runs here, on the thread that read it
 
-    def _hand(self, tag: str, value: Any) -> bool:
-        """Queue one entry unless the consumer has stopped; False when it has."""
+    def _room(self) -> bool:
+        """Wait until a read may start; False once the consumer has stopped."""
         while not self._stop.is_set():
-            try:
-                self._queue.put((tag, value), timeout=_PUT_WAIT)
-                return True
-            except queue.Full:
-                continue
+            if self._credits.acquire(timeout=_CREDIT_WAIT):
+                return not self._stop.is_set()
         return False
 
 

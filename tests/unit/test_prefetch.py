@@ -51,16 +51,22 @@ def test_pages_arrive_in_order_and_are_read_on_the_reader_thread():
     assert not _reader_threads("t-order")
 
 
-def test_reads_run_at_most_depth_pages_ahead_of_the_consumer():
+@pytest.mark.parametrize("depth", [1, 2])
+def test_reads_run_at_most_depth_pages_ahead_of_the_consumer(depth):
     feed = Feed(10)
-    with ReadAhead(iter(feed), depth=1, name="t-depth") as pages:
+    with ReadAhead(iter(feed), depth=depth, name="t-depth") as pages:
         assert next(pages) == 0
         deadline = time.monotonic() + WAIT
-        while len(feed.read) < 3 and time.monotonic() < deadline:
+        while len(feed.read) < 1 + depth and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.05)  # room to overrun if the bound did not hold
-        # one page in hand, one queued, one read and waiting to be queued: never more
-        assert len(feed.read) == 3
+        assert len(feed.read) == 1 + depth  # the page taken, and `depth` read ahead: never more
+        assert next(pages) == 1
+        deadline = time.monotonic() + WAIT
+        while len(feed.read) < 2 + depth and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert len(feed.read) == 2 + depth
 
 
 def test_an_error_of_the_feed_is_raised_on_the_consumer_after_the_pages_before_it():
@@ -93,7 +99,7 @@ def test_an_early_stop_joins_the_reader_and_closes_the_feed_on_its_thread():
                 break
     assert not _reader_threads("t-stop")
     assert feed.closed.is_set() and feed.closed_on == "t-stop"
-    assert len(feed.read) <= 4 + 3  # what was taken, plus at most depth + 1 read ahead
+    assert 4 <= len(feed.read) <= 4 + 2  # what was taken, plus at most `depth` read ahead
 
 
 def test_an_exception_in_the_consumer_stops_the_reader():
