@@ -13,6 +13,7 @@ to the observer as FatalIssue and re-raised as the typed AppError, so the CLI ma
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,8 @@ from app.sync.events import (
 )
 from app.sync.executor import Executor, Tally
 from app.sync.gc_pause import gc_paused
-from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook
+from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read
+from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
@@ -46,10 +48,18 @@ INDEXING = "indexing:outlook:{}"  # the folder's first indexing has begun
 
 
 class _Counted:
-    """Counts calls (and pages of feeds) made through a port: the `requests` of the summary."""
+    """Counts calls (and pages of feeds) made through a port: the `requests` of the summary.
+    A feed may be read on a reader thread (app.sync.prefetch) while the engine thread calls the
+    same port, so every count is taken under one lock."""
+
+    _lock = threading.Lock()
 
     def __init__(self, port: Any, counts: dict[str, int], key: str):
         self._port, self._counts, self._key = port, counts, key
+
+    def _count(self) -> None:
+        with self._lock:
+            self._counts[self._key] += 1
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._port, name)
@@ -57,17 +67,21 @@ class _Counted:
             return target
         if name in PAGED:
             def paged(*a: Any, **kw: Any):
-                self._counts[self._key] += 1
-                first = True
-                for page in target(*a, **kw):
-                    if not first:
-                        self._counts[self._key] += 1
-                    first = False
-                    yield page
+                self._count()
+                feed = target(*a, **kw)
+                try:
+                    first = True
+                    for page in feed:
+                        if not first:
+                            self._count()
+                        first = False
+                        yield page
+                finally:  # stopped early: the port's feed ends now too, with whatever reads it
+                    close_feed(feed)
             return paged
 
         def call(*a: Any, **kw: Any):
-            self._counts[self._key] += 1
+            self._count()
             return target(*a, **kw)
         return call
 
@@ -211,19 +225,6 @@ class SyncEngine:
             if c.cancelled():
                 return
             self._share_requests(c, kind, crm, mailbox, journal)
-            c.progress(Phase.INGEST_OUTLOOK, kind.value)
-            begun = _begin_first_indexing(journal, kind, now())
-            try:
-                res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write,
-                                     c.cancelled, known=self._known(journal, kind))
-            except CollectionUnavailable as exc:  # the folder refused us: its items are not "deleted"
-                self._collection_gone(c, kind, Side.CRM, exc, journal, OUTLOOK_NOUN[kind])
-                continue
-            # the install choice for existing items applies once, to the items of the first indexing,
-            # even when a crash or cancel splits that indexing and its planning over several runs;
-            # a refused token later re-reads, it does not re-share (_plan_kind marks it done)
-            c.first_outlook[kind] = journal.get_meta(INDEXED.format(kind.value)) is None and (res.first_sync or begun)
-            c.progress(Phase.INGEST_CRM, kind.value)
             flt = self.config.filter_for(kind)
             sig_key = f"filter:{kind.value}"
             listed_key = f"listed:crm:{kind.value}"
@@ -232,17 +233,38 @@ class SyncEngine:
             if self.config.reconcile_hours and last_listed and not full:
                 age = now() - datetime.fromisoformat(last_listed)
                 full = age >= timedelta(hours=self.config.reconcile_hours)  # periodic membership reconcile
-            if full or journal.cursor(Side.CRM.value, kind.value) is None:
-                journal.write(Batch(meta={listed_key: now().isoformat()}))
+            mark = journal.cursor(Side.CRM.value, kind.value)  # the Outlook read below never moves it
+            overlap = timedelta(seconds=self.config.overlap_seconds)
+            # the CRM feed is read (a page ahead) while the Outlook side is: their waiting overlaps
+            crm_started = now()
+            crm_pages = open_crm_read(crm, kind, mark, flt=flt, overlap=overlap, full_listing=full)
             try:
-                crm_res = ingest_crm(crm, kind, journal.cursor(Side.CRM.value, kind.value), flt=flt,
-                                     resolved=self._resolved(kind, crm), today=now().date(), now=now(),
-                                     overlap=timedelta(seconds=self.config.overlap_seconds), links=self._crm_stamps(journal, kind),
-                                     full_listing=full, write=journal.write, cancelled=c.cancelled,
-                                     batch_size=self.config.crm_batch)
-            except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
-                self._collection_gone(c, kind, Side.OUTLOOK, exc, journal, CRM_NOUN[kind])
-                continue
+                c.progress(Phase.INGEST_OUTLOOK, kind.value)
+                begun = _begin_first_indexing(journal, kind, now())
+                try:
+                    res = ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value),
+                                         journal.write, c.cancelled, known=self._known(journal, kind))
+                except CollectionUnavailable as exc:  # the folder refused us: its items are not "deleted"
+                    self._collection_gone(c, kind, Side.CRM, exc, journal, OUTLOOK_NOUN[kind])
+                    continue
+                # the install choice for existing items applies once, to the items of the first indexing,
+                # even when a crash or cancel splits that indexing and its planning over several runs;
+                # a refused token later re-reads, it does not re-share (_plan_kind marks it done)
+                c.first_outlook[kind] = journal.get_meta(INDEXED.format(kind.value)) is None and (res.first_sync or begun)
+                c.progress(Phase.INGEST_CRM, kind.value)
+                if full or mark is None:
+                    journal.write(Batch(meta={listed_key: now().isoformat()}))
+                try:
+                    crm_res = ingest_crm(crm, kind, mark, flt=flt, resolved=self._resolved(kind, crm),
+                                         today=now().date(), now=crm_started, overlap=overlap,
+                                         links=self._crm_stamps(journal, kind), full_listing=full,
+                                         write=journal.write, cancelled=c.cancelled,
+                                         batch_size=self.config.crm_batch, pages=crm_pages)
+                except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
+                    self._collection_gone(c, kind, Side.OUTLOOK, exc, journal, CRM_NOUN[kind])
+                    continue
+            finally:  # the Outlook side failed or was cancelled first: the CRM reader stops unread
+                crm_pages.close()
             back = guards.collection_back(kind, journal.holds("open"), now())
             if back:
                 journal.write(Batch(holds=back))

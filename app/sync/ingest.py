@@ -4,6 +4,11 @@ Outlook: the folder's change feed from the stored SyncState; deletions are confi
 CRM: the first run (or a changed filter) lists the scope server-side; later runs read the delta
 since the high-water mark, unfiltered, and evaluate the filter locally so records entering or
 leaving scope are seen. Each page is written with its token in one transaction.
+
+Both sides' feeds are read on a background reader (app.sync.prefetch), a page ahead of the
+staging, and the CRM feed can be opened before the Outlook side is read (`open_crm_read`), so the
+waiting for one server overlaps the other side's reading and the journal writes. Staging stays
+on the caller's thread: the reader only reads.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Callable, Iterable
 from app.domain.filters import Filter, evaluate
 from app.domain.records import CrmRecord, HighWater, Kind, OutlookItem, Side
 from app.sync.ports import CrmPort, InvalidSyncToken, MailboxPort
+from app.sync.prefetch import ReadAhead, close_feed
 from app.sync.state import Batch, Link, Staged
 
 
@@ -56,6 +62,13 @@ def ingest_outlook(
 
 def _outlook_pages(mailbox, kind, token, write, cancelled, res: IngestResult, known=None) -> None:
     pages = mailbox.changes(kind, token) if known is None else mailbox.changes(kind, token, known=known)
+    try:
+        _stage_outlook_pages(pages, mailbox, kind, write, cancelled, res)
+    finally:  # an early stop ends the feed (and any reader behind it) here, not at garbage collection
+        close_feed(pages)
+
+
+def _stage_outlook_pages(pages, mailbox, kind, write, cancelled, res: IngestResult) -> None:
     for page in pages:
         stage: list[Staged] = []
         deletes = []
@@ -84,20 +97,49 @@ def crm_staged(rec: CrmRecord, in_scope: bool) -> Staged:
     return Staged(Side.CRM, rec.kind, rec.id, "upsert", str(rec.lock_version), crm=rec, in_scope=in_scope)
 
 
+def open_crm_read(crm: CrmPort, kind: Kind, mark_text: str | None, *, flt: Filter, overlap: timedelta,
+                  full_listing: bool) -> ReadAhead:
+    """The page feed `ingest_crm` reads with the same arguments, its first read already under way
+    on a reader thread. The caller closes it (closing is idempotent; `ingest_crm` closes it too)."""
+    if mark_text is None or full_listing:
+        feed = crm.list_scope(kind, flt)
+    else:
+        mark = decode_mark(mark_text)
+        feed = crm.changes_since(kind, HighWater(mark.updated_at - overlap, 0) if overlap else mark)
+    return ReadAhead(feed, name=f"crm-{kind.value}-reader").start()
+
+
 def ingest_crm(
     crm: CrmPort, kind: Kind, mark_text: str | None, *, flt: Filter, resolved: Filter, today: date,
     now: datetime, overlap: timedelta, links: Iterable[Link], full_listing: bool, write: Callable[[Batch], None],
-    cancelled: Callable[[], bool], batch_size: int = 100,
+    cancelled: Callable[[], bool], batch_size: int = 100, pages: ReadAhead | None = None,
 ) -> IngestResult:
     """CRM deletions follow B7: a linked record reported deleted (or missing from a listing and
     from a lookup) is only marked as seen gone on its link. A later run looks each marked record up
-    by id; gone again, the deletion is staged and planned (row 9/11/12); alive, the mark is cleared."""
+    by id; gone again, the deletion is staged and planned (row 9/11/12); alive, the mark is cleared.
+
+    `pages`: the feed `open_crm_read` opened with the same arguments (else it is opened here).
+    On a full listing `now` is the time the listing began: the next delta starts from it."""
     by_crm = {l.crm_id: l for l in links if l.crm_id}
     gone = _Sightings(by_crm, now)
     res = IngestResult(first_sync=mark_text is None)
-    if mark_text is None or full_listing:
-        start = HighWater(now - overlap, 0)
-        for page in crm.list_scope(kind, flt):
+    if pages is None:
+        pages = open_crm_read(crm, kind, mark_text, flt=flt, overlap=overlap, full_listing=full_listing)
+    with pages:
+        if mark_text is None or full_listing:
+            _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone, write, cancelled, res,
+                         batch_size)
+        else:
+            _crm_delta(pages, kind, mark_text, resolved, today, by_crm, gone, write, cancelled, res)
+    _confirm_gone(crm, kind, resolved, today, gone, write, res, batch_size)
+    return res
+
+
+def _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone: "_Sightings", write, cancelled,
+                 res: IngestResult, batch_size: int) -> None:
+    start = HighWater(now - overlap, 0)
+    with pages:  # closed before the lookups below: no read of the listing runs beside them
+        for page in pages:
             stage = []
             for rec in page.records:
                 res.listed_ids.add(rec.id)
@@ -111,28 +153,23 @@ def ingest_crm(
             write(Batch(stage=stage, gone_seen=gone.take()))
             if page.done or cancelled():
                 break
-        # linked records the listing no longer shows: look them up and judge them locally
-        missing = [cid for cid, l in by_crm.items() if cid not in res.listed_ids and l.in_scope]
-        stage = []
-        for cid, rec in _looked_up(crm, kind, missing, batch_size):
-            if rec is None or rec.deleted:
-                gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
-                continue
-            gone.alive(cid)
-            stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
-        res.staged += len(stage)
-        write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))], gone_seen=gone.take()))
-    else:
-        _crm_delta(crm, kind, mark_text, overlap, resolved, today, by_crm, gone, write, cancelled, res)
-    _confirm_gone(crm, kind, resolved, today, gone, write, res, batch_size)
-    return res
+    # linked records the listing no longer shows: look them up and judge them locally
+    missing = [cid for cid, l in by_crm.items() if cid not in res.listed_ids and l.in_scope]
+    stage = []
+    for cid, rec in _looked_up(crm, kind, missing, batch_size):
+        if rec is None or rec.deleted:
+            gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
+            continue
+        gone.alive(cid)
+        stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
+    res.staged += len(stage)
+    write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))], gone_seen=gone.take()))
 
 
-def _crm_delta(crm, kind, mark_text, overlap, resolved, today, by_crm, gone: "_Sightings", write, cancelled,
+def _crm_delta(pages, kind, mark_text, resolved, today, by_crm, gone: "_Sightings", write, cancelled,
                res: IngestResult) -> None:
     mark = decode_mark(mark_text)
-    since = HighWater(mark.updated_at - overlap, 0) if overlap else mark
-    for page in crm.changes_since(kind, since):
+    for page in pages:
         stage = []
         for rec in page.records:
             link = by_crm.get(rec.id)

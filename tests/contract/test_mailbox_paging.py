@@ -56,7 +56,11 @@ def test_sync_from_scratch_crashing_after_page_k_resumes_there(big):
         if n == k:
             break  # crash: stop consuming, throw the adapter away
     del first
-    assert env.requests() == {"SyncFolderItems": k, "GetItem": k}
+    # the next page may already be on the wire (read ahead while page k was staged); it is
+    # thrown away unread by the caller and read again after the checkpoint
+    got = env.requests()
+    assert set(got) == {"SyncFolderItems", "GetItem"} and got["GetItem"] == k
+    assert k <= got["SyncFolderItems"] <= k + 1
     exchangelib.close_connections()
     env.reset_stats()
     fresh = env.mailbox()
@@ -118,7 +122,8 @@ def test_sigkill_mid_feed_resumes_from_the_last_committed_page(big, tmp_path):
             child.kill()
     lines = journal.read_text().splitlines()
     assert len(lines) == k
-    assert env.requests()["SyncFolderItems"] == k  # the child read k pages and no more
+    # the child read k pages and at most the one after them ahead (lost with it, read again below)
+    assert k <= env.requests()["SyncFolderItems"] <= k + 1
     token = lines[-1].split(" ", 1)[0]
     seen = {i for line in lines for i in line.split(" ")[1:]}
     exchangelib.close_connections()

@@ -173,3 +173,17 @@ def test_raw_columns_evaluate_locally_like_the_server():
     assert raw["updated_at"] == "2009-05-15T14:36:54Z" and raw["due"] == row["due"]
     assert F.evaluate(Filter((Condition("updated_at", "eq", "2009-05-15"),)), raw)
     assert F.evaluate(F.resolve(F.open_activities(), 6), raw)
+
+
+def test_raw_columns_convert_every_default_form_datetime_and_nothing_else():
+    row = {"updated_at": "Fri May 15 14:36:54 UTC 2009", "created_at": " Mon Jan 05 09:00:00 Europe/London 2026 ",
+           "name": "Meeting at 10:30", "website": "https://example.com", "bad": "Fri Feb 31 25:61:00 UTC 2026",
+           "person_first_name": " Åsa ", "count": 3}
+    raw = M.raw_for_filters(row)
+    assert raw["updated_at"] == "2009-05-15T14:36:54Z"
+    assert raw["created_at"] == "2026-01-05T09:00:00Z"  # GMT in January: the same instant
+    assert {k: raw[k] for k in ("name", "website", "bad", "person_first_name", "count")} == {
+        k: row[k] for k in ("name", "website", "bad", "person_first_name", "count")}
+    rec = M.row_to_record(Kind.PERSON, row)
+    assert rec.raw == raw and rec.updated_at == datetime(2009, 5, 15, 14, 36, 54, tzinfo=timezone.utc)
+    assert rec.fields["first_name"] == "Åsa" and rec.fields["middle_name"] is None

@@ -113,6 +113,7 @@ def as_int(value: Any) -> int | None:
 
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_EPOCH_RE = re.compile(r"\d{9,11}")
 _DEFAULT_RE = re.compile(r"^\w+\s+([A-Za-z]+)\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\S+)\s+(\d{4})$")
 
 
@@ -125,7 +126,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, timezone.utc)
     s = str(value).strip()
-    if re.fullmatch(r"\d{9,11}", s):
+    if _EPOCH_RE.fullmatch(s):
         return datetime.fromtimestamp(int(s), timezone.utc)
     m = _DEFAULT_RE.match(s)
     if m:
@@ -229,10 +230,20 @@ def vdt_date(day: date, zone: str | None) -> str:
 
 
 # --- rows -> records -----------------------------------------------------------------------------
+_PERSON_READ = tuple((canon, col, canon.startswith("email")) for canon, col in PERSON_MAP.items())
+
+
 def person_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    # text()/email() inlined: this runs for every column of every person read (a first sync reads all)
     out: dict[str, Any] = {}
-    for canon, col in PERSON_MAP.items():
-        out[canon] = email(row.get(col)) if canon.startswith("email") else text(row.get(col))
+    get = row.get
+    for canon, col, is_email in _PERSON_READ:
+        value = get(col)
+        if value is None or isinstance(value, (dict, list)):
+            out[canon] = None
+            continue
+        s = (value if type(value) is str else str(value)).strip()
+        out[canon] = (s.lower() if is_email else s) if s else None
     return out
 
 
@@ -303,13 +314,14 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
     owned = (user_id is not None and owner is not None and str(owner) == str(user_id)) or (
         my_queue is not None and row.get("assigned_to") is not None and str(row.get("assigned_to")) == str(my_queue)
     )
+    updated_at = parse_datetime(row.get("updated_at"))
     return CrmRecord(
         kind=kind,
         id=str(row.get("id")),
         lock_version=as_int(row.get("lock_version")) or 0,
         fields=FIELD_READERS[kind](row),
-        raw=raw_for_filters(row),
-        updated_at=parse_datetime(row.get("updated_at")),
+        raw=raw_for_filters(row, {"updated_at": updated_at}),
+        updated_at=updated_at,
         deleted=as_bool(row.get("is_deleted")) if row.get("is_deleted") is not None else False,
         link_id=text(row.get("created_through_reference")),
         object_ref=text(row.get("object_ref")),
@@ -318,13 +330,15 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
     )
 
 
-def raw_for_filters(row: Mapping[str, Any]) -> dict[str, Any]:
+def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None) -> dict[str, Any]:
     """The row as read, except datetimes in the API's default text form become ISO UTC
-    ("2009-05-15T14:36:54Z"), so app.domain.filters.evaluate reads them like the server does."""
+    ("2009-05-15T14:36:54Z"), so app.domain.filters.evaluate reads them like the server does.
+    `parsed`: columns the caller has already parsed with parse_datetime (not parsed twice)."""
     out = dict(row)
     for key, value in row.items():
-        if isinstance(value, str) and _DEFAULT_RE.match(value.strip()):
-            dt = parse_datetime(value)
+        # the default form always has a colon: most values (names, addresses, phones) are passed by it
+        if isinstance(value, str) and ":" in value and _DEFAULT_RE.match(value.strip()):
+            dt = parsed[key] if parsed is not None and key in parsed else parse_datetime(value)
             if dt is not None:
                 out[key] = dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return out

@@ -41,6 +41,7 @@ from app.domain.records import (
 from app.errors import (
     AppError, AuthError, CollectionUnavailable, ConfigError, NotFound, StaleVersion, TransientError,
 )
+from app.sync.prefetch import ReadAhead
 
 log = logging.getLogger(__name__)
 SYNC_FIELDS = ["last_modified_time"]  # ids and ChangeKeys always come with a change
@@ -107,7 +108,14 @@ class EwsMailbox:
         size = self.page_size if known is None else self.known_page_size
         pages = sync_pages(folder, token, SYNC_FIELDS, page_size=size, op=f"reading {_noun(kind)} changes",
                            ids_only=True)
-        for page in _folder_access(pages, kind):
+        # the next SyncFolderItems page is read (on a reader thread) while this one is looked up,
+        # mapped and staged; `known` and everything after it stay on the caller's thread
+        with ReadAhead(_folder_access(pages, kind), name=f"ews-{kind.value}-reader") as feed:
+            yield from self._changed_pages(kind, model, feed, known)
+
+    def _changed_pages(self, kind: Kind, model: type, feed: Iterator[Any],
+                       known: Callable[[str, str], bool] | None) -> Iterator[OutlookPage]:
+        for page in feed:
             deletes: dict[str, OutlookChange] = {}
             wanted: dict[str, tuple[str, str | None]] = {}
             order: list[str] = []
