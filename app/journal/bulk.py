@@ -5,12 +5,19 @@ A first sync writes tens of thousands of rows; building an instrumented SQLModel
 cost more CPU than the SQL itself. These statements use the same Table objects (so the same
 column types and stored formats) inside the caller's transaction. Rows are plain dicts with
 every column the statement names.
+
+The statements are compiled by SQLAlchemy once per table and column set and then run straight on
+the driver: per row, SQLAlchemy's parameter building cost about as much as SQLite's own work. Each
+value still goes through its column type's bind processor, so what is stored is byte for byte what
+the Core statement would store (dates in SQLAlchemy's text format).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql import Executable
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
@@ -25,13 +32,17 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
     ORM writes."""
     if not rows:
         return
-    pk = {c.name for c in table.primary_key.columns}
-    kept, soft = set(keep), set(keep_if_null)
-    stmt = sqlite_insert(table)
-    names = [n for n in rows[0] if n not in pk and n not in kept]
-    stmt = stmt.on_conflict_do_update(index_elements=sorted(pk), set_={
-        n: func.coalesce(stmt.excluded[n], table.c[n]) if n in soft else stmt.excluded[n] for n in names})
-    conn.execute(stmt, list(rows))
+    kept, soft = tuple(sorted(keep)), tuple(sorted(keep_if_null))
+    names = tuple(rows[0])
+
+    def build() -> Executable:
+        pk = {c.name for c in table.primary_key.columns}
+        stmt = sqlite_insert(table)
+        return stmt.on_conflict_do_update(index_elements=sorted(pk), set_={
+            n: func.coalesce(stmt.excluded[n], table.c[n]) if n in soft else stmt.excluded[n]
+            for n in names if n not in pk and n not in kept})
+
+    _run(conn, table, ("upsert", table.name, names, kept, soft), build, names, rows)
 
 
 def set_column(conn: Connection, table: Table, column: str, pairs: Sequence[tuple[Any, Any]]) -> None:
@@ -45,7 +56,59 @@ def set_column(conn: Connection, table: Table, column: str, pairs: Sequence[tupl
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(table), list(rows))
+        names = tuple(rows[0])
+        _run(conn, table, ("insert", table.name, names), lambda: insert(table), names, rows)
+
+
+# (statement form, table, columns...) -> (SQL text, the columns its parameters stand for, in order)
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...]] | None] = {}
+
+
+def _run(conn: Connection, table: Table, key: tuple[Any, ...], build: Callable[[], Executable],
+         names: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> None:
+    """executemany of the statement `build` makes, for rows naming the columns `names`."""
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(conn, table, build(), names)
+    compiled = _COMPILED[key]
+    if compiled is None:  # a form the driver path does not cover: SQLAlchemy runs it
+        conn.execute(build(), list(rows))
+        return
+    sql, order = compiled
+    conn.exec_driver_sql(sql, _driver_params(conn, table, order, rows))
+
+
+def _compile(conn: Connection, table: Table, stmt: Executable, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    # A column left out of the rows would get its Python-side default from SQLAlchemy, which the
+    # driver would not apply: such a form stays with SQLAlchemy.
+    if any(c.default is not None and c.name not in names for c in table.columns):
+        return None
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
+    order = tuple(compiled.positiontup or ())
+    if sorted(order) != sorted(names):
+        return None
+    return compiled.string, order
+
+
+def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
+                   rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as parameter tuples in `order`, each value through its column type's bind processor."""
+    dialect = conn.dialect
+    procs = [(i, p) for i, n in enumerate(order)
+             if (p := table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    get = itemgetter(*order)
+    if len(order) == 1:
+        values = [(get(r),) for r in rows]
+    else:
+        values = [get(r) for r in rows]
+    if not procs:
+        return values
+    out = []
+    for v in values:
+        row = list(v)
+        for i, p in procs:
+            row[i] = p(row[i])
+        out.append(tuple(row))
+    return out
 
 
 def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version: Sequence[str] | None = None) -> None:

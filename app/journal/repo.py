@@ -6,11 +6,12 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, select
@@ -41,11 +42,24 @@ from app.sync.state import (
 
 
 SEGMENT = 500
+FINISHED = (DONE, CANCELLED, FAILED)
+# An outbox op's state change: the columns besides those _same_but_state finds unchanged (the
+# indexed seq and link_id among them, whose indexes an UPDATE naming them would rewrite).
+OUTBOX_STATE_SQL = ("UPDATE outbox SET state = ?, attempts = ?, last_error = ?, run_id = ?, hold_id = ?, "
+                    "expected_version = ? WHERE id = ?")
 HISTORY_DAYS = 30  # history rows are kept this long (design.md section 4)
 UNDO_DAYS = 7  # ... and their before_json this long: how far "Undo last sync" reaches
 # Batch sections in the order _apply_rows writes them.
 SECTIONS = ("stage", "unstage", "unstage_if_version", "holds", "drop_links", "links", "gone_seen", "outbox", "conflicts",
             "clear_errors", "errors", "sharing", "history")
+
+
+def _same_but_state(stored: OutboxOp | None, op: OutboxOp) -> bool:
+    """`op` differs from the stored row it was read as (or last written as) in OUTBOX_STATE_SQL's
+    columns at most: the same payload object (its text is unchanged), the same target and order."""
+    return (stored is not None and stored.payload is op.payload and stored.link_id == op.link_id
+            and stored.kind is op.kind and stored.side is op.side and stored.op == op.op
+            and op.seq in (0, stored.seq))
 
 
 def _segments(b: Batch) -> Iterable[Batch]:
@@ -100,26 +114,71 @@ def _naive(value: datetime | None) -> datetime | None:
 
 # --- row <-> value conversions -------------------------------------------------------------------
 
+def _snapshots_from_json(ews: str | None, crm: str | None, base: str | None) -> tuple[Any, Any, Any]:
+    """A link's field snapshots. After a sync the three texts are usually equal: an equal text is
+    decoded once and its snapshots share the one dict (nothing mutates snapshots; the planner
+    shares them the same way), which also makes writing them back cheap (_same_json)."""
+    ews_fields = _loads(ews)
+    crm_fields = ews_fields if crm is not None and crm == ews else _loads(crm)
+    if base is not None and base == crm:
+        return ews_fields, crm_fields, crm_fields
+    return ews_fields, crm_fields, ews_fields if base is not None and base == ews else _loads(base)
+
+
 def link_from_row(r: m.ItemLink) -> Link:
+    ews_fields, crm_fields, base = _snapshots_from_json(r.ews_json, r.crm_json, r.base_json)
     return Link(
         id=r.id, kind=Kind(r.kind), state=r.state, ews_item_id=r.ews_item_id, ews_change_key=r.ews_change_key,
-        ews_hash=r.ews_hash, ews_fields=_loads(r.ews_json), crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
-        crm_hash=r.crm_hash, crm_fields=_loads(r.crm_json), crm_updated_at=_utc(r.crm_updated_at),
-        base=_loads(r.base_json), base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
+        ews_hash=r.ews_hash, ews_fields=ews_fields, crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
+        crm_hash=r.crm_hash, crm_fields=crm_fields, crm_updated_at=_utc(r.crm_updated_at),
+        base=base, base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
         origin=r.origin, last_synced_at=_utc(r.last_synced_at), crm_gone_seen_at=_utc(r.crm_gone_seen_at),
         ews_global_id=r.ews_global_id,
     )
 
 
+_PLAIN_VALUES = frozenset({str, int, bool, type(None)})
+_STR = frozenset({str})
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """True when two field snapshots surely encode to the same JSON text: the same object, or
+    equal dicts with text keys and values of the same plain types (1 == 1.0 == True, yet each
+    encodes differently; a float or nested value is encoded again rather than reasoned about)."""
+    if a is b:
+        return True
+    if type(a) is not dict or type(b) is not dict or a != b:
+        return False
+    types = list(map(type, a.values()))
+    return types == list(map(type, b.values())) and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a))
+
+
+def _snapshots_json(*snapshots: Mapping[str, Any] | None) -> list[str | None]:
+    """JSON of a link's field snapshots. After a sync they are mostly equal (the content written
+    is the content last synced and the new base), so an equal one reuses the text already made."""
+    texts: list[str | None] = []
+    made: list[tuple[Any, str]] = []
+    for snap in snapshots:
+        text_ = None
+        if snap is not None:
+            text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
+            if text_ is None:
+                text_ = json.dumps(dict(snap), sort_keys=True, default=str)
+                made.append((snap, text_))
+        texts.append(text_)
+    return texts
+
+
 def _link_values(v: Link) -> dict[str, Any]:
+    ews_json, crm_json, base_json = _snapshots_json(v.ews_fields, v.crm_fields, v.base)
     return {
         "id": v.id, "kind": v.kind.value, "state": v.state,
         "ews_item_id": v.ews_item_id, "ews_change_key": v.ews_change_key, "ews_hash": v.ews_hash,
-        "ews_json": _dumps(dict(v.ews_fields) if v.ews_fields is not None else None),
+        "ews_json": ews_json,
         "crm_type": v.kind.value, "crm_id": v.crm_id, "crm_lock_version": v.crm_lock_version,
         "crm_updated_at": _naive(v.crm_updated_at), "crm_hash": v.crm_hash,
-        "crm_json": _dumps(dict(v.crm_fields) if v.crm_fields is not None else None),
-        "base_json": _dumps(dict(v.base) if v.base is not None else None), "base_hash": v.base_hash,
+        "crm_json": crm_json,
+        "base_json": base_json, "base_hash": v.base_hash,
         "mapping_version": v.mapping_version, "in_scope": v.in_scope, "origin": v.origin,
         "last_synced_at": _naive(v.last_synced_at),
         # learnt once per item; a link value without it (an older snapshot) keeps the stored one
@@ -211,6 +270,12 @@ class SqlJournal:
     def __init__(self, db: Database):
         self.db = db
         self.engine = db.engine
+        # Outbox ops as this journal read them or last changed their state, by id. A write of the
+        # same op with the very same payload object (the executor's in_flight, done, failed and
+        # cancelled marks) then updates only the state columns instead of re-encoding and rewriting
+        # the payload (see _write_outbox). Only ops the caller holds anyway; an op leaves once it
+        # is finished.
+        self._stored_ops: dict[str, OutboxOp] = {}
 
     @property
     def recovered_from(self) -> Path | None:
@@ -301,7 +366,9 @@ class SqlJournal:
         with self._session() as s:
             t = m.Outbox.__table__
             rows = s.execute(select(t).where(t.c.state.in_(tuple(states))).order_by(t.c.seq))
-            return [op_from_row(r) for r in rows]
+            ops = [op_from_row(r) for r in rows]
+        self._stored_ops.update({op.id: op for op in ops if op.state not in FINISHED})
+        return ops
 
     def holds(self, status: str = "open") -> list[Hold]:
         with self._session() as s:
@@ -380,7 +447,7 @@ class SqlJournal:
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
         # snapshot never resurrects or clears it by accident: _link_values leaves the column out
         bulk.set_column(conn, m.ItemLink.__table__, "crm_gone_seen_at", [(lid, _naive(at)) for lid, at in b.gone_seen])
-        bulk.upsert(conn, m.Outbox.__table__, self._outbox_values(conn, b.outbox))
+        self._write_outbox(conn, b.outbox)
         for c in b.conflicts:
             s.merge(m.Conflict(
                 id=c.id, link_id=c.link_id, kind=c.kind.value, conflict_kind=c.conflict_kind, ews_item_id=c.ews_item_id,
@@ -394,6 +461,36 @@ class SqlJournal:
         bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
         bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
         bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now) for h in b.history])
+
+    def _write_outbox(self, conn: Any, ops: Sequence[OutboxOp]) -> None:
+        """Outbox rows. An op whose payload is the object the stored row was read with (or last
+        state-changed with) only changes state: its row is updated without the payload, which
+        would be re-encoded to the same text. If such a row is gone (a reset or prune since), the
+        ops are written whole after all."""
+        if not ops:
+            return
+        known = self._stored_ops
+        narrow: list[tuple[Any, ...]] = []
+        whole: list[OutboxOp] = []
+        if len({op.id for op in ops}) < len(ops):  # the same op twice: keep it simple, write in order
+            whole = list(ops)
+        else:
+            for op in ops:
+                if _same_but_state(known.get(op.id), op):
+                    narrow.append((op.state, op.attempts, op.last_error, op.run_id, op.hold_id, op.expected_version,
+                                   op.id))
+                else:
+                    whole.append(op)
+        if narrow and conn.exec_driver_sql(OUTBOX_STATE_SQL, narrow).rowcount != len(narrow):
+            whole = list(ops)
+        for op in whole:  # its stored columns may change: no longer known
+            known.pop(op.id, None)
+        bulk.upsert(conn, m.Outbox.__table__, self._outbox_values(conn, whole))
+        for op in ops:
+            if op.state in FINISHED:
+                known.pop(op.id, None)
+            elif op.id in known:
+                known[op.id] = replace(op, seq=known[op.id].seq)
 
     def _outbox_values(self, conn: Any, ops: Sequence[OutboxOp]) -> list[dict[str, Any]]:
         """Outbox rows; an op without a seq keeps its stored one, or takes the next free one."""
@@ -426,6 +523,7 @@ class SqlJournal:
                 s.exec(q)  # type: ignore[call-overload]
             s.exec(delete(m.Cursor))  # type: ignore[call-overload]
             s.commit()
+        self._stored_ops.clear()
 
     def prune_history(self, before: datetime, *, before_json_until: datetime | None = None) -> int:
         """Drop history older than `before` (the 30-day cutoff) and the prior states (before_json)
