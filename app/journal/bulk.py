@@ -84,9 +84,15 @@ def _compile(conn: Connection, table: Table, stmt: Executable, names: tuple[str,
         return None
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
     order = tuple(compiled.positiontup or ())
-    if sorted(order) != sorted(names):
+    if sorted(order) != sorted(names) or any(_column(table, n) is None for n in order):
         return None
     return compiled.string, order
+
+
+def _column(table: Table, param: str) -> Any:
+    """The column a parameter stands for: its name, or k_<name> in the key conditions."""
+    name = param[2:] if param.startswith("k_") and param not in table.c else param
+    return table.c.get(name)
 
 
 def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
@@ -94,7 +100,7 @@ def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
     """Rows as parameter tuples in `order`, each value through its column type's bind processor."""
     dialect = conn.dialect
     procs = [(i, p) for i, n in enumerate(order)
-             if (p := table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+             if (p := _column(table, n).type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     get = itemgetter(*order)
     if len(order) == 1:
         values = [(get(r),) for r in rows]
@@ -117,9 +123,6 @@ def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version:
     if not keys:
         return
     cols = [c for c in table.primary_key.columns]
-    cond = and_(*[c == bindparam(f"k_{c.name}") for c in cols])
-    if version is not None:
-        cond = and_(cond, table.c.version == bindparam("k_version"))
     params = []
     for n, key in enumerate(keys):
         values = tuple(key) if len(cols) > 1 else (key,)
@@ -127,7 +130,15 @@ def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version:
         if version is not None:
             p["k_version"] = version[n]
         params.append(p)
-    conn.execute(delete(table).where(cond), params)
+
+    def build() -> Executable:
+        cond = and_(*[c == bindparam(f"k_{c.name}") for c in cols])
+        if version is not None:
+            cond = and_(cond, table.c.version == bindparam("k_version"))
+        return delete(table).where(cond)
+
+    names = tuple(params[0])
+    _run(conn, table, ("delete", table.name, names), build, names, params)
 
 
 def column_by_key(conn: Connection, table: Table, column: str, keys: Sequence[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, select
@@ -114,19 +114,21 @@ def _naive(value: datetime | None) -> datetime | None:
 
 # --- row <-> value conversions -------------------------------------------------------------------
 
-def _snapshots_from_json(ews: str | None, crm: str | None, base: str | None) -> tuple[Any, Any, Any]:
+def _snapshots_from_json(ews: str | None, crm: str | None, base: str | None,
+                         decode: Callable[[str], Any]) -> tuple[Any, Any, Any]:
     """A link's field snapshots. After a sync the three texts are usually equal: an equal text is
     decoded once and its snapshots share the one dict (nothing mutates snapshots; the planner
     shares them the same way), which also makes writing them back cheap (_same_json)."""
-    ews_fields = _loads(ews)
-    crm_fields = ews_fields if crm is not None and crm == ews else _loads(crm)
-    if base is not None and base == crm:
-        return ews_fields, crm_fields, crm_fields
-    return ews_fields, crm_fields, ews_fields if base is not None and base == ews else _loads(base)
+    ews_fields = None if ews is None else decode(ews)
+    crm_fields = None if crm is None else ews_fields if crm == ews else decode(crm)
+    if base is None:
+        return ews_fields, crm_fields, None
+    return ews_fields, crm_fields, crm_fields if base == crm else ews_fields if base == ews else decode(base)
 
 
-def link_from_row(r: m.ItemLink) -> Link:
-    ews_fields, crm_fields, base = _snapshots_from_json(r.ews_json, r.crm_json, r.base_json)
+def link_from_row(r: m.ItemLink, decode: Callable[[str], Any] | None = None) -> Link:
+    """The link of a row; `decode` (JSON text -> value) defaults to the interning one."""
+    ews_fields, crm_fields, base = _snapshots_from_json(r.ews_json, r.crm_json, r.base_json, decode or _loads)
     return Link(
         id=r.id, kind=Kind(r.kind), state=r.state, ews_item_id=r.ews_item_id, ews_change_key=r.ews_change_key,
         ews_hash=r.ews_hash, ews_fields=ews_fields, crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
@@ -150,14 +152,16 @@ def _same_json(a: Any, b: Any) -> bool:
     if type(a) is not dict or type(b) is not dict or a != b:
         return False
     types = list(map(type, a.values()))
-    return types == list(map(type, b.values())) and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a))
+    return (types == list(map(type, map(b.__getitem__, a)))  # b's values in a's key order
+            and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a)))
 
 
-def _snapshots_json(*snapshots: Mapping[str, Any] | None) -> list[str | None]:
+def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequence[tuple[Any, str]] = ()) -> list[str | None]:
     """JSON of a link's field snapshots. After a sync they are mostly equal (the content written
-    is the content last synced and the new base), so an equal one reuses the text already made."""
+    is the content last synced and the new base), and equal to what the link held before: an
+    equal one reuses the text already made, or the stored text `known` was decoded from."""
     texts: list[str | None] = []
-    made: list[tuple[Any, str]] = []
+    made: list[tuple[Any, str]] = list(known)
     for snap in snapshots:
         text_ = None
         if snap is not None:
@@ -169,8 +173,8 @@ def _snapshots_json(*snapshots: Mapping[str, Any] | None) -> list[str | None]:
     return texts
 
 
-def _link_values(v: Link) -> dict[str, Any]:
-    ews_json, crm_json, base_json = _snapshots_json(v.ews_fields, v.crm_fields, v.base)
+def _link_values(v: Link, known: Sequence[tuple[Any, str]] = ()) -> dict[str, Any]:
+    ews_json, crm_json, base_json = _snapshots_json((v.ews_fields, v.crm_fields, v.base), known)
     return {
         "id": v.id, "kind": v.kind.value, "state": v.state,
         "ews_item_id": v.ews_item_id, "ews_change_key": v.ews_change_key, "ews_hash": v.ews_hash,
@@ -276,6 +280,9 @@ class SqlJournal:
         # the payload (see _write_outbox). Only ops the caller holds anyway; an op leaves once it
         # is finished.
         self._stored_ops: dict[str, OutboxOp] = {}
+        # link id -> (snapshot, the stored text it was decoded from) of the links last read by
+        # links_by_id (the executor's chunk in hand), so writing them back reuses equal texts
+        self._snapshot_texts: dict[str, list[tuple[Any, str]]] = {}
 
     @property
     def recovered_from(self) -> Path | None:
@@ -332,14 +339,22 @@ class SqlJournal:
             return [sharing_from_row(r) for r in rows]
 
     def links_by_id(self, link_ids: Sequence[str]) -> dict[str, Link]:
-        """Links by id in one query per 400 ids (absent ids are left out)."""
+        """Links by id in one query per 400 ids (absent ids are left out). These few are written
+        back soon: their snapshots are decoded without interning (twice as fast)."""
         with self._session() as s:
-            return {r.id: link_from_row(r) for r in _rows_by_id(s, m.ItemLink.__table__, link_ids)}
+            rows = _rows_by_id(s, m.ItemLink.__table__, link_ids)
+        links, texts = {}, {}
+        for r in rows:
+            link = links[r.id] = link_from_row(r, json.loads)
+            texts[r.id] = [(snap, t) for snap, t in ((link.ews_fields, r.ews_json), (link.crm_fields, r.crm_json),
+                                                     (link.base, r.base_json)) if t is not None]
+        self._snapshot_texts = texts
+        return links
 
     def link(self, link_id: str) -> Link | None:
         with self._session() as s:
             r = s.get(m.ItemLink, link_id)
-            return link_from_row(r) if r else None
+            return link_from_row(r, json.loads) if r else None
 
     def load(self, kind: Kind) -> KindState:
         k = kind.value
@@ -443,7 +458,9 @@ class SqlJournal:
                                  created_at=_naive(hold.created_at) or now, decided_at=_naive(hold.decided_at)))
         s.flush()  # outbox rows below may name a hold
         bulk.delete_keys(conn, m.ItemLink.__table__, list(b.drop_links))
-        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link) for link in b.links], keep_if_null=("ews_global_id",))
+        texts = self._snapshot_texts
+        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, texts.get(link.id, ())) for link in b.links],
+                    keep_if_null=("ews_global_id",))
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
         # snapshot never resurrects or clears it by accident: _link_values leaves the column out
         bulk.set_column(conn, m.ItemLink.__table__, "crm_gone_seen_at", [(lid, _naive(at)) for lid, at in b.gone_seen])
