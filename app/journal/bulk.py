@@ -13,10 +13,11 @@ the Core statement would store (dates in SQLAlchemy's text format).
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import DateTime, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql import Executable
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -99,8 +100,13 @@ def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
                    rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     """Rows as parameter tuples in `order`, each value through its column type's bind processor."""
     dialect = conn.dialect
-    procs = [(i, p) for i, n in enumerate(order)
-             if (p := _column(table, n).type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    procs = []
+    for i, n in enumerate(order):
+        typ = _column(table, n).type
+        p = typ.dialect_impl(dialect).bind_processor(dialect)
+        if p is not None:
+            dated = isinstance(typ, DateTime) or isinstance(getattr(typ, "impl", None), DateTime)
+            procs.append((i, _remembering(p) if dated else p))
     get = itemgetter(*order)
     if len(order) == 1:
         values = [(get(r),) for r in rows]
@@ -115,6 +121,22 @@ def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
             row[i] = p(row[i])
         out.append(tuple(row))
     return out
+
+
+def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process` for dates, made once per distinct value: a batch's rows mostly carry the same
+    few instants (the write's own time), and formatting one costs more than the lookup."""
+    made: dict[tuple[Any, Any, int], Any] = {}
+
+    def remembered(value: Any) -> Any:
+        if value is None:
+            return process(value)
+        key = (value, value.tzinfo, value.fold)  # equal instants in other zones or folds format differently
+        if key not in made:
+            made[key] = process(value)
+        return made[key]
+
+    return remembered
 
 
 def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version: Sequence[str] | None = None) -> None:
@@ -150,3 +172,44 @@ def column_by_key(conn: Connection, table: Table, column: str, keys: Sequence[st
         part = want[i:i + IN_CHUNK]
         out.update({k: v for k, v in conn.execute(select(pk, table.c[column]).where(pk.in_(part)))})
     return out
+
+
+def select_rows(conn: Connection, table: Table, where: str, params: Sequence[Any], *, order_by: str = "") -> list[Any]:
+    """Rows of `table` meeting the SQL condition `where` (with ? parameters), as named tuples of
+    every column, each value through its column type's result processor: what a Core select
+    gives (dates as aware UTC datetimes, booleans as bools), without its cost per row."""
+    shape, sql = _row_shape(table)
+    dialect = conn.dialect
+    procs = [(i, p) for i, c in enumerate(table.columns)
+             if (p := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
+    cur = conn.connection.cursor()
+    try:
+        rows = cur.execute(f"{sql} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else ""), tuple(params)).fetchall()
+    finally:
+        cur.close()
+    make = shape._make
+    if not procs:
+        return [make(r) for r in rows]
+    out = []
+    for r in rows:
+        values = list(r)
+        for i, p in procs:
+            values[i] = p(values[i])
+        out.append(make(values))
+    return out
+
+
+_SHAPES: dict[str, tuple[Any, str]] = {}
+
+
+def _row_shape(table: Table) -> tuple[Any, str]:
+    if table.name not in _SHAPES:
+        names = [c.name for c in table.columns]
+        _SHAPES[table.name] = (namedtuple(f"{table.name}_row", names),  # type: ignore[misc]
+                               f"SELECT {', '.join(names)} FROM {table.name}")
+    return _SHAPES[table.name]
+
+
+def in_list(n: int) -> str:
+    """`(?, ?, ...)` for an IN condition of n values."""
+    return "(" + ", ".join("?" * n) + ")"

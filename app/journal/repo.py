@@ -74,8 +74,10 @@ def _rows_by_id(s: Session, table: Any, ids: Sequence[str], chunk: int = bulk.IN
     """Plain rows of `table` with these ids (absent ids are left out), one query per chunk."""
     want = list(dict.fromkeys(ids))
     out: list[Any] = []
+    conn = s.connection()
     for i in range(0, len(want), chunk):
-        out.extend(s.execute(select(table).where(table.c.id.in_(want[i:i + chunk]))))
+        part = want[i:i + chunk]
+        out.extend(bulk.select_rows(conn, table, f"id IN {bulk.in_list(len(part))}", part))
     return out
 
 
@@ -156,7 +158,50 @@ def _same_json(a: Any, b: Any) -> bool:
             and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a)))
 
 
-def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequence[tuple[Any, str]] = ()) -> list[str | None]:
+class _Texts:
+    """JSON texts of the field snapshots one write encodes (or the executor's chunk was read
+    from), by object: the planner and the executor put the same snapshot dict in a link, its
+    outbox payload and its history entry, and the text is made once for all of them."""
+
+    def __init__(self, seeds: Iterable[tuple[Any, str]] = ()):
+        self._by_id: dict[int, tuple[Any, str]] = {id(obj): (obj, t) for obj, t in seeds if type(obj) is dict}
+
+    def remember(self, obj: Any, text_: str) -> None:
+        if type(obj) is dict:  # held here, so its id is not reused while the write lasts
+            self._by_id[id(obj)] = (obj, text_)
+
+    def known(self, obj: Any) -> str | None:
+        hit = self._by_id.get(id(obj))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def dumps(self, value: Mapping[str, Any]) -> str:
+        """json.dumps(value, sort_keys=True, default=str), with the known texts of its top-level
+        snapshot values spliced in: each stands in the encoding as a unique mark that is then
+        replaced (or, should a mark not be unique in the text, the value is simply encoded)."""
+        value = dict(value)
+        swaps = {k: t for k, v in value.items() if type(v) is dict and (t := self.known(v)) is not None}
+        plain = json.dumps(value, sort_keys=True, default=str) if not swaps else None
+        if plain is not None:
+            return plain
+        marks = {k: f"\x00{n}\x00" for n, k in enumerate(swaps)}
+        text_ = json.dumps({**value, **marks}, sort_keys=True, default=str)
+        spans = []
+        for k, mark in marks.items():
+            enc = json.dumps(mark)
+            at = text_.find(enc)
+            if at < 0 or text_.find(enc, at + 1) >= 0:
+                return json.dumps(value, sort_keys=True, default=str)
+            spans.append((at, at + len(enc), swaps[k]))
+        out, last = [], 0
+        for start, end, snap in sorted(spans):
+            out += (text_[last:start], snap)
+            last = end
+        out.append(text_[last:])
+        return "".join(out)
+
+
+def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequence[tuple[Any, str]] = (),
+                    texts_: _Texts | None = None) -> list[str | None]:
     """JSON of a link's field snapshots. After a sync they are mostly equal (the content written
     is the content last synced and the new base), and equal to what the link held before: an
     equal one reuses the text already made, or the stored text `known` was decoded from."""
@@ -169,12 +214,14 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
             if text_ is None:
                 text_ = json.dumps(dict(snap), sort_keys=True, default=str)
                 made.append((snap, text_))
+            if texts_ is not None:
+                texts_.remember(snap, text_)
         texts.append(text_)
     return texts
 
 
-def _link_values(v: Link, known: Sequence[tuple[Any, str]] = ()) -> dict[str, Any]:
-    ews_json, crm_json, base_json = _snapshots_json((v.ews_fields, v.crm_fields, v.base), known)
+def _link_values(v: Link, known: Sequence[tuple[Any, str]] = (), texts: _Texts | None = None) -> dict[str, Any]:
+    ews_json, crm_json, base_json = _snapshots_json((v.ews_fields, v.crm_fields, v.base), known, texts)
     return {
         "id": v.id, "kind": v.kind.value, "state": v.state,
         "ews_item_id": v.ews_item_id, "ews_change_key": v.ews_change_key, "ews_hash": v.ews_hash,
@@ -211,11 +258,12 @@ def _sharing_values(sh: SharingRec, now: datetime) -> dict[str, Any]:
             "changed_at": _naive(sh.changed_at) or now, "label": sh.label or ""}
 
 
-def _history_values(h: HistoryEntry, now: datetime) -> dict[str, Any]:
+def _history_values(h: HistoryEntry, now: datetime, texts: _Texts | None = None) -> dict[str, Any]:
+    before = None if h.before is None else texts.dumps(h.before) if texts else _dumps(dict(h.before))
     return {"run_id": h.run_id, "at": _naive(h.at) or now, "link_id": h.link_id, "kind": h.kind,
             "direction": h.direction, "action": h.action, "reason": h.reason,
             "summary": _dumps(dict(h.summary)) if h.summary is not None else None,
-            "before_json": _dumps(dict(h.before)) if h.before is not None else None, "result": h.result}
+            "before_json": before, "result": h.result}
 
 
 def staged_from_row(r: m.StagedChange) -> Staged:
@@ -283,6 +331,7 @@ class SqlJournal:
         # link id -> (snapshot, the stored text it was decoded from) of the links last read by
         # links_by_id (the executor's chunk in hand), so writing them back reuses equal texts
         self._snapshot_texts: dict[str, list[tuple[Any, str]]] = {}
+        self._texts = _Texts()  # the current write's (see _Texts)
 
     @property
     def recovered_from(self) -> Path | None:
@@ -360,14 +409,13 @@ class SqlJournal:
         k = kind.value
         # plain rows (no ORM objects): the big tables are read straight into the state values
         lt, st_, ot = m.ItemLink.__table__, m.StagedChange.__table__, m.Outbox.__table__
+        open_ops = (PENDING, HELD, IN_FLIGHT)
         with self._session() as s:
-            links = tuple(link_from_row(r) for r in s.execute(select(lt).where(lt.c.kind == k)))
-            staged = tuple(staged_from_row(r) for r in s.execute(select(st_).where(st_.c.kind == k)))
-            outbox = tuple(
-                op_from_row(r) for r in s.execute(
-                    select(ot).where(ot.c.kind == k, ot.c.state.in_((PENDING, HELD, IN_FLIGHT))).order_by(ot.c.seq)
-                )
-            )
+            conn = s.connection()
+            links = tuple(link_from_row(r) for r in bulk.select_rows(conn, lt, "kind = ?", (k,)))
+            staged = tuple(staged_from_row(r) for r in bulk.select_rows(conn, st_, "kind = ?", (k,)))
+            outbox = tuple(op_from_row(r) for r in bulk.select_rows(
+                conn, ot, f"kind = ? AND state IN {bulk.in_list(len(open_ops))}", (k, *open_ops), order_by="seq"))
             conflicts = tuple(
                 conflict_from_row(r) for r in s.exec(
                     select(m.Conflict).where(m.Conflict.kind == k, m.Conflict.status.in_(("open", "resolved")))
@@ -379,9 +427,9 @@ class SqlJournal:
 
     def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
         with self._session() as s:
-            t = m.Outbox.__table__
-            rows = s.execute(select(t).where(t.c.state.in_(tuple(states))).order_by(t.c.seq))
-            ops = [op_from_row(r) for r in rows]
+            rows = bulk.select_rows(s.connection(), m.Outbox.__table__, f"state IN {bulk.in_list(len(states))}",
+                                    tuple(states), order_by="seq")
+        ops = [op_from_row(r) for r in rows]
         self._stored_ops.update({op.id: op for op in ops if op.state not in FINISHED})
         return ops
 
@@ -415,13 +463,17 @@ class SqlJournal:
     def write(self, batch: Batch) -> None:
         if not batch:
             return
-        with self._session() as s:
-            try:
-                self._apply(s, batch)
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
+        self._texts = _Texts(pair for pairs in self._snapshot_texts.values() for pair in pairs)
+        try:
+            with self._session() as s:
+                try:
+                    self._apply(s, batch)
+                    s.commit()
+                except Exception:
+                    s.rollback()
+                    raise
+        finally:
+            self._texts = _Texts()
 
     def _apply(self, s: Session, b: Batch) -> None:
         # No autoflush: a lookup must not flush the whole session each time (quadratic for a batch
@@ -458,8 +510,8 @@ class SqlJournal:
                                  created_at=_naive(hold.created_at) or now, decided_at=_naive(hold.decided_at)))
         s.flush()  # outbox rows below may name a hold
         bulk.delete_keys(conn, m.ItemLink.__table__, list(b.drop_links))
-        texts = self._snapshot_texts
-        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, texts.get(link.id, ())) for link in b.links],
+        read, made = self._snapshot_texts, self._texts
+        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, read.get(link.id, ()), made) for link in b.links],
                     keep_if_null=("ews_global_id",))
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
         # snapshot never resurrects or clears it by accident: _link_values leaves the column out
@@ -477,7 +529,7 @@ class SqlJournal:
         bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
         bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
         bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
-        bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now) for h in b.history])
+        bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now, self._texts) for h in b.history])
 
     def _write_outbox(self, conn: Any, ops: Sequence[OutboxOp]) -> None:
         """Outbox rows. An op whose payload is the object the stored row was read with (or last
@@ -525,7 +577,7 @@ class SqlJournal:
             seqs[op.id] = seq
             rows.append({
                 "id": op.id, "seq": seq, "link_id": op.link_id, "kind": op.kind.value, "side": op.side.value,
-                "op": op.op, "payload_json": _dumps(dict(op.payload)) or "{}", "expected_version": op.expected_version,
+                "op": op.op, "payload_json": self._texts.dumps(op.payload), "expected_version": op.expected_version,
                 "idempotency_key": op.id, "state": op.state, "hold_id": op.hold_id, "attempts": op.attempts,
                 "last_error": op.last_error, "run_id": op.run_id,
             })

@@ -642,11 +642,19 @@ def prior_state(op: OutboxOp, prior: Link, after: Link, source: Mapping[str, Any
         else (prior.ews_item_id if outlook else prior.crm_id),
         "version": None if op.op == "create" else (
             seen.get("version") or (prior.ews_change_key if outlook else prior.crm_lock_version)),
-        "fields": dict(before_fields) if before_fields is not None else None,
-        "base": dict(prior.base) if prior.base is not None else None,
+        "fields": _as_dict(before_fields),
+        "base": _as_dict(prior.base),
         "left_version": None if op.op in ("trash", "soft_delete", "release") else (
             after.ews_change_key if outlook else after.crm_lock_version),
     }
+
+
+def _as_dict(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A snapshot as a dict; one that is a dict already is kept as it is (snapshots are never
+    changed in place), so the journal knows it and stores the text it already made for it."""
+    if fields is None or type(fields) is dict:
+        return fields  # type: ignore[return-value]
+    return dict(fields)
 
 
 class _Hashes:

@@ -187,3 +187,52 @@ def test_driver_statements_store_what_the_core_statements_store():
         driven, plain = (_dump(e, table) for e in engines)
         assert driven == plain and driven
     assert "2026-05-01 11:30:05.000007" in str(_dump(engines[0], m.ItemLink.__table__))
+
+
+def test_driver_reads_give_what_the_core_select_gives(j):
+    """select_rows (the plan's and the executor's reads) against a plain Core select: the same
+    values of the same types, dates aware in UTC, booleans as bools, NULLs as None."""
+    from sqlalchemy import select
+
+    at = datetime(2026, 5, 1, 12, 30, 5, 7, tzinfo=timezone(timedelta(hours=2)))
+    rec = CrmRecord(P, "9", 3, {"first_name": "Å"}, raw={"x": 1}, updated_at=at)
+    j.write(Batch(links=[Link("l1", P, crm_id="9", crm_updated_at=at, last_synced_at=NOW, in_scope=False,
+                              crm_fields={"first_name": "Å"}), Link("l2", P, ews_item_id="e2")],
+                  gone_seen=[("l1", at)], stage=[Staged(Side.CRM, P, "9", "upsert", "3", crm=rec, in_scope=False)],
+                  outbox=[_op(1), _op(2, state="held")]))
+    for table, where, params in ((m.ItemLink.__table__, "kind = ?", ("person",)),
+                                 (m.StagedChange.__table__, "kind = ?", ("person",)),
+                                 (m.Outbox.__table__, "state IN (?, ?)", ("pending", "held"))):
+        with j.engine.connect() as con:
+            plain = [tuple(r) for r in con.execute(select(table).order_by(*table.primary_key.columns))]
+            driven = sorted((tuple(r) for r in bulk.select_rows(con, table, where, params)),
+                            key=lambda r: tuple(r[i] for i, c in enumerate(table.columns) if c.primary_key))
+        assert driven == plain and driven
+        assert [list(map(type, r)) for r in driven] == [list(map(type, r)) for r in plain]
+    assert j.link("l1").crm_updated_at == at and j.link("l1").crm_gone_seen_at.tzinfo is not None
+
+
+def test_payloads_and_history_reuse_snapshot_texts_byte_for_byte(j, path):
+    """The planner's link, op payload and history share snapshot dicts; the texts spliced in are
+    exactly what encoding the whole value gives, also when a value holds the splice marks."""
+    import json
+
+    from app.journal.repo import _Texts
+
+    snap = {"first_name": "Ann", "n": 1, "x": None}
+    odd = {"a": "\x000\x00", "b": ["\x001\x00"]}  # the marks themselves inside the values
+    payloads = [{"fields": snap, "base": snap, "source": {"crm": {"fields": dict(snap)}}, "row": 3, "when": NOW},
+                {"fields": snap, "note": odd, "label": "\x000\x00"}, {}, {"fields": {"n": 1.5}}]
+    texts = _Texts()
+    texts.remember(snap, json.dumps(snap, sort_keys=True, default=str))
+    texts.remember(odd, json.dumps(odd, sort_keys=True, default=str))
+    for p in payloads:
+        assert texts.dumps(p) == json.dumps(p, sort_keys=True, default=str)
+    link = Link("l1", P, crm_id="5", crm_fields=snap, base=snap)
+    op = OutboxOp("o1", "l1", P, Side.OUTLOOK, "create", payloads[0])
+    j.write(Batch(links=[link], outbox=[op],
+                  history=[HistoryEntry("r", NOW, "create", "person", "l1", before={"base": snap, "id": None})]))
+    assert _row(path, "o1")[1] == json.dumps(payloads[0], sort_keys=True, default=str)
+    (hist,) = j.run_history("r")
+    assert hist.before == {"base": snap, "id": None}
+    assert j.outbox([PENDING])[0].payload["when"] == str(NOW)
