@@ -43,6 +43,7 @@ from app.sync.state import (
 
 SEGMENT = 500
 FINISHED = (DONE, CANCELLED, FAILED)
+READ_TEXTS_KEPT = 2000  # links whose read snapshot texts are kept for their write-back (a few chunks)
 # An outbox op's state change: the columns besides those _same_but_state finds unchanged (the
 # indexed seq and link_id among them, whose indexes an UPDATE naming them would rewrite).
 OUTBOX_STATE_SQL = ("UPDATE outbox SET state = ?, attempts = ?, last_error = ?, run_id = ?, hold_id = ?, "
@@ -207,6 +208,9 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
     equal one reuses the text already made, or the stored text `known` was decoded from."""
     texts: list[str | None] = []
     made: list[tuple[Any, str]] = list(known)
+    if texts_ is not None:
+        for obj, t in known:
+            texts_.remember(obj, t)  # the link's history entry may hold one of these
     for snap in snapshots:
         text_ = None
         if snap is not None:
@@ -328,8 +332,9 @@ class SqlJournal:
         # the payload (see _write_outbox). Only ops the caller holds anyway; an op leaves once it
         # is finished.
         self._stored_ops: dict[str, OutboxOp] = {}
-        # link id -> (snapshot, the stored text it was decoded from) of the links last read by
-        # links_by_id (the executor's chunk in hand), so writing them back reuses equal texts
+        # link id -> (snapshot, the stored text it was decoded from) of the links links_by_id read
+        # (the executor's chunks in hand), so writing them back reuses equal texts; an entry
+        # leaves when its link is written, and the oldest beyond READ_TEXTS_KEPT
         self._snapshot_texts: dict[str, list[tuple[Any, str]]] = {}
         self._texts = _Texts()  # the current write's (see _Texts)
 
@@ -392,12 +397,14 @@ class SqlJournal:
         back soon: their snapshots are decoded without interning (twice as fast)."""
         with self._session() as s:
             rows = _rows_by_id(s, m.ItemLink.__table__, link_ids)
-        links, texts = {}, {}
+        links, texts = {}, self._snapshot_texts
         for r in rows:
             link = links[r.id] = link_from_row(r, json.loads)
+            texts.pop(r.id, None)  # re-read: newest last
             texts[r.id] = [(snap, t) for snap, t in ((link.ews_fields, r.ews_json), (link.crm_fields, r.crm_json),
                                                      (link.base, r.base_json)) if t is not None]
-        self._snapshot_texts = texts
+        for stale in list(texts)[:max(0, len(texts) - READ_TEXTS_KEPT)]:
+            del texts[stale]
         return links
 
     def link(self, link_id: str) -> Link | None:
@@ -463,7 +470,7 @@ class SqlJournal:
     def write(self, batch: Batch) -> None:
         if not batch:
             return
-        self._texts = _Texts(pair for pairs in self._snapshot_texts.values() for pair in pairs)
+        self._texts = _Texts()
         try:
             with self._session() as s:
                 try:
@@ -511,7 +518,7 @@ class SqlJournal:
         s.flush()  # outbox rows below may name a hold
         bulk.delete_keys(conn, m.ItemLink.__table__, list(b.drop_links))
         read, made = self._snapshot_texts, self._texts
-        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, read.get(link.id, ()), made) for link in b.links],
+        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, read.pop(link.id, ()), made) for link in b.links],
                     keep_if_null=("ews_global_id",))
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
         # snapshot never resurrects or clears it by accident: _link_values leaves the column out

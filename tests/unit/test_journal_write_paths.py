@@ -236,3 +236,19 @@ def test_payloads_and_history_reuse_snapshot_texts_byte_for_byte(j, path):
     (hist,) = j.run_history("r")
     assert hist.before == {"base": snap, "id": None}
     assert j.outbox([PENDING])[0].payload["when"] == str(NOW)
+
+
+def test_an_equal_snapshot_written_back_keeps_its_stored_text_across_chunks(j, path):
+    """The pipelined executor reads the next chunk's links before it writes the previous chunk's:
+    each read link's stored texts stay known until it is written back (then they are used up)."""
+    j.write(Batch(links=[Link("l1", P, crm_id="1", crm_fields={"a": "x"}), Link("l2", P, crm_id="2")]))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE item_link SET crm_json = '{\"a\":\"x\"}' WHERE id = 'l1'")  # as an older writer spaced it
+    con.commit()
+    first = j.links_by_id(["l1"])["l1"]
+    j.links_by_id(["l2"])
+    j.write(Batch(links=[replace(first, crm_fields={"a": "x"}, base={"a": "x"})]))
+    assert con.execute("SELECT crm_json, base_json FROM item_link WHERE id = 'l1'").fetchone() == ('{"a":"x"}',) * 2
+    j.write(Batch(links=[replace(first, crm_fields={"a": "x"}, base=None)]))  # used up: encoded afresh
+    assert con.execute("SELECT crm_json, base_json FROM item_link WHERE id = 'l1'").fetchone() == ('{"a": "x"}', None)
+    con.close()
