@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import DateTime, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql import Executable
@@ -174,29 +174,33 @@ def column_by_key(conn: Connection, table: Table, column: str, keys: Sequence[st
     return out
 
 
-def select_rows(conn: Connection, table: Table, where: str, params: Sequence[Any], *, order_by: str = "") -> list[Any]:
+def select_rows(conn: Connection, table: Table, where: str, params: Sequence[Any], *, order_by: str = "") -> Iterator[Any]:
     """Rows of `table` meeting the SQL condition `where` (with ? parameters), as named tuples of
     every column, each value through its column type's result processor: what a Core select
-    gives (dates as aware UTC datetimes, booleans as bools), without its cost per row."""
+    gives (dates as aware UTC datetimes, booleans as bools), without its cost per row. Rows are
+    fetched as they are consumed (a plan reads tens of thousands of JSON-heavy rows, each turned
+    into a value at once), so consume them before the connection goes back."""
     shape, sql = _row_shape(table)
     dialect = conn.dialect
     procs = [(i, p) for i, c in enumerate(table.columns)
              if (p := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
+    make = shape._make
     cur = conn.connection.cursor()
     try:
-        rows = cur.execute(f"{sql} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else ""), tuple(params)).fetchall()
+        cur.execute(f"{sql} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else ""), tuple(params))
+        while rows := cur.fetchmany(FETCH_ROWS):
+            for r in rows:
+                if procs:
+                    values = list(r)
+                    for i, p in procs:
+                        values[i] = p(values[i])
+                    r = values
+                yield make(r)
     finally:
         cur.close()
-    make = shape._make
-    if not procs:
-        return [make(r) for r in rows]
-    out = []
-    for r in rows:
-        values = list(r)
-        for i, p in procs:
-            values[i] = p(values[i])
-        out.append(make(values))
-    return out
+
+
+FETCH_ROWS = 200
 
 
 _SHAPES: dict[str, tuple[Any, str]] = {}

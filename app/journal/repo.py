@@ -43,7 +43,8 @@ from app.sync.state import (
 
 SEGMENT = 500
 FINISHED = (DONE, CANCELLED, FAILED)
-READ_TEXTS_KEPT = 2000  # links whose read snapshot texts are kept for their write-back (a few chunks)
+TEXTS_KEPT = 2 * SEGMENT  # snapshot texts one write keeps for its payloads and history (see _Texts)
+READ_TEXTS_KEPT = 1000  # links whose read snapshot texts are kept for their write-back (a few chunks)
 # An outbox op's state change: the columns besides those _same_but_state finds unchanged (the
 # indexed seq and link_id among them, whose indexes an UPDATE naming them would rewrite).
 OUTBOX_STATE_SQL = ("UPDATE outbox SET state = ?, attempts = ?, last_error = ?, run_id = ?, hold_id = ?, "
@@ -168,7 +169,10 @@ class _Texts:
         self._by_id: dict[int, tuple[Any, str]] = {id(obj): (obj, t) for obj, t in seeds if type(obj) is dict}
 
     def remember(self, obj: Any, text_: str) -> None:
-        if type(obj) is dict:  # held here, so its id is not reused while the write lasts
+        # held here, so its id is not reused while the write lasts; a first sync's plan writes
+        # tens of thousands of links in one transaction, and all their texts at once would raise
+        # the sync's peak memory: only the first TEXTS_KEPT are kept
+        if type(obj) is dict and len(self._by_id) < TEXTS_KEPT:
             self._by_id[id(obj)] = (obj, text_)
 
     def known(self, obj: Any) -> str | None:
@@ -434,9 +438,9 @@ class SqlJournal:
 
     def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
         with self._session() as s:
-            rows = bulk.select_rows(s.connection(), m.Outbox.__table__, f"state IN {bulk.in_list(len(states))}",
-                                    tuple(states), order_by="seq")
-        ops = [op_from_row(r) for r in rows]
+            ops = [op_from_row(r) for r in bulk.select_rows(s.connection(), m.Outbox.__table__,
+                                                            f"state IN {bulk.in_list(len(states))}", tuple(states),
+                                                            order_by="seq")]
         self._stored_ops.update({op.id: op for op in ops if op.state not in FINISHED})
         return ops
 
