@@ -365,9 +365,10 @@ def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: st
             return lambda r: test(db.get(t, r, name, user_id))
 
         pred = compile_match(match, len(conds), cond)
-        after = _id_bound(conds, match)
-        if after is not None and not counted and _by_id_only(params):
-            page = _keyset_page(rows, pred, after, start + limit)[start:]
+        order = _id_order(params)
+        after = _id_bound(conds, match, order == "DESC") if order is not None else None
+        if after is not None and not counted:
+            page = _keyset_page(rows, pred, after, start + limit, order == "DESC")[start:]
             return page, len(page)
         rows = [r for r in rows if pred(r)]
     rows = _sort(db, t, rows, params, user_id)
@@ -375,38 +376,52 @@ def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: st
     return page, len(rows) if counted else len(page)
 
 
-# A client's keyset page ("id > last id", sorted by id, total skipped) is the first `limit`
+# A client's keyset page ("id > last id" sorted by id, or "id < last id" sorted by id descending;
+# total skipped) is the first `limit`
 # matching rows after the bound: only those are tested, not the whole table, so paging through
 # N records costs O(N) rather than O(N^2 / page). The answer is the one the general path gives:
 # every condition is still applied to the rows taken, the bound only skips rows its own
 # condition would refuse, and the rows come in id order as the sort asks.
 
-def _id_bound(conds: list[Cond], match: str) -> tuple[bool, float] | None:
-    """(inclusive, bound) of an ANDed `id gt|ge <number>` condition, as _number_test reads it."""
+def _id_bound(conds: list[Cond], match: str, desc: bool) -> tuple[bool, float] | None:
+    """(inclusive, bound) of an ANDed `id gt|ge <number>` condition (`lt|le` when `desc`), as
+    _number_test reads it."""
     if match.strip().lower() != "and":
         return None
+    ops = ("lt", "le") if desc else ("gt", "ge")
     for c in conds:
-        if c.field == "id" and c.op in ("gt", "ge"):
+        if c.field == "id" and c.op in ops:
             try:
-                return c.op == "ge", float(c.value.split()[0])
+                return c.op in ("ge", "le"), float(c.value.split()[0])
             except (ValueError, IndexError):
                 return None
     return None
 
 
-def _by_id_only(params: Params) -> bool:
+def _id_order(params: Params) -> str | None:
+    """"ASC" or "DESC" when the rows are sorted by id alone (unsorted is by id, ascending)."""
     fields = [canonical_field(s.strip()) for s in many(params, "_sort") if s.strip()]
     dirs = [d.strip().upper() for d in many(params, "_dir")]
-    return all(f == "id" and (dirs[i] if i < len(dirs) else "ASC") != "DESC" for i, f in enumerate(fields))
+    if any(f != "id" for f in fields):
+        return None
+    order = {(dirs[i] if i < len(dirs) else "ASC") == "DESC" for i in range(len(fields))}
+    if len(order) > 1:
+        return None
+    return "DESC" if order == {True} else "ASC"
 
 
-def _keyset_page(rows: Any, pred: Pred, after: tuple[bool, float], want: int) -> list[dict[str, Any]]:
+def _keyset_page(rows: Any, pred: Pred, after: tuple[bool, float], want: int, desc: bool) -> list[dict[str, Any]]:
     inclusive, bound = after
     ordered = sorted(rows, key=lambda r: r["id"])
     ids = [r["id"] for r in ordered]
-    i = bisect_left(ids, bound) if inclusive else bisect_right(ids, bound)
+    if desc:
+        i = bisect_right(ids, bound) if inclusive else bisect_left(ids, bound)
+        candidates: Any = reversed(ordered[:i])
+    else:
+        i = bisect_left(ids, bound) if inclusive else bisect_right(ids, bound)
+        candidates = ordered[i:]
     out: list[dict[str, Any]] = []
-    for r in ordered[i:]:
+    for r in candidates:
         if len(out) >= want:
             break
         if pred(r):
