@@ -11,7 +11,8 @@ from app.connectors.crm import mapping as M
 from app.connectors.crm.query import eq_list
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
-from app.domain.records import HighWater, Kind, RefKind
+from app.connectors.crm import CrmStore
+from app.domain.records import HighWater, Kind, NewItem, RefKind
 from tests.fixtures.crmclient_sandbox import (
     faults, key_client, password_client, reset_stats, sandbox, stats, store,
 )
@@ -58,7 +59,8 @@ def test_done_when_500_people_in_exactly_5_requests():
             assert len(records) == 500 and len({r.id for r in records}) == 500
             assert client.requests_sent - before == 5
             assert stats(server)["total"] == 5
-            assert len(client._http._transport._pool.connections) == 1  # noqa: SLF001 - one reused connection
+            # one reused connection for each end of the listing (read from both ends at once)
+            assert len(client._http._transport._pool.connections) == 2  # noqa: SLF001
 
 
 def _local(flt, rows):
@@ -231,3 +233,42 @@ def test_password_mode_reads_too(big):
         assert ident.user_id == str(sb.user_id) and ident.my_queues == dict(sb.my_queues)
         flt = Filter((Condition("id", "eq", eq_list(["100001", "100002"])),))
         assert ids(st, flt) == [100001, 100002]
+
+
+@pytest.mark.parametrize("people,page_size", [(1, 100), (100, 100), (101, 100), (250, 50), (333, 100), (640, 64)])
+def test_listing_from_both_ends_reads_each_person_once_in_the_upward_scans_requests(people, page_size):
+    with sandbox(people=people) as (server, sb):
+        with key_client(server, sb) as client:
+            st = CrmStore(client, page_size=page_size)
+            expected = sorted(int(r["id"]) for r in sb.rows("people"))
+            reset_stats(server)
+            before = client.requests_sent
+            pages = list(st.list_scope(Kind.PERSON, F.everything()))
+            got = sorted(int(r.id) for p in pages for r in p.records)
+            assert got == expected
+            assert [p.done for p in pages] == [False] * (len(pages) - 1) + [True]
+            assert client.requests_sent - before == max(1, -(-len(expected) // page_size))
+
+
+def test_listing_from_both_ends_misses_no_person_when_rows_change_meanwhile():
+    """People added and deleted while the listing runs: every person there throughout is read once."""
+    from app.connectors.crm.query import scan_from_both_ends
+
+    with sandbox(people=600) as (server, sb):
+        with key_client(server, sb) as client:
+            st = store(client)
+            kept = {int(r["id"]) for r in sb.rows("people")}
+            pages = scan_from_both_ends(client.read, "crm/people.api", columns=("id", "name"), base=F.everything(),
+                                        page_size=100)
+            seen: list[int] = []
+            for n, (rows, done) in enumerate(pages):
+                seen.extend(int(r["id"]) for r in rows)
+                if n == 1:  # mid-listing: one new person, one deleted from the middle
+                    st.create(Kind.PERSON, [NewItem(fields={"first_name": "Late", "last_name": "Comer"}, link_id="late-1")])
+                    gone = sorted(kept)[300]
+                    kept.discard(gone)
+                    sb.soft_delete("people", gone)
+                if done:
+                    break
+            assert len(seen) == len(set(seen))
+            assert kept <= set(seen)

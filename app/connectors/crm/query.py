@@ -139,3 +139,84 @@ def scan(
         if done:
             return
         last = rows[-1]
+
+
+def scan_from_both_ends(
+    read: Callable[[str, Params], Mapping[str, Any]],
+    path: str,
+    *,
+    columns: Sequence[str],
+    base: Filter,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    """The rows of `base` by id, read from both ends at once until the two reads meet.
+
+    Keyset pages follow one another (each asks for the ids after the last one seen), so a long
+    listing is as slow as its pages one after another. Here the lowest ids are read upwards on this
+    thread while the highest are read downwards on a helper thread, each page asking only for the
+    ids between what the two have read; a page shorter than a full one has found the gap empty,
+    which ends the listing. So every row that exists throughout is read, new rows above the first
+    downward page are left to the next delta (as a listing's cursor already provides). The first
+    page's total is only a hint: it decides whether another downward read is worth starting and
+    which upward page should count the rows left in the gap (in the same query, so a full page
+    holding the whole gap ends the listing). The requests are those of an upward scan, plus one
+    when rows change during the listing. A listing of one page is read upwards only. Yields
+    `(rows, done)`, each row once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def page(direction: str, above: int | None, below: int | None, count: bool) -> tuple[list[dict[str, Any]], int | None]:
+        bounds = tuple(c for c in (Condition("id", "gt", str(above)) if above is not None else None,
+                                   Condition("id", "lt", str(below)) if below is not None else None) if c)
+        body = read(path, column_params(columns) + filter_params(all_of(base, Filter(bounds)) if bounds else base)
+                    + sort_params([("id", direction)]) + page_params(0, page_size, count_total=count))
+        rows = [r for r in body.get("data") or () if isinstance(r, dict)]
+        try:
+            total = int(body.get("total")) if count else None
+        except (TypeError, ValueError):
+            total = None
+        return rows, total
+
+    def ident(row: Mapping[str, Any]) -> int:
+        return int(row.get("id") or 0)
+
+    rows, total = page("ASC", None, None, True)
+    if len(rows) < page_size or (total is not None and total <= len(rows)):
+        yield rows, True
+        return
+    yield rows, False
+    above = max(ident(r) for r in rows)  # every id up to here is read
+    below: int | None = None  # every id from here up is read (None: nothing read downwards yet)
+    taken = len(rows)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-listing-down") as helper:
+        downward = (helper.submit(page, "DESC", above, None, False)
+                    if total is None or total - taken > 2 * page_size else None)
+        while True:
+            if downward is not None:
+                rows, _ = downward.result()
+                keep = [r for r in rows if ident(r) > above]
+                if rows:
+                    low = min(ident(r) for r in rows)
+                    below = low if below is None else min(below, low)
+                taken += len(keep)
+                if len(rows) < page_size:
+                    yield keep, True
+                    return
+                yield keep, False
+                # another downward read only while it cannot reach what the upward page beside it
+                # reads (more than two pages left); the last page or two are read upwards alone
+                downward = (helper.submit(page, "DESC", above, below, False)
+                            if total is None or total - taken > 2 * page_size else None)
+            # expected to be the last: it also counts the gap, in the same query, so a full page
+            # that holds the whole gap ends the listing without one more request
+            last = total is not None and total - taken <= page_size
+            rows, in_gap = page("ASC", above, below, last)
+            keep = [r for r in rows if below is None or ident(r) < below]
+            if rows:
+                above = max(above, max(ident(r) for r in rows))
+            taken += len(keep)
+            if len(rows) < page_size or (in_gap is not None and in_gap <= len(rows)):
+                if downward is not None:
+                    downward.result()  # the gap is empty: what it read is already read
+                yield keep, True
+                return
+            yield keep, False

@@ -9,7 +9,7 @@ from app.connectors.crm import batch, mapping as M
 from app.connectors.crm.client import WorkbooksClient
 from app.connectors.crm.emails import EmailAdapter
 from app.connectors.crm.errors import ADMIN_WHERE
-from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan, wire_datetime
+from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan, scan_from_both_ends, wire_datetime
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
 from app.domain.records import (
@@ -244,8 +244,13 @@ class CrmStore:
     def list_scope(self, kind: Kind, flt: Filter) -> Iterator[CrmPage]:
         flt = self.resolve(kind, flt)
         cols = self._columns(kind, flt)
-        for rows, done in self._scan(M.TYPES[kind].path, cols, flt):
-            yield CrmPage(tuple(self._record(kind, r) for r in rows), None, done)
+        pages = scan_from_both_ends(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
+                                    page_size=self.page_size)
+        try:
+            for rows, done in pages:
+                yield CrmPage(tuple(self._record(kind, r) for r in rows), None, done)
+        finally:
+            pages.close()  # a listing left early waits for its downward read
 
     def changes_since(self, kind: Kind, mark: HighWater) -> Iterator[CrmPage]:
         cols = self._columns(kind)
