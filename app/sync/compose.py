@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
-from typing import Any, Callable, Mapping
+from datetime import datetime
+from typing import Any, Mapping
 
 from app.domain.filters import Filter, evaluate
 from app.domain.matching import CrmIndex, OutlookIndex, match_carried, person_addresses
@@ -19,7 +19,7 @@ from app.sync.direction import directed, forced_policy
 from app.sync.planner import WRITE_OPS, Action, CState, Decision, OState, PairView, decide
 from app.sync.ports import CrmPort, MailboxPort
 from app.sync.recurring import is_occurrence
-from app.sync.sharing import IF_MATCH, NO, YES, blocks_recreate, label_of, needs_marker, share_decision
+from app.sync.sharing import NO, YES, blocks_recreate, label_of, needs_marker, share_decision
 from app.sync.state import (
     CONFLICTED, CREATING, HELD, PENDING, SHARED, ACCESS_LOST, Batch, Conflict, Hold, HistoryEntry, KindState, Link,
     OutboxOp, SharingRec, Staged,

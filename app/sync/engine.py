@@ -37,7 +37,7 @@ from app.sync.gc_pause import gc_paused
 from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read
 from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
-from app.sync.state import HELD, IN_FLIGHT, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
+from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, Staged
 
 OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 CRM_NOUN = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}

@@ -326,9 +326,10 @@ class Executor:
             for flying in first:
                 wire.append((flying, self._send(request(flying)) if flying else None))
             while wire:
-                flying, call = wire[0]
+                # out of `wire` first: a call that fails here has had its say (_results), and is
+                # not waited for again when the rest are abandoned
+                flying, call = wire.popleft()
                 results = self._results(flying, call) if call is not None else []
-                wire.popleft()
                 upcoming = waiting.popleft() if waiting else []
                 nxt = self._settle_all(flying, results, then=lambda: self._flying(ready(upcoming)) if upcoming else [])
                 if nxt:

@@ -8,6 +8,7 @@ rows changing while we page are never skipped (offsets would drift).
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -97,6 +98,30 @@ def page_params(start: int, limit: int, *, count_total: bool) -> Params:
     return out
 
 
+def read_page(
+    read: Callable[[str, Params], Mapping[str, Any]],
+    path: str,
+    *,
+    columns: Sequence[str],
+    flt: Filter,
+    sort: Sequence[tuple[str, str]],
+    page_size: int,
+    count: bool,
+    extra: Params = (),  # type: ignore[assignment]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page from offset 0: its rows, and the query's total when `count` asked for it (and the
+    answer gave a number)."""
+    body = read(path, column_params(columns) + filter_params(flt) + sort_params(sort)
+                + page_params(0, page_size, count_total=count) + list(extra))
+    rows = [r for r in body.get("data") or () if isinstance(r, dict)]
+    if not count:
+        return rows, None
+    try:
+        return rows, int(body.get("total"))
+    except (TypeError, ValueError):
+        return rows, None
+
+
 def scan(
     read: Callable[[str, Params], Mapping[str, Any]],
     path: str,
@@ -117,21 +142,11 @@ def scan(
     remaining: int | None = None  # rows still expected, from the first page's total
     first = True
     while True:
-        params = (
-            column_params(columns)
-            + filter_params(page_filter(last))
-            + sort_params(sort)
-            + page_params(0, page_size, count_total=first)
-            + list(extra)
-        )
-        body = read(path, params)
-        rows = [r for r in body.get("data") or () if isinstance(r, dict)]
+        rows, total = read_page(read, path, columns=columns, flt=page_filter(last), sort=sort, page_size=page_size,
+                                count=first, extra=extra)
         if first:
             first = False
-            try:
-                remaining = int(body.get("total"))
-            except (TypeError, ValueError):
-                remaining = None
+            remaining = total
         if remaining is not None:
             remaining -= len(rows)
         done = not rows or (remaining is not None and remaining <= 0) or (remaining is None and len(rows) < page_size)
@@ -162,19 +177,11 @@ def scan_from_both_ends(
     holding the whole gap ends the listing). The requests are those of an upward scan, plus one
     when rows change during the listing. A listing of one page is read upwards only. Yields
     `(rows, done)`, each row once."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def page(direction: str, above: int | None, below: int | None, count: bool) -> tuple[list[dict[str, Any]], int | None]:
         bounds = tuple(c for c in (Condition("id", "gt", str(above)) if above is not None else None,
                                    Condition("id", "lt", str(below)) if below is not None else None) if c)
-        body = read(path, column_params(columns) + filter_params(all_of(base, Filter(bounds)) if bounds else base)
-                    + sort_params([("id", direction)]) + page_params(0, page_size, count_total=count))
-        rows = [r for r in body.get("data") or () if isinstance(r, dict)]
-        try:
-            total = int(body.get("total")) if count else None
-        except (TypeError, ValueError):
-            total = None
-        return rows, total
+        return read_page(read, path, columns=columns, flt=all_of(base, Filter(bounds)) if bounds else base,
+                         sort=[("id", direction)], page_size=page_size, count=count)
 
     def ident(row: Mapping[str, Any]) -> int:
         return int(row.get("id") or 0)

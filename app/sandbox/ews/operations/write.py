@@ -35,7 +35,7 @@ def _check_type(folder, kind: str) -> None:
         return
     cls = folder.folder_class or ""
     if not (cls == rule[0] or cls.startswith(rule[0] + ".")):
-        raise EwsError(rule[1], f"The item type is not valid for this folder.")
+        raise EwsError(rule[1], "The item type is not valid for this folder.")
 
 
 def create_item(ctx: Context, req, msgs) -> None:
