@@ -81,6 +81,17 @@ def check_configure(parser: "_Parser", args: argparse.Namespace) -> None:
                      "use --mailbox-api graph")
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (a wrong one is a usage error, exit 64)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="workbooks-connector",
@@ -233,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     ud.add_argument("--dry-run", action="store_true", help="list what would be restored and skipped; change nothing")
 
     be = sub.add_parser("bench", help="benchmark against in-process sandboxes")
-    be.add_argument("--people", type=int, default=1000, metavar="N")
+    be.add_argument("--people", type=_at_least_one, default=1000, metavar="N")
     be.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
     be.add_argument("--json", action="store_true")
 

@@ -109,3 +109,8 @@ def test_configure_and_sandbox_help_document_the_graph_route(capsys):
 def test_configure_usage_error_through_main_exits_64():
     out = run(*BASE, "--mailbox-api", "graph")
     assert out.returncode == 64 and "--graph-client-id" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_needs_at_least_one_person(capsys):
+    err = usage_error(["bench", "--people", "0"], capsys)
+    assert "--people" in err and "at least 1" in err
