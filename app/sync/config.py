@@ -38,6 +38,10 @@ class EngineConfig:
     # server calls of write chunks on the wire at once, on call threads, while the engine settles
     # the oldest (Executor._pipeline); 0: every call on the engine thread, one after another
     calls_in_flight: int = 2
+    # a folder about to receive at least this many of our creates has its change feed read past
+    # them while they are made (app/sync/echo_follow.py); 0: only after the last create
+    follow_creates_at: int = 1024
+    follow_round_items: int = 2048  # settled creates per round of that read (4 pages of 512)
     overlap_seconds: int = 120  # delta re-reads this much before the mark
     max_plan_passes: int = 2
     reconcile_hours: int = 24  # a full membership listing per kind at most this often (0 = only on filter changes)

@@ -32,14 +32,17 @@ from app.sync.config import TO_WORKBOOKS, EngineConfig
 from app.sync.events import (
     ConflictRaised, CycleSummary, FatalIssue, FatalKind, HoldRaised, ItemIssue, Phase, Progress, empty_counts,
 )
+from app.sync.echo_follow import EchoFollower, FollowedFeed
 from app.sync.executor import Executor, Tally
 from app.sync.gc_pause import gc_paused
-from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read
+from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, outlook_staged
 from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
-from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, Staged
+from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
 OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
+FOLLOWED = (Kind.PERSON, Kind.TASK)  # folders whose feed may be followed while we create in them
+FOLLOW_FETCH = 500  # items per read of what a follower saw that is not ours
 CRM_NOUN = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
 HISTORY_DAYS = 30
@@ -271,33 +274,41 @@ class SyncEngine:
             c.pending_deletions[CRM_NOUN[kind]] += crm_res.deletions_pending
             if journal.get_meta(sig_key) != flt.to_json():
                 journal.write(Batch(meta={sig_key: flt.to_json()}))
-        for _pass in range(max(1, self.config.max_plan_passes)):
-            if c.cancelled():
-                return
-            c.progress(Phase.PLAN)
-            for kind in self.config.kinds:
-                if kind not in c.unavailable:
-                    self._plan_kind(c, kind, crm, mailbox, journal)
-            if c.dry_run:
-                break
-            c.progress(Phase.EXECUTE)
-            executor.restaged = False
-            executor.failed_links.clear()
-            executor.run(journal.outbox([PENDING]), c.cancelled)
-            if not executor.restaged:
-                break
-        if not c.dry_run:
-            for hold in journal.holds("open"):
-                if all(h.id != hold.id for h in c.holds):
-                    c.holds.append(hold)
-            self._read_past_own_creates(c, mailbox, journal, executor.outlook_writes)
+        followers: dict[Kind, EchoFollower] = {}
+        try:
+            for _pass in range(max(1, self.config.max_plan_passes)):
+                if c.cancelled():
+                    return
+                c.progress(Phase.PLAN)
+                for kind in self.config.kinds:
+                    if kind not in c.unavailable:
+                        self._plan_kind(c, kind, crm, mailbox, journal)
+                if c.dry_run:
+                    break
+                c.progress(Phase.EXECUTE)
+                executor.restaged = False
+                executor.failed_links.clear()
+                ops = journal.outbox([PENDING])
+                self._follow_own_creates(c, mailbox, journal, ops, followers)
+                executor.run(ops, c.cancelled)
+                if not executor.restaged:
+                    break
+            if not c.dry_run:
+                for hold in journal.holds("open"):
+                    if all(h.id != hold.id for h in c.holds):
+                        c.holds.append(hold)
+                self._read_past_own_creates(c, mailbox, journal, executor.outlook_writes, followers)
+        finally:  # cancelled, failed or not needed after all: the followers read nothing more
+            for follower in followers.values():
+                follower.stop()
         c.progress(Phase.EMAIL)
         self.apply_email_link_edits(c, crm, journal)
         self.record_sent_email(c, crm, mailbox, journal)
         self.write_related_notes(c, mailbox, journal)
 
     def _read_past_own_creates(self, c: _Cycle, mailbox: Any, journal: Any,
-                               outlook_writes: dict[Kind, int] | None = None) -> None:
+                               outlook_writes: dict[Kind, int] | None = None,
+                               followers: dict[Kind, EchoFollower] | None = None) -> None:
         """Advance each folder's token past the items we just created there. A change feed reports
         net changes since the token, so an item created after it and deleted by the user before the
         next read would never be reported at all: the deletion would go unseen.
@@ -305,14 +316,65 @@ class SyncEngine:
         Also after our other writes to the folder (updates, sharing): with `known` the echoes of
         our own writes are skipped unread (IdOnly pages of up to 512, no GetItem), so the next
         cycle starts from a token with nothing of ours behind it. Anything else that turns up is
-        staged as usual and planned next cycle."""
+        staged as usual and planned next cycle.
+
+        A folder with many creates was followed while they were made (`_follow_own_creates`):
+        only the follower's last round is read here, and what it saw is judged and staged now."""
+        followers = followers if followers is not None else {}
         for kind in self.config.kinds:
             if c.cancelled():
                 return
             if c.tally.created["outlook"].get(OUTLOOK_NOUN[kind], 0) <= 0 and not (outlook_writes or {}).get(kind):
                 continue
+            follower = followers.pop(kind, None)
+            fed = follower.finish() if follower is not None else None
+            if fed is not None and self._stage_followed(mailbox, journal, kind, fed):
+                continue
             ingest_outlook(mailbox, kind, journal.cursor(Side.OUTLOOK.value, kind.value), journal.write, c.cancelled,
                            known=self._known(journal, kind))
+
+    def _follow_own_creates(self, c: _Cycle, mailbox: Any, journal: Any, ops: list[OutboxOp],
+                            followers: dict[Kind, EchoFollower]) -> None:
+        """Start following the change feed of each folder about to receive many of our creates
+        (app/sync/echo_follow.py): its read past them then overlaps the creates themselves.
+        Contacts and tasks only: the calendar's feed passes through the recurring-series wrapper."""
+        if not self._known_ok or self.config.follow_creates_at <= 0:
+            return
+        creates: dict[Kind, int] = {}
+        for op in ops:
+            if op.op == "create" and op.side is Side.OUTLOOK:
+                creates[op.kind] = creates.get(op.kind, 0) + 1
+        for kind, n in creates.items():
+            if kind in followers or kind not in FOLLOWED or n < self.config.follow_creates_at:
+                continue
+            token = journal.cursor(Side.OUTLOOK.value, kind.value)
+            if token is None:
+                continue
+            noun = OUTLOOK_NOUN[kind]
+            followers[kind] = EchoFollower(mailbox, kind, token,
+                                           lambda noun=noun: c.tally.created["outlook"].get(noun, 0),
+                                           round_items=self.config.follow_round_items).start()
+
+    def _stage_followed(self, mailbox: Any, journal: Any, kind: Kind, fed: FollowedFeed) -> bool:
+        """Stage what a follower saw that is not the echo of our own writes, and commit its token with
+        the last of it. Judged now that every write has settled: the journal holds each item's
+        latest version. False when the echoes cannot be told apart (no `known`)."""
+        known = self._known(journal, kind)
+        if known is None:
+            return False
+        unknown = [i for i, ck in fed.versions.items() if not (ck and known(i, ck))]
+        deleted = list(fed.deleted)
+        stage: list[Staged] = []
+        # an item changed by someone else is read now; gone meanwhile, its deletion is in the feed
+        # after the token, so it is read next time
+        for start in range(0, len(unknown), FOLLOW_FETCH):
+            ids = unknown[start:start + FOLLOW_FETCH]
+            stage.extend(outlook_staged(got) for got in mailbox.fetch(kind, ids) if got is not None)
+        if deleted:  # a deletion notice plus a failed lookup, as a read of the feed stages it
+            for item_id, got in zip(deleted, mailbox.fetch(kind, deleted)):
+                stage.append(outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete"))
+        journal.write(Batch(stage=stage, cursors=[(Side.OUTLOOK.value, kind.value, fed.token)]))
+        return True
 
     @staticmethod
     def _crm_stamps(journal: Any, kind: Kind) -> list[Any]:

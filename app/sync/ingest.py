@@ -74,12 +74,12 @@ def _stage_outlook_pages(pages, mailbox, kind, write, cancelled, res: IngestResu
         deletes = []
         for ch in page.changes:
             if ch.op == "upsert" and ch.item is not None:
-                stage.append(_outlook_staged(ch.item))
+                stage.append(outlook_staged(ch.item))
             elif ch.op == "delete":
                 deletes.append(ch.item_id)
         if deletes:  # a delete notification plus a failed lookup (moves back, races)
             for item_id, got in zip(deletes, mailbox.fetch(kind, deletes)):
-                stage.append(_outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete"))
+                stage.append(outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete"))
         res.pages += 1
         res.staged += len(stage)
         write(Batch(stage=stage, cursors=[(Side.OUTLOOK.value, kind.value, page.token)]))
@@ -87,7 +87,7 @@ def _stage_outlook_pages(pages, mailbox, kind, write, cancelled, res: IngestResu
             break
 
 
-def _outlook_staged(item: OutlookItem) -> Staged:
+def outlook_staged(item: OutlookItem) -> Staged:
     return Staged(Side.OUTLOOK, item.kind, item.item_id, "upsert", item.change_key, outlook=item)
 
 
