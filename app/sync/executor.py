@@ -72,6 +72,7 @@ class Executor:
         self.outlook_writes: dict[Kind, int] = {}  # successful Outlook writes per kind (echoes to read)
         self._collect: Batch | None = None
         self._links: dict[str, Link | None] = {}  # links of the chunk in hand (see _prime)
+        self._planned_here: set[str] = set()  # ops this run planned (see _plan_hashes)
 
     # --- crash recovery --------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class Executor:
 
     def _run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool]) -> None:
         ordered = sorted((o for o in ops if o.state == PENDING), key=lambda o: (PHASE.get(o.op, 9), o.seq))
+        self._planned_here.update(o.id for o in ordered if o.run_id == self.run_id)
         self._pending_by_link: dict[str, list[OutboxOp]] = {}
         for o in ordered:
             self._pending_by_link.setdefault(o.link_id, []).append(o)
@@ -536,7 +538,7 @@ class Executor:
             self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
         key_o = (Side.OUTLOOK.value, kind.value)
         key_c = (Side.CRM.value, kind.value)
-        hash_of = _Hashes(kind)
+        hash_of = _Hashes(kind, self._plan_hashes(op, link))
         if op.op == "create" and op.side is Side.OUTLOOK:
             fields = canonical(kind, op.payload["fields"])
             stamp = res.stamp if isinstance(res, OutlookItem) else res
@@ -616,6 +618,22 @@ class Executor:
             b.links.append(link)
         self._commit(b)
 
+    def _plan_hashes(self, op: OutboxOp, link: Link) -> list[tuple[Any, str]]:
+        """(fields, hash) pairs this run's plan computed for the op's link: a create usually writes
+        exactly the other side's fields, which the plan hashed when it read them (the op's source)
+        or when it made the link. Ops planned by an earlier run (a resume, perhaps by an older
+        version) are hashed afresh: beginning an op stamps it with the running run's id, so what
+        this run planned is noted before that (Executor._run)."""
+        if op.id not in self._planned_here:
+            return []
+        src = op.payload.get("source") or {}
+        seen = [(s["fields"], s["hash"]) for s in (src.get("crm"), src.get("outlook"))
+                if s and s.get("fields") is not None and s.get("hash")]
+        if op.op == "create" and op.payload.get("verify") is False:  # a link this plan made
+            seen += [(f, h) for f, h in ((link.crm_fields, link.crm_hash), (link.ews_fields, link.ews_hash))
+                     if f is not None and h]
+        return seen
+
     def _plan_source(self, op: OutboxOp) -> Mapping[str, Any] | None:
         """The items as the plan read them (carried by the link's final operation), so a merged
         update records the side's real content before the write, not the last synced copy."""
@@ -660,12 +678,13 @@ def _as_dict(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 class _Hashes:
     """content_hash for one settle: the same snapshot is often stored twice (the written fields
-    and the new base), so an equal one hashed a moment ago is not hashed again. (Hashes stored
-    earlier are not reused: they may come from an older mapping version.)"""
+    and the new base), so an equal one hashed a moment ago is not hashed again. `known` may start
+    with the hashes this run's plan took of the items it read (Executor._plan_hashes); hashes
+    stored by an earlier run are not reused: they may come from an older mapping version."""
 
-    def __init__(self, kind: Kind):
+    def __init__(self, kind: Kind, known: list[tuple[Any, str]] | None = None):
         self.kind = kind
-        self.known: list[tuple[Any, str]] = []
+        self.known: list[tuple[Any, str]] = known or []
 
     def __call__(self, fields: Any) -> str:
         for f, h in self.known:

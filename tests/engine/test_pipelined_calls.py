@@ -115,3 +115,22 @@ def test_an_auth_failure_of_one_chunk_returns_it_to_pending_and_keeps_the_settle
     world.sync()
     live = world.mailbox.live(P)
     assert len(live) == 3 * CHUNK and len({i.link_id for i in live}) == 3 * CHUNK
+
+
+def test_settling_a_create_reuses_the_plans_hash_and_stores_the_same_one(make_world, monkeypatch):
+    import app.sync.executor as executor_module
+    from app.domain.normalise import content_hash
+
+    calls = []
+
+    def counted(kind, fields):
+        calls.append(kind)
+        return content_hash(kind, fields)
+    monkeypatch.setattr(executor_module, "content_hash", counted)
+    world = make_world(crm_batch=CHUNK)
+    people(world, 2 * CHUNK)
+    assert world.sync().ok
+    assert calls == []  # each created copy equals the CRM record the plan read and hashed
+    for link in world.journal.links(P):
+        assert link.ews_hash == content_hash(P, link.ews_fields) == link.crm_hash
+        assert link.base_hash == content_hash(P, link.base)
