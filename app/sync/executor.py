@@ -20,7 +20,7 @@ from app.sync.ports import CrmPort, JournalPort, MailboxPort
 from app.sync.sharing import label_of
 from app.sync.state import (
     CANCELLED, DONE, FAILED, IN_FLIGHT, PENDING, SHARED, Batch, HistoryEntry, ItemErrorRec, Link, OutboxOp,
-    SharingRec, Staged,
+    SharingRec, Staged, evolve,
 )
 
 PHASE = {"create": 0, "update": 1, "share": 2, "unshare": 3, "trash": 3, "soft_delete": 3, "release": 3}
@@ -175,7 +175,7 @@ class Executor:
         return flying
 
     def _flying(self, ops: Sequence[OutboxOp]) -> list[OutboxOp]:
-        return [replace(o, state=IN_FLIGHT, attempts=o.attempts + 1, run_id=self.run_id) for o in ops]
+        return [evolve(o, state=IN_FLIGHT, attempts=o.attempts + 1, run_id=self.run_id) for o in ops]
 
     def _expected(self, op: OutboxOp, link: Link | None) -> str | None:
         if op.payload.get("chain") and link is not None:
@@ -528,7 +528,7 @@ class Executor:
     def _succeed(self, op: OutboxOp, res: Any) -> None:
         now = self.now()
         link = self._link(op.link_id)
-        b = Batch(outbox=[replace(op, state=DONE)])
+        b = Batch(outbox=[evolve(op, state=DONE)])
         if link is None:
             self._commit(b)
             return
@@ -544,28 +544,28 @@ class Executor:
             stamp = res.stamp if isinstance(res, OutlookItem) else res
             if isinstance(res, OutlookItem):
                 fields = canonical(kind, res.fields)
-            link = replace(link, ews_item_id=stamp.id, ews_change_key=stamp.version, ews_fields=fields,
+            link = evolve(link, ews_item_id=stamp.id, ews_change_key=stamp.version, ews_fields=fields,
                            ews_hash=hash_of(fields))
         elif op.op == "create":
             rec: CrmRecord = res
             fields = canonical(kind, rec.fields)
-            link = replace(link, crm_id=rec.id, crm_lock_version=str(rec.lock_version), crm_fields=fields,
+            link = evolve(link, crm_id=rec.id, crm_lock_version=str(rec.lock_version), crm_fields=fields,
                            crm_hash=hash_of(fields), crm_updated_at=rec.updated_at)
         elif op.op == "update" and op.side is Side.OUTLOOK:
             fields = canonical(kind, op.payload["fields"])
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             if link.ews_item_id:
                 b.unstage.append(key_o + (link.ews_item_id,))
-            link = replace(link, ews_change_key=version, ews_fields=fields, ews_hash=hash_of(fields))
+            link = evolve(link, ews_change_key=version, ews_fields=fields, ews_hash=hash_of(fields))
         elif op.op == "update":
             fields = canonical(kind, op.payload["fields"])
             version = str(res.lock_version) if isinstance(res, CrmRecord) else res.version
             if link.crm_id:
                 b.unstage.append(key_c + (link.crm_id,))
-            link = replace(link, crm_lock_version=version, crm_fields=fields, crm_hash=hash_of(fields))
+            link = evolve(link, crm_lock_version=version, crm_fields=fields, crm_hash=hash_of(fields))
         elif op.op in ("share", "unshare"):
             version = res.change_key if isinstance(res, OutlookItem) else res.version
-            link = replace(link, ews_change_key=version)
+            link = evolve(link, ews_change_key=version)
         # an undo's writes stay in the undo's run, even when a sync finishes them after a crash
         b.history.append(HistoryEntry(op.payload.get("undo_run") or self.run_id, now, op.op, kind.value, link.id,
                                       _direction(op), op.payload.get("reason", ""),
@@ -593,23 +593,23 @@ class Executor:
                 content = set(op.payload.get("content_written", ()))
                 if so and link.ews_item_id:
                     if "outlook" not in content:
-                        link = replace(link, ews_fields=so["fields"], ews_hash=so["hash"])
+                        link = evolve(link, ews_fields=so["fields"], ews_hash=so["hash"])
                     if "outlook" not in touched:
-                        link = replace(link, ews_change_key=so["version"])
+                        link = evolve(link, ews_change_key=so["version"])
                     b.unstage_if_version.append((key_o + (link.ews_item_id,), so["version"]))
                 if sc and link.crm_id:
                     if "crm" not in content:
-                        link = replace(link, crm_fields=sc["fields"], crm_hash=sc["hash"])
+                        link = evolve(link, crm_fields=sc["fields"], crm_hash=sc["hash"])
                     if "crm" not in touched:
-                        link = replace(link, crm_lock_version=sc["version"])
+                        link = evolve(link, crm_lock_version=sc["version"])
                     b.unstage_if_version.append((key_c + (link.crm_id,), sc["version"]))
                 base = op.payload.get("base")
                 if base is not None:
                     base = canonical(kind, base)
-                    link = replace(link, base=base, base_hash=hash_of(base))
-                link = replace(link, state=SHARED, last_synced_at=now)
+                    link = evolve(link, base=base, base_hash=hash_of(base))
+                link = evolve(link, state=SHARED, last_synced_at=now)
                 if op.payload.get("in_scope") is not None:
-                    link = replace(link, in_scope=bool(op.payload["in_scope"]))
+                    link = evolve(link, in_scope=bool(op.payload["in_scope"]))
                 b.links.append(link)
                 b.sharing.append(SharingRec(kind=kind, state="shared", reason=op.payload.get("share_reason", "user"),
                                             crm_id=link.crm_id, ews_item_id=link.ews_item_id, link_id=link.id,
