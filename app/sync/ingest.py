@@ -22,6 +22,8 @@ from app.sync.ports import CrmPort, InvalidSyncToken, MailboxPort
 from app.sync.prefetch import ReadAhead, close_feed
 from app.sync.state import Batch, Link, Staged
 
+LISTING_STAGE_ROWS = 500  # staged rows of a CRM listing written per transaction (see _crm_listing)
+
 
 def encode_mark(mark: HighWater) -> str:
     return f"{mark.updated_at.isoformat()}|{mark.last_id}"
@@ -138,9 +140,12 @@ def ingest_crm(
 def _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone: "_Sightings", write, cancelled,
                  res: IngestResult, batch_size: int) -> None:
     start = HighWater(now - overlap, 0)
+    # A listing's pages are staged several at a time: its mark is written only at its end, so a
+    # run stopped part-way lists again from the start whatever was staged, and fewer, larger
+    # transactions cost the engine thread less.
+    stage: list[Staged] = []
     with pages:  # closed before the lookups below: no read of the listing runs beside them
         for page in pages:
-            stage = []
             for rec in page.records:
                 res.listed_ids.add(rec.id)
                 gone.alive(rec.id)
@@ -148,21 +153,24 @@ def _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone: 
                 if link is not None and link.crm_lock_version == str(rec.lock_version) and link.in_scope:
                     continue
                 stage.append(crm_staged(rec, True))
+                res.staged += 1
             res.pages += 1
-            res.staged += len(stage)
-            write(Batch(stage=stage, gone_seen=gone.take()))
             if page.done or cancelled():
                 break
+            if len(stage) >= LISTING_STAGE_ROWS:
+                write(Batch(stage=stage, gone_seen=gone.take()))
+                stage = []
     # linked records the listing no longer shows: look them up and judge them locally
     missing = [cid for cid, l in by_crm.items() if cid not in res.listed_ids and l.in_scope]
-    stage = []
+    looked_up = 0
     for cid, rec in _looked_up(crm, kind, missing, batch_size):
         if rec is None or rec.deleted:
             gone.seen(cid)  # missing from the listing and from the lookup: a first sighting at most
             continue
         gone.alive(cid)
         stage.append(crm_staged(rec, evaluate(resolved, rec.raw, today)))
-    res.staged += len(stage)
+        looked_up += 1
+    res.staged += looked_up
     write(Batch(stage=stage, cursors=[(Side.CRM.value, kind.value, encode_mark(start))], gone_seen=gone.take()))
 
 
