@@ -26,6 +26,7 @@ from app.sync.prefetch import close_feed
 # A round reads about four SyncFolderItems pages of 512 ids, so the follower adds about one partly
 # filled page per round to the requests of reading afterwards (EngineConfig.follow_round_items).
 ROUND_ITEMS = 4 * 512
+STOP_WAIT = 2.0  # seconds a stopping engine waits for the follower's read in hand
 
 
 @dataclass
@@ -76,7 +77,7 @@ class EchoFollower:
         self._stop = threading.Event()
         self._failed: BaseException | None = None
         self._seen = 0
-        self._thread = threading.Thread(target=self._run, name=f"ews-{kind.value}-follower", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"outlook-{kind.value}-follower", daemon=True)
 
     def start(self) -> "EchoFollower":
         self._thread.start()
@@ -91,10 +92,13 @@ class EchoFollower:
         return self.feed
 
     def stop(self) -> None:
-        """Give up (cancel, an error elsewhere): stop after the page in hand; nothing is handed over."""
+        """Give up (cancel, an error elsewhere): stop after the page in hand; nothing is handed over.
+        Waits only briefly: a read stuck on a dropped connection must not hold up the error the
+        engine is reporting; the thread writes nothing and ends with that read."""
         self._stop.set()
         self._final.set()
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join(STOP_WAIT)
 
     # --- the follower thread -------------------------------------------------------------------
 

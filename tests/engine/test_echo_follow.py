@@ -188,3 +188,22 @@ def test_a_cancel_with_a_follower_running_keeps_the_old_token_and_resumes_cleanl
     emails = [it.fields.get("email1") for it in world.mailbox.live(P)]
     assert len(emails) == len(set(emails)) == 2 * 6 * CHUNK + 1  # nothing duplicated, nothing missing
     settled_again(world)
+
+
+def test_stopping_does_not_wait_for_a_read_stuck_on_the_network():
+    import time
+
+    from app.sync.echo_follow import EchoFollower
+
+    release = threading.Event()
+
+    class Stuck:
+        def changes(self, kind, token, known=None):
+            release.wait(30)  # a read on a dropped connection, until its timeout
+            return iter(())
+    follower = EchoFollower(Stuck(), P, "t0", lambda: 10_000, round_items=1, poll_seconds=0.01).start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    follower.stop()
+    assert time.monotonic() - started < 5
+    release.set()
