@@ -79,9 +79,9 @@ def _run(conn: Connection, table: Table, key: tuple[Any, ...], build: Callable[[
 
 
 def _compile(conn: Connection, table: Table, stmt: Executable, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
-    # A column left out of the rows would get its Python-side default from SQLAlchemy, which the
-    # driver would not apply: such a form stays with SQLAlchemy.
-    if any(c.default is not None and c.name not in names for c in table.columns):
+    # A column an insert leaves out would get its Python-side default from SQLAlchemy, which the
+    # driver would not apply: such a form stays with SQLAlchemy. (A delete sets no column.)
+    if stmt.is_insert and any(c.default is not None and c.name not in names for c in table.columns):  # type: ignore[attr-defined]
         return None
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
     order = tuple(compiled.positiontup or ())

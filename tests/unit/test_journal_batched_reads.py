@@ -1,0 +1,142 @@
+"""The journal's big reads decode many rows' JSON as one document; deletes run on the driver.
+
+Each read here is compared with what decoding each row on its own gives (the values, their
+types, None for NULL), including rows written by hand as an older writer would have left them
+and a damaged row, whose error must stay the one a single read gives.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from app.domain.records import CrmRecord, Kind, OutlookItem, Side
+from app.journal import bulk, models as m, repo
+from app.journal.repo import _loads, _loads_many, open_journal
+from app.sync.state import PENDING, Batch, Link, OutboxOp, Staged
+
+P = Kind.PERSON
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "j.sqlite3"
+
+
+@pytest.fixture
+def j(path):
+    journal = open_journal(path)
+    yield journal
+    journal.close()
+
+
+def _sql(path, statement, *params):
+    con = sqlite3.connect(path)
+    try:
+        con.execute(statement, params)
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_many_texts_decode_as_each_alone():
+    texts = ['{"a": 1, "b": [1, 2.5, "x"], "c": {"a": null}}', None, '[]', '"s"', '{"a": true}', 'NaN', '{}']
+    got = _loads_many(texts)
+    want = [None if t is None else json.loads(t) for t in texts]
+    assert repr(got) == repr(want)  # NaN compares unequal to itself; its repr does not
+    assert [type(v) for v in got] == [type(v) for v in want]
+    assert _loads_many([]) == [] and _loads_many([None]) == [None]
+
+
+@pytest.mark.parametrize("bad", ['{"a": 1', '1, 2', '{"a": 1}]', ''])
+def test_a_damaged_text_fails_as_it_would_alone(bad):
+    """A text that is not one JSON value (cut short, two values, a stray bracket) cannot shift
+    or swallow its neighbours: the read fails with the error decoding it alone gives."""
+    with pytest.raises(json.JSONDecodeError) as alone:
+        json.loads(bad)
+    with pytest.raises(json.JSONDecodeError) as many:
+        _loads_many(['{"x": 1}', bad, '{"y": 2}'])
+    assert str(many.value) == str(alone.value)
+
+
+def _op(i, payload):
+    return OutboxOp(f"o{i}", f"l{i}", P, Side.OUTLOOK, "create", payload)
+
+
+def test_outbox_reads_many_rows_as_each_alone(j, path, monkeypatch):
+    """More rows than one decoded document holds, one of them left by an older writer: every op
+    reads as a single-row read of it does."""
+    monkeypatch.setattr(repo, "DECODE_ROWS", 3)
+    ops = [_op(i, {"fields": {"first_name": f"N{i}", "n": i, "ok": i % 2 == 0}, "row": i, "final": True})
+           for i in range(8)]
+    j.write(Batch(outbox=ops))
+    _sql(path, "UPDATE outbox SET payload_json = ? WHERE id = 'o4'", '{"final":true,  "row":4}')
+    got = j.outbox([PENDING])
+    with j.engine.connect() as con:
+        alone = [repo.op_from_row(r) for r in bulk.select_rows(con, m.Outbox.__table__, "1 = 1", (), order_by="seq")]
+    assert got == alone and len(got) == 8
+    assert got[4].payload == {"final": True, "row": 4}
+    assert [type(o.payload["fields"]["ok"]) for o in got if "fields" in o.payload] == [bool] * 7
+
+
+def test_equal_payload_snapshots_become_one_dict_but_never_change_a_type(j):
+    """An op's fields, base and source copies that encode alike are one dict after the read (as
+    the planner made them); ones equal only by == (1 and True, 1 and 1.0) stay apart."""
+    same = {"first_name": "Ann", "age": 3}
+    j.write(Batch(outbox=[
+        _op(1, {"fields": dict(same), "base": dict(same), "source": {"crm": {"fields": dict(same), "version": "2"}}}),
+        _op(2, {"fields": {"flag": True, "n": 1}, "base": {"flag": 1, "n": 1.0},
+                "source": {"outlook": {"fields": {"flag": True, "n": 1}}}}),
+    ]))
+    one, two = j.outbox([PENDING])
+    p = one.payload
+    assert p["fields"] is p["base"] is p["source"]["crm"]["fields"] and p["fields"] == same
+    q = two.payload
+    assert q["fields"] is q["source"]["outlook"]["fields"]
+    assert q["base"] is not q["fields"]
+    assert type(q["base"]["flag"]) is int and type(q["base"]["n"]) is float
+    assert type(q["fields"]["flag"]) is bool and type(q["fields"]["n"]) is int
+
+
+def test_links_and_staged_read_many_rows_as_each_alone(j, path, monkeypatch):
+    monkeypatch.setattr(repo, "DECODE_ROWS", 2)
+    snap = {"first_name": "Ann", "country": "United Kingdom"}
+    links = [Link(f"l{i}", P, ews_item_id=f"e{i}", ews_fields=snap, crm_id=str(i), crm_fields={**snap, "i": i},
+                  base=snap if i % 2 else None) for i in range(5)]
+    rec = CrmRecord(P, "7", 3, {"first_name": "Bo"}, raw={"status": "Active", "n": 2})
+    item = OutlookItem(P, "e9", "ck", {"first_name": "Cy"})
+    staged = [Staged(Side.CRM, P, "7", "upsert", "3", crm=rec, in_scope=True), Staged(Side.OUTLOOK, P, "e9", "upsert", "ck", outlook=item),
+              Staged(Side.CRM, P, "8", "delete")]
+    j.write(Batch(links=links, stage=staged))
+    _sql(path, "UPDATE item_link SET crm_json = ? WHERE id = 'l3'", '{"first_name":"Ann","country":"United Kingdom","i":3}')
+    state = j.load(P)
+    with j.engine.connect() as con:
+        alone_links = [repo.link_from_row(r) for r in bulk.select_rows(con, m.ItemLink.__table__, "1 = 1", ())]
+        alone_staged = [repo.staged_from_row(r) for r in bulk.select_rows(con, m.StagedChange.__table__, "1 = 1", ())]
+    assert sorted(state.links, key=lambda l: l.id) == sorted(alone_links, key=lambda l: l.id) and len(state.links) == 5
+    assert sorted(state.staged, key=lambda s: s.key) == sorted(alone_staged, key=lambda s: s.key) and len(state.staged) == 3
+    by_id = j.links_by_id(["l1", "l2", "nope"])
+    assert set(by_id) == {"l1", "l2"} and by_id["l1"] == next(l for l in alone_links if l.id == "l1")
+    # short values are shared as _loads shares them (memory of a plan's ten thousand records)
+    crm = next(s for s in state.staged if s.crm is not None).crm
+    assert crm.raw["status"] is _loads('{"s": "Active"}')["s"]
+
+
+def test_deletes_run_on_the_driver_and_delete_what_sqlalchemy_would(j, path):
+    """Staged rows (a composite key, with and without the version condition) and error rows are
+    deleted by a driver statement, not one SQLAlchemy execution per row."""
+    stage = [Staged(Side.CRM, P, str(i), "upsert", str(i)) for i in range(6)]
+    j.write(Batch(stage=stage))
+    j.write(Batch(unstage=[("crm", "person", "0"), ("crm", "person", "nope")],
+                  unstage_if_version=[(("crm", "person", "1"), "1"), (("crm", "person", "2"), "old")],
+                  clear_errors=["x"]))
+    con = sqlite3.connect(path)
+    try:
+        left = sorted(r[0] for r in con.execute("SELECT remote_id FROM staged_change"))
+    finally:
+        con.close()
+    assert left == ["2", "3", "4", "5"]
+    for names in (("k_side", "k_kind", "k_remote_id"), ("k_side", "k_kind", "k_remote_id", "k_version")):
+        assert bulk._COMPILED[("delete", "staged_change", names)] is not None
+    assert bulk._COMPILED[("delete", "item_error", ("k_key",))] is not None
