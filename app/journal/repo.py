@@ -105,6 +105,18 @@ def _loads(text_: str | None) -> Any:
 
 
 _UNSET = object()  # a row's JSON not decoded yet
+_KINDS = {k.value: k for k in Kind}
+_SIDES = {sd.value: sd for sd in Side}
+
+
+def _kind(value: str) -> Kind:
+    """Kind(value), by a dict lookup first: calling an Enum costs about a microsecond, and a big
+    read makes one per row (an unknown value still raises Kind's own error)."""
+    return _KINDS.get(value) or Kind(value)
+
+
+def _side(value: str) -> Side:
+    return _SIDES.get(value) or Side(value)
 
 
 def _loads_many(texts: Sequence[str | None]) -> list[Any]:
@@ -191,7 +203,7 @@ def link_from_row(r: m.ItemLink, decode: Callable[[str], Any] | None = None) -> 
     """The link of a row; `decode` (JSON text -> value) defaults to the interning one."""
     ews_fields, crm_fields, base = _snapshots_from_json(r.ews_json, r.crm_json, r.base_json, decode or _loads)
     return Link(
-        id=r.id, kind=Kind(r.kind), state=r.state, ews_item_id=r.ews_item_id, ews_change_key=r.ews_change_key,
+        id=r.id, kind=_kind(r.kind), state=r.state, ews_item_id=r.ews_item_id, ews_change_key=r.ews_change_key,
         ews_hash=r.ews_hash, ews_fields=ews_fields, crm_id=r.crm_id, crm_lock_version=r.crm_lock_version,
         crm_hash=r.crm_hash, crm_fields=crm_fields, crm_updated_at=_utc(r.crm_updated_at),
         base=base, base_hash=r.base_hash, mapping_version=r.mapping_version, in_scope=r.in_scope,
@@ -305,8 +317,11 @@ def _link_values(v: Link, known: Sequence[tuple[Any, str]] = (), texts: _Texts |
 
 def _staged_values(st: Staged, now: datetime) -> dict[str, Any]:
     payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
+    # in the record's own key order: sorting the keys of ten thousand staged records was about
+    # half of their encoding, and nothing compares or splices a staged text (readers decode it)
+    text_ = None if payload is None else json.dumps(payload, default=str)
     return {"side": st.side.value, "kind": st.kind.value, "remote_id": st.remote_id, "change": st.change,
-            "version": st.version, "in_scope": st.in_scope, "payload_json": _dumps(payload), "cursor_id": None,
+            "version": st.version, "in_scope": st.in_scope, "payload_json": text_, "cursor_id": None,
             "staged_at": now}
 
 
@@ -335,9 +350,9 @@ def staged_from_row(r: m.StagedChange, payload: Any = _UNSET) -> Staged:
     """The staged change of a row; `payload` is its decoded payload_json, when already decoded."""
     if payload is _UNSET:
         payload = _loads(r.payload_json)
-    side = Side(r.side)
+    side = _side(r.side)
     return Staged(
-        side=side, kind=Kind(r.kind), remote_id=r.remote_id, change=r.change, version=r.version,
+        side=side, kind=_kind(r.kind), remote_id=r.remote_id, change=r.change, version=r.version,
         outlook=outlook_from_dict(payload) if payload and side is Side.OUTLOOK else None,
         crm=crm_from_dict(payload) if payload and side is Side.CRM else None, in_scope=r.in_scope,
     )
@@ -348,7 +363,7 @@ def op_from_row(r: m.Outbox, payload: Any = _UNSET) -> OutboxOp:
     if payload is _UNSET:
         payload = _loads(r.payload_json)
     return OutboxOp(
-        id=r.id, link_id=r.link_id, kind=Kind(r.kind), side=Side(r.side), op=r.op, payload=payload or {},
+        id=r.id, link_id=r.link_id, kind=_kind(r.kind), side=_side(r.side), op=r.op, payload=payload or {},
         expected_version=r.expected_version, state=r.state, hold_id=r.hold_id, attempts=r.attempts,
         last_error=r.last_error, seq=r.seq, run_id=r.run_id,
     )
@@ -407,7 +422,7 @@ def _shared_snapshots(payload: Any) -> Any:
 
 def conflict_from_row(r: m.Conflict) -> Conflict:
     return Conflict(
-        id=r.id, link_id=r.link_id, kind=Kind(r.kind), conflict_kind=r.conflict_kind, outlook=_loads(r.ews_json),
+        id=r.id, link_id=r.link_id, kind=_kind(r.kind), conflict_kind=r.conflict_kind, outlook=_loads(r.ews_json),
         crm=_loads(r.crm_json), base=_loads(r.base_json), fields=tuple(_loads(r.fields_json) or ()), status=r.status,
         resolution=r.resolution, resolved=_loads(r.resolved_json), ews_item_id=r.ews_item_id, crm_id=r.crm_id,
         candidates=tuple(_loads(r.candidates_json) or ()), label=r.label, created_at=_utc(r.created_at),
@@ -417,7 +432,7 @@ def conflict_from_row(r: m.Conflict) -> Conflict:
 
 def error_from_row(r: m.ItemErrorRow) -> ItemErrorRec:
     return ItemErrorRec(
-        key=r.key, kind=Kind(r.kind), op=r.op, error_class=r.error_class, title=r.title, message=r.message,
+        key=r.key, kind=_kind(r.kind), op=r.op, error_class=r.error_class, title=r.title, message=r.message,
         attempts=r.attempts, last_try_at=_utc(r.last_try_at), retry_after=_utc(r.retry_after),
         last_try_version=r.last_try_version, link_id=r.link_id, side=r.side, remote_id=r.remote_id, muted=r.muted,
     )
@@ -425,14 +440,14 @@ def error_from_row(r: m.ItemErrorRow) -> ItemErrorRec:
 
 def sharing_from_row(r: m.SharingRow) -> SharingRec:
     return SharingRec(
-        kind=Kind(r.kind), state=r.state, reason=r.reason, crm_id=r.crm_id, ews_item_id=r.ews_item_id,
+        kind=_kind(r.kind), state=r.state, reason=r.reason, crm_id=r.crm_id, ews_item_id=r.ews_item_id,
         link_id=r.link_id, recreate_blocked=r.recreate_blocked, changed_at=_utc(r.changed_at), label=r.label or "",
     )
 
 
 def hold_from_row(r: m.SafetyHold) -> Hold:
     return Hold(
-        id=r.id, kind=Kind(r.kind), side=Side(r.side), reason=r.reason, planned=r.planned, linked=r.linked,
+        id=r.id, kind=_kind(r.kind), side=_side(r.side), reason=r.reason, planned=r.planned, linked=r.linked,
         status=r.status, created_at=_utc(r.created_at), decided_at=_utc(r.decided_at),
     )
 
@@ -682,7 +697,8 @@ class SqlJournal:
             if op.state in FINISHED:
                 known.pop(op.id, None)
             elif op.id in known:
-                known[op.id] = replace(op, seq=known[op.id].seq)
+                seq = known[op.id].seq
+                known[op.id] = op if op.seq == seq else replace(op, seq=seq)
 
     def _outbox_values(self, conn: Any, ops: Sequence[OutboxOp]) -> list[dict[str, Any]]:
         """Outbox rows; an op without a seq keeps its stored one, or takes the next free one."""
