@@ -81,7 +81,7 @@ def _stored(t: Any) -> set[str]:
 
 
 def load(box: "CrmSandbox", path: Path) -> None:
-    from app.sandbox.crm.store import Db
+    from app.sandbox.crm.store import Db, Table
 
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
@@ -93,7 +93,7 @@ def load(box: "CrmSandbox", path: Path) -> None:
         db.counters = {k: int(v) for k, v in d["counters"].items()}
         for key, rows in d["tables"].items():
             if key in db.tables:
-                db.tables[key] = _revive(key, rows)
+                db.tables[key] = Table(_revive(key, rows))
         for key, pairs in d.get("watched", {}).items():
             if key in db.watched:
                 db.watched[key] = {(int(a), int(b)) for a, b in pairs}

@@ -347,16 +347,12 @@ def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: st
            page_cap: int = 100, only_id: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Matching records (internal dicts) for one page, and the total."""
     conds, match = conditions(params)
-    rows = db.tables[t.key].values()
-    if only_id is not None:  # /<module>/<controller>/<id>.api
-        rows = [r for r in rows if r["id"] == only_id]
-    if not mentions_deleted(conds):
-        rows = [r for r in rows if not r.get("is_deleted")]
-    else:
-        rows = list(rows)
+    table = db.tables[t.key]
+    live_only = not mentions_deleted(conds)
     start, limit = _paging(params, page_cap)
     skip = first(params, "_skip_total_rows", "__skip_total_rows")
     counted = not (skip is not None and F.as_bool(skip))
+    pred: Pred | None = None
     if conds:
         tests = [(c.field, _make_test(t, c, today, tz)) for c in conds]
 
@@ -367,9 +363,17 @@ def select(db: Db, t: TypeDef, params: Params, user_id: int, today: date, tz: st
         pred = compile_match(match, len(conds), cond)
         order = _id_order(params)
         after = _id_bound(conds, match, order == "DESC") if order is not None else None
-        if after is not None and not counted:
-            page = _keyset_page(rows, pred, after, start + limit, order == "DESC")[start:]
+        if after is not None and not counted and only_id is None:
+            page = _keyset_page(table, pred, after, start + limit, order == "DESC", live_only)[start:]
             return page, len(page)
+    rows: Any = table.values()
+    if only_id is not None:  # /<module>/<controller>/<id>.api
+        rows = [r for r in rows if r["id"] == only_id]
+    if live_only:
+        rows = [r for r in rows if not r.get("is_deleted")]
+    else:
+        rows = list(rows)
+    if pred is not None:
         rows = [r for r in rows if pred(r)]
     rows = _sort(db, t, rows, params, user_id)
     page = rows[start:start + limit]
@@ -410,20 +414,24 @@ def _id_order(params: Params) -> str | None:
     return "DESC" if order == {True} else "ASC"
 
 
-def _keyset_page(rows: Any, pred: Pred, after: tuple[bool, float], want: int, desc: bool) -> list[dict[str, Any]]:
+def _keyset_page(table: dict[int, dict[str, Any]], pred: Pred, after: tuple[bool, float], want: int, desc: bool,
+                 live_only: bool) -> list[dict[str, Any]]:
     inclusive, bound = after
-    ordered = sorted(rows, key=lambda r: r["id"])
-    ids = [r["id"] for r in ordered]
+    sorted_ids = getattr(table, "sorted_ids", None)  # a store Table keeps its ids in order
+    ids = sorted_ids() if sorted_ids is not None else sorted(table)
     if desc:
         i = bisect_right(ids, bound) if inclusive else bisect_left(ids, bound)
-        candidates: Any = reversed(ordered[:i])
+        candidates: Any = (ids[j] for j in range(i - 1, -1, -1))
     else:
         i = bisect_left(ids, bound) if inclusive else bisect_right(ids, bound)
-        candidates = ordered[i:]
+        candidates = (ids[j] for j in range(i, len(ids)))
     out: list[dict[str, Any]] = []
-    for r in candidates:
+    for rid in candidates:
         if len(out) >= want:
             break
+        r = table[rid]
+        if live_only and r.get("is_deleted"):
+            continue
         if pred(r):
             out.append(r)
     return out

@@ -135,6 +135,9 @@ def recorded_params(query: str, raw: bytes, content_type: str) -> list[tuple[str
 
 class CrmHandler(SandboxHandler):
     server_version = "WorkbooksSandbox/1.0"
+    # The headers and the body of an answer are two writes; with Nagle's algorithm the body's
+    # last segment waits for the client to acknowledge the headers (web servers set TCP_NODELAY).
+    disable_nagle_algorithm = True
 
     @property
     def box(self) -> CrmSandbox:
@@ -378,7 +381,8 @@ class CrmHandler(SandboxHandler):
                 raise Reply(404, {"success": False, "failures": [f"{t.class_name} {record_id} not found"]})
             cols = Q.columns(t, params)
             fmt = self._formats(params, principal)
-            data = [db.render(t, r, principal.user_id, cols, fmt) for r in page]
+            render = db.renderer(t, principal.user_id, cols, fmt)
+            data = [render(r) for r in page]
         self.reply(200, {"success": True, "total": total, "data": data, "flash": "", "updates": {}})
 
     def _write(self, t: TypeDef, params: Q.Params, principal: Principal, verb: str) -> None:

@@ -14,6 +14,7 @@ import email.parser
 import email.policy
 import email.utils
 import re
+from bisect import insort
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
@@ -36,13 +37,67 @@ def dbref(instance_id: int) -> str:
     return base64.b64encode(str(instance_id + 17).encode()).decode()[::-1]
 
 
+class Table(dict):
+    """One table, rows by id, that also knows its ids in order: a keyset page ("id > last id")
+    bisects them instead of sorting the table for every page. Only a change of the id set drops
+    the order (a row replaced under its own id keeps it); the index is rebuilt on the next ask."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        self._ids: list[int] | None = None
+
+    def sorted_ids(self) -> list[int]:
+        if self._ids is None:
+            self._ids = sorted(self)
+        return self._ids
+
+    def __setitem__(self, key: int, value: dict[str, Any]) -> None:
+        if key not in self and self._ids is not None:
+            if self._ids and key > self._ids[-1]:
+                self._ids.append(key)  # the usual insert: a new highest id
+            else:
+                insort(self._ids, key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: int) -> None:
+        super().__delitem__(key)
+        self._ids = None
+
+    def pop(self, *args: Any) -> Any:
+        self._ids = None
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self._ids = None
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._ids = None
+        super().clear()
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        self._ids = None
+        super().update(*args, **kw)
+
+    def setdefault(self, key: int, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __ior__(self, other: Any) -> "Table":
+        self.update(other)
+        return self
+
+
 class Db:
     def __init__(self, db_id: int, name: str, instance_id: int, created_at: datetime):
         self.id = db_id
         self.name = name
         self.instance_id = instance_id
         self.created_at = created_at
-        self.tables: dict[str, dict[int, dict[str, Any]]] = {k: {} for k in TYPES}
+        self.tables: dict[str, dict[int, dict[str, Any]]] = {k: Table() for k in TYPES}
         self.counters: dict[str, int] = {}
         self.watched: dict[str, set[tuple[int, int]]] = {k: set() for k in TYPES}
         self.users: dict[int, Any] = {}  # filled by the sandbox (shared user objects)
@@ -112,14 +167,79 @@ class Db:
 
     def render(self, t: TypeDef, rec: dict[str, Any], user_id: int, columns: list[str] | None = None,
                fmt: dict[str, str] | None = None) -> dict[str, Any]:
+        return self.renderer(t, user_id, columns, fmt)(rec)
+
+    def renderer(self, t: TypeDef, user_id: int, columns: list[str] | None = None,
+                 fmt: dict[str, str] | None = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """`render` for many records with the same columns: what each column needs (a stored
+        value, a derived one, a party location) and how its type goes on the wire is worked out
+        once, and a record's main/home location is looked up once, not once per location column.
+        Each value is `to_wire(field, self.get(...))`, as for a single record."""
         names = list(t.fields) if columns is None else columns
-        out: dict[str, Any] = {}
+        order: list[str] = []
+        stored: list[str] = []  # columns a record holds or lacks (then None)
+        located: dict[str, list[tuple[str, str, bool]]] = {}  # location id column -> (name, part, as bool)
+        other: list[tuple[str, int, Any]] = []  # derived columns and views: computed
+        converted: list[tuple[str, Callable[[Any], Any]]] = []
         for name in names:
             f = t.fields.get(name)
             if f is None:
                 continue
-            out[name] = to_wire(f, self.get(t, rec, name, user_id), fmt)
-        return out
+            order.append(name)
+            source, arg = self._column_source(t, name)
+            if source == _STORED:
+                stored.append(name)
+            elif source == _LOCATION:
+                located.setdefault(arg[0], []).append((name, arg[1], arg[2]))
+            else:
+                other.append((name, source, arg))
+            convert = _wire_converter(f, fmt)
+            if convert is not None:
+                converted.append((name, convert))
+        by_location = list(located.items())
+        get = self.get
+        locations = self.tables["party_locations"]
+
+        def render_one(rec: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = dict.fromkeys(order)  # the columns' order; None unless found below
+            for name in stored:
+                if name in rec:
+                    out[name] = rec[name]
+            for key, cols in by_location:
+                row = _live_location(locations, rec.get(key))
+                for name, part, as_bool in cols:
+                    if name in rec:
+                        out[name] = rec[name]
+                    elif row is not None:
+                        out[name] = bool(row.get(part, False)) if as_bool else row.get(part)
+            for name, source, arg in other:
+                if name in rec:
+                    out[name] = rec[name]
+                elif source == _DERIVED_COLUMN:
+                    out[name] = arg(self, t, rec, user_id)
+                else:
+                    out[name] = get(t, rec, name, user_id)
+            for name, convert in converted:
+                out[name] = convert(out[name])
+            return out
+
+        return render_one
+
+    def _column_source(self, t: TypeDef, name: str) -> tuple[int, Any]:
+        """How `get` finds a column that a record does not store: (kind, argument)."""
+        getter = _DERIVED.get(name)
+        if getter is not None:
+            return _DERIVED_COLUMN, getter
+        if "[" in name:
+            head, _, rest = name.partition("[")
+            if head in ("main_location", "home_location") and t.key in LOCATION_TYPES:
+                part = rest[:-1]
+                key = "main_location_id" if head == "main_location" else "_home_location_id"
+                return _LOCATION, (key, part, part == "email_address_undeliverable")
+            return _STORED, None
+        if name.endswith(("_date", "_datetime")) and t.fields.get(name) is not None:
+            return _GENERAL, None  # a var_date_time view: `get` decides
+        return _STORED, None
 
     # --- writing -------------------------------------------------------------------------------
     def set_value(self, t: TypeDef, rec: dict[str, Any], f: Field, value: Any, user_id: int, now: datetime,
@@ -250,6 +370,22 @@ _DERIVED: dict[str, Callable[[Db, TypeDef, dict[str, Any], int], Any]] = {
     "_can_chown": lambda db, t, rec, u: False,
     "_can_chaccess": lambda db, t, rec, u: False,
 }
+
+
+_STORED, _LOCATION, _DERIVED_COLUMN, _GENERAL = range(4)
+
+
+def _live_location(locations: dict[int, dict[str, Any]], loc_id: Any) -> dict[str, Any] | None:
+    """`Db.location_row` without creating: the linked location unless it is deleted."""
+    row = locations.get(loc_id) if loc_id is not None else None
+    return row if row is not None and not row.get("is_deleted") else None
+
+
+def _wire_converter(f: Field, fmt: dict[str, str] | None) -> Callable[[Any], Any] | None:
+    """`to_wire` for one field, or None where it passes every value through unchanged."""
+    if f.datatype in ("boolean", "datetime", "date"):
+        return lambda value: to_wire(f, value, fmt)
+    return None
 
 
 def to_wire(f: Field, value: Any, fmt: dict[str, str] | None = None) -> Any:
