@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.connectors.crm import mapping as M
-from app.connectors.crm.query import eq_list
+from app.connectors.crm.query import LISTING_READERS, eq_list
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
 from app.connectors.crm import CrmStore
@@ -59,8 +59,8 @@ def test_done_when_500_people_in_exactly_5_requests():
             assert len(records) == 500 and len({r.id for r in records}) == 500
             assert client.requests_sent - before == 5
             assert stats(server)["total"] == 5
-            # one reused connection for each end of the listing (read from both ends at once)
-            assert len(client._http._transport._pool.connections) == 2  # noqa: SLF001
+            # connections are reused: at most one for each id range read at once
+            assert len(client._http._transport._pool.connections) <= LISTING_READERS  # noqa: SLF001
 
 
 def _local(flt, rows):
@@ -235,8 +235,9 @@ def test_password_mode_reads_too(big):
         assert ids(st, flt) == [100001, 100002]
 
 
-@pytest.mark.parametrize("people,page_size", [(1, 100), (100, 100), (101, 100), (250, 50), (333, 100), (640, 64)])
-def test_listing_from_both_ends_reads_each_person_once_in_the_upward_scans_requests(people, page_size):
+@pytest.mark.parametrize("people,page_size", [(1, 100), (100, 100), (101, 100), (250, 50), (333, 100), (640, 64),
+                                              (1000, 100)])
+def test_listing_by_id_ranges_reads_each_person_once_in_the_upward_scans_requests(people, page_size):
     with sandbox(people=people) as (server, sb):
         with key_client(server, sb) as client:
             st = CrmStore(client, page_size=page_size)
@@ -250,25 +251,73 @@ def test_listing_from_both_ends_reads_each_person_once_in_the_upward_scans_reque
             assert client.requests_sent - before == max(1, -(-len(expected) // page_size))
 
 
-def test_listing_from_both_ends_misses_no_person_when_rows_change_meanwhile():
-    """People added and deleted while the listing runs: every person there throughout is read once."""
-    from app.connectors.crm.query import scan_from_both_ends
+def listed(client, **kw):
+    from app.connectors.crm.query import scan_id_ranges
 
-    with sandbox(people=600) as (server, sb):
+    return scan_id_ranges(client.read, "crm/people.api", columns=("id", "name"), base=F.everything(), **kw)
+
+
+def test_listing_by_id_ranges_misses_no_person_when_rows_change_meanwhile():
+    """People added and deleted in every range while the listing runs: every person there
+    throughout is read once, and nobody twice."""
+    with sandbox(people=1000) as (server, sb):
         with key_client(server, sb) as client:
             st = store(client)
             kept = {int(r["id"]) for r in sb.rows("people")}
-            pages = scan_from_both_ends(client.read, "crm/people.api", columns=("id", "name"), base=F.everything(),
-                                        page_size=100)
             seen: list[int] = []
-            for n, (rows, done) in enumerate(pages):
+            for n, (rows, done) in enumerate(listed(client, page_size=50)):
                 seen.extend(int(r["id"]) for r in rows)
-                if n == 1:  # mid-listing: one new person, one deleted from the middle
-                    st.create(Kind.PERSON, [NewItem(fields={"first_name": "Late", "last_name": "Comer"}, link_id="late-1")])
-                    gone = sorted(kept)[300]
-                    kept.discard(gone)
-                    sb.soft_delete("people", gone)
+                if n in (1, 4):  # mid-listing: one new person, one deleted in each quarter of the ids
+                    st.create(Kind.PERSON, [NewItem(fields={"first_name": "Late", "last_name": f"Comer {n}"},
+                                                    link_id=f"late-{n}")])
+                    for quarter in range(4):
+                        gone = sorted(kept)[quarter * len(kept) // 4 + 100 + n]
+                        kept.discard(gone)
+                        sb.soft_delete("people", gone)
                 if done:
                     break
             assert len(seen) == len(set(seen))
             assert kept <= set(seen)
+
+
+def test_listing_by_id_ranges_is_exact_when_ids_are_used_unevenly():
+    """Ids used densely at the start and sparsely above (the ranges are sized from the first
+    page, so they come out uneven): still every person once, at most one request more per range."""
+    with sandbox(people=900) as (server, sb):
+        ids = sorted(int(r["id"]) for r in sb.rows("people"))
+        for rid in ids[150:]:
+            if rid % 3:
+                sb.soft_delete("people", rid)
+        expected = sorted(int(r["id"]) for r in sb.rows("people"))
+        with key_client(server, sb) as client:
+            before = client.requests_sent
+            pages = list(listed(client, page_size=50))
+            got = [int(r["id"]) for rows, _done in pages for r in rows]
+            assert sorted(got) == expected and len(got) == len(expected)
+            assert [done for _rows, done in pages] == [False] * (len(pages) - 1) + [True]
+            assert client.requests_sent - before <= -(-len(expected) // 50) + LISTING_READERS
+
+
+def test_listing_left_early_or_failing_stops_its_readers():
+    """Closing the listing after two pages stops its range readers (no thread left, a few reads
+    at most); a read that fails for good is raised to the consumer, its readers stopped too."""
+    import threading
+
+    from app.errors import AppError
+
+    def readers():
+        return [t for t in threading.enumerate() if t.name.startswith("crm-listing")]
+
+    with sandbox(people=2000) as (server, sb):
+        with key_client(server, sb, max_retries=0) as client:
+            before = client.requests_sent
+            pages = listed(client, page_size=50)
+            next(pages), next(pages)
+            pages.close()
+            assert not readers()
+            assert client.requests_sent - before <= 2 + 2 * LISTING_READERS
+            sb.add_fault("http404", operation="GET crm/people", every=6, times=1)
+            with pytest.raises(AppError):
+                for _page in listed(client, page_size=50):
+                    pass
+            assert not readers()

@@ -7,7 +7,9 @@ rows changing while we page are never skipped (offsets would drift).
 """
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -156,74 +158,158 @@ def scan(
         last = rows[-1]
 
 
-def scan_from_both_ends(
+LISTING_READERS = 4  # id ranges read at once (the client sends at most 5 requests at a time)
+
+
+def scan_id_ranges(
     read: Callable[[str, Params], Mapping[str, Any]],
     path: str,
     *,
     columns: Sequence[str],
     base: Filter,
     page_size: int = PAGE_SIZE,
+    readers: int = LISTING_READERS,
 ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-    """The rows of `base` by id, read from both ends at once until the two reads meet.
+    """The rows of `base` by id, several id ranges read at once. Yields `(rows, done)`, each row
+    once, the pages in the order they arrive; `done` only on the last.
 
-    Keyset pages follow one another (each asks for the ids after the last one seen), so a long
-    listing is as slow as its pages one after another. Here the lowest ids are read upwards on this
-    thread while the highest are read downwards on a helper thread, each page asking only for the
-    ids between what the two have read; a page shorter than a full one has found the gap empty,
-    which ends the listing. So every row that exists throughout is read, new rows above the first
-    downward page are left to the next delta (as a listing's cursor already provides). The first
-    page's total is only a hint: it decides whether another downward read is worth starting and
-    which upward page should count the rows left in the gap (in the same query, so a full page
-    holding the whole gap ends the listing). The requests are those of an upward scan, plus one
-    when rows change during the listing. A listing of one page is read upwards only. Yields
-    `(rows, done)`, each row once."""
-    def page(direction: str, above: int | None, below: int | None, count: bool) -> tuple[list[dict[str, Any]], int | None]:
-        bounds = tuple(c for c in (Condition("id", "gt", str(above)) if above is not None else None,
-                                   Condition("id", "lt", str(below)) if below is not None else None) if c)
-        return read_page(read, path, columns=columns, flt=all_of(base, Filter(bounds)) if bounds else base,
-                         sort=[("id", direction)], page_size=page_size, count=count)
-
-    def ident(row: Mapping[str, Any]) -> int:
-        return int(row.get("id") or 0)
-
-    rows, total = page("ASC", None, None, True)
+    Keyset pages of one range follow one another (each asks for the ids after the last one seen),
+    so a long listing read as one range is as slow as its pages one after another. The first page
+    (lowest ids, counting the total) shows how densely ids are used; the ids above it are split
+    into up to `readers` ranges of whole pages each, read on helper threads at once. Each range is
+    keyset-paged upwards between fixed bounds, the highest one downwards from the top without an
+    upper bound, so a range is complete when a page comes back short or reaches the range's other
+    end; the total and the density are only estimates that size the ranges. So every row that
+    exists throughout the listing is read exactly once, whatever is added, deleted or moved
+    meanwhile (rows added above the top when the downward read began are left to the next delta,
+    as a listing's cursor already provides). When ids are used densely the requests are those of
+    one upward scan; otherwise at most one more per range. A listing of up to two pages is read
+    upwards only, its expected last page counting what is left in the same query."""
+    rows, total = _bounded_page(read, path, columns, base, page_size, "ASC", None, None, True)
     if len(rows) < page_size or (total is not None and total <= len(rows)):
         yield rows, True
         return
-    yield rows, False
-    above = max(ident(r) for r in rows)  # every id up to here is read
-    below: int | None = None  # every id from here up is read (None: nothing read downwards yet)
-    taken = len(rows)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-listing-down") as helper:
-        downward = (helper.submit(page, "DESC", above, None, False)
-                    if total is None or total - taken > 2 * page_size else None)
+    first_id, above = _ident(rows[0]), _ident(rows[-1])
+    left = None if total is None else total - len(rows)
+    if left is None or left <= page_size or readers < 2:
+        yield rows, False
+        yield from _upward(read, path, columns, base, page_size, above, left)
+        return
+    ranges = _split(above, left, page_size, readers, density=len(rows) / max(1, above - first_id + 1))
+    with _RangeReaders(read, path, columns, base, page_size, ranges) as pages:
+        yield rows, False
+        yield from pages
+
+
+def _ident(row: Mapping[str, Any]) -> int:
+    return int(row.get("id") or 0)
+
+
+def _bounded_page(read, path, columns, base: Filter, page_size: int, direction: str, above: int | None,
+                  below: int | None, count: bool) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of `base` with above < id < below (either bound may be absent), sorted by id."""
+    bounds = tuple(c for c in (Condition("id", "gt", str(above)) if above is not None else None,
+                               Condition("id", "lt", str(below)) if below is not None else None) if c)
+    return read_page(read, path, columns=columns, flt=all_of(base, Filter(bounds)) if bounds else base,
+                     sort=[("id", direction)], page_size=page_size, count=count)
+
+
+def _upward(read, path, columns, base: Filter, page_size: int, above: int,
+            left: int | None) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    """Keyset pages above `above`; the page expected to be the last also counts what is left, in
+    the same query, so a full page that holds all of it ends the listing without one more request."""
+    while True:
+        last = left is not None and left <= page_size
+        rows, in_rest = _bounded_page(read, path, columns, base, page_size, "ASC", above, None, last)
+        if left is not None:
+            left -= len(rows)
+        if len(rows) < page_size or (in_rest is not None and in_rest <= len(rows)):
+            yield rows, True
+            return
+        yield rows, False
+        above = _ident(rows[-1])
+
+
+def _split(above: int, left: int, page_size: int, readers: int, density: float) -> list[tuple[int, int | None]]:
+    """Ranges (low, high) of ids above `above`, low exclusive and high inclusive, each expected to
+    hold whole pages of the `left` rows at `density` rows per id; the last has no upper bound."""
+    pages = -(-left // page_size)
+    per_range = -(-pages // readers)
+    count = -(-pages // per_range)
+    width = max(1, round(per_range * page_size / max(density, 1e-9)))
+    lows = [above + i * width for i in range(count)]
+    return [(low, low + width) for low in lows[:-1]] + [(lows[-1], None)]
+
+
+class _RangeReaders:
+    """Reads id ranges on helper threads and hands their pages over in arrival order.
+
+    At most `ahead` pages are read or waiting to be taken at a time (a slot is taken before a read
+    and given back when its page is taken), so a slow consumer holds a few pages, never the
+    listing. The first error stops the other readers and is raised to the consumer; leaving early
+    (closing the generator) stops them after the reads in hand and waits for them."""
+
+    def __init__(self, read, path, columns, base: Filter, page_size: int, ranges: list[tuple[int, int | None]]):
+        self.read, self.path, self.columns, self.base, self.page_size = read, path, columns, base, page_size
+        self.ranges = ranges
+        self.out: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.slots = threading.Semaphore(2 * len(ranges))
+        self.stop = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="crm-listing")
+
+    def __enter__(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        for low, high in self.ranges:
+            self.pool.submit(self._range, low, high)
+        return self._pages()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for _ in self.ranges:
+            self.slots.release()  # wakes readers waiting for room
+        self.pool.shutdown(wait=True)
+
+    def _pages(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        open_ranges = len(self.ranges)
         while True:
-            if downward is not None:
-                rows, _ = downward.result()
-                keep = [r for r in rows if ident(r) > above]
-                if rows:
-                    low = min(ident(r) for r in rows)
-                    below = low if below is None else min(below, low)
-                taken += len(keep)
-                if len(rows) < page_size:
-                    yield keep, True
-                    return
-                yield keep, False
-                # another downward read only while it cannot reach what the upward page beside it
-                # reads (more than two pages left); the last page or two are read upwards alone
-                downward = (helper.submit(page, "DESC", above, below, False)
-                            if total is None or total - taken > 2 * page_size else None)
-            # expected to be the last: it also counts the gap, in the same query, so a full page
-            # that holds the whole gap ends the listing without one more request
-            last = total is not None and total - taken <= page_size
-            rows, in_gap = page("ASC", above, below, last)
-            keep = [r for r in rows if below is None or ident(r) < below]
-            if rows:
-                above = max(above, max(ident(r) for r in rows))
-            taken += len(keep)
-            if len(rows) < page_size or (in_gap is not None and in_gap <= len(rows)):
-                if downward is not None:
-                    downward.result()  # the gap is empty: what it read is already read
-                yield keep, True
+            tag, value = self.out.get()
+            if tag == _RAISED:
+                raise value
+            self.slots.release()
+            rows, range_done = value
+            open_ranges -= range_done
+            if open_ranges == 0:
+                yield rows, True
                 return
-            yield keep, False
+            if rows:
+                yield rows, False
+
+    def _range(self, low: int, high: int | None) -> None:
+        """Upwards from `low` to `high`; without `high`, downwards from the top to `low`."""
+        try:
+            upward = high is not None
+            above, below = low, (high + 1 if upward else None)
+            while self._room():
+                rows, _ = _bounded_page(self.read, self.path, self.columns, self.base, self.page_size,
+                                        "ASC" if upward else "DESC", above, below, False)
+                if rows:
+                    if upward:
+                        above = _ident(rows[-1])
+                    else:
+                        below = _ident(rows[-1])
+                done = len(rows) < self.page_size or (above >= high if upward else below <= low + 1)
+                self.out.put((_PAGE, (rows, done)))
+                if done:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self.stop.set()
+            self.out.put((_RAISED, exc))
+
+    def _room(self) -> bool:
+        """Wait for a free slot; False once the listing is stopped."""
+        while not self.stop.is_set():
+            if self.slots.acquire(timeout=0.5):
+                return not self.stop.is_set()
+        return False
+
+
+_PAGE, _RAISED = "page", "raised"

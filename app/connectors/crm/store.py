@@ -9,7 +9,7 @@ from app.connectors.crm import batch, mapping as M
 from app.connectors.crm.client import WorkbooksClient
 from app.connectors.crm.emails import EmailAdapter
 from app.connectors.crm.errors import ADMIN_WHERE
-from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan, scan_from_both_ends, wire_datetime
+from app.connectors.crm.query import PAGE_SIZE, all_of, eq_list, scan, scan_id_ranges, wire_datetime
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
 from app.domain.records import (
@@ -244,13 +244,13 @@ class CrmStore:
     def list_scope(self, kind: Kind, flt: Filter) -> Iterator[CrmPage]:
         flt = self.resolve(kind, flt)
         cols = self._columns(kind, flt)
-        pages = scan_from_both_ends(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
-                                    page_size=self.page_size)
+        pages = scan_id_ranges(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
+                               page_size=self.page_size)
         try:
             for rows, done in pages:
                 yield CrmPage(tuple(self._record(kind, r) for r in rows), None, done)
         finally:
-            pages.close()  # a listing left early waits for its downward read
+            pages.close()  # a listing left early stops its range readers and waits for them
 
     def changes_since(self, kind: Kind, mark: HighWater) -> Iterator[CrmPage]:
         cols = self._columns(kind)
