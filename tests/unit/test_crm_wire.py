@@ -187,3 +187,27 @@ def test_raw_columns_convert_every_default_form_datetime_and_nothing_else():
     rec = M.row_to_record(Kind.PERSON, row)
     assert rec.raw == raw and rec.updated_at == datetime(2009, 5, 15, 14, 36, 54, tzinfo=timezone.utc)
     assert rec.fields["first_name"] == "Åsa" and rec.fields["middle_name"] is None
+
+
+def test_default_form_read_by_position_agrees_with_the_general_parse():
+    """`parse_datetime` reads the API's fixed-width UTC form by position; with " GMT " in place of
+    " UTC " the same text takes the general parse: both agree, on odd texts too."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from app.connectors.crm.mapping import _iso_z, parse_datetime
+    from app.sandbox.crm.formats import fmt_datetime
+
+    rng = random.Random(11)
+    texts = [fmt_datetime(datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(10 ** 9)))
+             for _ in range(300)]
+    texts += ["Fri Feb 31 10:00:00 UTC 2026", "Thu Nov 26 25:61:00 UTC 2026", "Thu Xyz 26 07:48:55 UTC 2026",
+              "Thu Nov 2607:48:55  UTC 2026", "Thu Nov +6 07:48:55 UTC 2026", "Thu Nov \u0662\u0666 07:48:55 UTC 2026",
+              "Thursday Nov 26 07:48:55 UTC 2026", "Thu November 26 07:48:55 UTC 2026", "Thu Nov 26 07:48:55 UTC 0999",
+              "123 Nov 26 07:48:55 UTC 2026", "Thu Nov 26 07-48-55 UTC 2026"]
+    for text in texts:
+        general = parse_datetime(text.replace(" UTC ", " GMT "))
+        assert parse_datetime(text) == general, text
+        if general is not None:
+            assert _iso_z(general) == general.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert parse_datetime(texts[0]) is not None and parse_datetime("Fri Feb 31 10:00:00 UTC 2026") is None

@@ -169,9 +169,11 @@ def scan_id_ranges(
     base: Filter,
     page_size: int = PAGE_SIZE,
     readers: int = LISTING_READERS,
-) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-    """The rows of `base` by id, several id ranges read at once. Yields `(rows, done)`, each row
-    once, the pages in the order they arrive; `done` only on the last.
+    convert: Callable[[list[dict[str, Any]]], Any] = list,
+) -> Iterator[tuple[Any, bool]]:
+    """The rows of `base` by id, several id ranges read at once. Yields `(convert(rows), done)`,
+    each row once, the pages in the order they arrive; `done` only on the last. `convert` runs on
+    the thread that read the page, so turning rows into records overlaps the other reads.
 
     Keyset pages of one range follow one another (each asks for the ids after the last one seen),
     so a long listing read as one range is as slow as its pages one after another. The first page
@@ -187,17 +189,18 @@ def scan_id_ranges(
     upwards only, its expected last page counting what is left in the same query."""
     rows, total = _bounded_page(read, path, columns, base, page_size, "ASC", None, None, True)
     if len(rows) < page_size or (total is not None and total <= len(rows)):
-        yield rows, True
+        yield convert(rows), True
         return
     first_id, above = _ident(rows[0]), _ident(rows[-1])
     left = None if total is None else total - len(rows)
     if left is None or left <= page_size or readers < 2:
-        yield rows, False
-        yield from _upward(read, path, columns, base, page_size, above, left)
+        yield convert(rows), False
+        for more, done in _upward(read, path, columns, base, page_size, above, left):
+            yield convert(more), done
         return
     ranges = _split(above, left, page_size, readers, density=len(rows) / max(1, above - first_id + 1))
-    with _RangeReaders(read, path, columns, base, page_size, ranges) as pages:
-        yield rows, False
+    with _RangeReaders(read, path, columns, base, page_size, ranges, convert) as pages:
+        yield convert(rows), False
         yield from pages
 
 
@@ -249,15 +252,16 @@ class _RangeReaders:
     listing. The first error stops the other readers and is raised to the consumer; leaving early
     (closing the generator) stops them after the reads in hand and waits for them."""
 
-    def __init__(self, read, path, columns, base: Filter, page_size: int, ranges: list[tuple[int, int | None]]):
+    def __init__(self, read, path, columns, base: Filter, page_size: int, ranges: list[tuple[int, int | None]],
+                 convert: Callable[[list[dict[str, Any]]], Any]):
         self.read, self.path, self.columns, self.base, self.page_size = read, path, columns, base, page_size
-        self.ranges = ranges
+        self.ranges, self.convert = ranges, convert
         self.out: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.slots = threading.Semaphore(2 * len(ranges))
         self.stop = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="crm-listing")
 
-    def __enter__(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    def __enter__(self) -> Iterator[tuple[Any, bool]]:
         for low, high in self.ranges:
             self.pool.submit(self._range, low, high)
         return self._pages()
@@ -268,20 +272,20 @@ class _RangeReaders:
             self.slots.release()  # wakes readers waiting for room
         self.pool.shutdown(wait=True)
 
-    def _pages(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    def _pages(self) -> Iterator[tuple[Any, bool]]:
         open_ranges = len(self.ranges)
         while True:
             tag, value = self.out.get()
             if tag == _RAISED:
                 raise value
             self.slots.release()
-            rows, range_done = value
+            page, empty, range_done = value
             open_ranges -= range_done
             if open_ranges == 0:
-                yield rows, True
+                yield page, True
                 return
-            if rows:
-                yield rows, False
+            if not empty:
+                yield page, False
 
     def _range(self, low: int, high: int | None) -> None:
         """Upwards from `low` to `high`; without `high`, downwards from the top to `low`."""
@@ -297,7 +301,7 @@ class _RangeReaders:
                     else:
                         below = _ident(rows[-1])
                 done = len(rows) < self.page_size or (above >= high if upward else below <= low + 1)
-                self.out.put((_PAGE, (rows, done)))
+                self.out.put((_PAGE, (self.convert(rows), not rows, done)))
                 if done:
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
