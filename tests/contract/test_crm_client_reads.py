@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.connectors.crm import mapping as M
-from app.connectors.crm.query import LISTING_READERS, eq_list
+from app.connectors.crm.query import LISTING_READERS, WAITING_PAGES, eq_list
 from app.domain import filters as F
 from app.domain.filters import Condition, Filter
 from app.connectors.crm import CrmStore
@@ -315,7 +315,7 @@ def test_listing_left_early_or_failing_stops_its_readers():
             next(pages), next(pages)
             pages.close()
             assert not readers()
-            assert client.requests_sent - before <= 2 + 2 * LISTING_READERS
+            assert client.requests_sent - before <= 2 + LISTING_READERS + WAITING_PAGES
             sb.add_fault("http404", operation="GET crm/people", every=6, times=1)
             with pytest.raises(AppError):
                 for _page in listed(client, page_size=50):

@@ -159,6 +159,7 @@ def scan(
 
 
 LISTING_READERS = 4  # id ranges read at once (the client sends at most 5 requests at a time)
+WAITING_PAGES = 2  # pages a listing's readers may hold beyond the ones being read
 
 
 def scan_id_ranges(
@@ -247,9 +248,10 @@ def _split(above: int, left: int, page_size: int, readers: int, density: float) 
 class _RangeReaders:
     """Reads id ranges on helper threads and hands their pages over in arrival order.
 
-    At most `ahead` pages are read or waiting to be taken at a time (a slot is taken before a read
-    and given back when its page is taken), so a slow consumer holds a few pages, never the
-    listing. The first error stops the other readers and is raised to the consumer; leaving early
+    At most one page per range plus `WAITING_PAGES` are read or waiting to be taken at a time (a
+    slot is taken before a read and given back when its page is taken): a slow consumer holds a
+    few pages, never the listing (a page of 100 people as records is ~0.5 MB), and a consumer
+    slower than the reads (the engine staging the pages) never waits for one. The first error stops the other readers and is raised to the consumer; leaving early
     (closing the generator) stops them after the reads in hand and waits for them."""
 
     def __init__(self, read, path, columns, base: Filter, page_size: int, ranges: list[tuple[int, int | None]],
@@ -257,7 +259,7 @@ class _RangeReaders:
         self.read, self.path, self.columns, self.base, self.page_size = read, path, columns, base, page_size
         self.ranges, self.convert = ranges, convert
         self.out: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self.slots = threading.Semaphore(2 * len(ranges))
+        self.slots = threading.Semaphore(len(ranges) + WAITING_PAGES)
         self.stop = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="crm-listing")
 
