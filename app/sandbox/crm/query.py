@@ -472,6 +472,9 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 def _sort(db: Db, t: TypeDef, rows: list[dict[str, Any]], params: Params, user_id: int) -> list[dict[str, Any]]:
     fields = [canonical_field(s.strip()) for s in many(params, "_sort") if s.strip()]
     dirs = [d.strip().upper() for d in many(params, "_dir")]
+    by_id = _id_order(params)
+    if by_id is not None:  # ids are unique integers: one sort gives what the sorts below would
+        return sorted(rows, key=lambda r: r["id"], reverse=by_id == "DESC")
     rows = sorted(rows, key=lambda r: r["id"])  # ties are broken by id, ascending
     for i in range(len(fields) - 1, -1, -1):
         name = fields[i]
