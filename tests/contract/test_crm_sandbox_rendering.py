@@ -93,7 +93,8 @@ def test_keyset_pages_stay_exact_while_the_table_changes(env):
                 assert fast["data"] == full["data"] and fast["data"], (op, bound)
 
     check()
-    assert w.put("crm/people", batch([{"__method": "POST", "person_last_name": f"New {i}"} for i in range(3)])).json["success"]
+    created = w.put("crm/people", batch([{"__method": "POST", "person_last_name": f"New {i}"} for i in range(3)]))
+    assert created.json["success"]
     check()
     failed = w.put("crm/people", batch([{"__method": "POST", "person_last_name": "Kept out"},
                                         {"__method": "POST", "person_last_name": ""}])).json

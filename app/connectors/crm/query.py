@@ -251,8 +251,9 @@ class _RangeReaders:
     At most one page per range plus `WAITING_PAGES` are read or waiting to be taken at a time (a
     slot is taken before a read and given back when its page is taken): a slow consumer holds a
     few pages, never the listing (a page of 100 people as records is ~0.5 MB), and a consumer
-    slower than the reads (the engine staging the pages) never waits for one. The first error stops the other readers and is raised to the consumer; leaving early
-    (closing the generator) stops them after the reads in hand and waits for them."""
+    slower than the reads (the engine staging the pages) never waits for one. The first error
+    stops the other readers and is raised to the consumer; leaving early (closing the generator)
+    stops them after the reads in hand and waits for them."""
 
     def __init__(self, read, path, columns, base: Filter, page_size: int, ranges: list[tuple[int, int | None]],
                  convert: Callable[[list[dict[str, Any]]], Any]):

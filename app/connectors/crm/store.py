@@ -245,7 +245,8 @@ class CrmStore:
         flt = self.resolve(kind, flt)
         cols = self._columns(kind, flt)
         pages = scan_id_ranges(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
-                               page_size=self.page_size, convert=lambda rows: tuple(self._record(kind, r) for r in rows))
+                               page_size=self.page_size,
+                               convert=lambda rows: tuple(self._record(kind, r) for r in rows))
         try:
             for records, done in pages:
                 yield CrmPage(records, None, done)
