@@ -158,7 +158,8 @@ def scan(
         last = rows[-1]
 
 
-LISTING_READERS = 4  # id ranges read at once (the client sends at most 5 requests at a time)
+LISTING_READERS = 5  # id ranges read at once: the client sends at most 5 requests at a time, and nothing
+# else in a sync reads from Workbooks while a listing runs (its deletion lookups wait for its end)
 WAITING_PAGES = 2  # pages a listing's readers may hold beyond the ones being read
 
 
