@@ -211,3 +211,14 @@ def test_default_form_read_by_position_agrees_with_the_general_parse():
         if general is not None:
             assert _iso_z(general) == general.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert parse_datetime(texts[0]) is not None and parse_datetime("Fri Feb 31 10:00:00 UTC 2026") is None
+
+
+def test_a_row_handed_over_becomes_the_records_raw_with_the_same_record():
+    row = {"id": 7, "lock_version": 2, "updated_at": "Thu Nov 26 07:48:55 UTC 2026", "person_first_name": " Ann ",
+           "main_location[email]": "A@X.example", "website": "https://x.example", "is_deleted": False}
+    kept = dict(row)
+    copied = M.row_to_record(Kind.PERSON, row)
+    assert row == kept  # by default the row is left as it was
+    owned = M.row_to_record(Kind.PERSON, row, own_row=True)
+    assert owned == copied and owned.raw is row
+    assert row["updated_at"] == "2026-11-26T07:48:55Z" and row["website"] == "https://x.example"

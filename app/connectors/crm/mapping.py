@@ -324,7 +324,10 @@ def priority_from_crm(value: Any) -> str | None:
 FIELD_READERS = {Kind.PERSON: person_fields, Kind.TASK: task_fields, Kind.MEETING: meeting_fields}
 
 
-def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my_queue: Any = None) -> CrmRecord:
+def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my_queue: Any = None,
+                  own_row: bool = False) -> CrmRecord:
+    """`own_row`: the caller hands the row over (as decoded from an answer, held by nobody else);
+    it becomes the record's `raw` instead of a copy of it (a listing holds pages of them)."""
     fields = FIELD_READERS[kind](row)
     emails: tuple[str, ...] = ()
     if kind is Kind.PERSON:  # the email fields are the PERSON_EMAIL_COLUMNS read as addresses
@@ -339,7 +342,7 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
         id=str(row.get("id")),
         lock_version=as_int(row.get("lock_version")) or 0,
         fields=fields,
-        raw=raw_for_filters(row, {"updated_at": updated_at}),
+        raw=raw_for_filters(row, {"updated_at": updated_at}, in_place=own_row),
         updated_at=updated_at,
         deleted=as_bool(row.get("is_deleted")) if row.get("is_deleted") is not None else False,
         link_id=text(row.get("created_through_reference")),
@@ -349,12 +352,14 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
     )
 
 
-def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None) -> dict[str, Any]:
+def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None, *,
+                    in_place: bool = False) -> dict[str, Any]:
     """The row as read, except datetimes in the API's default text form become ISO UTC
     ("2009-05-15T14:36:54Z"), so app.domain.filters.evaluate reads them like the server does.
-    `parsed`: columns the caller has already parsed with parse_datetime (not parsed twice)."""
-    out = dict(row)
-    for key, value in row.items():
+    `parsed`: columns the caller has already parsed with parse_datetime (not parsed twice).
+    `in_place`: the row itself becomes the result (a row nobody else holds: no second copy)."""
+    out = row if in_place and isinstance(row, dict) else dict(row)
+    for key, value in list(row.items()) if out is row else row.items():
         # the default form always has a colon: most values (names, addresses, phones) are passed by it
         if isinstance(value, str) and ":" in value and _DEFAULT_RE.match(value.strip()):
             dt = parsed[key] if parsed is not None and key in parsed else parse_datetime(value)

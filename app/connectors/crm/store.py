@@ -213,11 +213,12 @@ class CrmStore:
         yield from scan(self.client.read, path + ".api", columns=columns, page_filter=page_filter,
                         sort=[("id", "ASC")], page_size=self.page_size)
 
-    def _record(self, kind: Kind, row: Mapping[str, Any]) -> CrmRecord:
+    def _record(self, kind: Kind, row: Mapping[str, Any], *, own_row: bool = False) -> CrmRecord:
+        """`own_row`: nothing reads the row afterwards, so it becomes the record's `raw` (no copy)."""
         info = self.client.known_login() or {}  # never a login just for this
         queue = (self._queues or {}).get(M.TYPES[kind].queue_class) if self._queues is not None else (
             (info.get("my_queues") or {}).get(M.TYPES[kind].queue_class))
-        return M.row_to_record(kind, row, user_id=info.get("user_id"), my_queue=queue)
+        return M.row_to_record(kind, row, user_id=info.get("user_id"), my_queue=queue, own_row=own_row)
 
     def resolve(self, kind: Kind, flt: Filter) -> Filter:
         """MY_QUEUE -> my queue id; a `watched` condition the database cannot filter on (per the
@@ -246,7 +247,7 @@ class CrmStore:
         cols = self._columns(kind, flt)
         pages = scan_id_ranges(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
                                page_size=self.page_size,
-                               convert=lambda rows: tuple(self._record(kind, r) for r in rows))
+                               convert=lambda rows: tuple(self._record(kind, r, own_row=True) for r in rows))
         try:
             for records, done in pages:
                 yield CrmPage(records, None, done)
