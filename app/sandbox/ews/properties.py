@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import datetime as dt
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -130,6 +131,19 @@ def _tz_fix(text: str | None) -> str | None:
 
 
 def fmt(value: dt.datetime) -> str:
+    if value.tzinfo is dt.timezone.utc and type(value) is dt.datetime:
+        return _fmt_utc(value)
+    return _fmt(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fmt_utc(value: dt.datetime) -> str:
+    # the store's own times are UTC: equal ones are the same instant (no DST fold to tell apart),
+    # items written in one request share them, and a page of changes formats hundreds
+    return _fmt(value)
+
+
+def _fmt(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     # via the timestamp, so datetime subclasses with their own tz rules convert too
@@ -219,6 +233,7 @@ def _merge_entry(container, entry) -> None:
 
 
 _URI, _VALUES, _VALUE = t("ExtendedFieldURI"), t("Values"), t("Value")
+_EXT_KEYS: dict[tuple, tuple] = {}
 
 
 def store_ext(mb: Mailbox, item: Item, el) -> None:
@@ -236,7 +251,13 @@ def store_ext(mb: Mailbox, item: Item, el) -> None:
     if uri is None:
         raise EwsError("ErrorInvalidExtendedProperty", "ExtendedFieldURI missing.")
     attrs = dict(uri.attrib)
-    key = ext_key(attrs)
+    # a client names the same few properties on every item: their keys are worked out once
+    spelled = tuple(attrs.items())
+    key = _EXT_KEYS.get(spelled)
+    if key is None:
+        key = ext_key(attrs)  # (raises for an invalid combination: never cached)
+        if len(_EXT_KEYS) < 1024:
+            _EXT_KEYS[spelled] = key
     ptype = attrs.get("PropertyType", "String")
     if values_el is not None:
         values, is_array = [c.text or "" for c in values_el if c.tag == _VALUE], True

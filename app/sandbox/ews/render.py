@@ -21,6 +21,7 @@ class Shape:
     base: str = "IdOnly"
     paths: list[Path] = field(default_factory=list)
     body_type: str = "Best"
+    plans: dict = field(default_factory=dict, compare=False, repr=False)  # item type -> _plan()
 
 
 def parse_shape(shape_el) -> Shape:
@@ -292,12 +293,16 @@ def _ext_values(mb: Mailbox, item: Item, key: tuple) -> tuple[list[str], bool] |
 
 
 def render_ext(mb: Mailbox, item: Item, path: Path):
-    found = _ext_values(mb, item, ext_key(path.attr_dict))
+    return _ext_element(mb, item, ext_key(path.attr_dict), path.attr_dict)
+
+
+def _ext_element(mb: Mailbox, item: Item, key: tuple, attrs: dict[str, str]):
+    found = _ext_values(mb, item, key)
     if found is None:
         return None
     values, is_array = found
     el = etree.Element(t("ExtendedProperty"))
-    etree.SubElement(el, t("ExtendedFieldURI"), dict(path.attrs))
+    etree.SubElement(el, t("ExtendedFieldURI"), attrs)
     if is_array:
         vs = sub(el, t("Values"))
         for v in values:
@@ -316,44 +321,56 @@ FIND_OMITS = {"Body", "TextBody", "UniqueBody", "MimeContent", "Attachments", "I
 def render_item(mb: Mailbox, item: Item, parent, shape: Shape, find: bool = False):
     """Append the item's element to `parent` with the properties the shape asks for. `find`:
     a FindItem answer, where AllProperties leaves out what FindItem cannot return."""
-    out = sub(parent, t(item.kind))
-    pos = schema.POSITION.get(item.kind, schema.POSITION["Item"])
+    kind = item.kind
+    out = etree.SubElement(parent, _tag(kind))
+    pos = schema.POSITION.get(kind, schema.POSITION["Item"])
+    props = item.props
     chosen: dict[str, object] = {}
+    # elements built for this answer (computed values, indexed selections) go out as they are;
+    # only the store's own elements are copied (a copy was a third of a GetItem's time)
+    fresh: set[str] = set()
     ext: list = []
     names: list[str] = []
     if shape.base == "AllProperties":
-        names = list(item.props) + list(COMPUTED_FOR.get(item.kind, ())) + ["ParentFolderId"]
+        names = list(props) + list(COMPUTED_FOR.get(kind, ())) + ["ParentFolderId"]
         if find:
             names = [n for n in names if n not in FIND_OMITS]
     elif shape.base == "Default":
-        names = list(schema.DEFAULT_SHAPE.get(item.kind, ()))
-    for p in shape.paths:
-        if p.kind == "field":
-            name = schema.uri_element(item.kind, p.uri)
-            if name:
-                names.append(name)
-        elif p.kind == "indexed":
-            name = schema.uri_element(item.kind, base_uri(p.uri))
-            if name:
-                _add_indexed(item, name, p, chosen)
-        else:
-            el = render_ext(mb, item, p)
-            if el is not None:
-                ext.append(el)
+        names = list(schema.DEFAULT_SHAPE.get(kind, ()))
+    plan = shape.plans.get(kind)
+    if plan is None:
+        plan = shape.plans[kind] = _plan(shape, kind)
+    fields, indexed, ext_paths = plan
+    names.extend(fields)
+    picked: dict[str, _Picked] = {}
+    for name, p in indexed:
+        _add_indexed(item, name, p, chosen, picked)
+    for key, attrs in ext_paths:
+        el = _ext_element(mb, item, key, attrs)
+        if el is not None:
+            ext.append(el)
+    fresh.update(chosen)
     for name in names:
         if name in chosen or name == "ItemId" or name not in pos:
             continue
-        el = element_value(mb, item, name)
+        if name in props and name != "Sender":
+            chosen[name] = props[name]
+            continue
+        el = _computed_value(mb, item, name)
         if el is not None:
             chosen[name] = el
-    sub(out, t("ItemId"), Id=item.id, ChangeKey=item.change_key)
+            fresh.add(name)
+    sub(out, _ITEM_ID, Id=item.id, ChangeKey=item.change_key)
     ext_pos = pos["ExtendedProperty"]
-    ordered = sorted(chosen.items(), key=lambda kv: pos[kv[0]])
+    ordered = sorted(chosen.items(), key=lambda kv: pos[kv[0]]) if len(chosen) > 1 else chosen.items()
     done_ext = False
     for name, el in ordered:
         if not done_ext and pos[name] > ext_pos:
             out.extend(ext)
             done_ext = True
+        if name in fresh:
+            out.append(el)
+            continue
         copied = _clean_copy(el)
         if name == "Body" and shape.body_type in ("Text", "HTML"):
             _convert_body(copied, shape.body_type)
@@ -361,6 +378,45 @@ def render_item(mb: Mailbox, item: Item, parent, shape: Shape, find: bool = Fals
     if not done_ext:
         out.extend(ext)
     return out
+
+
+_TAGS_BY_KIND: dict[str, str] = {}
+_ITEM_ID = t("ItemId")
+
+
+def _tag(kind: str) -> str:
+    tag = _TAGS_BY_KIND.get(kind)
+    if tag is None:
+        tag = _TAGS_BY_KIND[kind] = t(kind)
+    return tag
+
+
+def _plan(shape: Shape, kind: str) -> tuple[list[str], list[tuple[str, Path]], list[tuple[tuple, dict]]]:
+    """What the shape's additional properties name for one item type, worked out once per
+    request: field names, (container, path) of indexed ones, (key, attributes) of extended ones.
+    (An invalid extended property raises here, at the first item rendered, as before.)"""
+    fields: list[str] = []
+    indexed: list[tuple[str, Path]] = []
+    ext: list[tuple[tuple, dict]] = []
+    for p in shape.paths:
+        if p.kind == "field":
+            name = schema.uri_element(kind, p.uri)
+            if name:
+                fields.append(name)
+        elif p.kind == "indexed":
+            name = schema.uri_element(kind, base_uri(p.uri))
+            if name:
+                indexed.append((name, p))
+        else:
+            ext.append((ext_key(p.attr_dict), p.attr_dict))
+    return fields, indexed, ext
+
+
+def _computed_value(mb: Mailbox, item: Item, name: str):
+    """element_value for a name the item does not store (or Sender): computed, or None."""
+    if name in schema.COMPUTED or name in COMPUTED_FOR.get(item.kind, ()) or name == "FileAs":
+        return computed(mb, item, name)
+    return None
 
 
 def _convert_body(body, wanted: str) -> None:
@@ -379,33 +435,56 @@ def _convert_body(body, wanted: str) -> None:
     body.set("BodyType", wanted)
 
 
-def _add_indexed(item: Item, name: str, p: Path, chosen: dict) -> None:
+class _Picked:
+    """One indexed container of an answer being rendered: the stored entries by Key (the first
+    of a Key, as a scan finds it) and the answer's entries by Key, so each requested label and
+    part is found without scanning the container again."""
+
+    __slots__ = ("stored", "answer")
+
+    def __init__(self, container):
+        self.stored: dict[str, object] = {}
+        for e in container:
+            self.stored.setdefault(e.get("Key"), e)
+        self.answer: dict[str, object] = {}
+
+
+def _add_indexed(item: Item, name: str, p: Path, chosen: dict, picked: dict | None = None) -> None:
     """One Entry (or one address sub-field) of an indexed property, merged per container."""
     container = item.props.get(name)
     if container is None:
         return
-    entry = next((e for e in container if e.get("Key") == p.index), None)
+    got = picked.get(name) if picked is not None else None
+    if got is None:
+        got = _Picked(container)
+        if picked is not None:
+            picked[name] = got
+    entry = got.stored.get(p.index)
     if entry is None:
         return
     acc = chosen.get(name)
     if acc is None:
         acc = etree.Element(t(name))
         chosen[name] = acc
-    target = next((e for e in acc if e.get("Key") == p.index), None)
+    target = got.answer.get(p.index)
     if ":PhysicalAddress:" in p.uri:
         part = p.uri.rsplit(":", 1)[1]
         src = next((c for c in entry if local(c) == part), None)
         if src is None:
             return
         if target is None:
-            target = sub(acc, t("Entry"), Key=p.index)
-        target.append(copy.deepcopy(src))
+            target = got.answer[p.index] = etree.SubElement(acc, _ENTRY, Key=p.index)
+        target.append(src.__copy__())  # lxml's copy is deep (tail included), as copy.deepcopy
     elif target is None:
-        acc.append(copy.deepcopy(entry))
+        got.answer[p.index] = entry = entry.__copy__()
+        acc.append(entry)
+
+
+_ENTRY = t("Entry")
 
 
 def _clean_copy(el):
-    new = copy.deepcopy(el)
+    new = el.__copy__()  # lxml's copy is deep, as copy.deepcopy's (minus its memo bookkeeping)
     new.tail = None
     return new
 

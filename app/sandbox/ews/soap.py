@@ -27,6 +27,7 @@ def m(name: str) -> str:
 
 
 _LOCAL_NAMES: dict[str, str] = {}
+_SubElement = etree.SubElement
 
 
 def local(el) -> str:
@@ -43,7 +44,9 @@ def local(el) -> str:
 
 
 def sub(parent, tag: str, text: str | None = None, **attrs: str):
-    el = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
+    if attrs and None in attrs.values():  # an attribute without a value is left out
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+    el = _SubElement(parent, tag, attrs)
     if text is not None:
         el.text = text
     return el

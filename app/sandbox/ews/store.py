@@ -251,39 +251,43 @@ class Mailbox:
         reaches a client that does not hold the item.
         """
         start = bisect.bisect_right(self._log_seqs, since)
+        # the log is appended in seq order, so `first` holds the items in the order of their
+        # first change; of each item's kinds of change only "created?" and "read flags only?"
+        # matter (a set per item was a third of a page's time when reading 10,000 creates)
         first: dict[str, int] = {}
         last: dict[str, int] = {}
-        kinds: dict[str, set] = {}
+        not_read_only: set[str] = set()
         created_at: dict[str, int] = {}
         deleted_at: dict[str, int] = {}
         for seq, fid, iid, kind in self.log[start:]:
             if fid != folder_id:
                 continue
-            first.setdefault(iid, seq)
+            if iid not in first:
+                first[iid] = seq
             last[iid] = seq
-            kinds.setdefault(iid, set()).add(kind)
-            if kind == "create":
-                created_at[iid] = seq
-            elif kind == "delete":
-                deleted_at[iid] = seq
+            if kind != "read":
+                not_read_only.add(iid)
+                if kind == "create":
+                    created_at[iid] = seq
+                elif kind == "delete":
+                    deleted_at[iid] = seq
         skip = set(ignore)
         hidden = set(unseen)
         picked: list[tuple[int, str, str, Item | None]] = []
         considered: list[str] = []
         cut = None
-        for iid in sorted(first, key=first.__getitem__):
+        for iid in first:
             item = self.items.get(iid)
             if item is not None and item.folder_id != folder_id:
                 item = None
-            ks = kinds[iid]
             if item is None:
-                never_sent = "create" in ks or iid in hidden or (iid in self.associated_ids and not associated)
+                never_sent = iid in created_at or iid in hidden or (iid in self.associated_ids and not associated)
                 change = None if never_sent else "delete"
             elif item.is_associated and not associated:
                 change = None
             elif item.created_seq > since:
                 change = "create"
-            elif ks == {"read"}:
+            elif iid not in not_read_only:
                 change = "read"
             else:
                 change = "update"

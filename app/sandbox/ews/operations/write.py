@@ -154,7 +154,7 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     updates = change.find(t("Updates"))
     # Apply to a copy so a failing update leaves the item untouched.
     work = copy.copy(item)
-    work.props = {k: copy.deepcopy(v) for k, v in item.props.items()}
+    work.props = {k: v.__copy__() for k, v in item.props.items()}  # lxml's copy is deep
     work.ext = {k: copy.deepcopy(v) for k, v in item.ext.items()}
     read_before = item.is_read
     only_read = True
