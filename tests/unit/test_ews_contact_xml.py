@@ -1,7 +1,7 @@
-"""A new contact's create element (app/connectors/ews/contact_xml.py) is byte for byte the XML of
-the library's path (mapping.new_item + apply_markers + clean + item_element), for the seeded
-sandbox people and for random sparse, blank, untrimmed and unusual values; a value the library's
-clean refuses fails the same way. No sockets."""
+"""A new contact's create bytes (app/connectors/ews/contact_xml.py) make the CreateItem request byte
+for byte what the library's path (mapping.new_item + apply_markers + clean + item_element) sends, for
+the seeded sandbox people and for random sparse, blank, untrimmed and unusual values; a value the
+library's clean refuses fails the same way. No sockets."""
 from __future__ import annotations
 
 import random
@@ -11,8 +11,8 @@ from lxml import etree
 
 from app.connectors.crm.mapping import person_fields
 from app.connectors.ews import mapping
-from app.connectors.ews.contact_xml import contact_element
-from app.connectors.ews.create_xml import item_element
+from app.connectors.ews.contact_xml import contact_xml
+from app.connectors.ews.create_xml import PrebuiltCreateItem, item_element
 from app.domain.fields import PERSON_FIELDS
 from app.domain.records import Kind, Sharing
 from app.sandbox.crm import CrmSandbox
@@ -21,21 +21,33 @@ from tests.unit.test_ews_mapping import FULL_PERSON, account  # noqa: F401 - the
 RELATED = "Opportunity OPP-1\nCase CASE-2"
 
 
-def _library(acct, fields, related, sharing, crm_id, link_id):
+def _library_element(acct, fields, related, sharing, crm_id, link_id):
     item = mapping.new_item(Kind.PERSON, fields, related=related, default_zone=acct.default_timezone, account=acct)
     mapping.apply_markers(item, sharing=sharing, crm_id=crm_id, link_id=link_id)
     item.clean(version=acct.version)
-    return etree.tostring(item_element(item, acct.version))
+    return item_element(item, acct.version)
+
+
+def _library(acct, fields, related, sharing, crm_id, link_id):
+    return etree.tostring(_library_element(acct, fields, related, sharing, crm_id, link_id))
 
 
 def _ours(acct, fields, related, sharing, crm_id, link_id):
-    return etree.tostring(contact_element(fields, related, sharing=sharing, crm_id=crm_id, link_id=link_id,
-                                          version=acct.version))
+    return contact_xml(fields, related, sharing=sharing, crm_id=crm_id, link_id=link_id, version=acct.version)
+
+
+def _request(acct, items):
+    """The CreateItem request body as sent: items as elements (the library's path) or as bytes."""
+    service = PrebuiltCreateItem(account=acct, chunk_size=len(items))
+    payload = service.get_payload(items, folder=None, message_disposition="SaveOnly",
+                                  send_meeting_invitations="SendToNone")
+    return service.wrap(payload, api_version="Exchange2016")
 
 
 def _same(acct, fields, related=None, sharing=Sharing.SHARED, crm_id="42", link_id="link-1"):
+    """Our bytes in the request are the library's element as serialised in it."""
     ours = _ours(acct, fields, related, sharing, crm_id, link_id)
-    assert ours == _library(acct, fields, related, sharing, crm_id, link_id), fields
+    assert _request(acct, [ours]) == _request(acct, [_library_element(acct, fields, related, sharing, crm_id, link_id)]), fields
     return ours
 
 
@@ -93,3 +105,33 @@ def test_a_marker_of_another_type_fails_alike(account):  # noqa: F811
     with pytest.raises(TypeError) as ours:
         _ours(account, FULL_PERSON, None, Sharing.SHARED, 42, "L")
     assert str(ours.value) == str(theirs.value)
+
+
+def test_awkward_text_and_the_request_bytes(account):  # noqa: F811
+    """Text that needs escaping as libxml2 escapes it (empty values, \\r, markup-like and
+    private-use text), in every kind of part, alone and in a request of many."""
+    awkward = ["", "\r", "a\r\nb\rc", "<!--empty-->", "x]]>y", '\t"q" \'a\'', "\ue000slot\ue000", "&amp;", "\x85", "\u2028"]
+    for text in awkward:
+        fields = dict(FULL_PERSON, first_name=text, business_street=text, home_city=text, notes=text, email2=text,
+                      mobile_phone=text)
+        for crm_id, link_id in ((text, text), ("1", "")):
+            _same(account, fields, RELATED if text else None, crm_id=crm_id, link_id=link_id)
+
+    # a request of many: the bytes of each, in order
+    rnd = random.Random(3)
+    people = [dict(FULL_PERSON, first_name=rnd.choice(awkward), email1=f"p{n}@x.example") for n in range(30)]
+    ours = [contact_xml(p, None, sharing=Sharing.SHARED, crm_id=str(n), link_id=f"L{n}", version=account.version)
+            for n, p in enumerate(people)]
+    theirs = [_library_element(account, p, None, Sharing.SHARED, str(n), f"L{n}") for n, p in enumerate(people)]
+    assert _request(account, ours) == _request(account, theirs)
+    with pytest.raises(TypeError):
+        _request(account, [ours[0], theirs[1]])
+
+
+def test_text_the_library_cannot_encode_fails_alike(account):  # noqa: F811
+    fields = dict(FULL_PERSON, first_name="a\ud800b")
+    with pytest.raises(ValueError) as theirs:
+        _library(account, fields, None, Sharing.SHARED, "1", "L")
+    with pytest.raises(ValueError) as ours:
+        _ours(account, fields, None, Sharing.SHARED, "1", "L")
+    assert type(ours.value) is type(theirs.value) is UnicodeEncodeError

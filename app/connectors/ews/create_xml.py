@@ -22,7 +22,7 @@ from exchangelib.properties import EWSElement, ItemId
 from exchangelib.services import CreateItem
 from exchangelib.services.common import folder_ids_element
 from exchangelib.util import create_element, set_xml_value, value_to_xml_text
-from lxml.etree import _Element
+from lxml.etree import Comment, _Element
 
 _FIELDS: dict[tuple[type, Any, int], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
@@ -94,10 +94,27 @@ class Created:
 _ITEM_ID_TAG = ItemId.response_tag()
 
 
+_SPLICE = "workbooks-connector: the items' bytes go here"
+_SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
+
+
 class PrebuiltCreateItem(CreateItem):
-    """CreateItem whose items arrive as finished XML elements (see `item_element`), and whose
+    """CreateItem whose items arrive as finished XML elements (see `item_element`) or as the
+    finished bytes of their elements (contact_xml.contact_xml: spliced into the serialised
+    request in place of a marker, so they are neither parsed nor serialised again), and whose
     response items are read as their ids only: the library builds a BulkCreateResult per item,
     parsing every field of the model from an element that holds just the ItemId."""
+
+    _spliced: bytes | None = None
+
+    def wrap(self, content: Any, api_version: Any = None) -> bytes:
+        data = super().wrap(content, api_version=api_version)
+        if self._spliced is None:
+            return data
+        before, found, after = data.partition(_SPLICE_BYTES)
+        if not found:
+            raise RuntimeError("the CreateItem request lost the place of its items")
+        return before + self._spliced + after
 
     def _elem_to_obj(self, elem: Any) -> Any:
         if isinstance(elem, bool):  # the library's answer for a response without items
@@ -116,15 +133,23 @@ class PrebuiltCreateItem(CreateItem):
         if folder:
             payload.append(folder_ids_element(folders=[folder], version=self.account.version, tag="m:SavedItemFolderId"))
         item_elems = create_element("m:Items")
-        for elem in items:
-            item_elems.append(elem)
+        if items and all(isinstance(elem, bytes) for elem in items):
+            item_elems.append(Comment(_SPLICE))
+            self._spliced = b"".join(items)
+        else:
+            self._spliced = None
+            for elem in items:
+                if isinstance(elem, bytes):
+                    raise TypeError("a CreateItem request takes all its items as elements or all as bytes")
+                item_elems.append(elem)
         payload.append(item_elems)
         return payload
 
 
 def create_prebuilt(account: Any, folder: Any, elements: Sequence[Any], *, send_meeting_invitations: str) -> list[Any]:
-    """Like `account.bulk_create(folder, items)` for one request's worth of prebuilt elements:
-    a Created (id, changekey) or an exception per element, in order."""
+    """Like `account.bulk_create(folder, items)` for one request's worth of prebuilt elements
+    (all lxml elements, or all the bytes of elements): a Created (id, changekey) or an exception
+    per element, in order."""
     if not elements:
         return []
     service = PrebuiltCreateItem(account=account, chunk_size=len(elements))

@@ -22,7 +22,7 @@ from exchangelib.services import UpdateItem
 
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
-from app.connectors.ews.contact_xml import contact_element
+from app.connectors.ews.contact_xml import contact_xml
 from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
@@ -248,8 +248,8 @@ class EwsMailbox:
     def _create_element(self, kind: Kind, new: NewItem, folder: Any) -> Any:
         version = self.account.version
         if kind is Kind.PERSON:  # the same XML, without building and cleaning a Contact (contact_xml.py)
-            return contact_element(new.fields, new.related, sharing=new.sharing, crm_id=new.crm_id,
-                                   link_id=new.link_id, version=version)
+            return contact_xml(new.fields, new.related, sharing=new.sharing, crm_id=new.crm_id,
+                               link_id=new.link_id, version=version)
         item = mapping.new_item(kind, new.fields, related=new.related, default_zone=self.account.default_timezone,
                                 account=self.account, folder=folder)
         mapping.apply_markers(item, sharing=new.sharing, crm_id=new.crm_id, link_id=new.link_id)
