@@ -31,7 +31,7 @@ from exchangelib.util import TNS, create_element, safe_xml_value
 from lxml import etree
 
 from app.connectors.ews import mapping
-from app.connectors.ews.create_xml import string_extended_property, writable_fields
+from app.connectors.ews.create_xml import escaped_text, string_extended_property, writable_fields
 from app.connectors.ews.properties import SHARED, UNSHARED
 from app.domain.records import SHARE_CATEGORY, Sharing
 
@@ -150,7 +150,7 @@ def contact_xml(fields: Mapping[str, Any], related: str | None, *, sharing: Shar
         if name in _INDEXED:
             out.append(lay.parent_open[name])
             for label, text in value:
-                out.append(f'<t:Entry Key="{_attr(label)}">{_text(text)}</t:Entry>')
+                out.append(f'<t:Entry Key="{_attr(label)}">{escaped_text(text)}</t:Entry>')
             out.append(lay.parent_close[name])
         elif name == "physical_addresses":
             out.append(lay.parent_open[name])
@@ -159,37 +159,31 @@ def contact_xml(fields: Mapping[str, Any], related: str | None, *, sharing: Shar
                 for attr, open_tag, close_tag in lay.address_xml:
                     text = parts.get(attr)
                     if text is not None:
-                        out.append(f"{open_tag}{_text(text)}{close_tag}")
+                        out.append(f"{open_tag}{escaped_text(text)}{close_tag}")
                 out.append("</t:Entry>")
             out.append(lay.parent_close[name])
         elif name in _MARKERS:
             if value.__class__ is not str:
                 lay.fields[name].clean(value, version=version)  # the library's error for a value of another type
             before, after = lay.marker_xml[name]
-            out.append(f"{before}{_text(value)}{after}")
+            out.append(f"{before}{escaped_text(value)}{after}")
         elif name == "categories":  # contact_values gives [SHARE_CATEGORY] or None
             out.append(lay.category_xml)
         elif name == "body":
             field = lay.fields[name]
             before, after = lay.body_xml
-            out.append(f"{before}{_text(str(field.clean(Body(value), version=version)))}{after}")
+            out.append(f"{before}{escaped_text(str(field.clean(Body(value), version=version)))}{after}")
         else:
-            out.append(f"{lay.open[name]}{_text(lay.fields[name].clean(value, version=version))}{lay.close[name]}")
+            out.append(f"{lay.open[name]}{escaped_text(lay.fields[name].clean(value, version=version))}{lay.close[name]}")
     out.append(_CLOSE)
     return "".join(out).encode("utf-8")
 
 
 _OPEN, _CLOSE = f'<t:Contact xmlns:t="{TNS}">', "</t:Contact>"
 _SLOT = "\ue000slot\ue000"  # a private-use character pair no template contains
-# libxml2's escaping when it serialises text and attribute values (UTF-8 output)
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+# libxml2's escaping of attribute values (UTF-8 output); text: create_xml.escaped_text
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;",
                                "\n": "&#10;", "\t": "&#9;"})
-
-
-def _text(value: str) -> str:
-    """Element text as the library sets it (illegal characters replaced), as lxml writes it."""
-    return safe_xml_value(value).translate(_TEXT_ESCAPES)
 
 
 def _attr(value: str) -> str:

@@ -21,7 +21,7 @@ from exchangelib.items import SAVE_ONLY
 from exchangelib.properties import EWSElement, ItemId
 from exchangelib.services import CreateItem
 from exchangelib.services.common import folder_ids_element
-from exchangelib.util import create_element, set_xml_value, value_to_xml_text
+from exchangelib.util import create_element, safe_xml_value, set_xml_value, value_to_xml_text
 from lxml.etree import Comment, _Element
 
 _FIELDS: dict[tuple[type, Any, int], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
@@ -64,6 +64,16 @@ def item_element(item: Any, version: Any) -> Any:
         else:
             set_xml_value(elem, out, version=version)
     return elem
+
+
+# libxml2's escaping of element text in UTF-8 output: bytes written by hand (contact_xml,
+# update_xml) stand in a request exactly as lxml would have serialised the element
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def escaped_text(value: str) -> str:
+    """Element text as the library sets it (illegal characters replaced), as lxml writes it."""
+    return safe_xml_value(value).translate(_TEXT_ESCAPES)
 
 
 _URIS: dict[int, tuple[Any, Any]] = {}

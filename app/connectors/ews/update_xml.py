@@ -1,49 +1,153 @@
-"""UpdateItem with each field path's XML built once and copied.
+"""UpdateItem whose item changes are written as the bytes they have in the request.
 
 An UpdateItem of a contact's phone numbers, e-mail addresses or postal addresses names every
 label and subfield of the indexed field: set elements for the values it has and delete elements
 for all the others (19 phone labels, 3 addresses of 5 parts, ...), about 35 field paths per
 contact. exchangelib builds each path's `t:IndexedFieldURI` (or `t:FieldURI`,
-`t:ExtendedFieldURI`) as a validated element object every time, which made building the request
-for the contacts a first sync links cost several milliseconds per contact. The path elements are
-the same for every item, so they are built once by the library and deep-copied. The request is
-the library's own (tests/unit/test_ews_update_xml.py compares the payloads).
+`t:ExtendedFieldURI`) as a validated element object every time, then moves every element into
+the request and serialises it, which made building the request for the contacts a first sync
+links cost several milliseconds per contact. Here the library still decides what to set and
+delete (its own `_update_elems`), but each delete element and each field path is serialised by
+lxml once and reused as bytes, so is each indexed set element around its value's text (escaped
+as libxml2 escapes it), other set elements are serialised once, and the request's
+item changes are spliced into the serialised envelope in place of a marker (as
+create_xml.PrebuiltCreateItem does). The request is byte for byte the library's
+(tests/unit/test_ews_update_xml.py compares the whole request).
 """
 from __future__ import annotations
 
-from copy import deepcopy
 from typing import Any
 
+from exchangelib.fields import FieldPath, IndexedField
+from exchangelib.properties import ItemId
 from exchangelib.services import UpdateItem
-from exchangelib.util import create_element, set_xml_value
+from exchangelib.services.common import to_item_id
+from exchangelib.util import MNS, TNS, create_element, set_xml_value, value_to_xml_text
+from lxml import etree
 
-_PATHS: dict[tuple[int, Any, int], tuple[Any, Any, Any]] = {}
+from app.connectors.ews.create_xml import escaped_text
+
+_HOLDER_OPEN = f'<m:Holder xmlns:m="{MNS}" xmlns:t="{TNS}">'
+_HOLDER_CLOSE = "</m:Holder>"
 
 
-def path_element(field_path: Any) -> Any:
-    """A fresh copy of `field_path.to_xml()`."""
+def request_bytes(elem: Any) -> bytes:
+    """`elem` serialised as it stands in a request whose envelope declares the m and t prefixes."""
+    holder = create_element("m:Holder", nsmap={"m": MNS, "t": TNS})
+    holder.append(elem)
+    whole = etree.tostring(holder, encoding="unicode")
+    inner = whole[len(_HOLDER_OPEN):-len(_HOLDER_CLOSE)]
+    if not (whole.startswith(_HOLDER_OPEN) and whole.endswith(_HOLDER_CLOSE)) or "xmlns" in inner:
+        raise RuntimeError(f"an element with a namespace of its own: {whole[:200]}")
+    return inner.encode("utf-8")
+
+
+_PATHS: dict[tuple[int, Any, int], tuple[Any, Any, bytes]] = {}
+
+
+def path_bytes(field_path: Any) -> bytes:
+    """`field_path.to_xml()` as request bytes, serialised once per field, label and subfield."""
     key = (id(field_path.field), field_path.label, id(field_path.subfield))
     got = _PATHS.get(key)
     # fields are the models' class attributes, so their ids are stable; the entry keeps the field
     # alive and is checked, so a reused id never returns another field's path
     if got is None or got[0] is not field_path.field or got[1] is not field_path.subfield:
-        got = _PATHS[key] = (field_path.field, field_path.subfield, field_path.to_xml())
-    return deepcopy(got[2])
+        got = _PATHS[key] = (field_path.field, field_path.subfield, request_bytes(field_path.to_xml()))
+    return got[2]
+
+
+_SETS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SLOT = "\ue000slot\ue000"  # a private-use character pair no label or tag contains
+
+
+def _indexed_set(target_model: Any, field_path: Any, version: Any) -> tuple[bytes, bytes]:
+    """The SetItemField bytes of one label and subfield of an indexed field, before and after
+    the value's text: the library's own element for a placeholder value, serialised once."""
+    field, label, subfield = field_path.field, field_path.label, field_path.subfield
+    key = (id(target_model), id(field), label, id(subfield), version.build)
+    got = _SETS.get(key)
+    if got is None or got[0] is not target_model or got[1] is not field or got[2] is not subfield:
+        entry = field.value_cls(**{"label": label, subfield.name: _SLOT})
+        target = create_element(target_model.request_tag())
+        set_xml_value(target, field.to_xml(entry, version=version), version=version)
+        whole = b"".join((b"<t:SetItemField>", path_bytes(field_path), request_bytes(target), b"</t:SetItemField>"))
+        before, found, after = whole.partition(_SLOT.encode("utf-8"))
+        if not found or _SLOT.encode("utf-8") in after:
+            raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
+        got = _SETS[key] = (target_model, field, subfield, before, after)
+    return got[3], got[4]
+
+
+_SPLICE = "workbooks-connector: the item changes' bytes go here"
+_SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
 
 class CachedPathUpdateItem(UpdateItem):
-    """UpdateItem whose set and delete elements take their field paths from `path_element`."""
+    """UpdateItem whose set and delete elements, and item changes, are request bytes (see above)."""
 
-    def _set_field_elem(self, target_model: Any, field_path: Any, value: Any) -> Any:
-        set_field = create_element(self.SET_FIELD_ELEMENT_NAME)
-        set_field.append(path_element(field_path))
+    _spliced: bytes | None = None
+
+    def _set_field_elems(self, target_model: Any, field: Any, value: Any) -> Any:
+        """The library's loop over an indexed field's labels and subfields (set the values it
+        has, delete the rest), with each set element written from bytes made once per label and
+        subfield around the value's text: the library builds and validates an entry object per
+        value, already validated with the item (`_get_value`)."""
+        if not isinstance(field, IndexedField):
+            yield from super()._set_field_elems(target_model, field, value)
+            return
+        version = self.account.version
+        supported_labels = field.value_cls.get_field_by_fieldname("label").supported_choices(version=version)
+        seen_labels = set()
+        subfields = field.value_cls.supported_fields(version=version)
+        for v in value:
+            seen_labels.add(v.label)
+            for subfield in subfields:
+                field_path = FieldPath(field=field, label=v.label, subfield=subfield)
+                subfield_value = getattr(v, subfield.name)
+                if not subfield_value:
+                    yield self._delete_field_elem(field_path=field_path)
+                else:
+                    before, after = _indexed_set(target_model, field_path, version)
+                    yield b"".join((before, escaped_text(value_to_xml_text(subfield_value)).encode("utf-8"), after))
+            # (as the library does: after each value, deletes for every label not seen so far)
+            for label in (label for label in supported_labels if label not in seen_labels):
+                for subfield in subfields:
+                    yield self._delete_field_elem(field_path=FieldPath(field=field, label=label, subfield=subfield))
+
+    def _set_field_elem(self, target_model: Any, field_path: Any, value: Any) -> bytes:
         target = create_element(target_model.request_tag())
         field_elem = field_path.field.to_xml(value, version=self.account.version)
         set_xml_value(target, field_elem, version=self.account.version)
-        set_field.append(target)
-        return set_field
+        return b"".join((b"<t:SetItemField>", path_bytes(field_path), request_bytes(target), b"</t:SetItemField>"))
 
-    def _delete_field_elem(self, field_path: Any) -> Any:
-        delete_field = create_element(self.DELETE_FIELD_ELEMENT_NAME)
-        delete_field.append(path_element(field_path))
-        return delete_field
+    def _delete_field_elem(self, field_path: Any) -> bytes:
+        return b"".join((b"<t:DeleteItemField>", path_bytes(field_path), b"</t:DeleteItemField>"))
+
+    def _change_elem(self, target: Any, fieldnames: Any) -> bytes:  # type: ignore[override]
+        if not fieldnames:
+            raise ValueError("'fieldnames' must not be empty")
+        item_id = request_bytes(to_item_id(target, ItemId).to_xml(version=self.account.version))
+        updates = b"".join(self._update_elems(target=target, fieldnames=fieldnames))
+        body = b"".join((b"<t:Updates>", updates, b"</t:Updates>")) if updates else b"<t:Updates/>"
+        return b"".join((b"<t:ItemChange>", item_id, body, b"</t:ItemChange>"))
+
+    def _changes_elem(self, target_changes: Any) -> Any:
+        changes = create_element(self.CHANGES_ELEMENT_NAME)
+        parts = []
+        for target, fieldnames in target_changes:
+            if not target.account:
+                target.account = self.account
+            parts.append(self._change_elem(target=target, fieldnames=fieldnames))
+        if parts:
+            changes.append(etree.Comment(_SPLICE))
+        self._spliced = b"".join(parts)
+        return changes
+
+    def wrap(self, content: Any, api_version: Any = None) -> bytes:
+        data = super().wrap(content, api_version=api_version)
+        if not self._spliced:
+            return data
+        before, found, after = data.partition(_SPLICE_BYTES)
+        if not found:
+            raise RuntimeError("the UpdateItem request lost the place of its item changes")
+        return before + self._spliced + after
