@@ -22,7 +22,7 @@ from exchangelib.fields import FieldPath, IndexedField
 from exchangelib.properties import ItemId
 from exchangelib.services import UpdateItem
 from exchangelib.services.common import to_item_id
-from exchangelib.util import MNS, TNS, create_element, set_xml_value, value_to_xml_text
+from exchangelib.util import MNS, TNS, create_element, safe_xml_value, set_xml_value, value_to_xml_text
 from lxml import etree
 
 from app.connectors.ews.create_xml import escaped_text
@@ -56,21 +56,42 @@ def path_bytes(field_path: Any) -> bytes:
     return got[2]
 
 
-_SETS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _SLOT = "\ue000slot\ue000"  # a private-use character pair no label or tag contains
+_SHAPES: dict[tuple[int, Any], tuple[Any, tuple[str, ...], tuple[Any, ...]]] = {}
+_DELETES: dict[tuple[int, str, int], tuple[Any, Any, bytes]] = {}
+_SETS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
-def _indexed_set(target_model: Any, field_path: Any, version: Any) -> tuple[bytes, bytes]:
+def _indexed_shape(field: Any, version: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """An indexed field's labels and subfields for the server version, as the library lists them."""
+    key = (id(field), version.build)
+    got = _SHAPES.get(key)
+    if got is None or got[0] is not field:
+        labels = tuple(field.value_cls.get_field_by_fieldname("label").supported_choices(version=version))
+        got = _SHAPES[key] = (field, labels, tuple(field.value_cls.supported_fields(version=version)))
+    return got[1], got[2]
+
+
+def _delete_bytes(field: Any, label: str, subfield: Any) -> bytes:
+    key = (id(field), label, id(subfield))
+    got = _DELETES.get(key)
+    if got is None or got[0] is not field or got[1] is not subfield:
+        path = FieldPath(field=field, label=label, subfield=subfield)
+        got = _DELETES[key] = (field, subfield, b"".join((b"<t:DeleteItemField>", path_bytes(path), b"</t:DeleteItemField>")))
+    return got[2]
+
+
+def _indexed_set(target_model: Any, field: Any, label: str, subfield: Any, version: Any) -> tuple[bytes, bytes]:
     """The SetItemField bytes of one label and subfield of an indexed field, before and after
     the value's text: the library's own element for a placeholder value, serialised once."""
-    field, label, subfield = field_path.field, field_path.label, field_path.subfield
     key = (id(target_model), id(field), label, id(subfield), version.build)
     got = _SETS.get(key)
     if got is None or got[0] is not target_model or got[1] is not field or got[2] is not subfield:
         entry = field.value_cls(**{"label": label, subfield.name: _SLOT})
         target = create_element(target_model.request_tag())
         set_xml_value(target, field.to_xml(entry, version=version), version=version)
-        whole = b"".join((b"<t:SetItemField>", path_bytes(field_path), request_bytes(target), b"</t:SetItemField>"))
+        path = FieldPath(field=field, label=label, subfield=subfield)
+        whole = b"".join((b"<t:SetItemField>", path_bytes(path), request_bytes(target), b"</t:SetItemField>"))
         before, found, after = whole.partition(_SLOT.encode("utf-8"))
         if not found or _SLOT.encode("utf-8") in after:
             raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
@@ -89,30 +110,32 @@ class CachedPathUpdateItem(UpdateItem):
 
     def _set_field_elems(self, target_model: Any, field: Any, value: Any) -> Any:
         """The library's loop over an indexed field's labels and subfields (set the values it
-        has, delete the rest), with each set element written from bytes made once per label and
-        subfield around the value's text: the library builds and validates an entry object per
-        value, already validated with the item (`_get_value`)."""
+        has, delete the rest), with each element taken from bytes made once per label and
+        subfield (a set element's around the value's text): the library builds and validates
+        a FieldPath and an entry object per label and subfield, the values being already
+        validated with the item (`_get_value`)."""
         if not isinstance(field, IndexedField):
             yield from super()._set_field_elems(target_model, field, value)
             return
         version = self.account.version
-        supported_labels = field.value_cls.get_field_by_fieldname("label").supported_choices(version=version)
+        labels, subfields = _indexed_shape(field, version)
         seen_labels = set()
-        subfields = field.value_cls.supported_fields(version=version)
         for v in value:
-            seen_labels.add(v.label)
+            label = v.label
+            seen_labels.add(label)
             for subfield in subfields:
-                field_path = FieldPath(field=field, label=v.label, subfield=subfield)
                 subfield_value = getattr(v, subfield.name)
                 if not subfield_value:
-                    yield self._delete_field_elem(field_path=field_path)
+                    yield _delete_bytes(field, label, subfield)
                 else:
-                    before, after = _indexed_set(target_model, field_path, version)
-                    yield b"".join((before, escaped_text(value_to_xml_text(subfield_value)).encode("utf-8"), after))
+                    text = safe_xml_value(subfield_value) if subfield_value.__class__ is str else value_to_xml_text(subfield_value)
+                    before, after = _indexed_set(target_model, field, label, subfield, version)
+                    yield b"".join((before, escaped_text(text).encode("utf-8"), after))
             # (as the library does: after each value, deletes for every label not seen so far)
-            for label in (label for label in supported_labels if label not in seen_labels):
-                for subfield in subfields:
-                    yield self._delete_field_elem(field_path=FieldPath(field=field, label=label, subfield=subfield))
+            for other in labels:
+                if other not in seen_labels:
+                    for subfield in subfields:
+                        yield _delete_bytes(field, other, subfield)
 
     def _set_field_elem(self, target_model: Any, field_path: Any, value: Any) -> bytes:
         target = create_element(target_model.request_tag())
