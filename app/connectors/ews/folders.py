@@ -13,13 +13,16 @@ GetItem in batches of at most 100 with only the mapper's fields (`fetch_items()`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
 from exchangelib import Account, CalendarItem
 from exchangelib.folders import Calendar, Contacts, DeletedItems, FolderCollection, Root, SentItems, Tasks
 from exchangelib.folders.base import BaseFolder
+from exchangelib.fields import ExtendedPropertyField
 from exchangelib.properties import DistinguishedFolderId, ItemId, Mailbox
 from exchangelib.services import GetItem, SyncFolderItems
+from exchangelib.util import create_element
 
 from app.connectors.ews.errors import translated
 from app.domain.records import Kind
@@ -77,10 +80,90 @@ def parse_calendar_item(elem: Any, account: Account) -> CalendarItem:
 
 
 class _GetItem(GetItem):
+    """GetItem whose items are parsed field by field only for the fields the request named (see
+    `_Reading`); calendar items keep their own reading (parse_calendar_item)."""
+
+    wanted: frozenset[str] = frozenset()
+
     def _elem_to_obj(self, elem: Any) -> Any:
         if elem.tag == CalendarItem.response_tag():
             return parse_calendar_item(elem, self.account)
-        return super()._elem_to_obj(elem)
+        model = BaseFolder.item_model_from_tag(elem.tag)
+        reading = _reading(model, self.wanted)
+        if reading is None or not reading.covers(elem):
+            return super()._elem_to_obj(elem)
+        kwargs = dict(reading.absent)
+        account = self.account
+        for f in reading.parsed:
+            kwargs[f.name] = f.from_xml(elem=elem, account=account)
+        model._clear(elem)
+        item = model(**kwargs)
+        item.account = account  # as BaseItem.from_xml does
+        return item
+
+
+class _Reading:
+    """How one item model is read from a GetItem answer that holds only the requested fields.
+
+    exchangelib's `from_xml` asks every field of the model (about 80 for a Contact) to find its
+    element, most of them absent. A field whose element is absent gives the value it gives for an
+    empty element, worked out once here: kept only when immutable (None, text, numbers), and used
+    only when none of the tags the field could read is in the answer (`covers`); every other field
+    (the requested ones, attribute and extended-property fields, anything without a known tag)
+    is parsed as the library parses it. So the item is the library's own result."""
+
+    def __init__(self, model: type, wanted: frozenset[str]):
+        empty = create_element(f"t:{model.ELEMENT_NAME}")
+        self.parsed: list[Any] = []
+        self.absent: dict[str, Any] = {}
+        self.skipped_tags: set[str] = set()
+        for f in model.FIELDS:
+            tags = _read_tags(f)
+            if f.name in wanted or tags is None:
+                self.parsed.append(f)
+                continue
+            value = f.from_xml(elem=empty, account=None)
+            if value is not None and value.__class__ not in _IMMUTABLE:
+                self.parsed.append(f)
+                continue
+            self.absent[f.name] = value
+            self.skipped_tags |= tags
+
+    def covers(self, elem: Any) -> bool:
+        skipped = self.skipped_tags
+        return not any(child.tag in skipped for child in elem)
+
+
+_IMMUTABLE = (str, int, float, bool, bytes, Decimal, tuple, frozenset)
+_READINGS: dict[tuple[type, frozenset[str], int], _Reading | None] = {}
+
+
+def _read_tags(field: Any) -> set[str] | None:
+    """The child tags a field's from_xml can read, or None to always let it read (attributes,
+    extended properties, fields without a tag of their own)."""
+    if field.is_attribute or isinstance(field, ExtendedPropertyField):
+        return None
+    try:
+        tags = {field.response_tag()}
+    except Exception:  # noqa: BLE001 - no tag of its own (the library raises several types)
+        return None
+    value_cls = getattr(field, "value_cls", None)
+    if value_cls is not None and hasattr(value_cls, "response_tag"):
+        try:
+            tags.add(value_cls.response_tag())
+        except Exception:  # noqa: BLE001
+            return None
+    return tags
+
+
+def _reading(model: type, wanted: frozenset[str]) -> _Reading | None:
+    key = (model, wanted, len(model.FIELDS))  # extended properties registered later extend FIELDS
+    if key not in _READINGS:
+        try:
+            _READINGS[key] = _Reading(model, wanted)
+        except Exception:  # noqa: BLE001 - a model this cannot work out is read by the library
+            _READINGS[key] = None
+    return _READINGS[key]
 
 
 @dataclass(frozen=True)
@@ -99,6 +182,7 @@ class ItemRef:
 
 
 _ITEM_ID_TAG = ItemId.response_tag()
+_ID_FIELDS = frozenset({"_id", "id", "changekey"})
 
 
 class _IdOnlySyncFolderItems(SyncFolderItems):
@@ -159,8 +243,10 @@ def fetch_items(folder: Any, ids: Sequence[tuple[str, str | None]], names: Seque
     out: list[Any] = []
     with translated(op):
         fields = field_paths(folder, names)
+        wanted = frozenset(f.field.name for f in fields) | _ID_FIELDS
         for start in range(0, len(ids), chunk):
             batch = [ItemId(i, ck) for i, ck in ids[start:start + chunk]]
-            out.extend(_GetItem(account=account, chunk_size=chunk).call(items=batch, additional_fields=fields,
-                                                                       shape="IdOnly"))
+            service = _GetItem(account=account, chunk_size=chunk)
+            service.wanted = wanted
+            out.extend(service.call(items=batch, additional_fields=fields, shape="IdOnly"))
     return out
