@@ -19,7 +19,7 @@ KW = dict(conflict_resolution="NeverOverwrite", message_disposition="SaveOnly",
           send_meeting_invitations_or_cancellations="SendToNone", suppress_read_receipts=True)
 
 
-def _changed(kind, fields, acct, n):
+def _changed(kind, fields, acct, n, crm_id=None, link_id=None):
     item = mapping.new_item(kind, fields, related=None, default_zone=acct.default_timezone, account=acct)
     item._id = ItemId(f"ID{n}", f"CK{n}")
     if kind is Kind.PERSON:
@@ -28,7 +28,8 @@ def _changed(kind, fields, acct, n):
         names = mapping.write_task(item, fields, set(fields))
     else:
         names = mapping.write_meeting(item, fields, set(fields), acct.default_timezone)
-    names += mapping.apply_markers(item, sharing=Sharing.SHARED, crm_id=f"{n}", link_id=f"link-{n}")
+    names += mapping.apply_markers(item, sharing=Sharing.SHARED, crm_id=f"{n}" if crm_id is None else crm_id,
+                                   link_id=f"link-{n}" if link_id is None else link_id)
     return item, list(dict.fromkeys(names))
 
 
@@ -43,6 +44,7 @@ def test_request_is_the_librarys(account):  # noqa: F811
     cases = [(Kind.PERSON, FULL_PERSON), (Kind.PERSON, sparse), (Kind.PERSON, FULL_PERSON), (Kind.TASK, TASK),
              (Kind.MEETING, MEETING), (Kind.PERSON, awkward), (Kind.PERSON, {})]
     items = [_changed(kind, fields, account, n) for n, (kind, fields) in enumerate(cases)]
+    items += [_changed(Kind.PERSON, sparse, account, 7, crm_id="", link_id="a & <b>\r\x01")]  # markers: empty, awkward
     theirs = _request(UpdateItem(account=account), items)
     ours = _request(CachedPathUpdateItem(account=account), items)
     assert ours == theirs

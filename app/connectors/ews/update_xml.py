@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchangelib.fields import FieldPath, IndexedField
+from exchangelib.fields import ExtendedPropertyField, FieldPath, IndexedField
 from exchangelib.properties import ItemId
 from exchangelib.services import UpdateItem
 from exchangelib.services.common import to_item_id
@@ -99,6 +99,23 @@ def _indexed_set(target_model: Any, field: Any, label: str, subfield: Any, versi
     return got[3], got[4]
 
 
+def _string_property_set(target_model: Any, field_path: Any, version: Any) -> tuple[bytes, bytes]:
+    """The SetItemField bytes of a single-string extended property, before and after its text:
+    the library's own element for a placeholder value, serialised once."""
+    field = field_path.field
+    key = (id(target_model), id(field), None, None, version.build)
+    got = _SETS.get(key)
+    if got is None or got[0] is not target_model or got[1] is not field:
+        target = create_element(target_model.request_tag())
+        set_xml_value(target, field.to_xml(_SLOT, version=version), version=version)
+        whole = b"".join((b"<t:SetItemField>", path_bytes(field_path), request_bytes(target), b"</t:SetItemField>"))
+        before, found, after = whole.partition(_SLOT.encode("utf-8"))
+        if not found or _SLOT.encode("utf-8") in after:
+            raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
+        got = _SETS[key] = (target_model, field, None, before, after)
+    return got[3], got[4]
+
+
 _SPLICE = "workbooks-connector: the item changes' bytes go here"
 _SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
@@ -138,6 +155,11 @@ class CachedPathUpdateItem(UpdateItem):
                         yield _delete_bytes(field, other, subfield)
 
     def _set_field_elem(self, target_model: Any, field_path: Any, value: Any) -> bytes:
+        field = field_path.field
+        if field.__class__ is ExtendedPropertyField and value.__class__ is str and not field.value_cls.is_array_type():
+            # a single string property (our markers): bytes around its text, made once per property
+            before, after = _string_property_set(target_model, field_path, self.account.version)
+            return b"".join((before, escaped_text(value).encode("utf-8"), after))
         target = create_element(target_model.request_tag())
         field_elem = field_path.field.to_xml(value, version=self.account.version)
         set_xml_value(target, field_elem, version=self.account.version)
