@@ -19,8 +19,9 @@ from typing import Any, Iterator, Sequence
 from exchangelib import Account, CalendarItem
 from exchangelib.folders import Calendar, Contacts, DeletedItems, FolderCollection, Root, SentItems, Tasks
 from exchangelib.folders.base import BaseFolder
+from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField
-from exchangelib.properties import DistinguishedFolderId, ItemId, Mailbox
+from exchangelib.properties import DistinguishedFolderId, ExtendedFieldURI, ItemId, Mailbox
 from exchangelib.services import GetItem, SyncFolderItems
 from exchangelib.util import create_element
 
@@ -95,7 +96,10 @@ class _GetItem(GetItem):
         kwargs = dict(reading.absent)
         account = self.account
         for f in reading.parsed:
-            kwargs[f.name] = f.from_xml(elem=elem, account=account)
+            if f.__class__ is ExtendedPropertyField:
+                kwargs[f.name] = _extended_property(f, elem, account)
+            else:
+                kwargs[f.name] = f.from_xml(elem=elem, account=account)
         model._clear(elem)
         item = model(**kwargs)
         item.account = account  # as BaseItem.from_xml does
@@ -134,6 +138,28 @@ class _Reading:
         return not any(child.tag in skipped for child in elem)
 
 
+def _extended_property(field: Any, elem: Any, account: Any) -> Any:
+    """`ExtendedPropertyField.from_xml`, with the match of each property's ExtendedFieldURI
+    against the field's definition remembered: the library builds and normalises two
+    ExtendedFieldURI objects per property and field (most of a contact's reading time), while
+    the answer depends only on the URI's attributes (all of its fields are attributes)."""
+    value_cls = field.value_cls
+    for prop in elem.findall(_EXTENDED_PROPERTY_TAG):
+        uri = prop.find(_EXTENDED_FIELD_URI_TAG)
+        key = (value_cls, None if uri is None else tuple(sorted(uri.attrib.items())))
+        matches = _PROPERTY_MATCHES.get(key)
+        if matches is None:
+            matches = value_cls.is_property_instance(prop)
+            if len(_PROPERTY_MATCHES) < 4096:
+                _PROPERTY_MATCHES[key] = matches
+        if matches:
+            return value_cls.from_xml(elem=prop, account=account)
+    return field.default
+
+
+_EXTENDED_PROPERTY_TAG = ExtendedProperty.response_tag()
+_EXTENDED_FIELD_URI_TAG = ExtendedFieldURI.response_tag()
+_PROPERTY_MATCHES: dict[tuple[Any, Any], bool] = {}
 _IMMUTABLE = (str, int, float, bool, bytes, Decimal, tuple, frozenset)
 _READINGS: dict[tuple[type, frozenset[str], int], _Reading | None] = {}
 
