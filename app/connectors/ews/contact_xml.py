@@ -1,11 +1,11 @@
-"""The CreateItem element of a new contact, built straight from canonical fields.
+"""The CreateItem element of a new contact, written straight from canonical fields.
 
 A first sync creates thousands of contacts. Building each as an exchangelib Contact (about 80
 fields, each set through the model's checking `__setattr__`), cleaning all of them and then
 serialising every e-mail, phone and address entry as its own element object was over a third of
-the sync's CPU. `contact_element` builds the same `t:Contact` element the library's path does
+the sync's CPU. `contact_xml` writes the same `t:Contact` the library's path sends
 (mapping.new_item + apply_markers + clean + create_xml.item_element; tests/unit/test_ews_contact_xml.py
-compares them byte for byte, seeded people included):
+compares the CreateItem requests byte for byte, seeded people included):
 * element order, tags and the model's defaults (Sensitivity, Importance, ...) come from
   exchangelib's own Contact fields for the server version, worked out once;
 * each plain value goes through its field's own `clean`, so an over-long name fails that item
