@@ -84,7 +84,7 @@ def get(ref: SecretRef) -> str:
             return value
     raise SecretsUnavailable(NO_KEYRING_HELP.format(var=ref.env_var or "(none configured)")
                              if not keyring_usable() else
-                             f"no stored secret for this account; run configure again"
+                             "no stored secret for this account; run configure again"
                              + (f" or set {ref.env_var}" if ref.env_var else ""))
 
 

@@ -91,10 +91,7 @@ def _indexed_set(target_model: Any, field: Any, label: str, subfield: Any, versi
         target = create_element(target_model.request_tag())
         set_xml_value(target, field.to_xml(entry, version=version), version=version)
         path = FieldPath(field=field, label=label, subfield=subfield)
-        whole = b"".join((b"<t:SetItemField>", path_bytes(path), request_bytes(target), b"</t:SetItemField>"))
-        before, found, after = whole.partition(_SLOT.encode("utf-8"))
-        if not found or _SLOT.encode("utf-8") in after:
-            raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
+        before, after = _around_slot(path_bytes(path), target)
         got = _SETS[key] = (target_model, field, subfield, before, after)
     return got[3], got[4]
 
@@ -108,12 +105,18 @@ def _string_property_set(target_model: Any, field_path: Any, version: Any) -> tu
     if got is None or got[0] is not target_model or got[1] is not field:
         target = create_element(target_model.request_tag())
         set_xml_value(target, field.to_xml(_SLOT, version=version), version=version)
-        whole = b"".join((b"<t:SetItemField>", path_bytes(field_path), request_bytes(target), b"</t:SetItemField>"))
-        before, found, after = whole.partition(_SLOT.encode("utf-8"))
-        if not found or _SLOT.encode("utf-8") in after:
-            raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
+        before, after = _around_slot(path_bytes(field_path), target)
         got = _SETS[key] = (target_model, field, None, before, after)
     return got[3], got[4]
+
+
+def _around_slot(path: bytes, target: Any) -> tuple[bytes, bytes]:
+    """A SetItemField's bytes for `path` and the placeholder-valued `target`, split at the placeholder."""
+    whole = b"".join((b"<t:SetItemField>", path, request_bytes(target), b"</t:SetItemField>"))
+    before, found, after = whole.partition(_SLOT.encode("utf-8"))
+    if not found or _SLOT.encode("utf-8") in after:
+        raise RuntimeError(f"no single place for the value in {whole[:200]!r}")
+    return before, after
 
 
 _SPLICE = "workbooks-connector: the item changes' bytes go here"

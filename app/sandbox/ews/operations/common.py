@@ -30,7 +30,7 @@ def resolve_folder(ctx: Context, el) -> Folder:
         if mbx is not None:
             addr = (mbx.findtext(t("EmailAddress")) or "").strip().lower()
             if addr and addr != mb.address.lower():
-                raise EwsError("ErrorNonExistentMailbox", f"The SMTP address has no mailbox associated with it.")
+                raise EwsError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
         fid = mb.distinguished.get(el.get("Id", ""))
         if fid is None:
             raise EwsError("ErrorFolderNotFound")
