@@ -291,6 +291,7 @@ class SyncEngine:
                 ops = journal.outbox([PENDING])
                 self._follow_own_creates(c, mailbox, journal, ops, followers)
                 executor.run(ops, c.cancelled)
+                del ops  # a first sync's ten thousand entries are not kept through what follows
                 if not executor.restaged:
                     break
             if not c.dry_run:

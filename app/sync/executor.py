@@ -130,6 +130,7 @@ class Executor:
         try:
             self._run(ops, cancelled)
         finally:
+            self._pending_by_link = None  # not kept past the run: a first sync's thousands of entries
             if self._calls is not None:
                 self._calls.shutdown(wait=True)
                 self._calls = None
@@ -639,7 +640,7 @@ class Executor:
         update records the side's real content before the write, not the last synced copy."""
         if op.payload.get("source") is not None:
             return op.payload["source"]
-        for other in getattr(self, "_pending_by_link", {}).get(op.link_id, ()):
+        for other in (getattr(self, "_pending_by_link", None) or {}).get(op.link_id, ()):
             if other.payload.get("source") is not None:
                 return other.payload["source"]
         return None
