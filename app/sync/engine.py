@@ -35,14 +35,13 @@ from app.sync.events import (
 from app.sync.echo_follow import EchoFollower, FollowedFeed
 from app.sync.executor import Executor, Tally
 from app.sync.gc_pause import gc_paused
-from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, outlook_staged
+from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, stage_followed
 from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
 from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
 
 OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 FOLLOWED = (Kind.PERSON, Kind.TASK)  # folders whose feed may be followed while we create in them
-FOLLOW_FETCH = 500  # items per read of what a follower saw that is not ours
 CRM_NOUN = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 PAGED = frozenset({"changes", "changes_since", "list_scope", "sent_changes", "references_since"})
 HISTORY_DAYS = 30
@@ -357,24 +356,13 @@ class SyncEngine:
                                            round_items=self.config.follow_round_items).start()
 
     def _stage_followed(self, mailbox: Any, journal: Any, kind: Kind, fed: FollowedFeed) -> bool:
-        """Stage what a follower saw that is not the echo of our own writes, and commit its token with
-        the last of it. Judged now that every write has settled: the journal holds each item's
-        latest version. False when the echoes cannot be told apart (no `known`)."""
+        """Stage what a follower saw (ingest.stage_followed). Judged now that every write has
+        settled: the journal holds each item's latest version. False when the echoes cannot be
+        told apart (no `known`)."""
         known = self._known(journal, kind)
         if known is None:
             return False
-        unknown = [i for i, ck in fed.versions.items() if not (ck and known(i, ck))]
-        deleted = list(fed.deleted)
-        stage: list[Staged] = []
-        # an item changed by someone else is read now; gone meanwhile, its deletion is in the feed
-        # after the token, so it is read next time
-        for start in range(0, len(unknown), FOLLOW_FETCH):
-            ids = unknown[start:start + FOLLOW_FETCH]
-            stage.extend(outlook_staged(got) for got in mailbox.fetch(kind, ids) if got is not None)
-        if deleted:  # a deletion notice plus a failed lookup, as a read of the feed stages it
-            for item_id, got in zip(deleted, mailbox.fetch(kind, deleted)):
-                stage.append(outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete"))
-        journal.write(Batch(stage=stage, cursors=[(Side.OUTLOOK.value, kind.value, fed.token)]))
+        stage_followed(mailbox, kind, fed, known, journal.write)
         return True
 
     @staticmethod

@@ -19,10 +19,12 @@ from typing import Callable, Iterable
 from app.domain.filters import Filter, evaluate
 from app.domain.records import CrmRecord, HighWater, Kind, OutlookItem, Side
 from app.sync.ports import CrmPort, InvalidSyncToken, MailboxPort
+from app.sync.echo_follow import FollowedFeed
 from app.sync.prefetch import ReadAhead, close_feed
 from app.sync.state import Batch, Link, Staged
 
 LISTING_STAGE_ROWS = 500  # staged rows of a CRM listing written per transaction (see _crm_listing)
+FOLLOWED_FETCH = 500  # items per read of what a follower saw that is not ours (stage_followed)
 
 
 def encode_mark(mark: HighWater) -> str:
@@ -79,14 +81,37 @@ def _stage_outlook_pages(pages, mailbox, kind, write, cancelled, res: IngestResu
                 stage.append(outlook_staged(ch.item))
             elif ch.op == "delete":
                 deletes.append(ch.item_id)
-        if deletes:  # a delete notification plus a failed lookup (moves back, races)
-            for item_id, got in zip(deletes, mailbox.fetch(kind, deletes)):
-                stage.append(outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete"))
+        if deletes:
+            stage.extend(confirmed_deletes(mailbox, kind, deletes))
         res.pages += 1
         res.staged += len(stage)
         write(Batch(stage=stage, cursors=[(Side.OUTLOOK.value, kind.value, page.token)]))
         if page.done or cancelled():
             break
+
+
+def confirmed_deletes(mailbox: MailboxPort, kind: Kind, item_ids: list[str]) -> list[Staged]:
+    """A deletion notice counts once a lookup fails too: an item moved back, or re-created under a
+    race, is staged as it is now instead."""
+    return [outlook_staged(got) if got is not None else Staged(Side.OUTLOOK, kind, item_id, "delete")
+            for item_id, got in zip(item_ids, mailbox.fetch(kind, item_ids))]
+
+
+def stage_followed(mailbox: MailboxPort, kind: Kind, fed: FollowedFeed, known: Callable[[str, str], bool],
+                   write: Callable[[Batch], None]) -> None:
+    """What a follower saw (app/sync/echo_follow.py), judged once every write of the cycle has
+    settled: the changes that are not our own echoes are staged, and the follower's token is
+    committed with the last of them."""
+    unknown = [i for i, ck in fed.versions.items() if not (ck and known(i, ck))]
+    stage: list[Staged] = []
+    # an item changed by someone else is read now; gone meanwhile, its deletion is in the feed
+    # after the token, so it is read next time
+    for start in range(0, len(unknown), FOLLOWED_FETCH):
+        ids = unknown[start:start + FOLLOWED_FETCH]
+        stage.extend(outlook_staged(got) for got in mailbox.fetch(kind, ids) if got is not None)
+    if fed.deleted:
+        stage.extend(confirmed_deletes(mailbox, kind, list(fed.deleted)))
+    write(Batch(stage=stage, cursors=[(Side.OUTLOOK.value, kind.value, fed.token)]))
 
 
 def outlook_staged(item: OutlookItem) -> Staged:

@@ -13,22 +13,10 @@ import pytest
 
 from app.domain.records import CrmRecord, Kind, OutlookItem, Side
 from app.journal import bulk, models as m, repo
-from app.journal.repo import _loads, _loads_many, open_journal
+from app.journal.repo import _loads, _loads_many
 from app.sync.state import PENDING, Batch, Link, OutboxOp, Staged
 
 P = Kind.PERSON
-
-
-@pytest.fixture
-def path(tmp_path):
-    return tmp_path / "j.sqlite3"
-
-
-@pytest.fixture
-def j(path):
-    journal = open_journal(path)
-    yield journal
-    journal.close()
 
 
 def _sql(path, statement, *params):

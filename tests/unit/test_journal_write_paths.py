@@ -10,7 +10,6 @@ import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import create_engine, insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -22,18 +21,6 @@ from app.sync.state import CANCELLED, DONE, IN_FLIGHT, PENDING, Batch, HistoryEn
 
 P = Kind.PERSON
 NOW = datetime(2026, 3, 2, 9, 0, 1, 250, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def path(tmp_path):
-    return tmp_path / "j.sqlite3"
-
-
-@pytest.fixture
-def j(path):
-    journal = open_journal(path)
-    yield journal
-    journal.close()
 
 
 def _row(path, op_id):
