@@ -35,6 +35,7 @@ from app.sync.events import (
 from app.sync.echo_follow import EchoFollower, FollowedFeed
 from app.sync.executor import Executor, Tally
 from app.sync.gc_pause import gc_paused
+from app.sync.held_listing import HeldListings
 from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, stage_followed
 from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
@@ -223,8 +224,11 @@ class SyncEngine:
                 self._approve_holds(journal)
             executor.verify_in_flight()
             executor.run(journal.outbox([PENDING]), c.cancelled)
+        # a full listing's records go straight to this cycle's plan (app/sync/held_listing.py)
+        held = HeldListings(journal) if not c.dry_run else None
         for kind in self.config.kinds:
             if c.cancelled():
+                _keep(held)
                 return
             self._share_requests(c, kind, crm, mailbox, journal)
             flt = self.config.filter_for(kind)
@@ -256,11 +260,13 @@ class SyncEngine:
                 c.progress(Phase.INGEST_CRM, kind.value)
                 if full or mark is None:
                     journal.write(Batch(meta={listed_key: now().isoformat()}))
+                listing = held is not None and (full or mark is None)
                 try:
                     crm_res = ingest_crm(crm, kind, mark, flt=flt, resolved=self._resolved(kind, crm),
                                          today=now().date(), now=crm_started, overlap=overlap,
                                          links=self._crm_stamps(journal, kind), full_listing=full,
-                                         write=journal.write, cancelled=c.cancelled,
+                                         write=held.writer(kind) if listing else journal.write,
+                                         cancelled=c.cancelled,
                                          batch_size=self.config.crm_batch, pages=crm_pages)
                 except CollectionUnavailable as exc:  # lost access is never read as deletion (B7, row 14)
                     self._collection_gone(c, kind, Side.OUTLOOK, exc, journal, CRM_NOUN[kind])
@@ -272,16 +278,23 @@ class SyncEngine:
                 journal.write(Batch(holds=back))
             c.pending_deletions[CRM_NOUN[kind]] += crm_res.deletions_pending
             if journal.get_meta(sig_key) != flt.to_json():
-                journal.write(Batch(meta={sig_key: flt.to_json()}))
+                if held is not None and held.holding(kind):  # the filter is the listing's: they commit together
+                    held.defer(kind, {sig_key: flt.to_json()})
+                else:
+                    journal.write(Batch(meta={sig_key: flt.to_json()}))
         followers: dict[Kind, EchoFollower] = {}
         try:
             for _pass in range(max(1, self.config.max_plan_passes)):
                 if c.cancelled():
+                    _keep(held)
                     return
                 c.progress(Phase.PLAN)
                 for kind in self.config.kinds:
                     if kind not in c.unavailable:
-                        self._plan_kind(c, kind, crm, mailbox, journal)
+                        self._plan_kind(c, kind, crm, mailbox, held or journal)
+                if held is not None:
+                    held.flush()  # a kind not planned keeps its listing staged, as before
+                    held = None
                 if c.dry_run:
                     break
                 c.progress(Phase.EXECUTE)
@@ -459,7 +472,10 @@ class SyncEngine:
             return
         if c.first_outlook.get(kind):  # with the plan that consumed the first indexing, not before it
             out.batch.meta[INDEXED.format(kind.value)] = self.clock.now().isoformat()
-        journal.write(out.batch)
+        if isinstance(journal, HeldListings):
+            journal.write_plan(kind, out.batch)
+        else:
+            journal.write(out.batch)
 
     def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any, item: str) -> None:
         """A whole collection refused us: hold the kind (exit 3), plan nothing for it, report why.
@@ -548,6 +564,13 @@ class SyncEngine:
         except ConfigError:
             return True
         return evaluate(resolved, rec.raw, self.clock.now().date())
+
+
+def _keep(held: HeldListings | None) -> None:
+    """A cancelled cycle keeps what it listed, staged with its mark, as it did before listings
+    were held: the next run plans it instead of listing again."""
+    if held is not None:
+        held.flush()
 
 
 def _begin_first_indexing(journal: Any, kind: Kind, now: datetime) -> bool:

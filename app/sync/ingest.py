@@ -169,6 +169,7 @@ def _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone: 
     # run stopped part-way lists again from the start whatever was staged, and fewer, larger
     # transactions cost the engine thread less.
     stage: list[Staged] = []
+    stopped = False
     with pages:  # closed before the lookups below: no read of the listing runs beside them
         for page in pages:
             for rec in page.records:
@@ -180,11 +181,19 @@ def _crm_listing(crm, kind, pages, now, overlap, resolved, today, by_crm, gone: 
                 stage.append(crm_staged(rec, True))
                 res.staged += 1
             res.pages += 1
-            if page.done or cancelled():
+            if page.done:
+                break
+            if cancelled():
+                stopped = True
                 break
             if len(stage) >= LISTING_STAGE_ROWS:
                 write(Batch(stage=stage, gone_seen=gone.take()))
                 stage = []
+    if stopped:
+        # what was listed is kept, but neither the mark (records not yet listed would be skipped
+        # for good by the next delta) nor the absence of linked records not reached yet
+        write(Batch(stage=stage, gone_seen=gone.take()))
+        return
     # linked records the listing no longer shows: look them up and judge them locally
     missing = [cid for cid, l in by_crm.items() if cid not in res.listed_ids and l.in_scope]
     looked_up = 0
