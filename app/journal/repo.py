@@ -50,6 +50,9 @@ READ_TEXTS_KEPT = 1000  # links whose read snapshot texts are kept for their wri
 # indexed seq and link_id among them, whose indexes an UPDATE naming them would rewrite).
 OUTBOX_STATE_SQL = ("UPDATE outbox SET state = ?, attempts = ?, last_error = ?, run_id = ?, hold_id = ?, "
                     "expected_version = ? WHERE id = ?")
+# The outbox columns in the order _outbox_known reads them.
+OUTBOX_COLUMNS = ("id", "seq", "link_id", "kind", "side", "op", "expected_version", "state", "hold_id", "attempts",
+                  "last_error", "run_id", "payload_json")
 HISTORY_DAYS = 30  # history rows are kept this long (design.md section 4)
 UNDO_DAYS = 7  # ... and their before_json this long: how far "Undo last sync" reaches
 # Batch sections in the order _apply_rows writes them.
@@ -227,6 +230,25 @@ def _same_json(a: Any, b: Any) -> bool:
     types = list(map(type, a.values()))
     return (types == list(map(type, map(b.__getitem__, a)))  # b's values in a's key order
             and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a)))
+
+
+def _decodes_as_itself(value: Any, seen: set[int] | None = None) -> bool:
+    """True when decoding `value`'s JSON gives an equal value of the very same types: only dicts
+    with text keys, lists and plain scalars (a tuple comes back a list, a date a string). Shared
+    snapshots inside one payload are looked at once."""
+    seen = set() if seen is None else seen
+    kind = type(value)
+    if kind in _PLAIN_VALUES or kind is float:
+        return True
+    if id(value) in seen:
+        return True
+    if kind is dict:
+        seen.add(id(value))
+        return all(type(k) is str and _decodes_as_itself(v, seen) for k, v in value.items())
+    if kind is list:
+        seen.add(id(value))
+        return all(_decodes_as_itself(v, seen) for v in value)
+    return False
 
 
 class _Texts:
@@ -458,12 +480,15 @@ class SqlJournal:
     def __init__(self, db: Database):
         self.db = db
         self.engine = db.engine
-        # Outbox ops as this journal read them or last changed their state, by id. A write of the
-        # same op with the very same payload object (the executor's in_flight, done, failed and
-        # cancelled marks) then updates only the state columns instead of re-encoding and rewriting
-        # the payload (see _write_outbox). Only ops the caller holds anyway; an op leaves once it
-        # is finished.
+        # Outbox ops as this journal read or wrote them, or last changed their state, by id. A
+        # write of the same op with the very same payload object (the executor's in_flight, done,
+        # failed and cancelled marks) then updates only the state columns instead of re-encoding
+        # and rewriting the payload (see _write_outbox), and `outbox()` hands out that payload
+        # instead of decoding its text again (a first sync's plan writes ten thousand ops that
+        # the executor reads straight back). Only ops the caller holds anyway; an op leaves once
+        # it is finished, and all of them when a write fails (its rows may not be what is here).
         self._stored_ops: dict[str, OutboxOp] = {}
+        self._payload_hashes: dict[str, int] = {}  # hash of the payload text written, for ops written whole here
         # link id -> (snapshot, the stored text it was decoded from) of the links links_by_id read
         # (the executor's chunks in hand), so writing them back reuses equal texts; an entry
         # leaves when its link is written, and the oldest beyond READ_TEXTS_KEPT
@@ -565,10 +590,42 @@ class SqlJournal:
 
     def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
         with self._session() as s:
-            ops = list(ops_from_rows(bulk.select_rows(s.connection(), m.Outbox.__table__,
-                                                      f"state IN {bulk.in_list(len(states))}", tuple(states),
-                                                      order_by="seq")))
+            conn = s.connection()
+            where, params = f"state IN {bulk.in_list(len(states))}", tuple(states)
+            if self._payload_hashes:
+                ops = self._outbox_known(conn, where, params)
+            else:
+                ops = list(ops_from_rows(bulk.select_rows(conn, m.Outbox.__table__, where, params, order_by="seq")))
         self._stored_ops.update({op.id: op for op in ops if op.state not in FINISHED})
+        return ops
+
+    def _outbox_known(self, conn: Any, where: str, params: tuple[Any, ...]) -> list[OutboxOp]:
+        """The rows as stored, each payload this journal wrote itself taken as the object it
+        wrote (_stored_ops) while the row still holds that very text (compared by hash: another
+        writer may have changed it); only the other payloads are decoded."""
+        known, hashes = self._stored_ops, self._payload_hashes
+        cur = conn.connection.cursor()
+        ops: list[OutboxOp] = []
+        try:
+            cur.execute(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE {where} ORDER BY seq", params)
+            while rows := cur.fetchmany(DECODE_ROWS):
+                payloads: list[Any] = [None] * len(rows)
+                todo: list[int] = []
+                for i, r in enumerate(rows):
+                    op = known.get(r[0])
+                    if (op is not None and hashes.get(r[0]) == hash(r[12])
+                            and (op.link_id, op.kind.value, op.side.value, op.op) == (r[2], r[3], r[4], r[5])):
+                        payloads[i] = op.payload
+                    else:
+                        todo.append(i)
+                if todo:
+                    for i, payload in zip(todo, _loads_many([rows[i][12] for i in todo])):
+                        payloads[i] = _shared_snapshots(payload)
+                ops.extend(OutboxOp(id=r[0], seq=r[1], link_id=r[2], kind=_kind(r[3]), side=_side(r[4]), op=r[5],
+                                    expected_version=r[6], state=r[7], hold_id=r[8], attempts=r[9],
+                                    last_error=r[10], run_id=r[11], payload=p or {}) for r, p in zip(rows, payloads))
+        finally:
+            cur.close()
         return ops
 
     def holds(self, status: str = "open") -> list[Hold]:
@@ -609,6 +666,8 @@ class SqlJournal:
                     s.commit()
                 except Exception:
                     s.rollback()
+                    self._stored_ops.clear()
+                    self._payload_hashes.clear()
                     raise
         finally:
             self._texts = _Texts()
@@ -690,12 +749,18 @@ class SqlJournal:
                     whole.append(op)
         if narrow and conn.exec_driver_sql(OUTBOX_STATE_SQL, narrow).rowcount != len(narrow):
             whole = list(ops)
-        for op in whole:  # its stored columns may change: no longer known
-            known.pop(op.id, None)
-        bulk.upsert(conn, m.Outbox.__table__, self._outbox_values(conn, whole))
+        rows = self._outbox_values(conn, whole)
+        bulk.upsert(conn, m.Outbox.__table__, rows)
+        for op, row in zip(whole, rows):  # stored as it is now: known with the seq it was given
+            known[op.id] = op if op.seq == row["seq"] else replace(op, seq=row["seq"])
+            if _decodes_as_itself(op.payload):  # else read back from its text, as it will be by others
+                self._payload_hashes[op.id] = hash(row["payload_json"])
+            else:
+                self._payload_hashes.pop(op.id, None)
         for op in ops:
             if op.state in FINISHED:
                 known.pop(op.id, None)
+                self._payload_hashes.pop(op.id, None)
             elif op.id in known:
                 seq = known[op.id].seq
                 known[op.id] = op if op.seq == seq else replace(op, seq=seq)
@@ -732,6 +797,7 @@ class SqlJournal:
             s.exec(delete(m.Cursor))  # type: ignore[call-overload]
             s.commit()
         self._stored_ops.clear()
+        self._payload_hashes.clear()
 
     def prune_history(self, before: datetime, *, before_json_until: datetime | None = None) -> int:
         """Drop history older than `before` (the 30-day cutoff) and the prior states (before_json)

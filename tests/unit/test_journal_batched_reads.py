@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 
@@ -68,15 +70,18 @@ def test_outbox_reads_many_rows_as_each_alone(j, path, monkeypatch):
     assert [type(o.payload["fields"]["ok"]) for o in got if "fields" in o.payload] == [bool] * 7
 
 
-def test_equal_payload_snapshots_become_one_dict_but_never_change_a_type(j):
+def test_equal_payload_snapshots_become_one_dict_but_never_change_a_type(j, path):
     """An op's fields, base and source copies that encode alike are one dict after the read (as
-    the planner made them); ones equal only by == (1 and True, 1 and 1.0) stay apart."""
+    the planner made them); ones equal only by == (1 and True, 1 and 1.0) stay apart. (Read by
+    another journal: the writer itself hands back the payloads it wrote.)"""
     same = {"first_name": "Ann", "age": 3}
-    j.write(Batch(outbox=[
+    writer = repo.open_journal(path)
+    writer.write(Batch(outbox=[
         _op(1, {"fields": dict(same), "base": dict(same), "source": {"crm": {"fields": dict(same), "version": "2"}}}),
         _op(2, {"fields": {"flag": True, "n": 1}, "base": {"flag": 1, "n": 1.0},
                 "source": {"outlook": {"fields": {"flag": True, "n": 1}}}}),
     ]))
+    writer.close()
     one, two = j.outbox([PENDING])
     p = one.payload
     assert p["fields"] is p["base"] is p["source"]["crm"]["fields"] and p["fields"] == same
@@ -148,3 +153,55 @@ def test_a_staged_record_reads_back_alike_from_its_text_and_from_an_older_sorted
     assert got["7"].crm == got["8"].crm
     assert got["7"].crm.fields == rec.fields and got["7"].crm.emails == rec.emails and got["7"].crm.updated_at == at
     assert got["7"].crm.raw == {"watched": True, "when": crm_to_dict(rec)["raw"]["when"]}
+
+
+def test_the_writer_reads_back_the_payloads_it_wrote_as_stored(j, path):
+    """The ops a journal has just written (a first sync's plan) read back with the very payload
+    objects it wrote, the stored state, seq and order; a row another writer has changed since, or
+    one this journal never wrote, is decoded from its text."""
+    ops = [_op(i, {"fields": {"first_name": f"N{i}", "n": i}, "row": i}) for i in range(7)]
+    j.write(Batch(outbox=ops))
+    j.write(Batch(outbox=[replace(ops[1], state="in_flight", attempts=1)]))  # a narrow state change
+    _sql(path, "UPDATE outbox SET payload_json = ? WHERE id = 'o4'", '{"row": 40}')
+    _sql(path, "INSERT INTO outbox (id, seq, link_id, kind, side, op, payload_json, idempotency_key, state, attempts) "
+               "VALUES ('x9', 99, 'l9', 'person', 'outlook', 'create', '{\"row\": 9}', 'x9', 'pending', 0)")
+    got = j.outbox([PENDING, "in_flight"])
+    assert [o.id for o in got] == ["o0", "o1", "o2", "o3", "o4", "o5", "o6", "x9"]
+    assert [o.seq for o in got] == [1, 2, 3, 4, 5, 6, 7, 99]
+    assert got[1].state == "in_flight" and got[1].attempts == 1
+    assert all(got[i].payload is ops[i].payload for i in (0, 1, 2, 3, 5, 6))
+    assert got[4].payload == {"row": 40} and got[7].payload == {"row": 9}
+    fresh = repo.open_journal(path)
+    try:
+        assert fresh.outbox([PENDING, "in_flight"]) == got  # what any reader of the file sees
+    finally:
+        fresh.close()
+
+
+def test_a_failed_write_forgets_the_payloads_it_meant_to_store(j, monkeypatch):
+    """A write that rolls back leaves the stored rows as they were: their payloads are read from
+    the file again, not taken from the op the failed write carried."""
+    first = _op(1, {"row": 1})
+    j.write(Batch(outbox=[first]))
+    changed = replace(first, payload={"row": 2})
+
+    def broken(*_a, **_kw):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(repo.bulk, "insert_rows", broken)
+    with pytest.raises(Exception):
+        j.write(Batch(outbox=[changed], history=[repo.HistoryEntry("r", datetime.now(timezone.utc), "create", "person", "l1", "to_outlook", "")]))
+    monkeypatch.undo()
+    (got,) = j.outbox([PENDING])
+    assert got.payload == {"row": 1}
+
+
+def test_a_payload_its_text_would_change_is_read_back_from_the_text(j):
+    """A payload whose JSON decodes to other types (a tuple becomes a list, a date a string, an
+    int key a text key) is not handed back as written: the executor sees what any reader sees."""
+    from datetime import date
+    odd = [_op(1, {"changed": ("a", "b")}), _op(2, {"due": date(2026, 1, 2)}), _op(3, {"fields": {1: "x"}}),
+           _op(4, {"fields": {"n": 1.5, "l": [1, None, True]}})]
+    j.write(Batch(outbox=odd))
+    got = j.outbox([PENDING])
+    assert [o.payload for o in got[:3]] == [{"changed": ["a", "b"]}, {"due": "2026-01-02"}, {"fields": {"1": "x"}}]
+    assert got[3].payload is odd[3].payload
