@@ -39,6 +39,7 @@ from app.sync.state import (
     OutboxOp,
     SharingRec,
     Staged,
+    evolve,
 )
 
 
@@ -217,6 +218,9 @@ def link_from_row(r: m.ItemLink, decode: Callable[[str], Any] | None = None) -> 
 
 _PLAIN_VALUES = frozenset({str, int, bool, type(None)})
 _STR = frozenset({str})
+_JSON_SCALARS = frozenset({str, int, bool, float, type(None)})
+_JSON_CONTAINERS = frozenset({dict, list})
+_JSON_TYPES = _JSON_SCALARS | _JSON_CONTAINERS
 
 
 def _same_json(a: Any, b: Any) -> bool:
@@ -235,20 +239,28 @@ def _same_json(a: Any, b: Any) -> bool:
 def _decodes_as_itself(value: Any, seen: set[int] | None = None) -> bool:
     """True when decoding `value`'s JSON gives an equal value of the very same types: only dicts
     with text keys, lists and plain scalars (a tuple comes back a list, a date a string). Shared
-    snapshots inside one payload are looked at once."""
-    seen = set() if seen is None else seen
+    snapshots inside one payload are looked at once; a flat one is judged by its set of types."""
     kind = type(value)
-    if kind in _PLAIN_VALUES or kind is float:
-        return True
-    if id(value) in seen:
-        return True
     if kind is dict:
-        seen.add(id(value))
-        return all(type(k) is str and _decodes_as_itself(v, seen) for k, v in value.items())
-    if kind is list:
-        seen.add(id(value))
-        return all(_decodes_as_itself(v, seen) for v in value)
-    return False
+        if not _STR.issuperset(map(type, value)):
+            return False
+        values: Any = value.values()
+    elif kind is list:
+        values = value
+    else:
+        return kind in _JSON_SCALARS
+    types = set(map(type, values))
+    if types <= _JSON_SCALARS:
+        return True
+    if not types <= _JSON_TYPES:
+        return False
+    seen = set() if seen is None else seen
+    for v in values:
+        if type(v) in _JSON_CONTAINERS and id(v) not in seen:
+            seen.add(id(v))
+            if not _decodes_as_itself(v, seen):
+                return False
+    return True
 
 
 class _Texts:
@@ -752,7 +764,7 @@ class SqlJournal:
         rows = self._outbox_values(conn, whole)
         bulk.upsert(conn, m.Outbox.__table__, rows)
         for op, row in zip(whole, rows):  # stored as it is now: known with the seq it was given
-            known[op.id] = op if op.seq == row["seq"] else replace(op, seq=row["seq"])
+            known[op.id] = op if op.seq == row["seq"] else evolve(op, seq=row["seq"])
             if _decodes_as_itself(op.payload):  # else read back from its text, as it will be by others
                 self._payload_hashes[op.id] = hash(row["payload_json"])
             else:
