@@ -6,7 +6,6 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from itertools import islice
 import sys
 import uuid
@@ -764,18 +763,21 @@ class SqlJournal:
         rows = self._outbox_values(conn, whole)
         bulk.upsert(conn, m.Outbox.__table__, rows)
         for op, row in zip(whole, rows):  # stored as it is now: known with the seq it was given
+            if op.state in FINISHED:
+                continue
             known[op.id] = op if op.seq == row["seq"] else evolve(op, seq=row["seq"])
             if _decodes_as_itself(op.payload):  # else read back from its text, as it will be by others
                 self._payload_hashes[op.id] = hash(row["payload_json"])
             else:
                 self._payload_hashes.pop(op.id, None)
+        written = {op.id for op in whole}
         for op in ops:
             if op.state in FINISHED:
                 known.pop(op.id, None)
                 self._payload_hashes.pop(op.id, None)
-            elif op.id in known:
+            elif op.id in known and op.id not in written:
                 seq = known[op.id].seq
-                known[op.id] = op if op.seq == seq else replace(op, seq=seq)
+                known[op.id] = op if op.seq == seq else evolve(op, seq=seq)
 
     def _outbox_values(self, conn: Any, ops: Sequence[OutboxOp]) -> list[dict[str, Any]]:
         """Outbox rows; an op without a seq keeps its stored one, or takes the next free one."""
