@@ -571,7 +571,7 @@ class SqlJournal:
             texts[r.id] = [(snap, t) for snap, t in ((link.ews_fields, r.ews_json), (link.crm_fields, r.crm_json),
                                                      (link.base, r.base_json)) if t is not None]
         for stale in list(texts)[:max(0, len(texts) - READ_TEXTS_KEPT)]:
-            del texts[stale]
+            texts.pop(stale, None)  # a write committing meanwhile may have used it up (commit_behind)
         return links
 
     def link(self, link_id: str) -> Link | None:

@@ -14,8 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from app.domain.normalise import canonical, content_hash
 from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, Side, Stamp, Update
-from app.errors import AppError, AuthError, NotFound, PrerequisiteError, StaleVersion
+from app.errors import AppError, AuthError, JournalError, NotFound, PrerequisiteError, StaleVersion
 from app.sync import guards, retry
+from app.sync.commit_behind import CommitBehind
 from app.sync.ports import CrmPort, JournalPort, MailboxPort
 from app.sync.sharing import label_of
 from app.sync.state import (
@@ -313,10 +314,23 @@ class Executor:
         if not chunks:
             return
         self._links.clear()
+        journal = self.journal
+        # with calls on their own threads, the journal commits behind the engine too (commit_behind.py)
+        behind = CommitBehind(journal) if self.calls_in_flight > 0 else None
+        if behind is not None:
+            self.journal = behind
         try:
             self._chunk_by_chunk(chunks, request, ready)
-        finally:
-            self._links.clear()
+        except BaseException:
+            self._end_pipeline(journal, behind, quiet=True)
+            raise
+        self._end_pipeline(journal, behind)
+
+    def _end_pipeline(self, journal: JournalPort, behind: CommitBehind | None, *, quiet: bool = False) -> None:
+        self._links.clear()
+        if behind is not None:
+            self.journal = journal
+            behind.close(quiet=quiet)
 
     def _chunk_by_chunk(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
                         ready: Callable[[list[OutboxOp]], list[OutboxOp]]) -> None:
@@ -324,6 +338,8 @@ class Executor:
         waiting = deque(chunks[ahead:])
         first = [self._flying(ready(chunk)) for chunk in chunks[:ahead]]
         self.journal.write(Batch(outbox=[op for flying in first for op in flying]))
+        if isinstance(self.journal, CommitBehind):
+            self.journal.wait()  # committed before the first calls: they go out in order, as after it
         wire: deque[tuple[list[OutboxOp], Future | None]] = deque()
         try:
             for flying in first:
@@ -337,13 +353,25 @@ class Executor:
                 nxt = self._settle_all(flying, results, then=lambda: self._flying(ready(upcoming)) if upcoming else [])
                 if nxt:
                     wire.append((nxt, None))  # committed in flight: abandoned as such if request() fails
-                    wire[-1] = (nxt, self._send(request(nxt)))
+                    wire[-1] = (nxt, self._send(request(nxt), self._committing()))
         except BaseException:
             for flying, call in wire:
                 self._abandon(flying, call)
             raise
 
-    def _send(self, call: Callable[[], Sequence[Any]]) -> Future:
+    def _committing(self) -> Future | None:
+        """The commit of the latest write, when the journal commits behind the engine."""
+        return getattr(self.journal, "last", None) if isinstance(self.journal, CommitBehind) else None
+
+    def _send(self, call: Callable[[], Sequence[Any]], after: Future | None = None) -> Future:
+        """The call on a call thread; `after`: the commit that marks its chunk in flight, which
+        the call waits for (a failed commit fails the call unsent)."""
+        if after is not None:
+            inner = call
+
+            def call() -> Sequence[Any]:
+                after.result()
+                return inner()
         if self.calls_in_flight <= 0:
             done: Future = Future()
             try:
@@ -358,6 +386,8 @@ class Executor:
     def _results(self, flying: list[OutboxOp], call: Future) -> Sequence[Any]:
         try:
             return call.result()
+        except JournalError:  # its chunk's mark in flight did not commit: nothing was sent
+            raise
         except (AuthError, PrerequisiteError):  # the call as a whole was refused: nothing was written
             self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
             raise

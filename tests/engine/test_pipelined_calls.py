@@ -134,3 +134,49 @@ def test_settling_a_create_reuses_the_plans_hash_and_stores_the_same_one(make_wo
     for link in world.journal.links(P):
         assert link.ews_hash == content_hash(P, link.ews_fields) == link.crm_hash
         assert link.base_hash == content_hash(P, link.base)
+
+
+def test_the_journal_commits_behind_the_engine_and_each_call_waits_for_its_mark(make_world):
+    """Settling writes are committed on the committer thread (app/sync/commit_behind.py); a slow
+    commit holds back the call it marks in flight, never the other way round."""
+    import time
+    world = make_world(crm_batch=CHUNK)
+    people(world, 6 * CHUNK)
+    seen, threads = [], set()
+    watch_creates(world, seen)
+    real = world.journal.write
+
+    def slow_write(batch):
+        threads.add(threading.current_thread().name)
+        if any(op.state == IN_FLIGHT for op in batch.outbox):
+            time.sleep(0.05)
+        real(batch)
+    world.journal.write = slow_write
+    assert world.sync().ok
+    assert any(name.startswith("journal-commit") for name in threads)
+    assert len(seen) == 6 and all(set(link_ids) <= flying for _t, link_ids, flying in seen)
+    assert len(world.mailbox.live(P)) == 6 * CHUNK and world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_a_commit_that_fails_sends_nothing_it_marked_and_the_next_run_duplicates_nothing(make_world):
+    from app.errors import JournalError
+    world = make_world(crm_batch=CHUNK)
+    people(world, 6 * CHUNK)
+    seen = []
+    watch_creates(world, seen)
+    real, writes = world.journal.write, []
+
+    def failing_write(batch):
+        if any(op.state == DONE for op in batch.outbox):
+            writes.append(batch)
+            if len(writes) == 2:  # the second settle, which also marks chunk 4 in flight
+                raise JournalError("disk I/O error")
+        real(batch)
+    world.journal.write = failing_write
+    with pytest.raises(JournalError):
+        world.sync()
+    assert len(seen) == 3  # chunks 1-3: chunk 4 was never sent, nor anything after it
+    world.journal.write = real
+    world.reopen()
+    assert world.sync().ok
+    assert sorted(it.fields["email1"] for it in world.mailbox.live(P)) == sorted(f"pia{i}@lane.test" for i in range(6 * CHUNK))
