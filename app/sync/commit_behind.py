@@ -18,6 +18,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
+from app.sync.gc_pause import gc_paused
 from app.sync.state import Batch, Link
 
 
@@ -51,7 +52,8 @@ class CommitBehind:
         if self._failed is not None:  # the engine's later batches assume the earlier ones are in
             raise self._failed
         try:
-            self._journal.write(batch)
+            with gc_paused():  # as on the engine thread: a chunk's rows die by reference counting
+                self._journal.write(batch)
         except BaseException as exc:
             self._failed = exc
             raise

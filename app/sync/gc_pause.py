@@ -14,16 +14,30 @@ when the block ends, also after an error.
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import contextmanager
 from typing import Iterator
+
+_lock = threading.Lock()
+_pauses = 0  # pauses in progress, on any thread
+_resume = False  # whether the collector was on when the first of them began
 
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """The collector is process-wide: pauses on several threads (the engine's plan or settle and
+    the journal's committer, app/sync/commit_behind.py) overlap, and it resumes when the last
+    one ends, as it was before the first."""
+    global _pauses, _resume
+    with _lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()

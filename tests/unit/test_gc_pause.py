@@ -1,4 +1,5 @@
 import gc
+import threading
 
 import pytest
 
@@ -23,3 +24,22 @@ def test_a_collector_someone_else_turned_off_stays_off():
     finally:
         gc.enable()
 
+
+def test_overlapping_pauses_on_two_threads_resume_the_collector_only_after_the_last():
+    assert gc.isenabled()
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def other():
+        with gc_paused():  # begins while the first pause holds, outlives it
+            inside.set()
+            release.wait(5)
+            seen.append(gc.isenabled())
+
+    t = threading.Thread(target=other)
+    with gc_paused():
+        t.start()
+        inside.wait(5)
+    seen.append(gc.isenabled())
+    release.set()
+    t.join(5)
+    assert seen == [False, False] and gc.isenabled()
