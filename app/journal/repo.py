@@ -235,6 +235,10 @@ def _same_json(a: Any, b: Any) -> bool:
             and _PLAIN_VALUES.issuperset(types) and _STR.issuperset(map(type, a)))
 
 
+def _seq(op: OutboxOp) -> int:
+    return op.seq
+
+
 def _decodes_as_itself(value: Any, seen: set[int] | None = None) -> bool:
     """True when decoding `value`'s JSON gives an equal value of the very same types: only dicts
     with text keys, lists and plain scalars (a tuple comes back a list, a date a string). Shared
@@ -602,41 +606,46 @@ class SqlJournal:
     def outbox(self, states: Sequence[str]) -> list[OutboxOp]:
         with self._session() as s:
             conn = s.connection()
-            where, params = f"state IN {bulk.in_list(len(states))}", tuple(states)
-            if self._payload_hashes:
-                ops = self._outbox_known(conn, where, params)
-            else:
-                ops = list(ops_from_rows(bulk.select_rows(conn, m.Outbox.__table__, where, params, order_by="seq")))
+            ops = self._outbox_rows(conn, f"state IN {bulk.in_list(len(states))}", tuple(states))
         self._stored_ops.update({op.id: op for op in ops if op.state not in FINISHED})
         return ops
 
-    def _outbox_known(self, conn: Any, where: str, params: tuple[Any, ...]) -> list[OutboxOp]:
-        """The rows as stored, each payload this journal wrote itself taken as the object it
-        wrote (_stored_ops) while the row still holds that very text (compared by hash: another
-        writer may have changed it); only the other payloads are decoded."""
+    def _outbox_rows(self, conn: Any, where: str, params: tuple[Any, ...]) -> list[OutboxOp]:
+        """The rows as stored, in seq order, each payload this journal wrote itself taken as the
+        object it wrote (_stored_ops) while the row still holds that very text (compared by
+        hash: another writer may have changed it); only the other payloads are decoded.
+
+        Sorted here, not by SQLite: ORDER BY seq made SQLite sort every row with its payload text
+        in memory first (a first sync's ten thousand: the sync's peak memory), while unsorted
+        rows stream through a few hundred at a time."""
         known, hashes = self._stored_ops, self._payload_hashes
         cur = conn.connection.cursor()
         ops: list[OutboxOp] = []
         try:
-            cur.execute(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE {where} ORDER BY seq", params)
+            cur.execute(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE {where}", params)
             while rows := cur.fetchmany(DECODE_ROWS):
-                payloads: list[Any] = [None] * len(rows)
+                got: list[Any] = [None] * len(rows)  # the op as known, or its payload
                 todo: list[int] = []
                 for i, r in enumerate(rows):
                     op = known.get(r[0])
                     if (op is not None and hashes.get(r[0]) == hash(r[12])
                             and (op.link_id, op.kind.value, op.side.value, op.op) == (r[2], r[3], r[4], r[5])):
-                        payloads[i] = op.payload
+                        # unchanged since: the very op (a first sync's ten thousand are not made twice)
+                        same = (op.seq, op.expected_version, op.state, op.hold_id, op.attempts, op.last_error,
+                                op.run_id) == (r[1], *r[6:12])
+                        got[i] = op if same else op.payload
                     else:
                         todo.append(i)
                 if todo:
                     for i, payload in zip(todo, _loads_many([rows[i][12] for i in todo])):
-                        payloads[i] = _shared_snapshots(payload)
-                ops.extend(OutboxOp(id=r[0], seq=r[1], link_id=r[2], kind=_kind(r[3]), side=_side(r[4]), op=r[5],
-                                    expected_version=r[6], state=r[7], hold_id=r[8], attempts=r[9],
-                                    last_error=r[10], run_id=r[11], payload=p or {}) for r, p in zip(rows, payloads))
+                        got[i] = _shared_snapshots(payload)
+                ops.extend(g if g.__class__ is OutboxOp else OutboxOp(
+                    id=r[0], seq=r[1], link_id=r[2], kind=_kind(r[3]), side=_side(r[4]), op=r[5], expected_version=r[6],
+                    state=r[7], hold_id=r[8], attempts=r[9], last_error=r[10], run_id=r[11], payload=g or {})
+                    for r, g in zip(rows, got))
         finally:
             cur.close()
+        ops.sort(key=_seq)
         return ops
 
     def holds(self, status: str = "open") -> list[Hold]:
