@@ -176,3 +176,12 @@ def test_getitem_request_is_the_librarys(account):  # noqa: F811
         assert ours == theirs.wrap(theirs.get_payload(items=[ItemId(*i) for i in ids], additional_fields=fields,
                                                       shape="IdOnly"), api_version="Exchange2016")
         assert ours.count(b"<t:ItemId ") == 3 and b"IndexedFieldURI" in ours
+
+
+def test_update_answers_read_as_the_library_reads_them(account):  # noqa: F811
+    answers = [create_element("t:Contact"), create_element("t:Task")]
+    answers[0].append(ItemId("ID1", "CK1").to_xml(version=account.version))
+    answers[1].append(create_element("t:ItemId", attrs={"Id": "ID2"}))  # no ChangeKey
+    answers.append(create_element("t:Contact"))  # no ItemId at all
+    for elem in answers:
+        assert _UpdateItems(account=account)._elem_to_obj(elem) == UpdateItem(account=account)._elem_to_obj(elem)

@@ -61,21 +61,23 @@ class CurrentContact:
     tells the request builder which exchangelib model's fields these are."""
 
     MODEL = Contact
-    __slots__ = ("_id", "account", *FIELD_NAMES)
+    __slots__ = ("id", "changekey", "account", *FIELD_NAMES)
 
-    def __init__(self, item_id: ItemId, values: dict[str, Any], account: Any = None):
-        self._id = item_id
+    def __init__(self, item_id: str | None, changekey: str | None, values: dict[str, Any], account: Any = None):
+        self.id = item_id
+        self.changekey = changekey
         self.account = account
         for name in FIELD_NAMES:
             setattr(self, name, values.get(name))
 
     @property
-    def id(self) -> str | None:
-        return self._id.id if self._id is not None else None
+    def _id(self) -> ItemId | None:
+        """The id as an item's `_id` (an ItemId, None without an id), settable like an item's."""
+        return None if self.id is None and self.changekey is None else ItemId(self.id, self.changekey)
 
-    @property
-    def changekey(self) -> str | None:
-        return self._id.changekey if self._id is not None else None
+    @_id.setter
+    def _id(self, value: ItemId | None) -> None:
+        self.id, self.changekey = (None, None) if value is None else (value.id, value.changekey)
 
 
 def _t(name: str) -> str:
@@ -100,7 +102,7 @@ _MARKER_OF_URI: dict[tuple[Any, ...], str | None] = {}
 def read_current_contact(elem: Any, account: Any) -> CurrentContact:
     """A GetItem answer's `t:Contact` element (asked for mapping.ONLY_FIELDS) as a CurrentContact."""
     values: dict[str, Any] = {}
-    item_id = None
+    id_elem = None
     for child in elem:
         tag = child.tag
         name = _TEXT_TAGS.get(tag)
@@ -112,8 +114,8 @@ def read_current_contact(elem: Any, account: Any) -> CurrentContact:
         elif tag in values:
             continue
         elif tag == _ITEM_ID:
-            if item_id is None:
-                item_id = ItemId(child.get("Id") or None, child.get("ChangeKey") or None)
+            if id_elem is None:
+                id_elem = child
         elif tag == _EMAILS:
             values[tag] = [EmailEntry(e.get("Key"), e.text or e.get("Name")) for e in child.iterchildren(_ENTRY)]
         elif tag == _PHONES:
@@ -128,7 +130,10 @@ def read_current_contact(elem: Any, account: Any) -> CurrentContact:
     for name, tag in (("email_addresses", _EMAILS), ("phone_numbers", _PHONES),
                       ("physical_addresses", _ADDRESSES), ("categories", _CATEGORIES), ("body", _BODY)):
         values[name] = values.pop(tag, None)
-    return CurrentContact(item_id, values, account)
+    if id_elem is None:
+        return CurrentContact(None, None, values, account)
+    # (ItemId's attribute fields read an empty attribute as None)
+    return CurrentContact(id_elem.get("Id") or None, id_elem.get("ChangeKey") or None, values, account)
 
 
 def _address(entry: Any) -> AddressEntry:

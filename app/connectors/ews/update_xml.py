@@ -175,7 +175,7 @@ def _string_list_set(target_model: Any, field_path: Any, version: Any) -> tuple[
 def _plain_id(target: Any) -> bool:
     """A target whose ItemId the library writes as its id and ChangeKey, unchanged: an item or
     CurrentContact whose id is text and ChangeKey text or None (IdField: at most 512 characters)."""
-    if not isinstance(target, (BaseItem, CurrentContact)) or target._id.__class__ is not ItemId:
+    if target.__class__ is not CurrentContact and (not isinstance(target, BaseItem) or target._id.__class__ is not ItemId):
         return False
     item_id, changekey = target.id, target.changekey
     return (item_id.__class__ is str and len(item_id) <= 512
@@ -282,6 +282,7 @@ def _sorted_fields(model: type, fieldnames: Any) -> tuple[Any, ...]:
     return got
 
 
+_ITEM_ID_TAG = ItemId.response_tag()
 _SPLICE = "workbooks-connector: the item changes' bytes go here"
 _SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
@@ -401,6 +402,13 @@ class CachedPathUpdateItem(UpdateItem):
             changes.append(etree.Comment(_SPLICE))
         self._spliced = b"".join(parts)
         return changes
+
+    def _elem_to_obj(self, elem: Any) -> tuple[str | None, str | None]:
+        """`Item.id_from_xml(elem)` (the library's answer per item), the ItemId's tag looked up once."""
+        id_elem = elem.find(_ITEM_ID_TAG)
+        if id_elem is None:
+            return None, None
+        return id_elem.get(ItemId.ID_ATTR), id_elem.get(ItemId.CHANGEKEY_ATTR)
 
     def wrap(self, content: Any, api_version: Any = None) -> bytes:
         data = super().wrap(content, api_version=api_version)
