@@ -73,6 +73,11 @@ _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#
 
 def escaped_text(value: str) -> str:
     """Element text as the library sets it (illegal characters replaced), as lxml writes it."""
+    if value.isascii() and value.isprintable():
+        # (most text: no character to replace, no CR; a first sync escapes ~20 values per contact)
+        if "&" in value or "<" in value or ">" in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return value
     return safe_xml_value(value).translate(_TEXT_ESCAPES)
 
 
@@ -83,6 +88,10 @@ _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&qu
 
 def escaped_attribute(value: str) -> str:
     """An attribute's text as the library sets it (illegal characters replaced), as lxml writes it."""
+    if value.isascii() and value.isprintable():  # (as in escaped_text: no CR, LF or tab either)
+        if "&" in value or "<" in value or ">" in value or '"' in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        return value
     return safe_xml_value(value).translate(_ATTR_ESCAPES)
 
 
