@@ -21,7 +21,7 @@ from app.connectors.ews.mailbox import _UpdateItems
 from app.connectors.ews.properties import register_properties
 from app.domain.fields import PERSON_FIELDS
 from app.domain.records import SHARE_CATEGORY, Kind, Sharing
-from tests.unit.test_ews_mapping import FULL_PERSON, account  # noqa: F401 - the module's account fixture
+from tests.unit.test_ews_mapping import FULL_PERSON, ME, account  # noqa: F401 - the module's account fixture
 
 KW = dict(conflict_resolution="NeverOverwrite", message_disposition="SaveOnly",
           send_meeting_invitations_or_cancellations="SendToNone", suppress_read_receipts=True)
@@ -185,3 +185,17 @@ def test_update_answers_read_as_the_library_reads_them(account):  # noqa: F811
     answers.append(create_element("t:Contact"))  # no ItemId at all
     for elem in answers:
         assert _UpdateItems(account=account)._elem_to_obj(elem) == UpdateItem(account=account)._elem_to_obj(elem)
+
+
+def test_the_change_feed_maps_a_lean_contact_as_the_librarys(account):  # noqa: F811
+    stamps = ("2026-11-26T10:20:29Z", "2026-03-29T01:30:00+01:00", "2026-11-26T10:20:29", None)
+    for n, ((fields, kw), stamp) in enumerate(zip(CASES * 2, stamps * 3)):
+        elem = _answer(fields, account, n, **kw)
+        if stamp is not None:
+            modified = create_element("t:LastModifiedTime")
+            modified.text = stamp
+            elem.insert(1, modified)
+        mine = read_current_contact(copy.deepcopy(elem), account)
+        theirs = _theirs(elem, account)
+        assert mine.last_modified_time == theirs.last_modified_time
+        assert mapping.to_outlook_item(Kind.PERSON, mine, ME) == mapping.to_outlook_item(Kind.PERSON, theirs, ME)

@@ -7,13 +7,15 @@ through the model's checking `__setattr__`, every e-mail, phone and address entr
 element object, the modification time through strptime. For the few hundred contacts a first
 sync links that was most of the 0.8-1 ms each of these writes cost, ten times a create.
 
-`CurrentContact` holds only what `mapping.write_person` / `read_person` / `apply_markers` read
-and set (mapping.ONLY_FIELDS of a person, minus the modification time nobody writes from), each
+`CurrentContact` holds only what `mapping.write_person` / `read_person` / `apply_markers` /
+`to_outlook_item` read and set (mapping.ONLY_FIELDS of a person), each
 value as the library's own `from_xml` gives it: text or None, entries with the library's
 attribute names (label, email / phone_number / street...), a Body or HTMLBody, the categories'
 strings, the marker properties' text. The update request is built from it by
 update_xml.CachedPathUpdateItem with the Contact model's own fields, so the bytes sent are the
-library's (tests/unit/test_ews_current_contact.py compares values and requests).
+library's (tests/unit/test_ews_current_contact.py compares values and requests). The change
+feed's reads of contacts (EwsMailbox._fetch_mapped) map it to the same OutlookItem as the
+library's Contact.
 """
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ _TEXT = ("display_name", "given_name", "middle_name", "surname", "generation", "
          "business_homepage", "spouse_name")
 _MARKERS = ("crm_id", "link_id", "sharing_state")
 _LISTS = ("email_addresses", "phone_numbers", "physical_addresses", "categories")
-FIELD_NAMES = _TEXT + _LISTS + ("body",) + _MARKERS
-if set(FIELD_NAMES) != set(mapping.ONLY_FIELDS[mapping.Kind.PERSON]) - {"last_modified_time"}:
+FIELD_NAMES = _TEXT + _LISTS + ("body",) + _MARKERS + ("last_modified_time",)
+if set(FIELD_NAMES) != set(mapping.ONLY_FIELDS[mapping.Kind.PERSON]):
     raise RuntimeError("CurrentContact must read the fields the person mapper reads")
 
 
@@ -88,6 +90,8 @@ _TEXT_TAGS = {Contact.get_field_by_fieldname(n).response_tag(): n for n in _TEXT
 _EMAILS, _PHONES, _ADDRESSES = (Contact.get_field_by_fieldname(n).response_tag() for n in _LISTS[:3])
 _CATEGORIES = Contact.get_field_by_fieldname("categories").response_tag()
 _BODY = Contact.get_field_by_fieldname("body").response_tag()
+_MODIFIED_FIELD = Contact.get_field_by_fieldname("last_modified_time")
+_MODIFIED = _MODIFIED_FIELD.response_tag()
 _ITEM_ID = ItemId.response_tag()
 _EXTENDED = ExtendedProperty.response_tag()
 _URI = ExtendedFieldURI.response_tag()
@@ -127,8 +131,11 @@ def read_current_contact(elem: Any, account: Any) -> CurrentContact:
         elif tag == _BODY:
             text = child.text or None
             values[tag] = None if text is None else _BODIES[child.get("BodyType")](text)
+        elif tag == _MODIFIED:
+            values[tag] = _MODIFIED_FIELD.from_xml(elem=elem, account=account)  # the library's own reading
     for name, tag in (("email_addresses", _EMAILS), ("phone_numbers", _PHONES),
-                      ("physical_addresses", _ADDRESSES), ("categories", _CATEGORIES), ("body", _BODY)):
+                      ("physical_addresses", _ADDRESSES), ("categories", _CATEGORIES), ("body", _BODY),
+                      ("last_modified_time", _MODIFIED)):
         values[name] = values.pop(tag, None)
     if id_elem is None:
         return CurrentContact(None, None, values, account)

@@ -23,7 +23,7 @@ from exchangelib.services import UpdateItem
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
 from app.connectors.ews.contact_xml import contact_xml
-from app.connectors.ews.current_contact import read_current_contact
+from app.connectors.ews.current_contact import CurrentContact, read_current_contact
 from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
@@ -149,7 +149,7 @@ class EwsMailbox:
                       gone: set[str] | None = None) -> dict[str, OutlookItem]:
         found: dict[str, OutlookItem] = {}
         results = fetch_items(self.folders.get(kind), ids, mapping.ONLY_FIELDS[kind], chunk=self.fetch_chunk,
-                              op=f"reading {_noun(kind)}")
+                              op=f"reading {_noun(kind)}", readers=_CURRENT_READERS.get(kind))
         for (item_id, _), res in zip(ids, results):
             if isinstance(res, Exception):
                 if gone is not None and isinstance(to_app_error(res), NotFound):
@@ -158,7 +158,7 @@ class EwsMailbox:
                     log.warning("could not read a %s (item %s): %s", _noun(kind, 1), short_id(item_id),
                                 to_app_error(res).message)
                 continue
-            if type(res) is not mapping.MODEL[kind]:
+            if type(res) not in _READ_AS[kind]:  # (a distribution list among the contacts, ...)
                 continue
             try:
                 with translated(f"reading {_noun(kind)}", ref=item_id):
@@ -496,8 +496,11 @@ class EwsMailbox:
         return mapping.body_text(res.body) or ""
 
 
-# the batched writes read a contact's current values lean (current_contact.py), other models as items
+# contacts are read lean (current_contact.py) for the change feed and the batched writes, other
+# models as the library's items
 _CURRENT_READERS = {Kind.PERSON: {Contact.response_tag(): read_current_contact}}
+_READ_AS = {Kind.PERSON: (Contact, CurrentContact), Kind.TASK: (mapping.MODEL[Kind.TASK],),
+            Kind.MEETING: (mapping.MODEL[Kind.MEETING],)}
 
 
 class _UpdateItems(CachedPathUpdateItem):
