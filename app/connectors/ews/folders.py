@@ -261,7 +261,7 @@ class RawPage:
     done: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemRef:
     """A created or updated item of a change page, as far as an id-only reader needs it."""
     model: type  # the exchangelib item class its element names (Contact, DistributionList, ...)
@@ -271,6 +271,8 @@ class ItemRef:
 
 _ITEM_ID_TAG = ItemId.response_tag()
 _ID_FIELDS = frozenset({"_id", "id", "changekey"})
+_CHANGE_TYPES = SyncFolderItems.change_types_map
+_ITEM_MODELS = BaseFolder.ITEM_MODEL_MAP
 
 
 class _IdOnlySyncFolderItems(SyncFolderItems):
@@ -280,11 +282,14 @@ class _IdOnlySyncFolderItems(SyncFolderItems):
     The request, the paging and the error handling are the library's."""
 
     def _elem_to_obj(self, elem: Any) -> Any:
-        change_type = self.change_types_map[elem.tag]
-        if change_type not in (self.CREATE, self.UPDATE):
-            return super()._elem_to_obj(elem)
+        change_type = _CHANGE_TYPES.get(elem.tag)
+        if change_type != CREATE and change_type != UPDATE:
+            return super()._elem_to_obj(elem)  # (a tag it does not know: the library's KeyError)
         item_elem = elem[0]
-        model = BaseFolder.item_model_from_tag(item_elem.tag)  # the library's lookup (ValueError if unknown)
+        tag = item_elem.tag
+        # the library's map of item tags, read directly: through the models' metaclass each look
+        # cost several microseconds, and a first sync reads past thousands of its own creates
+        model = _ITEM_MODELS.get(tag) or BaseFolder.item_model_from_tag(tag)  # (ValueError if unknown)
         id_elem = item_elem.find(_ITEM_ID_TAG)
         if id_elem is None:
             return change_type, ItemRef(model, None, None)
