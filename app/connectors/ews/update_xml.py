@@ -13,15 +13,20 @@ as libxml2 escapes it), other set elements are serialised once, and the request'
 item changes are spliced into the serialised envelope in place of a marker (as
 create_xml.PrebuiltCreateItem does). The request is byte for byte the library's
 (tests/unit/test_ews_update_xml.py compares the whole request).
+
+The batched writes build each item's change on its own (`change_bytes`, so a value the library
+refuses fails that item only) and hand the request the finished bytes. A target may also be a
+current_contact.CurrentContact (a contact's values without the library's Contact): its changed
+fields go through the library's loop with the Contact model's field order and `clean`
+(field_clean.py). Text fields, bodies, our markers and the categories are written around their
+text from bytes made once per field, an indexed field's set/delete sequence once per shape of
+its values (tests/unit/test_ews_current_contact.py compares these requests too).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from exchangelib.fields import (
-    BodyField, CharField, CharListField, EmailAddressesField, EmailSubField, ExtendedPropertyField, FieldPath,
-    IndexedField, NamedSubField, PhoneNumberField, PhysicalAddressField, SingleFieldIndexedField, SubField, TextField,
-)
+from exchangelib.fields import BodyField, CharField, CharListField, ExtendedPropertyField, FieldPath, IndexedField, TextField
 from exchangelib.items.base import BaseItem
 from exchangelib.properties import Body, HTMLBody, ItemId
 from exchangelib.services import UpdateItem
@@ -31,6 +36,7 @@ from lxml import etree
 
 from app.connectors.ews.create_xml import escaped_text, item_id_bytes
 from app.connectors.ews.current_contact import CurrentContact
+from app.connectors.ews.field_clean import clean_value
 
 _HOLDER_OPEN = f'<m:Holder xmlns:m="{MNS}" xmlns:t="{TNS}">'
 _HOLDER_CLOSE = "</m:Holder>"
@@ -180,81 +186,6 @@ def _plain_id(target: Any) -> bool:
     item_id, changekey = target.id, target.changekey
     return (item_id.__class__ is str and len(item_id) <= 512
             and (changekey is None or (changekey.__class__ is str and len(changekey) <= 512)))
-
-
-_CHECKED: dict[int, Any] = {}
-
-
-_ENTRY_FIELDS = (EmailAddressesField, PhoneNumberField, PhysicalAddressField)
-_ENTRY_RULES: dict[tuple[int, Any], tuple[Any, Any, frozenset[str], tuple[tuple[str, bool], ...], int | None]] = {}
-
-
-def _entry_rules(field: Any, version: Any) -> tuple[frozenset[str], tuple[tuple[str, bool], ...], int | None] | None:
-    """What the library's clean of an indexed field's entries checks, worked out once per field
-    and version: the labels it accepts, each other part's name and whether it must have text,
-    and (single-value entries) how many entries it takes. None when the field itself is not
-    supported (its clean raises)."""
-    key = (id(field), version.build)
-    got = _ENTRY_RULES.get(key)
-    if got is None or got[0] is not field:
-        cls = field.value_cls
-        if not field.supports_version(version):
-            return None
-        labels: frozenset[str] = frozenset()
-        parts = []
-        for f in cls.FIELDS:
-            if not f.supports_version(version):
-                continue
-            if f.name == "label":
-                labels = frozenset(f.supported_choices(version=version))
-            elif f.__class__ in (SubField, EmailSubField, NamedSubField) and f.value_cls is str:
-                parts.append((f.name, f.is_required))
-            else:
-                return None
-        most = len(cls.LABEL_CHOICES) if isinstance(field, SingleFieldIndexedField) else None
-        got = _ENTRY_RULES[key] = (field, version.build, labels, tuple(parts), most)
-    return got[2], got[3], got[4]
-
-
-def _plain_entries(field: Any, value: list, version: Any) -> bool:
-    """True when the library's clean would pass these entries as they are (each an entry of the
-    field's own class with an accepted label and text or nothing in each part, text where a
-    part is required); anything else is left to the library's clean (and its errors)."""
-    rules = _entry_rules(field, version)
-    if rules is None:
-        return False
-    labels, parts, most = rules
-    if most is not None and len(value) > most:
-        return False
-    cls = field.value_cls
-    for entry in value:
-        if entry.__class__ is not cls or entry.label not in labels:
-            return False
-        for name, required in parts:
-            text = getattr(entry, name)
-            if text is None:
-                if required:
-                    return False
-            elif text.__class__ is not str or (required and not text):
-                return False
-    return True
-
-
-def clean_value(field: Any, value: Any, version: Any) -> Any:
-    """`field.clean(value, version)`. For a text value of a single-string extended property (our
-    markers) the library's clean checks the property's definition, which never changes, then
-    that the value is text: the definition is checked once per field here."""
-    if value.__class__ is list and field.__class__ in _ENTRY_FIELDS and _plain_entries(field, value, version):
-        return value
-    if value.__class__ is str and field.__class__ is ExtendedPropertyField:
-        if _CHECKED.get(id(field)) is field:
-            return value
-        cls = field.value_cls
-        cleaned = field.clean(value, version=version)
-        if not cls.is_array_type() and cls.python_type() is str:
-            _CHECKED[id(field)] = field
-        return cleaned
-    return field.clean(value, version=version)
 
 
 def _around_slot(path: bytes, target: Any, slot: str = _SLOT) -> tuple[bytes, bytes]:
