@@ -25,7 +25,7 @@ from exchangelib import Contact
 from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField
 from exchangelib.properties import Body, ExtendedFieldURI, HTMLBody, ItemId
-from exchangelib.util import TNS
+from exchangelib.util import TNS, create_element
 
 from app.connectors.ews import mapping
 
@@ -53,7 +53,8 @@ _TEXT = ("display_name", "given_name", "middle_name", "surname", "generation", "
          "business_homepage", "spouse_name")
 _MARKERS = ("crm_id", "link_id", "sharing_state")
 _LISTS = ("email_addresses", "phone_numbers", "physical_addresses", "categories")
-FIELD_NAMES = _TEXT + _LISTS + ("body",) + _MARKERS + ("last_modified_time",)
+_SET_FIELDS = _TEXT + _LISTS + ("body",) + _MARKERS  # the ones the writers may set
+FIELD_NAMES = _SET_FIELDS + ("last_modified_time",)
 if set(FIELD_NAMES) != set(mapping.ONLY_FIELDS[mapping.Kind.PERSON]):
     raise RuntimeError("CurrentContact must read the fields the person mapper reads")
 
@@ -63,14 +64,25 @@ class CurrentContact:
     tells the request builder which exchangelib model's fields these are."""
 
     MODEL = Contact
-    __slots__ = ("id", "changekey", "account", *FIELD_NAMES)
+    __slots__ = ("id", "changekey", "account", "_modified_text", *_SET_FIELDS)
 
     def __init__(self, item_id: str | None, changekey: str | None, values: dict[str, Any], account: Any = None):
         self.id = item_id
         self.changekey = changekey
         self.account = account
-        for name in FIELD_NAMES:
+        self._modified_text = values.get("last_modified_time")
+        for name in _SET_FIELDS:
             setattr(self, name, values.get(name))
+
+    @property
+    def last_modified_time(self) -> Any:
+        """Read when asked (the change feed maps it, the writes never do), as the library reads it."""
+        holder = create_element(f"t:{Contact.ELEMENT_NAME}")
+        if self._modified_text is not None:
+            modified = create_element(_MODIFIED_FIELD.request_tag())
+            modified.text = self._modified_text
+            holder.append(modified)
+        return _MODIFIED_FIELD.from_xml(elem=holder, account=self.account)
 
     @property
     def _id(self) -> ItemId | None:
@@ -132,7 +144,7 @@ def read_current_contact(elem: Any, account: Any) -> CurrentContact:
             text = child.text or None
             values[tag] = None if text is None else _BODIES[child.get("BodyType")](text)
         elif tag == _MODIFIED:
-            values[tag] = _MODIFIED_FIELD.from_xml(elem=elem, account=account)  # the library's own reading
+            values[tag] = child.text  # (its reading: CurrentContact.last_modified_time)
     for name, tag in (("email_addresses", _EMAILS), ("phone_numbers", _PHONES),
                       ("physical_addresses", _ADDRESSES), ("categories", _CATEGORIES), ("body", _BODY),
                       ("last_modified_time", _MODIFIED)):
@@ -153,8 +165,15 @@ def _address(entry: Any) -> AddressEntry:
 
 
 def _read_marker(prop: Any, values: dict[str, Any]) -> None:
-    uri = prop.find(_URI)
-    key = None if uri is None else tuple(sorted(uri.attrib.items()))
+    # (the property's two children by a look at each: an ElementPath find costs several us)
+    uri = value = None
+    for child in prop:
+        tag = child.tag
+        if tag == _URI and uri is None:
+            uri = child
+        elif tag == _VALUE and value is None:
+            value = child
+    key = None if uri is None else tuple(uri.items())  # (spelled as written: the same few every time)
     if key not in _MARKER_OF_URI:
         name = None
         for candidate in _MARKERS:
@@ -167,5 +186,4 @@ def _read_marker(prop: Any, values: dict[str, Any]) -> None:
     else:
         name = _MARKER_OF_URI[key]
     if name is not None and name not in values:  # the first matching property, as the library reads it
-        value = prop.find(_VALUE)
         values[name] = (value.text if value is not None else None) or ""
