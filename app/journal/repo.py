@@ -287,9 +287,12 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
     for snap in snapshots:
         text_ = None
         if snap is not None:
-            text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
+            # the same object first (the executor keeps one dict for equal snapshots), then equal ones
+            text_ = next((t for prev, t in made if prev is snap), None)
             if text_ is None:
-                text_ = json.dumps(dict(snap), sort_keys=True, default=str)
+                text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
+                if text_ is None:
+                    text_ = json.dumps(dict(snap), sort_keys=True, default=str)
                 made.append((snap, text_))
             if texts_ is not None:
                 texts_.remember(snap, text_)

@@ -424,10 +424,10 @@ class Executor:
         return self.journal.link(link_id)
 
     def _commit(self, b: Batch) -> None:
-        if self._collect is not None:
-            self._collect.extend(b)
-        else:
+        if self._collect is None:
             self.journal.write(b)
+        elif b is not self._collect:
+            self._collect.extend(b)
 
     def _single(self, op: OutboxOp) -> None:
         link = self.journal.link(op.link_id)
@@ -529,11 +529,14 @@ class Executor:
     def _succeed(self, op: OutboxOp, res: Any) -> None:
         now = self.now()
         link = self._link(op.link_id)
-        b = Batch(outbox=[evolve(op, state=DONE)])
+        # straight into the chunk's batch when settling one (no per-op batch to merge afterwards)
+        b = self._collect if self._collect is not None else Batch()
+        b.outbox.append(evolve(op, state=DONE))
         if link is None:
             self._commit(b)
             return
         kind = op.kind
+        canon = _Canonical(kind)
         prior = link  # as the journal knew it before this write: the undo's before_json
         if op.side is Side.OUTLOOK and op.op != "release":
             self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
@@ -541,25 +544,25 @@ class Executor:
         key_c = (Side.CRM.value, kind.value)
         hash_of = _Hashes(kind, self._plan_hashes(op, link))
         if op.op == "create" and op.side is Side.OUTLOOK:
-            fields = canonical(kind, op.payload["fields"])
+            fields = canon(op.payload["fields"])
             stamp = res.stamp if isinstance(res, OutlookItem) else res
             if isinstance(res, OutlookItem):
-                fields = canonical(kind, res.fields)
+                fields = canon(res.fields)
             link = evolve(link, ews_item_id=stamp.id, ews_change_key=stamp.version, ews_fields=fields,
                            ews_hash=hash_of(fields))
         elif op.op == "create":
             rec: CrmRecord = res
-            fields = canonical(kind, rec.fields)
+            fields = canon(rec.fields)
             link = evolve(link, crm_id=rec.id, crm_lock_version=str(rec.lock_version), crm_fields=fields,
                            crm_hash=hash_of(fields), crm_updated_at=rec.updated_at)
         elif op.op == "update" and op.side is Side.OUTLOOK:
-            fields = canonical(kind, op.payload["fields"])
+            fields = canon(op.payload["fields"])
             version = res.change_key if isinstance(res, OutlookItem) else res.version
             if link.ews_item_id:
                 b.unstage.append(key_o + (link.ews_item_id,))
             link = evolve(link, ews_change_key=version, ews_fields=fields, ews_hash=hash_of(fields))
         elif op.op == "update":
-            fields = canonical(kind, op.payload["fields"])
+            fields = canon(op.payload["fields"])
             version = str(res.lock_version) if isinstance(res, CrmRecord) else res.version
             if link.crm_id:
                 b.unstage.append(key_c + (link.crm_id,))
@@ -606,7 +609,7 @@ class Executor:
                     b.unstage_if_version.append((key_c + (link.crm_id,), sc["version"]))
                 base = op.payload.get("base")
                 if base is not None:
-                    base = canonical(kind, base)
+                    base = canon(base)
                     link = evolve(link, base=base, base_hash=hash_of(base))
                 link = evolve(link, state=SHARED, last_synced_at=now)
                 if op.payload.get("in_scope") is not None:
@@ -677,6 +680,34 @@ def _as_dict(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(fields)
 
 
+class _Canonical:
+    """canonical() for one settle. A create usually stores the planned fields as its written side
+    and again as the new base, both the one payload dict, already canonical: each object is
+    normalised once, and one that is canonical already is kept as the same object (not an equal
+    copy), which the journal then encodes once and the hashes match by identity."""
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self.made: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(fields) -> (fields, canonical)
+
+    def __call__(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        hit = self.made.get(id(fields))
+        if hit is not None and hit[0] is fields:
+            return hit[1]
+        out = canonical(self.kind, fields)
+        if type(fields) is dict and _same_values(out, fields):
+            out = fields  # type: ignore[assignment]
+        self.made[id(fields)] = (fields, out)
+        return out
+
+
+def _same_values(made: dict[str, Any], given: dict[str, Any]) -> bool:
+    """`given` equals `made` key for key, each value of the same type (True == 1 and 1 == 1.0, yet
+    they are stored differently). The key order may differ: snapshots are stored with sorted keys,
+    so one read back from the journal is in that order."""
+    return made == given and list(map(type, made.values())) == list(map(type, map(given.__getitem__, made)))
+
+
 class _Hashes:
     """content_hash for one settle: the same snapshot is often stored twice (the written fields
     and the new base), so an equal one hashed a moment ago is not hashed again. `known` may start
@@ -689,7 +720,7 @@ class _Hashes:
 
     def __call__(self, fields: Any) -> str:
         for f, h in self.known:
-            if f == fields:
+            if f is fields or f == fields:
                 return h
         h = content_hash(self.kind, fields)
         self.known.append((fields, h))
