@@ -642,9 +642,10 @@ class SqlJournal:
         conn = s.connection()
         bulk.upsert(conn, m.StagedChange.__table__, [_staged_values(st, now) for st in b.stage], keep=("cursor_id",))
         # an unstage may name a row staged above: the statements run in this order
-        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k in b.unstage])
-        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k, _v in b.unstage_if_version],
-                         version=[v for _k, v in b.unstage_if_version])
+        if (b.unstage or b.unstage_if_version) and bulk.has_rows(conn, m.StagedChange.__table__):
+            bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k in b.unstage])
+            bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k, _v in b.unstage_if_version],
+                             version=[v for _k, v in b.unstage_if_version])
         for hold in b.holds:
             s.merge(m.SafetyHold(id=hold.id, kind=hold.kind.value, side=hold.side.value, reason=hold.reason,
                                  planned=hold.planned, linked=hold.linked, status=hold.status,
@@ -667,7 +668,8 @@ class SqlJournal:
                 created_at=_naive(c.created_at) or now, resolved_at=_naive(c.resolved_at)))
         s.flush()
         # a cleared error may be recorded again below
-        bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
+        if b.clear_errors and bulk.has_rows(conn, m.ItemErrorRow.__table__):
+            bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
         bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
         bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
         bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now, self._texts) for h in b.history])

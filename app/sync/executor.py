@@ -595,25 +595,27 @@ class Executor:
                 so, sc = src.get("outlook"), src.get("crm")
                 touched = set(op.payload.get("written", ()))
                 content = set(op.payload.get("content_written", ()))
+                # the link's new values, applied at once (none of them is read before)
+                stamped: dict[str, Any] = {"state": SHARED, "last_synced_at": now}
                 if so and link.ews_item_id:
                     if "outlook" not in content:
-                        link = evolve(link, ews_fields=so["fields"], ews_hash=so["hash"])
+                        stamped.update(ews_fields=so["fields"], ews_hash=so["hash"])
                     if "outlook" not in touched:
-                        link = evolve(link, ews_change_key=so["version"])
+                        stamped["ews_change_key"] = so["version"]
                     b.unstage_if_version.append((key_o + (link.ews_item_id,), so["version"]))
                 if sc and link.crm_id:
                     if "crm" not in content:
-                        link = evolve(link, crm_fields=sc["fields"], crm_hash=sc["hash"])
+                        stamped.update(crm_fields=sc["fields"], crm_hash=sc["hash"])
                     if "crm" not in touched:
-                        link = evolve(link, crm_lock_version=sc["version"])
+                        stamped["crm_lock_version"] = sc["version"]
                     b.unstage_if_version.append((key_c + (link.crm_id,), sc["version"]))
                 base = op.payload.get("base")
                 if base is not None:
                     base = canon(base)
-                    link = evolve(link, base=base, base_hash=hash_of(base))
-                link = evolve(link, state=SHARED, last_synced_at=now)
+                    stamped.update(base=base, base_hash=hash_of(base))
                 if op.payload.get("in_scope") is not None:
-                    link = evolve(link, in_scope=bool(op.payload["in_scope"]))
+                    stamped["in_scope"] = bool(op.payload["in_scope"])
+                link = evolve(link, **stamped)
                 b.links.append(link)
                 b.sharing.append(SharingRec(kind=kind, state="shared", reason=op.payload.get("share_reason", "user"),
                                             crm_id=link.crm_id, ews_item_id=link.ews_item_id, link_id=link.id,
