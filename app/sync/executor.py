@@ -424,10 +424,10 @@ class Executor:
         return self.journal.link(link_id)
 
     def _commit(self, b: Batch) -> None:
-        if self._collect is None:
-            self.journal.write(b)
-        elif b is not self._collect:
+        if self._collect is not None:
             self._collect.extend(b)
+        else:
+            self.journal.write(b)
 
     def _single(self, op: OutboxOp) -> None:
         link = self.journal.link(op.link_id)
@@ -529,9 +529,7 @@ class Executor:
     def _succeed(self, op: OutboxOp, res: Any) -> None:
         now = self.now()
         link = self._link(op.link_id)
-        # straight into the chunk's batch when settling one (no per-op batch to merge afterwards)
-        b = self._collect if self._collect is not None else Batch()
-        b.outbox.append(evolve(op, state=DONE))
+        b = Batch(outbox=[evolve(op, state=DONE)])
         if link is None:
             self._commit(b)
             return
