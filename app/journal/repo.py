@@ -43,6 +43,10 @@ from app.sync.state import (
 
 
 SEGMENT = 500
+# Rows up to which a batch is applied whole: a settled chunk of 100 items is about 600 rows (done
+# marks, links, history, sharing, cleared errors, the next chunk's in-flight marks); in segments it
+# took some eight passes of _apply_rows, each with its own session work.
+WHOLE_BATCH_ROWS = 4 * SEGMENT
 FINISHED = (DONE, CANCELLED, FAILED)
 TEXTS_KEPT = 2 * SEGMENT  # snapshot texts one write keeps for its payloads and history (see _Texts)
 READ_TEXTS_KEPT = 1000  # links whose read snapshot texts are kept for their write-back (a few chunks)
@@ -622,7 +626,7 @@ class SqlJournal:
         # batch (a first sync's plan) is applied in segments, section by section in the usual
         # order, flushing and releasing the rows after each: one transaction, bounded memory.
         with s.no_autoflush:
-            if sum(len(getattr(b, name)) for name in SECTIONS) <= SEGMENT:
+            if sum(len(getattr(b, name)) for name in SECTIONS) <= WHOLE_BATCH_ROWS:
                 self._apply_rows(s, b)
                 return
             for part in _segments(b):
