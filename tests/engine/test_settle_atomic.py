@@ -1,9 +1,11 @@
 """Settling a chunk (Executor._settle_all): each operation's rows (done mark, link stamp, history,
 sharing) are committed together or not at all. A process that dies while one operation of the
 chunk is being settled commits the operations settled before it, leaves that one in flight with
-nothing of it written, and the next start verifies it instead of creating the item again."""
+nothing of it written, and the next start verifies it instead of creating the item again. A chunk
+is settled with the cyclic collector paused."""
 from __future__ import annotations
 
+import gc
 import sqlite3
 
 import pytest
@@ -32,6 +34,7 @@ def test_a_death_while_settling_one_operation_commits_none_of_its_rows(make_worl
     monkeypatch.setattr(executor, "prior_state", dies_on_the_second)
     with pytest.raises(Crash):
         world.sync()
+    assert gc.isenabled()  # the settle's pause of the collector ended with it
     con = sqlite3.connect(world.path)
     try:
         states = dict(con.execute("SELECT link_id, state FROM outbox WHERE op = 'create'"))
@@ -49,3 +52,22 @@ def test_a_death_while_settling_one_operation_commits_none_of_its_rows(make_worl
     live = world.mailbox.live(P)
     assert len(live) == CHUNK and len({i.link_id for i in live}) == CHUNK
     assert world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_a_chunk_settles_without_the_cyclic_collector_which_is_back_afterwards(make_world):
+    """The settle's writes run with the collector paused (app/sync/gc_pause.py) and the collector
+    is enabled again after each chunk, also when a settle dies."""
+    world = make_world(crm_batch=CHUNK)
+    for i in range(2 * CHUNK):
+        world.crm.add(P, {"first_name": f"Ola{i}", "last_name": "Berg", "email1": f"ola{i}@berg.test"})
+    real, seen = world.journal.write, []
+
+    def write(batch):
+        if any(op.state == DONE for op in batch.outbox):
+            seen.append(gc.isenabled())
+        return real(batch)
+
+    world.journal.write = write
+    assert gc.isenabled()
+    world.sync()
+    assert seen == [False, False] and gc.isenabled()
