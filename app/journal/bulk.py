@@ -163,6 +163,13 @@ def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version:
     _run(conn, table, ("delete", table.name, names), build, names, params)
 
 
+def has_rows(conn: Connection, table: Table) -> bool:
+    """The table holds a row. Asked in the caller's transaction, so the answer holds for the rest
+    of it: a settle clears every linked item's errors and staged changes, and a first sync's
+    chunks would otherwise run hundreds of deletes that find nothing."""
+    return conn.exec_driver_sql(f"SELECT 1 FROM {table.name} LIMIT 1").first() is not None
+
+
 def column_by_key(conn: Connection, table: Table, column: str, keys: Sequence[str]) -> dict[str, Any]:
     """`column` of the rows with these (single-column) primary keys, in bulk."""
     (pk,) = [c for c in table.primary_key.columns]

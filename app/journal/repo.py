@@ -43,6 +43,10 @@ from app.sync.state import (
 
 
 SEGMENT = 500
+# Rows up to which a batch is applied whole: a settled chunk of 100 items is about 600 rows (done
+# marks, links, history, sharing, cleared errors, the next chunk's in-flight marks); in segments it
+# took some eight passes of _apply_rows, each with its own session work.
+WHOLE_BATCH_ROWS = 4 * SEGMENT
 FINISHED = (DONE, CANCELLED, FAILED)
 TEXTS_KEPT = 2 * SEGMENT  # snapshot texts one write keeps for its payloads and history (see _Texts)
 READ_TEXTS_KEPT = 1000  # links whose read snapshot texts are kept for their write-back (a few chunks)
@@ -324,9 +328,12 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
     for snap in snapshots:
         text_ = None
         if snap is not None:
-            text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
+            # the same object first (the executor keeps one dict for equal snapshots), then equal ones
+            text_ = next((t for prev, t in made if prev is snap), None)
             if text_ is None:
-                text_ = json.dumps(dict(snap), sort_keys=True, default=str)
+                text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
+                if text_ is None:
+                    text_ = json.dumps(dict(snap), sort_keys=True, default=str)
                 made.append((snap, text_))
             if texts_ is not None:
                 texts_.remember(snap, text_)
@@ -698,7 +705,7 @@ class SqlJournal:
         # batch (a first sync's plan) is applied in segments, section by section in the usual
         # order, flushing and releasing the rows after each: one transaction, bounded memory.
         with s.no_autoflush:
-            if sum(len(getattr(b, name)) for name in SECTIONS) <= SEGMENT:
+            if sum(len(getattr(b, name)) for name in SECTIONS) <= WHOLE_BATCH_ROWS:
                 self._apply_rows(s, b)
                 return
             for part in _segments(b):
@@ -718,9 +725,10 @@ class SqlJournal:
         conn = s.connection()
         bulk.upsert(conn, m.StagedChange.__table__, [_staged_values(st, now) for st in b.stage], keep=("cursor_id",))
         # an unstage may name a row staged above: the statements run in this order
-        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k in b.unstage])
-        bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k, _v in b.unstage_if_version],
-                         version=[v for _k, v in b.unstage_if_version])
+        if (b.unstage or b.unstage_if_version) and bulk.has_rows(conn, m.StagedChange.__table__):
+            bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k in b.unstage])
+            bulk.delete_keys(conn, m.StagedChange.__table__, [tuple(k) for k, _v in b.unstage_if_version],
+                             version=[v for _k, v in b.unstage_if_version])
         for hold in b.holds:
             s.merge(m.SafetyHold(id=hold.id, kind=hold.kind.value, side=hold.side.value, reason=hold.reason,
                                  planned=hold.planned, linked=hold.linked, status=hold.status,
@@ -743,7 +751,8 @@ class SqlJournal:
                 created_at=_naive(c.created_at) or now, resolved_at=_naive(c.resolved_at)))
         s.flush()
         # a cleared error may be recorded again below
-        bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
+        if b.clear_errors and bulk.has_rows(conn, m.ItemErrorRow.__table__):
+            bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
         bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
         bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
         bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now, self._texts) for h in b.history])

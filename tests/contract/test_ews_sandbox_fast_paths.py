@@ -274,3 +274,88 @@ def test_times_format_the_same_from_the_cache():
     utc = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     assert fmt(utc) == fmt(utc.replace()) == "2025-01-02T03:04:05Z"
     assert fmt(dt.datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05Z"  # naive: UTC
+
+
+# --- UpdateItem works on the item's own elements until it changes one in place --------------
+
+_IDX = '<t:IndexedFieldURI FieldURI="contacts:{uri}" FieldIndex="{key}"/>'
+_EXT_URI = '<t:ExtendedFieldURI ' + " ".join(f'{k}="{v}"' for k, v in EXT.items()) + "/>"
+UPDATE_ACTIONS = [
+    lambda r: (f'<t:SetItemField>{_IDX.format(uri="PhoneNumber", key=(k := r.choice(PHONES)))}<t:Contact><t:PhoneNumbers>'
+               f'<t:Entry Key="{k}">{r.randrange(999)}</t:Entry></t:PhoneNumbers></t:Contact></t:SetItemField>'),
+    lambda r: f'<t:DeleteItemField>{_IDX.format(uri="PhoneNumber", key=r.choice(PHONES))}</t:DeleteItemField>',
+    lambda r: (f'<t:SetItemField>{_IDX.format(uri="EmailAddress", key=(k := r.choice(EMAILS)))}<t:Contact><t:EmailAddresses>'
+               f'<t:Entry Key="{k}">e{r.randrange(99)}@x.example</t:Entry></t:EmailAddresses></t:Contact></t:SetItemField>'),
+    lambda r: f'<t:DeleteItemField>{_IDX.format(uri="EmailAddress", key=r.choice(EMAILS))}</t:DeleteItemField>',
+    lambda r: (f'<t:SetItemField>{_IDX.format(uri="PhysicalAddress:" + (p := r.choice(PARTS)), key=(k := r.choice(["Business", "Home"])))}'
+               f'<t:Contact><t:PhysicalAddresses><t:Entry Key="{k}"><t:{p}>{p}{r.randrange(9)}</t:{p}></t:Entry>'
+               f'</t:PhysicalAddresses></t:Contact></t:SetItemField>'),
+    lambda r: (f'<t:DeleteItemField>{_IDX.format(uri="PhysicalAddress:" + r.choice(PARTS), key=r.choice(["Business", "Home"]))}'
+               f'</t:DeleteItemField>'),
+    lambda r: f'<t:SetItemField><t:FieldURI FieldURI="contacts:JobTitle"/><t:Contact><t:JobTitle>T{r.randrange(9)}</t:JobTitle></t:Contact></t:SetItemField>',
+    lambda r: '<t:DeleteItemField><t:FieldURI FieldURI="contacts:JobTitle"/></t:DeleteItemField>',
+    lambda r: '<t:SetItemField><t:FieldURI FieldURI="item:Body"/><t:Contact><t:Body BodyType="Text">set</t:Body></t:Contact></t:SetItemField>',
+    lambda r: '<t:AppendToItemField><t:FieldURI FieldURI="item:Body"/><t:Contact><t:Body BodyType="Text"> more</t:Body></t:Contact></t:AppendToItemField>',
+    lambda r: (f'<t:SetItemField>{_EXT_URI}<t:Contact><t:ExtendedProperty>{_EXT_URI}<t:Value>v{r.randrange(9)}</t:Value>'
+               f'</t:ExtendedProperty></t:Contact></t:SetItemField>'),
+    lambda r: f'<t:DeleteItemField>{_EXT_URI}</t:DeleteItemField>',
+]
+FAILING = '<t:SetItemField><t:FieldURI FieldURI="contacts:JobTitle"/></t:SetItemField>'  # nothing to set: refused
+
+
+def _full_copy(item):  # the previous algorithm: every property and extended property copied up front
+    work = copy.copy(item)
+    work.props = {k: v.__copy__() for k, v in item.props.items()}
+    work.ext = {k: copy.deepcopy(v) for k, v in item.ext.items()}
+    return work
+
+
+def _state(item):
+    return ({k: etree.tostring(v) for k, v in item.props.items()},
+            {k: (e.attrs, e.values, e.is_array) for k, e in item.ext.items()}, item.is_read)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_updates_give_what_updating_a_full_copy_gave(seed, monkeypatch):
+    from types import SimpleNamespace
+
+    from app.sandbox.ews.operations import write
+    from app.sandbox.ews.operations.common import Context
+    from app.sandbox.ews.soap import EwsError
+
+    rng = random.Random(seed)
+    mb = _mailbox()
+    ctx = Context(mb, SimpleNamespace(knobs={}), "UpdateItem")
+    outcomes = []
+    for _ in range(40):
+        item = _random_contact(mb, rng)
+        if rng.random() < 0.5:
+            item.props["Body"] = etree.Element(t("Body"), BodyType="Text")
+            item.props["Body"].text = "notes"
+        if rng.random() < 0.5:
+            store_ext(mb, item, etree.fromstring(f'<t:ExtendedProperty xmlns:t="{T}">{_EXT_URI.replace("/>", " />")}'
+                                                 f'<t:Value>old</t:Value></t:ExtendedProperty>'))
+        actions = [rng.choice(UPDATE_ACTIONS)(rng) for _ in range(rng.randrange(1, 8))]
+        if rng.random() < 0.4:
+            actions.insert(rng.randrange(1, len(actions) + 1), FAILING)  # after some have been applied
+        change = etree.fromstring(f'<t:ItemChange xmlns:t="{T}"><t:ItemId Id="{item.id}"/><t:Updates>'
+                                  f'{"".join(actions)}</t:Updates></t:ItemChange>')
+        before, saved = _state(item), _full_copy(item)
+        results = []
+        for previous in (True, False):
+            item.props, item.ext = _full_copy(saved).props, _full_copy(saved).ext
+            with monkeypatch.context() as patch:
+                if previous:
+                    patch.setattr(write, "working_copy", _full_copy)
+                    patch.setattr(write, "own_property", lambda *_: None)
+                try:
+                    write._apply_change(ctx, copy.deepcopy(change), "AutoResolve", None)
+                    outcome = "ok"
+                except EwsError as err:
+                    outcome = err.code
+            if outcome != "ok":
+                assert _state(item) == before  # a refused update leaves the item as it was
+            results.append((outcome, _state(item)))
+        assert results[0] == results[1]
+        outcomes.append(results[0][0])
+    assert "ok" in outcomes and "ErrorIncorrectUpdatePropertyCount" in outcomes

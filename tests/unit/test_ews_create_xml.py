@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from exchangelib.properties import FolderId
 from exchangelib.services import CreateItem
+from exchangelib.util import safe_xml_value
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
-from app.connectors.ews import mapping
-from app.connectors.ews.create_xml import PrebuiltCreateItem, item_element
+from app.connectors.ews import create_xml, mapping
+from app.connectors.ews.create_xml import PrebuiltCreateItem, escaped_attribute, escaped_text, item_element
 from app.domain.records import Kind, Sharing
 from tests.unit.test_ews_mapping import FULL_PERSON, account  # noqa: F401 - the module's account fixture
 
@@ -44,3 +47,18 @@ def test_prebuilt_request_matches_create_item_payload(account):  # noqa: F811
     theirs = CreateItem(account=account).get_payload(items=items, **kw)
     ours = PrebuiltCreateItem(account=account).get_payload(items=[item_element(i, account.version) for i in items], **kw)
     assert etree.tostring(ours) == etree.tostring(theirs)
+
+
+def _same_escaping(value):
+    assert escaped_text(value) == safe_xml_value(value).translate(create_xml._TEXT_ESCAPES)
+    assert escaped_attribute(value) == safe_xml_value(value).translate(create_xml._ATTR_ESCAPES)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_escaping_is_the_old_algorithms(value):
+    _same_escaping(value)  # the plain-ASCII shortcut gives what escaping every value the long way gave
+
+
+def test_escaping_of_awkward_text_is_the_old_algorithms():
+    for text in ('a & b <c> "d"', "plain", "tab\there", "cr\r\nlf", "\x01ctl", "K\u00f6ln &", "", "\x7f", "\ufffe"):
+        _same_escaping(text)

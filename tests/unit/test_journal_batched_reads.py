@@ -16,7 +16,7 @@ import pytest
 from app.domain.records import CrmRecord, Kind, OutlookItem, Side
 from app.journal import bulk, models as m, repo
 from app.journal.repo import _loads, _loads_many
-from app.sync.state import PENDING, Batch, Link, OutboxOp, Staged
+from app.sync.state import PENDING, Batch, ItemErrorRec, Link, OutboxOp, Staged
 
 P = Kind.PERSON
 
@@ -120,19 +120,43 @@ def test_deletes_run_on_the_driver_and_delete_what_sqlalchemy_would(j, path):
     """Staged rows (a composite key, with and without the version condition) and error rows are
     deleted by a driver statement, not one SQLAlchemy execution per row."""
     stage = [Staged(Side.CRM, P, str(i), "upsert", str(i)) for i in range(6)]
-    j.write(Batch(stage=stage))
+    j.write(Batch(stage=stage, errors=[_error("x"), _error("y")]))
     j.write(Batch(unstage=[("crm", "person", "0"), ("crm", "person", "nope")],
                   unstage_if_version=[(("crm", "person", "1"), "1"), (("crm", "person", "2"), "old")],
                   clear_errors=["x"]))
     con = sqlite3.connect(path)
     try:
         left = sorted(r[0] for r in con.execute("SELECT remote_id FROM staged_change"))
+        errors = [r[0] for r in con.execute('SELECT "key" FROM item_error')]
     finally:
         con.close()
-    assert left == ["2", "3", "4", "5"]
+    assert left == ["2", "3", "4", "5"] and errors == ["y"]
     for names in (("k_side", "k_kind", "k_remote_id"), ("k_side", "k_kind", "k_remote_id", "k_version")):
         assert bulk._COMPILED[("delete", "staged_change", names)] is not None
     assert bulk._COMPILED[("delete", "item_error", ("k_key",))] is not None
+
+
+def _error(key):
+    return ItemErrorRec(key=key, kind=P, op="create", error_class="TransientError", title="t", message="m", attempts=1,
+                        last_try_at=None, retry_after=None)
+
+
+def test_deletes_are_skipped_only_when_the_table_is_empty_within_the_write(j, path):
+    """A settle's deletes of staged and error rows are skipped when their table holds no row at all,
+    asked inside the write: a row staged earlier in the same batch, or recorded by another
+    connection (the app window muting an error) since this journal last wrote, is still deleted."""
+    j.write(Batch(clear_errors=["none yet"], unstage=[("crm", "person", "none yet")]))  # both tables empty
+    j.write(Batch(stage=[Staged(Side.CRM, P, "1", "upsert", "1")], unstage=[("crm", "person", "1")]))
+    _sql(path, "INSERT INTO item_error (\"key\", kind, op, error_class, title, message, attempts, last_try_version, "
+               "muted) VALUES ('elsewhere', 'person', 'create', 'E', 't', 'm', 1, '', 1)")
+    j.write(Batch(clear_errors=["elsewhere", "never"], unstage=[("crm", "person", "2")]))
+    j.write(Batch(clear_errors=["again"], errors=[_error("again")]))  # cleared first, then recorded
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM staged_change").fetchone() == (0,)
+        assert [r[0] for r in con.execute('SELECT "key" FROM item_error')] == ["again"]
+    finally:
+        con.close()
 
 
 def test_a_staged_record_reads_back_alike_from_its_text_and_from_an_older_sorted_one(j, path):

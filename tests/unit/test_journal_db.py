@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.domain.records import Kind, Side
 from app.errors import JournalError
 from app.journal import migrations, models
-from app.journal.db import open_database, quick_check
+from app.journal.db import WAL_AUTOCHECKPOINT_PAGES, open_database, quick_check
 from app.journal.repo import open_journal
 from app.sync.state import Batch, Link, Staged
 
@@ -23,6 +23,7 @@ def test_pragmas_wal_foreign_keys_full_sync(tmp_path):
         assert con.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert con.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert con.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+        assert con.execute(text("PRAGMA wal_autocheckpoint")).scalar() == WAL_AUTOCHECKPOINT_PAGES
     db.dispose()
 
 

@@ -27,11 +27,11 @@ from typing import Any, Mapping
 
 from exchangelib import Body, Contact
 from exchangelib.indexed_properties import PhysicalAddress
-from exchangelib.util import TNS, create_element, safe_xml_value
+from exchangelib.util import TNS, create_element
 from lxml import etree
 
 from app.connectors.ews import mapping
-from app.connectors.ews.create_xml import escaped_text, string_extended_property, writable_fields
+from app.connectors.ews.create_xml import escaped_attribute, escaped_text, string_extended_property, writable_fields
 from app.connectors.ews.properties import SHARED, UNSHARED
 from app.domain.records import SHARE_CATEGORY, Sharing
 
@@ -181,13 +181,7 @@ def contact_xml(fields: Mapping[str, Any], related: str | None, *, sharing: Shar
 
 _OPEN, _CLOSE = f'<t:Contact xmlns:t="{TNS}">', "</t:Contact>"
 _SLOT = "\ue000slot\ue000"  # a private-use character pair no template contains
-# libxml2's escaping of attribute values (UTF-8 output); text: create_xml.escaped_text
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;",
-                               "\n": "&#10;", "\t": "&#9;"})
-
-
-def _attr(value: str) -> str:
-    return safe_xml_value(value).translate(_ATTR_ESCAPES)
+_attr = escaped_attribute
 
 
 def _prefixed(tag: str) -> str:

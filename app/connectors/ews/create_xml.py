@@ -73,7 +73,33 @@ _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#
 
 def escaped_text(value: str) -> str:
     """Element text as the library sets it (illegal characters replaced), as lxml writes it."""
+    if value.isascii() and value.isprintable():
+        # (most text: no character to replace, no CR; a first sync escapes ~20 values per contact)
+        if "&" in value or "<" in value or ">" in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return value
     return safe_xml_value(value).translate(_TEXT_ESCAPES)
+
+
+# libxml2's escaping of attribute values (UTF-8 output)
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;",
+                               "\n": "&#10;", "\t": "&#9;"})
+
+
+def escaped_attribute(value: str) -> str:
+    """An attribute's text as the library sets it (illegal characters replaced), as lxml writes it."""
+    if value.isascii() and value.isprintable():  # (as in escaped_text: no CR, LF or tab either)
+        if "&" in value or "<" in value or ">" in value or '"' in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        return value
+    return safe_xml_value(value).translate(_ATTR_ESCAPES)
+
+
+def item_id_bytes(item_id: str, changekey: str | None) -> bytes:
+    """`ItemId(item_id, changekey).to_xml()` as it stands in a request (t prefix declared above)."""
+    if changekey is None:
+        return f'<t:ItemId Id="{escaped_attribute(item_id)}"/>'.encode("utf-8")
+    return f'<t:ItemId Id="{escaped_attribute(item_id)}" ChangeKey="{escaped_attribute(changekey)}"/>'.encode("utf-8")
 
 
 _URIS: dict[int, tuple[Any, Any]] = {}

@@ -12,9 +12,10 @@ GetItem in batches of at most 100 with only the mapper's fields (`fetch_items()`
 """
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from exchangelib import Account, CalendarItem
 from exchangelib.folders import Calendar, Contacts, DeletedItems, FolderCollection, Root, SentItems, Tasks
@@ -23,8 +24,11 @@ from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField
 from exchangelib.properties import DistinguishedFolderId, ExtendedFieldURI, ItemId, Mailbox
 from exchangelib.services import GetItem, SyncFolderItems
+from exchangelib.services.common import shape_element
 from exchangelib.util import create_element
+from lxml.etree import Comment
 
+from app.connectors.ews.create_xml import item_id_bytes
 from app.connectors.ews.errors import translated
 from app.domain.records import Kind
 
@@ -85,8 +89,38 @@ class _GetItem(GetItem):
     `_Reading`); calendar items keep their own reading (parse_calendar_item)."""
 
     wanted: frozenset[str] = frozenset()
+    readers: dict[str, Callable[[Any, Any], Any]] = {}
+    _spliced: bytes | None = None
+
+    def get_payload(self, items: Any, additional_fields: Any, shape: str) -> Any:
+        """The library's GetItem payload, its ItemShape built once per field list (an indexed
+        field expands to every label and subfield, each path a validated element) and its
+        ItemIds written as bytes: (id, changekey) pairs are spliced into the serialised request
+        in place of a marker (as create_xml.PrebuiltCreateItem does)."""
+        if not items or not all(_plain_id(item) for item in items):
+            self._spliced = None
+            return super().get_payload(items=items, additional_fields=additional_fields, shape=shape)
+        payload = create_element(f"m:{self.SERVICE_NAME}")
+        payload.append(deepcopy(_shape_element(shape, additional_fields, self.account.version)))
+        ids = create_element("m:ItemIds")
+        ids.append(Comment(_SPLICE))
+        payload.append(ids)
+        self._spliced = b"".join(item_id_bytes(i, ck) for i, ck in items)
+        return payload
+
+    def wrap(self, content: Any, api_version: Any = None) -> bytes:
+        data = super().wrap(content, api_version=api_version)
+        if self._spliced is None:
+            return data
+        before, found, after = data.partition(_SPLICE_BYTES)
+        if not found:
+            raise RuntimeError("the GetItem request lost the place of its item ids")
+        return before + self._spliced + after
 
     def _elem_to_obj(self, elem: Any) -> Any:
+        read = self.readers.get(elem.tag)
+        if read is not None:
+            return read(elem, self.account)
         if elem.tag == CalendarItem.response_tag():
             return parse_calendar_item(elem, self.account)
         model = BaseFolder.item_model_from_tag(elem.tag)
@@ -104,6 +138,34 @@ class _GetItem(GetItem):
         item = model(**kwargs)
         item.account = account  # as BaseItem.from_xml does
         return item
+
+
+def _plain_id(item: Any) -> bool:
+    """An (id, changekey) pair the library's ItemId would accept as it is (IdField: text of at
+    most 512 characters, the ChangeKey optional); anything else goes the library's way."""
+    if item.__class__ is not tuple or len(item) != 2:
+        return False
+    item_id, changekey = item
+    return (item_id.__class__ is str and len(item_id) <= 512
+            and (changekey is None or (changekey.__class__ is str and len(changekey) <= 512)))
+
+
+_SPLICE = "workbooks-connector: the item ids' bytes go here"
+_SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
+_SHAPES: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def _shape_element(shape: str, additional_fields: Any, version: Any) -> Any:
+    """`shape_element("m:ItemShape", ...)` for these fields, built once (not to be changed: copy it)."""
+    paths = tuple(additional_fields or ())
+    key = (shape, version.build, frozenset((id(p.field), p.label, id(p.subfield)) for p in paths))
+    got = _SHAPES.get(key)
+    if got is None:
+        # the entry keeps the fields alive, so their ids in the key are never reused
+        got = (paths, shape_element(tag="m:ItemShape", shape=shape, additional_fields=paths, version=version))
+        if len(_SHAPES) < 256:
+            _SHAPES[key] = got
+    return got[1]
 
 
 class _Reading:
@@ -199,7 +261,7 @@ class RawPage:
     done: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemRef:
     """A created or updated item of a change page, as far as an id-only reader needs it."""
     model: type  # the exchangelib item class its element names (Contact, DistributionList, ...)
@@ -209,6 +271,8 @@ class ItemRef:
 
 _ITEM_ID_TAG = ItemId.response_tag()
 _ID_FIELDS = frozenset({"_id", "id", "changekey"})
+_CHANGE_TYPES = SyncFolderItems.change_types_map
+_ITEM_MODELS = BaseFolder.ITEM_MODEL_MAP
 
 
 class _IdOnlySyncFolderItems(SyncFolderItems):
@@ -218,11 +282,14 @@ class _IdOnlySyncFolderItems(SyncFolderItems):
     The request, the paging and the error handling are the library's."""
 
     def _elem_to_obj(self, elem: Any) -> Any:
-        change_type = self.change_types_map[elem.tag]
-        if change_type not in (self.CREATE, self.UPDATE):
-            return super()._elem_to_obj(elem)
+        change_type = _CHANGE_TYPES.get(elem.tag)
+        if change_type != CREATE and change_type != UPDATE:
+            return super()._elem_to_obj(elem)  # (a tag it does not know: the library's KeyError)
         item_elem = elem[0]
-        model = BaseFolder.item_model_from_tag(item_elem.tag)  # the library's lookup (ValueError if unknown)
+        tag = item_elem.tag
+        # the library's map of item tags, read directly: through the models' metaclass each look
+        # cost several microseconds, and a first sync reads past thousands of its own creates
+        model = _ITEM_MODELS.get(tag) or BaseFolder.item_model_from_tag(tag)  # (ValueError if unknown)
         id_elem = item_elem.find(_ITEM_ID_TAG)
         if id_elem is None:
             return change_type, ItemRef(model, None, None)
@@ -261,8 +328,11 @@ def sync_pages(folder: Any, token: str | None, names: Sequence[str], *, page_siz
 
 
 def fetch_items(folder: Any, ids: Sequence[tuple[str, str | None]], names: Sequence[str], *,
-                chunk: int = FETCH_CHUNK, op: str = "reading mailbox items") -> list[Any]:
-    """GetItem in batches of `chunk`; per id the item or an exception instance (e.g. not found)."""
+                chunk: int = FETCH_CHUNK, op: str = "reading mailbox items",
+                readers: dict[str, Callable[[Any, Any], Any]] | None = None) -> list[Any]:
+    """GetItem in batches of `chunk`; per id the item or an exception instance (e.g. not found).
+    `readers`: the item element's tag -> reader(elem, account) that replaces the library's item
+    for that model (the request is the same)."""
     if not ids:
         return []
     account = folder.account
@@ -271,8 +341,10 @@ def fetch_items(folder: Any, ids: Sequence[tuple[str, str | None]], names: Seque
         fields = field_paths(folder, names)
         wanted = frozenset(f.field.name for f in fields) | _ID_FIELDS
         for start in range(0, len(ids), chunk):
-            batch = [ItemId(i, ck) for i, ck in ids[start:start + chunk]]
+            batch = [(i, ck) for i, ck in ids[start:start + chunk]]
             service = _GetItem(account=account, chunk_size=chunk)
             service.wanted = wanted
+            if readers:
+                service.readers = readers
             out.extend(service.call(items=batch, additional_fields=fields, shape="IdOnly"))
     return out

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
-from exchangelib import Account, Message
+from exchangelib import Account, Contact, Message
 from exchangelib.items import ALL_OCCURRENCES, MOVE_TO_DELETED_ITEMS, NEVER_OVERWRITE, SEND_TO_NONE
 from exchangelib.errors import ErrorIrresolvableConflict, ErrorStaleObject
 from exchangelib.properties import ItemId
@@ -23,6 +23,7 @@ from exchangelib.services import UpdateItem
 from app.connectors.ews import mapping
 from app.connectors.ews.client import EwsHttpAdapter, EwsSettings, check_connection, open_account
 from app.connectors.ews.contact_xml import contact_xml
+from app.connectors.ews.current_contact import CurrentContact, read_current_contact
 from app.connectors.ews.create_xml import create_prebuilt, item_element
 from app.connectors.ews.errors import to_app_error, translated
 from app.connectors.ews.folders import CREATE, DELETE, FETCH_CHUNK, PAGE_SIZE, UPDATE, FolderSet, fetch_items, sync_pages
@@ -148,7 +149,7 @@ class EwsMailbox:
                       gone: set[str] | None = None) -> dict[str, OutlookItem]:
         found: dict[str, OutlookItem] = {}
         results = fetch_items(self.folders.get(kind), ids, mapping.ONLY_FIELDS[kind], chunk=self.fetch_chunk,
-                              op=f"reading {_noun(kind)}")
+                              op=f"reading {_noun(kind)}", readers=_CURRENT_READERS.get(kind))
         for (item_id, _), res in zip(ids, results):
             if isinstance(res, Exception):
                 if gone is not None and isinstance(to_app_error(res), NotFound):
@@ -157,7 +158,7 @@ class EwsMailbox:
                     log.warning("could not read a %s (item %s): %s", _noun(kind, 1), short_id(item_id),
                                 to_app_error(res).message)
                 continue
-            if type(res) is not mapping.MODEL[kind]:
+            if type(res) not in _READ_AS[kind]:  # (a distribution list among the contacts, ...)
                 continue
             try:
                 with translated(f"reading {_noun(kind)}", ref=item_id):
@@ -364,7 +365,7 @@ class EwsMailbox:
             return {}
         out: dict[str, Any] = {}
         results = fetch_items(self.folders.get(kind), [(i, None) for i, _ in ids], mapping.ONLY_FIELDS[kind],
-                              chunk=self.fetch_chunk, op=op)
+                              chunk=self.fetch_chunk, op=op, readers=_CURRENT_READERS.get(kind))
         for (item_id, version), res in zip(ids, results):
             if isinstance(res, Exception):
                 out[item_id] = to_app_error(res, op=op, ref=item_id)
@@ -377,19 +378,27 @@ class EwsMailbox:
     def _save_many(self, kind: Kind, ready: list[tuple[int, Any, list[str]]], versions: Sequence[str],
                    results: list[Any], op: str) -> None:
         todo = []
+        builder = _UpdateItems(account=self.account)
         for n, item, names in ready:
             unique = list(dict.fromkeys(names))
             if not unique:
                 results[n] = Stamp(item.id, versions[n])
                 continue
             item._id = ItemId(item.id, versions[n])  # always the stored ChangeKey
-            todo.append((n, item, unique))
+            try:
+                with translated(op, ref=item.id):
+                    # serialised here, once: a value the library refuses fails this item only
+                    change = builder.change_bytes(item, unique)
+            except AppError as err:
+                results[n] = err
+                continue
+            todo.append((n, item, change))
         for start in range(0, len(todo), self.fetch_chunk):
             chunk = todo[start:start + self.fetch_chunk]
             try:
                 with translated(op):
                     answers = list(_UpdateItems(account=self.account, chunk_size=len(chunk)).call(
-                        items=[(item, names) for _, item, names in chunk], conflict_resolution=NEVER_OVERWRITE,
+                        items=[change for _, _item, change in chunk], conflict_resolution=NEVER_OVERWRITE,
                         message_disposition="SaveOnly", send_meeting_invitations_or_cancellations=SEND_TO_NONE,
                         suppress_read_receipts=True))
             except (AuthError, ConfigError):
@@ -398,7 +407,7 @@ class EwsMailbox:
                 for n, _item, _names in chunk:
                     results[n] = err
                 continue
-            for (n, item, _names), res in zip(chunk, answers):
+            for (n, item, _change), res in zip(chunk, answers):
                 if isinstance(res, Exception):
                     results[n] = to_app_error(res, op=op, ref=item.id)
                 else:
@@ -485,6 +494,13 @@ class EwsMailbox:
         if isinstance(res, Exception):
             raise to_app_error(res, op="reading a sent message", ref=item_id)
         return mapping.body_text(res.body) or ""
+
+
+# contacts are read lean (current_contact.py) for the change feed and the batched writes, other
+# models as the library's items
+_CURRENT_READERS = {Kind.PERSON: {Contact.response_tag(): read_current_contact}}
+_READ_AS = {Kind.PERSON: (Contact, CurrentContact), Kind.TASK: (mapping.MODEL[Kind.TASK],),
+            Kind.MEETING: (mapping.MODEL[Kind.MEETING],)}
 
 
 class _UpdateItems(CachedPathUpdateItem):

@@ -7,7 +7,7 @@ from lxml import etree
 
 from .. import schema
 from ..ids import change_key_ok, new_change_key, new_id, ITEM
-from ..properties import (append_element, delete_path, finalize, parse_path, store_element)
+from ..properties import (append_element, base_uri, delete_path, finalize, parse_path, store_element)
 from ..attachments import read_attachments
 from ..mime import apply_message_mime
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
@@ -153,9 +153,7 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
         raise EwsError("ErrorIrresolvableConflict")
     updates = change.find(t("Updates"))
     # Apply to a copy so a failing update leaves the item untouched.
-    work = copy.copy(item)
-    work.props = {k: v.__copy__() for k, v in item.props.items()}  # lxml's copy is deep
-    work.ext = {k: copy.deepcopy(v) for k, v in item.ext.items()}
+    work = working_copy(item)
     read_before = item.is_read
     only_read = True
     for upd in folder_ids(updates):
@@ -174,6 +172,8 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
         if not (path.kind == "field" and path.uri == "message:IsRead"):
             only_read = False
         if action == "DeleteItemField":
+            if path.kind == "indexed":  # (an entry or part is removed from the container in place)
+                own_property(work, item, schema.uri_element(item.kind, base_uri(path.uri)))
             delete_path(work, path)
             continue
         holder = next((c for c in upd if isinstance(c.tag, str) and local(c) not in
@@ -183,6 +183,8 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
         for prop in holder:
             if not isinstance(prop.tag, str):
                 continue
+            if action == "AppendToItemField" or local(prop) in _MERGED:  # (changed in place)
+                own_property(work, item, local(prop))
             if action == "AppendToItemField":
                 append_element(work, prop)
             else:
@@ -207,6 +209,28 @@ def _apply_change(ctx: Context, change, resolution: str, disposition: str | None
     if item.kind == "Task" and ctx.knob("task_id_change"):
         item = mb.move_item(item, item.folder_id)
     return item
+
+
+_MERGED = frozenset(schema.INDEXED.values())  # store_element merges their entries into the stored element
+
+
+def working_copy(item: Item) -> Item:
+    """The item an update works on. Its properties are the item's own elements until an action
+    would change one in place (`own_property`): most actions replace a property whole, and a
+    deep copy of every property per update was most of the sandbox's UpdateItem time. Extended
+    properties are only ever replaced, never changed in place."""
+    work = copy.copy(item)
+    work.props = dict(item.props)
+    work.ext = dict(item.ext)
+    return work
+
+
+def own_property(work: Item, item: Item, name: str | None) -> None:
+    """Give `work` its own copy of the property `name` before it is changed in place (an indexed
+    field's entries merged or deleted, text appended), while it is still the item's element."""
+    el = work.props.get(name) if name else None
+    if el is not None and el is item.props.get(name):
+        work.props[name] = el.__copy__()  # lxml's copy is deep
 
 
 def _update_occurrence(ctx: Context, occ_id: str, change) -> Item:
