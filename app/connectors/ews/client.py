@@ -59,9 +59,9 @@ class EwsSettings:
     max_wait: int = DEFAULT_MAX_WAIT  # FaultTolerance bound for background work (seconds)
     fail_fast: bool = False  # True for connection checks
     # HTTP sessions exchangelib may open at once (its default is one, which would queue the sync's
-    # concurrent calls: two write chunks on the wire, a feed read ahead); Exchange's default
-    # throttling policy allows 27 concurrent EWS connections per user
-    max_connections: int | None = 4
+    # concurrent calls: four write chunks on the wire, a feed read ahead or followed); Exchange's
+    # default throttling policy allows 27 concurrent EWS connections per user
+    max_connections: int | None = 6
     token_credentials: Any = field(default=None, repr=False)  # OAuth2 credentials object (see TokenCredentials)
 
     @classmethod
