@@ -134,23 +134,34 @@ _SPLICE = "workbooks-connector: the items' bytes go here"
 _SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
 
-class PrebuiltCreateItem(CreateItem):
+class SplicedRequest:
+    """Mixed into an exchangelib service (before it) whose request carries bytes we wrote: the
+    payload holds a marker comment where they go, and `wrap` puts `_spliced` in its place in the
+    serialised request, so they are neither parsed nor serialised again."""
+
+    _spliced: bytes | None = None
+    _marker: bytes = b""
+    _lost: str = ""  # the error should the marker not be found
+
+    def wrap(self, content: Any, api_version: Any = None) -> bytes:
+        data = super().wrap(content, api_version=api_version)  # type: ignore[misc]
+        if self._spliced is None:
+            return data
+        before, found, after = data.partition(self._marker)
+        if not found:
+            raise RuntimeError(self._lost)
+        return before + self._spliced + after
+
+
+class PrebuiltCreateItem(SplicedRequest, CreateItem):
     """CreateItem whose items arrive as finished XML elements (see `item_element`) or as the
     finished bytes of their elements (contact_xml.contact_xml: spliced into the serialised
     request in place of a marker, so they are neither parsed nor serialised again), and whose
     response items are read as their ids only: the library builds a BulkCreateResult per item,
     parsing every field of the model from an element that holds just the ItemId."""
 
-    _spliced: bytes | None = None
-
-    def wrap(self, content: Any, api_version: Any = None) -> bytes:
-        data = super().wrap(content, api_version=api_version)
-        if self._spliced is None:
-            return data
-        before, found, after = data.partition(_SPLICE_BYTES)
-        if not found:
-            raise RuntimeError("the CreateItem request lost the place of its items")
-        return before + self._spliced + after
+    _marker = _SPLICE_BYTES
+    _lost = "the CreateItem request lost the place of its items"
 
     def _elem_to_obj(self, elem: Any) -> Any:
         if isinstance(elem, bool):  # the library's answer for a response without items

@@ -28,7 +28,7 @@ from exchangelib.services.common import shape_element
 from exchangelib.util import create_element
 from lxml.etree import Comment
 
-from app.connectors.ews.create_xml import item_id_bytes
+from app.connectors.ews.create_xml import SplicedRequest, item_id_bytes
 from app.connectors.ews.errors import translated
 from app.domain.records import Kind
 
@@ -84,13 +84,18 @@ def parse_calendar_item(elem: Any, account: Account) -> CalendarItem:
     return super(CalendarItem, CalendarItem).from_xml(elem=elem, account=account)
 
 
-class _GetItem(GetItem):
+_SPLICE = "workbooks-connector: the item ids' bytes go here"
+_SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
+
+
+class _GetItem(SplicedRequest, GetItem):
     """GetItem whose items are parsed field by field only for the fields the request named (see
     `_Reading`); calendar items keep their own reading (parse_calendar_item)."""
 
     wanted: frozenset[str] = frozenset()
     readers: dict[str, Callable[[Any, Any], Any]] = {}
-    _spliced: bytes | None = None
+    _marker = _SPLICE_BYTES
+    _lost = "the GetItem request lost the place of its item ids"
 
     def get_payload(self, items: Any, additional_fields: Any, shape: str) -> Any:
         """The library's GetItem payload, its ItemShape built once per field list (an indexed
@@ -107,15 +112,6 @@ class _GetItem(GetItem):
         payload.append(ids)
         self._spliced = b"".join(item_id_bytes(i, ck) for i, ck in items)
         return payload
-
-    def wrap(self, content: Any, api_version: Any = None) -> bytes:
-        data = super().wrap(content, api_version=api_version)
-        if self._spliced is None:
-            return data
-        before, found, after = data.partition(_SPLICE_BYTES)
-        if not found:
-            raise RuntimeError("the GetItem request lost the place of its item ids")
-        return before + self._spliced + after
 
     def _elem_to_obj(self, elem: Any) -> Any:
         read = self.readers.get(elem.tag)
@@ -150,8 +146,6 @@ def _plain_id(item: Any) -> bool:
             and (changekey is None or (changekey.__class__ is str and len(changekey) <= 512)))
 
 
-_SPLICE = "workbooks-connector: the item ids' bytes go here"
-_SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 _SHAPES: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
