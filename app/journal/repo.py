@@ -54,9 +54,6 @@ READ_TEXTS_KEPT = 1000  # links whose read snapshot texts are kept for their wri
 # indexed seq and link_id among them, whose indexes an UPDATE naming them would rewrite).
 OUTBOX_STATE_SQL = ("UPDATE outbox SET state = ?, attempts = ?, last_error = ?, run_id = ?, hold_id = ?, "
                     "expected_version = ? WHERE id = ?")
-# The outbox columns in the order _outbox_known reads them.
-OUTBOX_COLUMNS = ("id", "seq", "link_id", "kind", "side", "op", "expected_version", "state", "hold_id", "attempts",
-                  "last_error", "run_id", "payload_json")
 HISTORY_DAYS = 30  # history rows are kept this long (design.md section 4)
 UNDO_DAYS = 7  # ... and their before_json this long: how far "Undo last sync" reaches
 # Batch sections in the order _apply_rows writes them.
@@ -429,12 +426,6 @@ def staged_from_rows(rows: Iterable[Any]) -> Iterator[Staged]:
         yield from map(staged_from_row, chunk, map(_interned_values, _loads_many([r.payload_json for r in chunk])))
 
 
-def ops_from_rows(rows: Iterable[Any]) -> Iterator[OutboxOp]:
-    for chunk in _chunks(rows, DECODE_ROWS):
-        payloads = _loads_many([r.payload_json for r in chunk])
-        yield from map(op_from_row, chunk, map(_shared_snapshots, payloads))
-
-
 def _shared_snapshots(payload: Any) -> Any:
     """A decoded payload whose equal field snapshots (its fields, base and source copies, equal
     after most plans) are one dict again, as the planner made them: a first sync's executor
@@ -593,14 +584,14 @@ class SqlJournal:
     def load(self, kind: Kind) -> KindState:
         k = kind.value
         # plain rows (no ORM objects): the big tables are read straight into the state values
-        lt, st_, ot = m.ItemLink.__table__, m.StagedChange.__table__, m.Outbox.__table__
+        lt, st_ = m.ItemLink.__table__, m.StagedChange.__table__
         open_ops = (PENDING, HELD, IN_FLIGHT)
         with self._session() as s:
             conn = s.connection()
             links = tuple(links_from_rows(bulk.select_rows(conn, lt, "kind = ?", (k,))))
             staged = tuple(staged_from_rows(bulk.select_rows(conn, st_, "kind = ?", (k,))))
-            outbox = tuple(ops_from_rows(bulk.select_rows(
-                conn, ot, f"kind = ? AND state IN {bulk.in_list(len(open_ops))}", (k, *open_ops), order_by="seq")))
+            outbox = tuple(self._outbox_rows(conn, f"kind = ? AND state IN {bulk.in_list(len(open_ops))}",
+                                             (k, *open_ops)))
             conflicts = tuple(
                 conflict_from_row(r) for r in s.exec(
                     select(m.Conflict).where(m.Conflict.kind == k, m.Conflict.status.in_(("open", "resolved")))
@@ -626,32 +617,22 @@ class SqlJournal:
         in memory first (a first sync's ten thousand: the sync's peak memory), while unsorted
         rows stream through a few hundred at a time."""
         known, hashes = self._stored_ops, self._payload_hashes
-        cur = conn.connection.cursor()
         ops: list[OutboxOp] = []
-        try:
-            cur.execute(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE {where}", params)
-            while rows := cur.fetchmany(DECODE_ROWS):
-                got: list[Any] = [None] * len(rows)  # the op as known, or its payload
-                todo: list[int] = []
-                for i, r in enumerate(rows):
-                    op = known.get(r[0])
-                    if (op is not None and hashes.get(r[0]) == hash(r[12])
-                            and (op.link_id, op.kind.value, op.side.value, op.op) == (r[2], r[3], r[4], r[5])):
-                        # unchanged since: the very op (a first sync's ten thousand are not made twice)
-                        same = (op.seq, op.expected_version, op.state, op.hold_id, op.attempts, op.last_error,
-                                op.run_id) == (r[1], *r[6:12])
-                        got[i] = op if same else op.payload
-                    else:
-                        todo.append(i)
-                if todo:
-                    for i, payload in zip(todo, _loads_many([rows[i][12] for i in todo])):
-                        got[i] = _shared_snapshots(payload)
-                ops.extend(g if g.__class__ is OutboxOp else OutboxOp(
-                    id=r[0], seq=r[1], link_id=r[2], kind=_kind(r[3]), side=_side(r[4]), op=r[5], expected_version=r[6],
-                    state=r[7], hold_id=r[8], attempts=r[9], last_error=r[10], run_id=r[11], payload=g or {})
-                    for r, g in zip(rows, got))
-        finally:
-            cur.close()
+        for rows in _chunks(bulk.select_rows(conn, m.Outbox.__table__, where, params), DECODE_ROWS):
+            got: list[OutboxOp | None] = [None] * len(rows)
+            for i, r in enumerate(rows):
+                op = known.get(r.id)
+                if (op is not None and hashes.get(r.id) == hash(r.payload_json)
+                        and (op.link_id, op.kind.value, op.side.value, op.op) == (r.link_id, r.kind, r.side, r.op)):
+                    # unchanged since: the very op (a first sync's ten thousand are not made twice)
+                    same = (op.seq, op.expected_version, op.state, op.hold_id, op.attempts, op.last_error,
+                            op.run_id) == (r.seq, r.expected_version, r.state, r.hold_id, r.attempts, r.last_error,
+                                           r.run_id)
+                    got[i] = op if same else op_from_row(r, op.payload)
+            todo = [i for i, op in enumerate(got) if op is None]
+            for i, payload in zip(todo, _loads_many([rows[i].payload_json for i in todo])):
+                got[i] = op_from_row(rows[i], _shared_snapshots(payload))
+            ops.extend(got)  # type: ignore[arg-type]
         ops.sort(key=_seq)
         return ops
 

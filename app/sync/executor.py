@@ -362,7 +362,7 @@ class Executor:
 
     def _committing(self) -> Future | None:
         """The commit of the latest write, when the journal commits behind the engine."""
-        return getattr(self.journal, "last", None) if isinstance(self.journal, CommitBehind) else None
+        return self.journal.last if isinstance(self.journal, CommitBehind) else None
 
     def _send(self, call: Callable[[], Sequence[Any]], after: Future | None = None) -> Future:
         """The call on a call thread; `after`: the commit that marks its chunk in flight, which

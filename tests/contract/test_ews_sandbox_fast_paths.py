@@ -14,7 +14,7 @@ from app.sandbox.ews.properties import fmt, parse_path, store_ext
 from app.sandbox.ews.render import Shape, element_value, render_item
 from app.sandbox.ews.seeding import add_item
 from app.sandbox.ews.soap import local, sub, t
-from app.sandbox.ews.store import Mailbox
+from tests.fixtures.ews_sandbox_store import empty_mailbox, random_contact_edits
 
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
 PHONES = ["BusinessPhone", "MobilePhone", "HomePhone", "Pager"]
@@ -22,12 +22,6 @@ EMAILS = ["EmailAddress1", "EmailAddress2", "EmailAddress3"]
 PARTS = ["Street", "City", "State", "CountryOrRegion", "PostalCode"]
 EXT = {"PropertySetId": "8f3c2a61-5d1e-4b7a-9c0e-3f6b2d1a7e54", "PropertyName": "WorkbooksLinkId",
        "PropertyType": "String"}
-
-
-def _mailbox():
-    mb = Mailbox("user@example.com", "Sam Sandbox")
-    mb.ensure_distinguished()
-    return mb
 
 
 def _entries(tag: str, keys, rng, parts=False):
@@ -212,7 +206,7 @@ def _reference_net_changes(mb, folder_id, since, limit, ignore=(), associated=Fa
 @pytest.mark.parametrize("seed", range(6))
 def test_rendered_items_are_the_reference_rendering(seed):
     rng = random.Random(seed)
-    mb = _mailbox()
+    mb = empty_mailbox()
     items = [_random_contact(mb, rng) for _ in range(25)]
     for item in items[::3]:
         prop = etree.Element(t("ExtendedProperty"))
@@ -239,23 +233,11 @@ def test_rendered_items_are_the_reference_rendering(seed):
 @pytest.mark.parametrize("seed", range(8))
 def test_net_changes_are_the_reference_net_changes(seed):
     rng = random.Random(seed)
-    mb = _mailbox()
+    mb = empty_mailbox()
     contacts = mb.distinguished["contacts"]
     states = [(0, [])]
     for _round in range(25):
-        for _ in range(rng.randrange(0, 10)):
-            live = [i for i in mb.items.values() if i.folder_id == contacts]
-            op = rng.random()
-            if op < 0.4 or not live:
-                add_item(mb, "contacts", "Contact", {"GivenName": f"c{rng.randrange(10**6)}"})
-            elif op < 0.6:
-                mb.updated(rng.choice(live))
-            elif op < 0.75:
-                mb.read_flag(rng.choice(live), rng.random() < 0.5)
-            elif op < 0.85:
-                mb.remove_item(rng.choice(live))
-            else:
-                mb.move_item(rng.choice(live), mb.distinguished[rng.choice(["deleteditems", "contacts"])])
+        random_contact_edits(mb, rng, rng.randrange(0, 10), update_below=0.6, moves=("deleteditems", "contacts"))
         since, unseen = rng.choice(states)
         limit = rng.randrange(1, 9)
         ignore = rng.sample(sorted(mb.items), min(2, len(mb.items))) if rng.random() < 0.2 else ()
@@ -324,7 +306,7 @@ def test_updates_give_what_updating_a_full_copy_gave(seed, monkeypatch):
     from app.sandbox.ews.soap import EwsError
 
     rng = random.Random(seed)
-    mb = _mailbox()
+    mb = empty_mailbox()
     ctx = Context(mb, SimpleNamespace(knobs={}), "UpdateItem")
     outcomes = []
     for _ in range(40):

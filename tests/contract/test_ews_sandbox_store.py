@@ -8,13 +8,7 @@ import pytest
 
 from app.sandbox.ews.seeding import add_item
 from app.sandbox.ews.soap import EwsError
-from app.sandbox.ews.store import Mailbox
-
-
-def _mailbox():
-    mb = Mailbox("user@example.com", "Sam Sandbox")
-    mb.ensure_distinguished()
-    return mb
+from tests.fixtures.ews_sandbox_store import empty_mailbox, random_contact_edits
 
 
 def _apply(client: dict, changes, mb):
@@ -36,25 +30,13 @@ def _apply(client: dict, changes, mb):
 @pytest.mark.parametrize("seed", range(12))
 def test_random_edits_and_page_sizes_converge(seed):
     rng = random.Random(seed)
-    mb = _mailbox()
+    mb = empty_mailbox()
     contacts = mb.distinguished["contacts"]
     client: dict[str, str] = {}
     state, unseen = 0, []
     for _round in range(30):
-        for _ in range(rng.randrange(0, 12)):
-            live = [i for i in mb.items.values() if i.folder_id == contacts]
-            op = rng.random()
-            if op < 0.4 or not live:
-                add_item(mb, "contacts", "Contact", {"GivenName": f"c{rng.randrange(10**6)}"})
-            elif op < 0.65:
-                mb.updated(rng.choice(live))
-            elif op < 0.75:
-                mb.read_flag(rng.choice(live), rng.random() < 0.5)
-            elif op < 0.85:
-                mb.remove_item(rng.choice(live))
-            else:
-                target = rng.choice(["deleteditems", "recoverableitemsdeletions", "contacts"])
-                mb.move_item(rng.choice(live), mb.distinguished[target])
+        random_contact_edits(mb, rng, rng.randrange(0, 12), update_below=0.65,
+                             moves=("deleteditems", "recoverableitemsdeletions", "contacts"))
         # sync a few pages (maybe not to the end), edits may follow before the next round
         for _ in range(rng.randrange(1, 4)):
             changes, state, last, unseen = mb.net_changes(contacts, state, rng.randrange(1, 8), unseen=unseen)
@@ -72,11 +54,11 @@ def test_random_edits_and_page_sizes_converge(seed):
 
 
 def test_states_are_bound_to_folder_mailbox_and_kind():
-    mb = _mailbox()
+    mb = empty_mailbox()
     contacts, tasks = mb.distinguished["contacts"], mb.distinguished["tasks"]
     token = mb.encode_state(contacts, 0, "NormalItems")
     assert mb.decode_state(token, contacts) == 0
-    for bad in (lambda: mb.decode_state(token, tasks), lambda: _mailbox().decode_state(token, contacts),
+    for bad in (lambda: mb.decode_state(token, tasks), lambda: empty_mailbox().decode_state(token, contacts),
                 lambda: mb.decode_state(token, contacts, ("Hierarchy",)), lambda: mb.decode_state("x" + token, contacts)):
         with pytest.raises(EwsError) as info:
             bad()
@@ -86,7 +68,7 @@ def test_states_are_bound_to_folder_mailbox_and_kind():
 def test_ids_and_change_keys_look_like_exchange():
     import base64
 
-    mb = _mailbox()
+    mb = empty_mailbox()
     item = add_item(mb, "contacts", "Contact", {"GivenName": "Id"})
     assert 140 <= len(item.id) <= 160 and item.id.startswith("AAMk")
     assert set(item.id) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
