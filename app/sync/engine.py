@@ -34,7 +34,7 @@ from app.sync.events import (
 )
 from app.sync.echo_follow import EchoFollower, FollowedFeed
 from app.sync.executor import Executor, Tally
-from app.sync.gc_pause import gc_paused
+from app.sync.gc_pause import gc_paused, heap_frozen
 from app.sync.held_listing import HeldListings
 from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, stage_followed
 from app.sync.prefetch import close_feed
@@ -185,7 +185,8 @@ class SyncEngine:
         mailbox = _Counted(self.mailbox_port, c.requests, "ews")
         journal: Any = _DryJournal(self.journal) if dry_run else self.journal
         try:
-            self._cycle(c, crm, mailbox, journal)
+            with heap_frozen():
+                self._cycle(c, crm, mailbox, journal)
         except AppError as exc:
             c.issue(FatalIssue(_fatal_kind(exc), exc.title, exc.message))
             raise

@@ -1,4 +1,5 @@
-"""Planning a kind without the cyclic garbage collector (issue #8).
+"""The cyclic garbage collector during a sync (issue #8): paused while a kind is planned and
+written, and kept off the heap the sync found when it began.
 
 Loading a kind's state, planning it and writing the plan allocate hundreds of thousands of
 objects at 10,000 people (staged records, links, outbox payloads) that all stay alive until the
@@ -10,6 +11,12 @@ Paused over the whole of it, reference counting frees those objects as usual whe
 written and dropped, which also takes them off the collector's books, so nothing is left to
 collect afterwards. Only reference cycles made meanwhile wait, and collection resumes as it was
 when the block ends, also after an error.
+
+The heap a sync begins with (the interpreter's modules, exchangelib's, SQLAlchemy's and the app's
+own, hundreds of thousands of objects) lives through the sync. Each full collection the sync's
+allocations set off walked all of it again, about 0.25 s of a 10,000-person first sync: frozen
+for the cycle, the collector walks only what the cycle made. It is thawed when the cycle ends, so
+garbage among those objects is collected as before.
 """
 from __future__ import annotations
 
@@ -41,3 +48,24 @@ def gc_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _resume:
                 gc.enable()
+
+
+_freezes = 0  # cycles in progress that froze the heap
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """The objects alive now are left out of collections until the block ends (gc.freeze); the
+    first of overlapping blocks freezes and the last thaws."""
+    global _freezes
+    with _lock:
+        if _freezes == 0:
+            gc.freeze()
+        _freezes += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _freezes -= 1
+            if _freezes == 0:
+                gc.unfreeze()

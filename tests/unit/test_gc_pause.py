@@ -43,3 +43,34 @@ def test_overlapping_pauses_on_two_threads_resume_the_collector_only_after_the_l
     release.set()
     t.join(5)
     assert seen == [False, False] and gc.isenabled()
+
+
+class _Node:
+    def __init__(self):
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+def test_garbage_from_before_a_frozen_block_is_collected_once_the_block_ends():
+    import weakref
+    from app.sync.gc_pause import heap_frozen
+
+    node = _Node()
+    alive = weakref.ref(node)
+    with heap_frozen():
+        assert gc.get_freeze_count() > 0
+        del node
+        gc.collect()
+        assert alive() is not None  # frozen: the block's collections leave it be
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None
+
+
+def test_overlapping_frozen_blocks_thaw_only_after_the_last():
+    from app.sync.gc_pause import heap_frozen
+
+    with heap_frozen():
+        with heap_frozen():
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
