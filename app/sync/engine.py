@@ -39,7 +39,7 @@ from app.sync.held_listing import HeldListings
 from app.sync.ingest import crm_staged, ingest_crm, ingest_outlook, open_crm_read, stage_followed
 from app.sync.prefetch import close_feed
 from app.sync.ports import Clock, CrmPort, JournalPort, MailboxPort
-from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, OutboxOp, Staged
+from app.sync.state import HELD, PENDING, Batch, Hold, HistoryEntry, KindState, Link, OutboxOp, Staged
 
 OUTLOOK_NOUN = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 FOLLOWED = (Kind.PERSON, Kind.TASK)  # folders whose feed may be followed while we create in them
@@ -142,6 +142,7 @@ class _Cycle:
     first_outlook: dict[Kind, bool] = field(default_factory=dict)
     pending_deletions: dict[str, int] = field(default_factory=lambda: {n: 0 for n in CRM_NOUN.values()})
     unavailable: set[Kind] = field(default_factory=set)  # kinds held as collection_gone this run
+    new_links: dict[str, Link] = field(default_factory=dict)  # made by this pass's plans, as written
 
     def cancelled(self) -> bool:
         return bool(self.cancel is not None and self.cancel.cancelled())
@@ -303,8 +304,9 @@ class SyncEngine:
                 executor.failed_links.clear()
                 ops = journal.outbox([PENDING])
                 self._follow_own_creates(c, mailbox, journal, ops, followers)
-                executor.run(ops, c.cancelled)
-                del ops  # a first sync's ten thousand entries are not kept through what follows
+                new_links, c.new_links = c.new_links, {}
+                executor.run(ops, c.cancelled, planned=new_links)
+                del ops, new_links  # a first sync's ten thousand entries are not kept through what follows
                 if not executor.restaged:
                     break
             if not c.dry_run:
@@ -477,6 +479,10 @@ class SyncEngine:
             journal.write_plan(kind, out.batch)
         else:
             journal.write(out.batch)
+        # The links this plan made are stored exactly as they stand here (no earlier row kept a
+        # column): the executor takes them from here rather than reading ten thousand back.
+        existed = {link.id for link in state.links}
+        c.new_links.update((link.id, link) for link in out.batch.links if link.id not in existed)
 
     def _collection_gone(self, c: _Cycle, kind: Kind, side: Side, exc: AppError, journal: Any, item: str) -> None:
         """A whole collection refused us: hold the kind (exit 3), plan nothing for it, report why.

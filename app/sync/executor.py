@@ -74,6 +74,7 @@ class Executor:
         self.outlook_writes: dict[Kind, int] = {}  # successful Outlook writes per kind (echoes to read)
         self._collect: Batch | None = None
         self._links: dict[str, Link | None] = {}  # links of the chunk in hand (see _prime)
+        self._planned: dict[str, Link] = {}  # links the plan wrote, not read back (see run)
         self._planned_here: set[str] = set()  # ops this run planned (see _plan_hashes)
 
     # --- crash recovery --------------------------------------------------------------------------
@@ -128,11 +129,16 @@ class Executor:
 
     # --- running ---------------------------------------------------------------------------------
 
-    def run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool] = lambda: False) -> None:
+    def run(self, ops: Sequence[OutboxOp], cancelled: Callable[[], bool] = lambda: False, *,
+            planned: Mapping[str, Link] | None = None) -> None:
+        """`planned`: links the cycle's plan has just written and nothing has written since, as
+        stored; each is used instead of reading it back, until the executor writes it."""
+        self._planned = dict(planned or {})
         try:
             self._run(ops, cancelled)
         finally:
             self._pending_by_link = None  # not kept past the run: a first sync's thousands of entries
+            self._planned = {}
             if self._calls is not None:
                 self._calls.shutdown(wait=True)
                 self._calls = None
@@ -442,15 +448,22 @@ class Executor:
         if self._collect:
             batch, self._collect = self._collect, Batch()
             # links change with the write: read those afresh afterwards (the next chunk's stay)
-            for link_id in [l.id for l in batch.links] + list(batch.drop_links):
-                self._links.pop(link_id, None)
+            self._forget_links(batch)
             self.journal.write(batch)
+
+    def _forget_links(self, batch: Batch) -> None:
+        for link_id in [l.id for l in batch.links] + list(batch.drop_links) + [lid for lid, _at in batch.gone_seen]:
+            self._links.pop(link_id, None)
+            self._planned.pop(link_id, None)
 
     def _prime(self, link_ids: Sequence[str]) -> None:
         """Read the links of the chunks in hand in one query (when the journal offers it) for
         `_link`; a link is dropped from here when the executor writes it (`_flush`)."""
         many = getattr(self.journal, "links_by_id", None)
         want = [i for i in link_ids if i not in self._links]
+        if self._planned and want:
+            self._links.update((i, self._planned.pop(i)) for i in want if i in self._planned)
+            want = [i for i in want if i not in self._links]
         if callable(many) and want:
             self._links.update(many(want))
             self._links.update({i: None for i in want if i not in self._links})
@@ -458,12 +471,16 @@ class Executor:
     def _link(self, link_id: str) -> Link | None:
         if link_id in self._links:
             return self._links[link_id]
+        if link_id in self._planned:  # from here on like a link read: dropped when written
+            link = self._links[link_id] = self._planned.pop(link_id)
+            return link
         return self.journal.link(link_id)
 
     def _commit(self, b: Batch) -> None:
         if self._collect is not None:
             self._collect.extend(b)
         else:
+            self._forget_links(b)
             self.journal.write(b)
 
     def _single(self, op: OutboxOp) -> None:
