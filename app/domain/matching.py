@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from app.domain.fields import EMAIL_FIELDS
 from app.domain.records import CrmRecord, Kind, OutlookItem
@@ -150,24 +150,19 @@ def subject_refs(text: str | None) -> tuple[str, ...]:
 Keys = tuple[list[str], "tuple[str, str] | None"]  # (sorted addresses, name key) of one record or item
 
 
-def crm_keys(rec: CrmRecord) -> Keys:
-    """A record's match keys: its addresses (people only) and its name key."""
-    return (sorted(crm_addresses(rec)) if rec.kind is Kind.PERSON else []), name_key(rec.kind, rec.fields)
-
-
 class CrmIndex:
     """`match_outlook_item` over many items at once: records indexed by id, address and name.
-    `keys` holds each record's match keys, for `OutlookIndex.match` of the same records.
-    `known(record)`: the record's keys when worked out already (else None)."""
+    `keys` holds each record's match keys, for `OutlookIndex.match` of the same records."""
 
-    def __init__(self, records: Iterable[CrmRecord], known: Callable[[CrmRecord], Keys | None] | None = None):
+    def __init__(self, records: Iterable[CrmRecord]):
         self.live = [r for r in records if not r.deleted]
         self.ids = {r.id for r in self.live}
         self.by_addr: dict[str, list[str]] = {}
         self.by_name: dict[tuple[str, str], list[str]] = {}
         self.keys: dict[str, Keys] = {}
         for r in self.live:
-            addresses, key = (known(r) if known is not None else None) or crm_keys(r)
+            addresses = sorted(crm_addresses(r)) if r.kind is Kind.PERSON else []
+            key = name_key(r.kind, r.fields)
             self.keys.setdefault(r.id, (addresses, key))
             for a in addresses:
                 self.by_addr.setdefault(a, []).append(r.id)

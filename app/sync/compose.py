@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from app.domain.filters import Filter, evaluate
-from app.domain.matching import CrmIndex, Keys, OutlookIndex, match_carried, person_addresses
+from app.domain.matching import CrmIndex, OutlookIndex, match_carried, person_addresses
 from app.domain.normalise import Snapshots
 from app.domain.records import CrmRecord, Kind, OutlookItem, Sharing, Side
 from app.sync import guards, retry
@@ -70,8 +70,7 @@ def _shared(fields: dict[str, Any], link: Link) -> Mapping[str, Any]:
 class KindPlanner:
     def __init__(self, kind: Kind, state: KindState, *, config: EngineConfig, crm: CrmPort, mailbox: MailboxPort,
                  now: datetime, run_id: str, first_outlook: bool, resolved: Filter, allow_mass_delete: bool,
-                 carried: Mapping[str, tuple[str, str]] | None = None, snapshots: Snapshots | None = None,
-                 crm_keys: Callable[[CrmRecord], Keys | None] | None = None):
+                 carried: Mapping[str, tuple[str, str]] | None = None, snapshots: Snapshots | None = None):
         self.kind, self.st, self.cfg = kind, state, config
         self.carried = carried or {}  # task pairs kept across a backend switch (app/sync/carried.py)
         self.crm, self.mailbox = crm, mailbox
@@ -96,7 +95,6 @@ class KindPlanner:
         self.errors = {e.key: e for e in state.errors}
         self.sharing = {s.key: s for s in state.sharing}
         self.snap = snapshots or Snapshots(kind)  # each record canonicalised and hashed once per plan
-        self.crm_keys = crm_keys  # the listed records' match keys, when worked out already
         self.kind_name = kind.value
         self.direction = config.direction_for(kind)
         self._policies = dict(kind=kind, conflict_policy=forced_policy(self.direction) or config.policy_for(kind),
@@ -332,7 +330,7 @@ class KindPlanner:
         candidates = [i for i, _ in o_new]
         pool_by_id = {r.id: r for r in reversed(pool)}  # the first of equal ids, as a scan would find
         free_pool = [r for r in pool if r.id not in self.by_crm]
-        crm_index, out_index = CrmIndex(pool, self.crm_keys), OutlookIndex(candidates)
+        crm_index, out_index = CrmIndex(pool), OutlookIndex(candidates)
         o_match = {i.item_id: crm_index.match(i, out_index.keys.get(i.item_id)) for i in candidates}
         c_match = {r.id: out_index.match(r, crm_index.keys.get(r.id)) for r in free_pool}
         by_carried = self._carried_matches(o_new, o_match, c_match)

@@ -11,8 +11,8 @@ listing stopped part-way.
 Only the CRM staging of a listing is held; everything else written meanwhile (deletion sightings,
 the Outlook side, metadata) goes to the journal at once, as before.
 
-Each held record is also canonicalised, hashed and given its match keys as its page arrives
-(`snapshots`, `match_keys`), for the plan to find done: the engine thread is otherwise idle while the listing's next pages are on their
+Each held record is also canonicalised and hashed as its page arrives (`snapshots`), for the plan
+to find done: the engine thread is otherwise idle while the listing's next pages are on their
 way, and the plan, which nothing overlaps, spent about a third of a second on it at 10,000 people.
 """
 from __future__ import annotations
@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from app.domain.matching import Keys, crm_keys
 from app.domain.normalise import Snapshots
-from app.domain.records import CrmRecord, Kind, Side
+from app.domain.records import Kind, Side
 from app.sync.state import Batch, KindState, Staged
 
 CRM = Side.CRM.value
@@ -35,7 +34,6 @@ class _Held:
     meta: dict[str, str] = field(default_factory=dict)
     in_journal: frozenset[tuple[str, str, str]] = frozenset()  # keys the journal has staged too (load)
     snapshots: Snapshots | None = None  # of the held records, worked out as they arrived
-    match_keys: dict[int, tuple[CrmRecord, Keys]] = field(default_factory=dict)  # by record, likewise
 
 
 class HeldListings:
@@ -63,7 +61,6 @@ class HeldListings:
                 held.stage[s.key] = s
                 if s.crm is not None:
                     snap.hash(snap.canonical(s.crm.fields))
-                    held.match_keys[id(s.crm)] = (s.crm, crm_keys(s.crm))
             marks = [c for c in batch.cursors if c[0] == CRM and c[1] == kind.value]
             held.cursors.extend(marks)
             rest = replace(batch, stage=[s for s in batch.stage if not (s.side is Side.CRM and s.kind is kind)],
@@ -82,18 +79,6 @@ class HeldListings:
         """The canonical forms and hashes of the kind's held records, for its plan."""
         held = self._held.get(kind)
         return held.snapshots if held is not None else None
-
-    def match_keys(self, kind: Kind) -> Callable[[CrmRecord], Keys | None] | None:
-        """The match keys of the kind's held records, for its plan's matching."""
-        held = self._held.get(kind)
-        if held is None:
-            return None
-        known = held.match_keys
-
-        def keys(rec: CrmRecord) -> Keys | None:
-            hit = known.get(id(rec))
-            return hit[1] if hit is not None and hit[0] is rec else None
-        return keys
 
     def load(self, kind: Kind) -> KindState:
         """The journal's state with the held records staged over it, in the order the journal
