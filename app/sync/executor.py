@@ -17,7 +17,7 @@ from app.domain.records import CrmRecord, Kind, NewItem, OutlookItem, Sharing, S
 from app.errors import AppError, AuthError, JournalError, NotFound, PrerequisiteError, StaleVersion
 from app.sync import guards, retry
 from app.sync.commit_behind import CommitBehind
-from app.sync.gc_pause import gc_paused
+from app.sync.gc_pause import fewer_young_collections, gc_paused
 from app.sync.ports import CrmPort, JournalPort, MailboxPort
 from app.sync.sharing import label_of
 from app.sync.state import (
@@ -327,7 +327,8 @@ class Executor:
         if behind is not None:
             self.journal = behind
         try:
-            self._chunk_by_chunk(chunks, request, ready)
+            with fewer_young_collections():
+                self._chunk_by_chunk(chunks, request, ready)
         except BaseException:
             self._end_pipeline(journal, behind, quiet=True)
             raise

@@ -17,6 +17,12 @@ own, hundreds of thousands of objects) lives through the sync. Each full collect
 allocations set off walked all of it again, about 0.25 s of a 10,000-person first sync: frozen
 for the cycle, the collector walks only what the cycle made. It is thawed when the cycle ends, so
 garbage among those objects is collected as before.
+
+While the executor pipelines a first sync's chunks, every settle allocates thousands of objects
+that live until their chunk is committed: the youngest generation, collected every 700
+allocations, was collected about a hundred times for nothing. There it is collected every
+YOUNG_WHILE_PIPELINING allocations instead; unlike a pause, cycles (a failed call's exception and
+its frames) are still freed on the way, so a long run of failures cannot pile them up.
 """
 from __future__ import annotations
 
@@ -69,3 +75,27 @@ def heap_frozen() -> Iterator[None]:
             _freezes -= 1
             if _freezes == 0:
                 gc.unfreeze()
+
+
+YOUNG_WHILE_PIPELINING = 20_000
+_relaxed = 0  # blocks in progress that raised the threshold
+_thresholds: tuple[int, int, int] = gc.get_threshold()  # as they were before the first of them
+
+
+@contextmanager
+def fewer_young_collections(young: int = YOUNG_WHILE_PIPELINING) -> Iterator[None]:
+    """The youngest generation collected every `young` allocations until the block ends; the
+    first of overlapping blocks raises the threshold and the last restores it."""
+    global _relaxed, _thresholds
+    with _lock:
+        if _relaxed == 0:
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(max(young, _thresholds[0]), *_thresholds[1:])
+        _relaxed += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _relaxed -= 1
+            if _relaxed == 0:
+                gc.set_threshold(*_thresholds)

@@ -180,3 +180,26 @@ def test_a_commit_that_fails_sends_nothing_it_marked_and_the_next_run_duplicates
     world.reopen()
     assert world.sync().ok
     assert sorted(it.fields["email1"] for it in world.mailbox.live(P)) == sorted(f"pia{i}@lane.test" for i in range(6 * CHUNK))
+
+
+def test_chunks_are_settled_with_fewer_young_collections_and_the_threshold_comes_back(make_world, monkeypatch):
+    import gc
+
+    from app.domain.records import Kind
+    from app.sync import executor as executor_module
+    from app.sync.gc_pause import YOUNG_WHILE_PIPELINING
+
+    before = gc.get_threshold()
+    seen = []
+    real = executor_module.Executor._settle_all
+
+    def settle_all(self, *a, **kw):
+        seen.append(gc.get_threshold()[0])
+        return real(self, *a, **kw)
+    monkeypatch.setattr(executor_module.Executor, "_settle_all", settle_all)
+    world = make_world(crm_batch=5, calls_in_flight=2)
+    for i in range(12):
+        world.crm.add(Kind.PERSON, {"first_name": f"P{i}", "last_name": "Q", "email1": f"p{i}@q.test"})
+    assert world.sync().ok
+    assert len(seen) >= 3 and all(t == YOUNG_WHILE_PIPELINING for t in seen)
+    assert gc.get_threshold() == before

@@ -74,3 +74,28 @@ def test_overlapping_frozen_blocks_thaw_only_after_the_last():
             pass
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_fewer_young_collections_raises_the_threshold_and_restores_it_after_an_error():
+    from app.sync.gc_pause import fewer_young_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError):
+        with fewer_young_collections(50_000):
+            with fewer_young_collections(50_000):
+                assert gc.get_threshold() == (50_000, *before[1:])
+            assert gc.get_threshold()[0] == 50_000  # the outer block still holds
+            raise RuntimeError("call failed")
+    assert gc.get_threshold() == before
+
+
+def test_cycles_are_still_collected_while_young_collections_are_fewer():
+    import weakref
+    from app.sync.gc_pause import fewer_young_collections
+
+    with fewer_young_collections(1_000):
+        node = _Node()
+        alive = weakref.ref(node)
+        del node
+        kept = [[] for _ in range(5_000)]  # live allocations enough for a young collection
+        assert alive() is None and kept
