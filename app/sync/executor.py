@@ -75,6 +75,7 @@ class Executor:
         self._collect: Batch | None = None
         self._links: dict[str, Link | None] = {}  # links of the chunk in hand (see _prime)
         self._planned: dict[str, Link] = {}  # links the plan wrote, not read back (see run)
+        self._canonical: dict[int, Any] = {}  # their snapshots, canonical already, by identity
         self._planned_here: set[str] = set()  # ops this run planned (see _plan_hashes)
 
     # --- crash recovery --------------------------------------------------------------------------
@@ -134,11 +135,14 @@ class Executor:
         """`planned`: links the cycle's plan has just written and nothing has written since, as
         stored; each is used instead of reading it back, until the executor writes it."""
         self._planned = dict(planned or {})
+        # their snapshots are this plan's canonical forms: a settle need not work them out again
+        self._canonical = {id(snap): snap for link in self._planned.values()
+                           for snap in (link.ews_fields, link.crm_fields, link.base) if snap is not None}
         try:
             self._run(ops, cancelled)
         finally:
             self._pending_by_link = None  # not kept past the run: a first sync's thousands of entries
-            self._planned = {}
+            self._planned, self._canonical = {}, {}
             if self._calls is not None:
                 self._calls.shutdown(wait=True)
                 self._calls = None
@@ -589,7 +593,7 @@ class Executor:
             self._commit(b)
             return
         kind = op.kind
-        canon = _Canonical(kind)
+        canon = _Canonical(kind, self._canonical)
         prior = link  # as the journal knew it before this write: the undo's before_json
         if op.side is Side.OUTLOOK and op.op != "release":
             self.outlook_writes[kind] = self.outlook_writes.get(kind, 0) + 1
@@ -741,11 +745,14 @@ class _Canonical:
     normalised once, and one that is canonical already is kept as the same object (not an equal
     copy), which the journal then encodes once and the hashes match by identity."""
 
-    def __init__(self, kind: Kind):
+    def __init__(self, kind: Kind, known: Mapping[int, Any] | None = None):
         self.kind = kind
         self.made: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(fields) -> (fields, canonical)
+        self.known = known or {}  # objects canonical already, by id
 
     def __call__(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        if self.known.get(id(fields)) is fields:
+            return fields  # type: ignore[return-value]
         hit = self.made.get(id(fields))
         if hit is not None and hit[0] is fields:
             return hit[1]
