@@ -17,10 +17,12 @@ from collections import namedtuple
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import DateTime, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Boolean, DateTime, Table, and_, bindparam, delete, func, insert, update
 from sqlalchemy.sql import Executable
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+
+from app.journal import stored_dates
 
 IN_CHUNK = 400  # ids per IN (...) lookup, well under SQLite's variable limit
 
@@ -98,45 +100,54 @@ def _column(table: Table, param: str) -> Any:
 
 def _driver_params(conn: Connection, table: Table, order: tuple[str, ...],
                    rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as parameter tuples in `order`, each value through its column type's bind processor."""
-    dialect = conn.dialect
-    procs = []
-    for i, n in enumerate(order):
-        typ = _column(table, n).type
-        p = typ.dialect_impl(dialect).bind_processor(dialect)
-        if p is not None:
-            dated = isinstance(typ, DateTime) or isinstance(getattr(typ, "impl", None), DateTime)
-            procs.append((i, _remembering(p) if dated else p))
+    """Rows as parameter tuples in `order`, each value through its column type's bind processor.
+    Column by column: the columns with no processor (most of them) are not touched in Python."""
+    procs = [(i, p) for i, n in enumerate(order) if (p := _bind_processor(conn.dialect, _column(table, n).type))]
     get = itemgetter(*order)
     if len(order) == 1:
         values = [(get(r),) for r in rows]
     else:
-        values = [get(r) for r in rows]
-    if not procs:
+        values = list(map(get, rows))
+    if not procs or not values:
         return values
-    out = []
-    for v in values:
-        row = list(v)
-        for i, p in procs:
-            row[i] = p(row[i])
-        out.append(tuple(row))
-    return out
+    columns: list[Any] = list(zip(*values))
+    for i, p in procs:
+        columns[i] = map(p, columns[i])
+    return list(zip(*columns))
 
 
-def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`process` for dates, made once per distinct value: a batch's rows mostly carry the same
-    few instants (the write's own time), and formatting one costs more than the lookup."""
-    made: dict[tuple[Any, Any, int], Any] = {}
+# (column type, dialect class) -> the bind processor _driver_params applies for it
+_PROCESSORS: dict[tuple[Any, Any], Callable[[Any], Any] | None] = {}
 
-    def remembered(value: Any) -> Any:
-        if value is None:
+
+def _bind_processor(dialect: Any, typ: Any) -> Callable[[Any], Any] | None:
+    key = (typ, type(dialect))  # what SQLite binds depends on the column type alone
+    if key not in _PROCESSORS:
+        process = typ.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and (isinstance(typ, DateTime) or isinstance(getattr(typ, "impl", None), DateTime)):
+            process = stored_dates.processor(process)
+        elif process is not None and isinstance(typ, Boolean):
+            process = _booleans(process)
+        _PROCESSORS[key] = process
+    return _PROCESSORS[key]
+
+
+_BOOLEAN_INTS = {None: None, True: 1, False: 0}  # what SQLAlchemy's Boolean binds on SQLite (1 == True)
+
+
+def _booleans(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's Boolean processor by a lookup, when it binds what _BOOLEAN_INTS holds; any
+    other value (a wrong type, an unhashable one) still goes through it, for its own error."""
+    if any(type(process(v)) is not type(want) or process(v) != want for v, want in _BOOLEAN_INTS.items()):
+        return process
+
+    def boolean(value: Any) -> Any:
+        try:
+            return _BOOLEAN_INTS[value]
+        except (KeyError, TypeError):
             return process(value)
-        key = (value, value.tzinfo, value.fold)  # equal instants in other zones or folds format differently
-        if key not in made:
-            made[key] = process(value)
-        return made[key]
 
-    return remembered
+    return boolean
 
 
 def delete_keys(conn: Connection, table: Table, keys: Sequence[Any], *, version: Sequence[str] | None = None) -> None:
@@ -173,11 +184,16 @@ def has_rows(conn: Connection, table: Table) -> bool:
 def column_by_key(conn: Connection, table: Table, column: str, keys: Sequence[str]) -> dict[str, Any]:
     """`column` of the rows with these (single-column) primary keys, in bulk."""
     (pk,) = [c for c in table.primary_key.columns]
+    dialect = conn.dialect
+    process = table.c[column].type.dialect_impl(dialect).result_processor(dialect, None)
     want = list(dict.fromkeys(keys))
     out: dict[str, Any] = {}
     for i in range(0, len(want), IN_CHUNK):
         part = want[i:i + IN_CHUNK]
-        out.update({k: v for k, v in conn.execute(select(pk, table.c[column]).where(pk.in_(part)))})
+        # straight on the driver: SQLAlchemy built and compiled the select again for every chunk
+        rows = conn.exec_driver_sql(f"SELECT {pk.name}, {column} FROM {table.name} WHERE {pk.name} IN {in_list(len(part))}",
+                                    tuple(part))
+        out.update({k: process(v) for k, v in rows} if process else dict(rows.all()))
     return out
 
 

@@ -6,6 +6,7 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from itertools import islice
 import sys
 import uuid
@@ -70,11 +71,21 @@ def _same_but_state(stored: OutboxOp | None, op: OutboxOp) -> bool:
 
 
 def _segments(b: Batch) -> Iterable[Batch]:
+    """The batch in parts of SEGMENT rows, section by section in SECTIONS' order, except that
+    the links and the outbox ops go a segment of each in turn: a plan's ops follow its links
+    (by at most a few hundred), so an op's payload finds the text of its link's snapshots
+    among the latest ones made (_Texts). The outbox table does not refer to the links, and
+    the ops keep their order (their seqs are given in it)."""
     yield Batch(meta=dict(b.meta), cursors=list(b.cursors))
     for name in SECTIONS:
+        if name == "outbox":
+            continue  # with the links
         rows = getattr(b, name)
-        for i in range(0, len(rows), SEGMENT):
-            yield Batch(**{name: list(rows[i:i + SEGMENT])})
+        for i in range(0, max(len(rows), len(b.outbox) if name == "links" else 0), SEGMENT):
+            if rows[i:i + SEGMENT]:
+                yield Batch(**{name: list(rows[i:i + SEGMENT])})
+            if name == "links" and b.outbox[i:i + SEGMENT]:
+                yield Batch(outbox=list(b.outbox[i:i + SEGMENT]))
 
 
 def _rows_by_id(s: Session, table: Any, ids: Sequence[str], chunk: int = bulk.IN_CHUNK) -> list[Any]:
@@ -88,8 +99,16 @@ def _rows_by_id(s: Session, table: Any, ids: Sequence[str], chunk: int = bulk.IN
     return out
 
 
+# The journal's JSON text of a value: json.dumps(value, sort_keys=True, default=str), with the
+# encoder made once (json.dumps makes one per call when given options).
+_encode = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
+_encode_unsorted = json.JSONEncoder(default=str).encode  # staged records' (see _staged_values)
+
+
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    return None if value is None else _encode(value)
 
 
 SHARED_TEXT = 32  # values up to this long are shared too (countries, states, types, empty-ish values)
@@ -240,76 +259,95 @@ def _seq(op: OutboxOp) -> int:
     return op.seq
 
 
-def _decodes_as_itself(value: Any, seen: set[int] | None = None) -> bool:
+def _decodes_as_itself(value: Any) -> bool:
     """True when decoding `value`'s JSON gives an equal value of the very same types: only dicts
-    with text keys, lists and plain scalars (a tuple comes back a list, a date a string). Shared
-    snapshots inside one payload are looked at once; a flat one is judged by its set of types."""
-    kind = type(value)
-    if kind is dict:
-        if not _STR.issuperset(map(type, value)):
-            return False
-        values: Any = value.values()
-    elif kind is list:
-        values = value
-    else:
-        return kind in _JSON_SCALARS
-    types = set(map(type, values))
-    if types <= _JSON_SCALARS:
-        return True
-    if not types <= _JSON_TYPES:
-        return False
-    seen = set() if seen is None else seen
-    for v in values:
-        if type(v) in _JSON_CONTAINERS and id(v) not in seen:
-            seen.add(id(v))
-            if not _decodes_as_itself(v, seen):
+    with text keys, lists and plain scalars (a tuple comes back a list, a date a string). A flat
+    container is judged by its set of types; nested ones are looked at once each (a payload
+    holds the same snapshot as its fields and its base), without a call per container."""
+    todo, seen = [value], set()
+    while todo:
+        v = todo.pop()
+        kind = type(v)
+        if kind is dict:
+            if not _STR.issuperset(map(type, v)):
                 return False
+            values: Any = v.values()
+        elif kind is list:
+            values = v
+        elif kind in _JSON_SCALARS:
+            continue
+        else:
+            return False
+        types = set(map(type, values))
+        if types <= _JSON_SCALARS:
+            continue
+        if not types <= _JSON_TYPES:
+            return False
+        for x in [x for x in values if type(x) in _JSON_CONTAINERS]:
+            if id(x) not in seen:
+                seen.add(id(x))
+                todo.append(x)
     return True
 
 
 class _Texts:
     """JSON texts of the field snapshots one write encodes (or the executor's chunk was read
     from), by object: the planner and the executor put the same snapshot dict in a link, its
-    outbox payload and its history entry, and the text is made once for all of them."""
+    outbox payload (a create's there twice, as its fields and its base) and its history entry,
+    and the text is made once for all of them."""
 
     def __init__(self, seeds: Iterable[tuple[Any, str]] = ()):
-        self._by_id: dict[int, tuple[Any, str]] = {id(obj): (obj, t) for obj, t in seeds if type(obj) is dict}
+        self._by_id: OrderedDict[int, tuple[Any, str]] = OrderedDict(
+            (id(obj), (obj, t)) for obj, t in seeds if type(obj) is dict)
 
     def remember(self, obj: Any, text_: str) -> None:
         # held here, so its id is not reused while the write lasts; a first sync's plan writes
         # tens of thousands of links in one transaction, and all their texts at once would raise
-        # the sync's peak memory: only the first TEXTS_KEPT are kept
-        if type(obj) is dict and len(self._by_id) < TEXTS_KEPT:
-            self._by_id[id(obj)] = (obj, text_)
+        # the sync's peak memory: the latest TEXTS_KEPT are kept (a plan's links and their
+        # outbox ops are written a segment each in turn, see _segments)
+        if type(obj) is dict:
+            by_id = self._by_id
+            by_id[id(obj)] = (obj, text_)
+            if len(by_id) > TEXTS_KEPT:
+                by_id.popitem(last=False)
 
     def known(self, obj: Any) -> str | None:
         hit = self._by_id.get(id(obj))
         return hit[1] if hit is not None and hit[0] is obj else None
 
     def dumps(self, value: Mapping[str, Any]) -> str:
-        """json.dumps(value, sort_keys=True, default=str), with the known texts of its top-level
-        snapshot values spliced in: each stands in the encoding as a unique mark that is then
-        replaced (or, should a mark not be unique in the text, the value is simply encoded)."""
-        value = dict(value)
-        swaps = {k: t for k, v in value.items() if type(v) is dict and (t := self.known(v)) is not None}
-        plain = json.dumps(value, sort_keys=True, default=str) if not swaps else None
-        if plain is not None:
-            return plain
-        marks = {k: f"\x00{n}\x00" for n, k in enumerate(swaps)}
-        text_ = json.dumps({**value, **marks}, sort_keys=True, default=str)
-        spans = []
-        for k, mark in marks.items():
-            enc = json.dumps(mark)
-            at = text_.find(enc)
-            if at < 0 or text_.find(enc, at + 1) >= 0:
-                return json.dumps(value, sort_keys=True, default=str)
-            spans.append((at, at + len(enc), swaps[k]))
-        out, last = [], 0
-        for start, end, snap in sorted(spans):
-            out += (text_[last:start], snap)
-            last = end
-        out.append(text_[last:])
+        """_encode(value), its top-level snapshot values encoded once each: a known text is
+        reused, and a snapshot there under several keys (a create's fields and base) is
+        encoded for the first. Each stands in the encoding as a mark: with sorted keys the marks
+        come in the order of their keys, and the texts replace them in turn (should the mark be
+        in the text elsewhere as well, the value is simply encoded)."""
+        if type(value) is not dict:
+            value = dict(value)
+        swaps: dict[Any, str] = {}
+        first: dict[int, Any] = {}  # id of a snapshot not known -> the key it is under first
+        for k, v in [kv for kv in value.items() if type(kv[1]) is dict and kv[1]]:
+            t = self.known(v)
+            if t is None:
+                k0 = first.setdefault(id(v), k)
+                if k0 == k:
+                    continue  # once so far: encoded in place unless seen again
+                t = _encode(v)
+                self.remember(v, t)
+                swaps[k0] = t
+            swaps[k] = t
+        if not swaps:
+            return _encode(value)
+        parts = _encode({**value, **dict.fromkeys(swaps, _MARK)}).split(_MARK_JSON)
+        if len(parts) != len(swaps) + 1:
+            return _encode(value)
+        out = [parts[0]]
+        for k, part in zip(sorted(swaps), parts[1:]):
+            out += (swaps[k], part)
         return "".join(out)
+
+
+_MARK = "\x00"  # stands in for a spliced text (_Texts.dumps)
+_MARK_JSON = json.dumps(_MARK)
 
 
 def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequence[tuple[Any, str]] = (),
@@ -330,7 +368,7 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
             if text_ is None:
                 text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
                 if text_ is None:
-                    text_ = json.dumps(dict(snap), sort_keys=True, default=str)
+                    text_ = _encode(dict(snap))
                 made.append((snap, text_))
             if texts_ is not None:
                 texts_.remember(snap, text_)
@@ -360,7 +398,7 @@ def _staged_values(st: Staged, now: datetime) -> dict[str, Any]:
     payload = outlook_to_dict(st.outlook) if st.outlook else crm_to_dict(st.crm) if st.crm else None
     # in the record's own key order: sorting the keys of ten thousand staged records was about
     # half of their encoding, and nothing compares or splices a staged text (readers decode it)
-    text_ = None if payload is None else json.dumps(payload, default=str)
+    text_ = None if payload is None else _encode_unsorted(payload)
     return {"side": st.side.value, "kind": st.kind.value, "remote_id": st.remote_id, "change": st.change,
             "version": st.version, "in_scope": st.in_scope, "payload_json": text_, "cursor_id": None,
             "staged_at": now}
