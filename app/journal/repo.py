@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from app.domain.codec import crm_from_dict, crm_to_dict, outlook_from_dict, outlook_to_dict
 from app.domain.records import Kind, Side
 from app.errors import JournalError, UsageError
-from app.journal import bulk, models as m
+from app.journal import bulk, json_text, models as m
 from app.journal.db import Database, open_database
 from app.sync.state import (
     CANCELLED,
@@ -99,12 +99,8 @@ def _rows_by_id(s: Session, table: Any, ids: Sequence[str], chunk: int = bulk.IN
     return out
 
 
-# The journal's JSON text of a value: json.dumps(value, sort_keys=True, default=str), with the
-# encoder made once (json.dumps makes one per call when given options).
-_encode = json.JSONEncoder(sort_keys=True, default=str).encode
-
-
-_encode_unsorted = json.JSONEncoder(default=str).encode  # staged records' (see _staged_values)
+_encode = json_text.encode  # json.dumps(value, sort_keys=True, default=str)
+_encode_unsorted = json_text.encode_unsorted  # staged records' (see _staged_values)
 
 
 def _dumps(value: Any) -> str | None:

@@ -229,3 +229,29 @@ def test_a_segmented_plan_stores_the_plain_texts_and_dates(tmp_path):
     assert got_history == [(h.link_id, SLOW_DATE(h.at), None if h.before is None else plain(h.before))
                            for h in history]
     assert got_sharing == {sh.key: SLOW_DATE(sh.changed_at) for sh in sharing}
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_ish)
+def test_the_encoder_made_once_encodes_as_json_dumps(value):
+    from app.journal import json_text
+
+    for fast, options in ((json_text.encode, {"sort_keys": True}), (json_text.encode_unsorted, {})):
+        assert not isinstance(getattr(fast, "__self__", None), json.JSONEncoder)  # the C encoder made once is in use
+        try:
+            want = json.dumps(value, default=str, **options)
+        except Exception as exc:  # noqa: BLE001 - mixed key types cannot be sorted: the same error
+            with pytest.raises(type(exc)):
+                fast(value)
+        else:
+            assert fast(value) == want
+
+
+def test_a_value_that_holds_itself_gets_jsons_error():
+    from app.journal import json_text
+
+    loop: dict = {"a": [1]}
+    loop["a"].append(loop)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        json_text.encode(loop)
+    assert json_text.encode({"a": [1]}) == '{"a": [1]}'  # and the encoder is fine afterwards
