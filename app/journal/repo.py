@@ -357,17 +357,22 @@ def _snapshots_json(snapshots: Sequence[Mapping[str, Any] | None], known: Sequen
         for obj, t in known:
             texts_.remember(obj, t)  # the link's history entry may hold one of these
     for snap in snapshots:
-        text_ = None
-        if snap is not None:
-            # the same object first (the executor keeps one dict for equal snapshots), then equal ones
-            text_ = next((t for prev, t in made if prev is snap), None)
-            if text_ is None:
-                text_ = next((t for prev, t in made if _same_json(prev, snap)), None)
-                if text_ is None:
-                    text_ = _encode(dict(snap))
-                made.append((snap, text_))
-            if texts_ is not None:
-                texts_.remember(snap, text_)
+        if snap is None:
+            texts.append(None)
+            continue
+        # the same object first (the executor keeps one dict for equal snapshots), then equal ones
+        for prev, text_ in made:
+            if prev is snap:
+                break
+        else:
+            for prev, text_ in made:
+                if _same_json(prev, snap):
+                    break
+            else:
+                text_ = _encode(snap if type(snap) is dict else dict(snap))
+            made.append((snap, text_))
+        if texts_ is not None:
+            texts_.remember(snap, text_)
         texts.append(text_)
     return texts
 

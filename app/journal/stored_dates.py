@@ -4,10 +4,10 @@ A date column (sqlmodel's UTCDateTime over SQLite's DATETIME) stores an aware va
 UTC, as text "YYYY-MM-DD HH:MM:SS.ffffff". SQLAlchemy gets there through two processors, one
 building a dict of seven fields per value and %-formatting it; a settle binds four dates per
 linked item (three distinct), a first sync some eighty thousand. `processor(slow)` formats the
-common value, an aware datetime, directly (a value equal to the one before it at once), and leaves everything else (None, naive values, which
-UTCDateTime refuses, dates, other types) to `slow`, so errors stay SQLAlchemy's. It is used only
-after it formats a set of probe values exactly as `slow` does, so a different storage format (or
-a library that changes it) falls back to `slow` whole.
+common value, an aware datetime, directly (a value seen lately at once), and leaves everything
+else (None, naive values, which UTCDateTime refuses, dates, other types) to `slow`, so errors
+stay SQLAlchemy's. It is used only after it formats a set of probe values exactly as `slow`
+does, so a different storage format (or a library that changes it) falls back to `slow` whole.
 """
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 UTC = timezone.utc
+# Texts made, by (value, zone, fold), for every date column: a settled item's own instant is
+# stored three times (its link's sync time, its history and its sharing rows), a plan's in
+# every row. Cleared when full; the dict's own operations are safe on the engine's and the
+# committer's threads at once.
+MADE_KEPT = 4096
+_made: dict[tuple[datetime, Any, int], str] = {}
 _FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
@@ -43,25 +49,20 @@ def processor(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
     if not same:
         return slow
 
-    # the latest value and its text: a column's values mostly are one instant (a write's own
-    # time, as a new object per row); one tuple, read and replaced whole, as the engine and the
-    # journal's committer may share a processor
-    first = probes()[0]
-    last: tuple[datetime, str] = (first, slow(first))
-
     def process(value: Any) -> Any:
-        nonlocal last
         # datetime subclasses, naive values and tzinfos without an offset go the long way
         if value.__class__ is not datetime or value.tzinfo is None:
             return slow(value)
-        seen, text = last
         # equal in the same zone and fold: the same wall time there, and so the same UTC time
-        if value is seen or (value.tzinfo is seen.tzinfo and value.fold == seen.fold and value == seen):
-            return text
-        if value.tzinfo is not UTC and value.utcoffset() is None:
-            return slow(value)
-        text = format_utc(value)
-        last = (value, text)
+        key = (value, value.tzinfo, value.fold)
+        text = _made.get(key)
+        if text is None:
+            if value.tzinfo is not UTC and value.utcoffset() is None:
+                return slow(value)
+            text = format_utc(value)
+            if len(_made) >= MADE_KEPT:
+                _made.clear()
+            _made[key] = text
         return text
 
     return process

@@ -64,7 +64,10 @@ def tricky_dates():
     ]
 
 
-def test_dates_are_stored_as_sqlalchemy_stores_them():
+@pytest.mark.parametrize("kept", [stored_dates.MADE_KEPT, 2])
+def test_dates_are_stored_as_sqlalchemy_stores_them(kept, monkeypatch):
+    monkeypatch.setattr(stored_dates, "MADE_KEPT", kept)  # also while the texts made are dropped
+    monkeypatch.setattr(stored_dates, "_made", {})
     fast = stored_dates.processor(SLOW_DATE)
     assert fast is not SLOW_DATE  # the direct format is in use (else this test proves nothing)
     values = tricky_dates()
