@@ -255,34 +255,30 @@ def _seq(op: OutboxOp) -> int:
     return op.seq
 
 
-def _decodes_as_itself(value: Any) -> bool:
+def _decodes_as_itself(value: Any, seen: set[int] | None = None) -> bool:
     """True when decoding `value`'s JSON gives an equal value of the very same types: only dicts
-    with text keys, lists and plain scalars (a tuple comes back a list, a date a string). A flat
-    container is judged by its set of types; nested ones are looked at once each (a payload
-    holds the same snapshot as its fields and its base), without a call per container."""
-    todo, seen = [value], set()
-    while todo:
-        v = todo.pop()
-        kind = type(v)
-        if kind is dict:
-            if not _STR.issuperset(map(type, v)):
+    with text keys, lists and plain scalars (a tuple comes back a list, a date a string). Shared
+    snapshots inside one payload are looked at once; a flat one is judged by its set of types."""
+    kind = type(value)
+    if kind is dict:
+        if not _STR.issuperset(map(type, value)):
+            return False
+        values: Any = value.values()
+    elif kind is list:
+        values = value
+    else:
+        return kind in _JSON_SCALARS
+    types = set(map(type, values))
+    if types <= _JSON_SCALARS:
+        return True
+    if not types <= _JSON_TYPES:
+        return False
+    seen = set() if seen is None else seen
+    for v in values:
+        if type(v) in _JSON_CONTAINERS and id(v) not in seen:
+            seen.add(id(v))
+            if not _decodes_as_itself(v, seen):
                 return False
-            values: Any = v.values()
-        elif kind is list:
-            values = v
-        elif kind in _JSON_SCALARS:
-            continue
-        else:
-            return False
-        types = set(map(type, values))
-        if types <= _JSON_SCALARS:
-            continue
-        if not types <= _JSON_TYPES:
-            return False
-        for x in [x for x in values if type(x) in _JSON_CONTAINERS]:
-            if id(x) not in seen:
-                seen.add(id(x))
-                todo.append(x)
     return True
 
 
