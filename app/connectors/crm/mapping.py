@@ -10,7 +10,7 @@ fields; the batch writer encodes None, booleans and datetimes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,6 +112,7 @@ def as_int(value: Any) -> int | None:
         return None
 
 
+_UTC = timezone.utc
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _EPOCH_RE = re.compile(r"\d{9,11}")
 _DEFAULT_RE = re.compile(r"^\w+\s+([A-Za-z]+)\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\S+)\s+(\d{4})$")
@@ -127,9 +128,9 @@ def parse_datetime(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, timezone.utc)
     s = str(value).strip()
     if len(s) == 28 and s[19:24] == " UTC ":  # the API's own form, "Thu Nov 26 07:48:55 UTC 2026": by position
-        at = _default_utc(s)
-        if at is not None:
-            return at
+        read = _api_utc(s)
+        if read is not None:
+            return read[0]
     if _EPOCH_RE.fullmatch(s):
         return datetime.fromtimestamp(int(s), timezone.utc)
     m = _DEFAULT_RE.match(s)
@@ -154,19 +155,27 @@ def parse_datetime(value: Any) -> datetime | None:
     return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _default_utc(s: str) -> datetime | None:
-    """A fixed-width default-form UTC text read by position (what a list of 10,000 people holds in
-    every row); None when it is not exactly that form, left to the general parse."""
-    mon = _MONTHS.get(s[4:7].lower())
-    digits = s[8:10] + s[11:13] + s[14:16] + s[17:19] + s[24:28]
-    if mon is None or not (digits.isascii() and digits.isdigit()) or s[3] != " " or s[7] != " " or s[10] != " " \
-            or s[13] != ":" or s[16] != ":" or not s[:3].isalpha() or not s[:3].isascii():
+_API_UTC_RE = re.compile(r"[A-Za-z]{3} ([A-Za-z]{3}) (\d\d) (\d\d:\d\d:\d\d) UTC (\d{4})", re.ASCII)
+_MONTH_DIGITS = {name: f"{number:02d}" for name, number in _MONTHS.items()}
+
+
+def _api_utc(s: str) -> tuple[datetime, str] | None:
+    """The API's own fixed-width UTC form (what a list of 10,000 people holds in every row) read,
+    and the ISO text raw_for_filters makes of it ("2026-11-26T07:48:55Z"); None when `s` is not
+    exactly that form, left to the general parse. The text is reordered as ISO and read by the C
+    parser, which checks the ranges as datetime() does."""
+    m = _API_UTC_RE.fullmatch(s)
+    if m is None:
         return None
+    month = _MONTH_DIGITS.get(m[1].lower())
+    if month is None:
+        return None
+    iso = f"{m[4]}-{month}-{m[2]}T{m[3]}"
     try:
-        return datetime(int(s[24:28]), mon, int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19]),
-                        tzinfo=timezone.utc)
+        at = datetime.fromisoformat(iso + "+00:00")
     except ValueError:  # "Fri Feb 31 ...": unreadable, as the general parse finds too
         return None
+    return at, (iso + "Z" if at.year >= 1000 else _iso_z(at))
 
 
 def parse_date(value: Any) -> date | None:
@@ -249,20 +258,21 @@ def vdt_date(day: date, zone: str | None) -> str:
 
 
 # --- rows -> records -----------------------------------------------------------------------------
-_PERSON_READ = tuple((canon, col, canon.startswith("email")) for canon, col in PERSON_MAP.items())
+_PERSON_CANON = tuple(PERSON_MAP)
+_PERSON_COLUMNS = tuple(PERSON_MAP.values())
+_PERSON_EMAILS = tuple(canon for canon in PERSON_MAP if canon.startswith("email"))
 
 
 def person_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    # text()/email() inlined: this runs for every column of every person read (a first sync reads all)
-    out: dict[str, Any] = {}
-    get = row.get
-    for canon, col, is_email in _PERSON_READ:
-        value = get(col)
-        if value is None or isinstance(value, (dict, list)):
-            out[canon] = None
-            continue
-        s = (value if type(value) is str else str(value)).strip()
-        out[canon] = (s.lower() if is_email else s) if s else None
+    # text()/email() inlined, the common cells (None, text) in one comprehension: this runs for
+    # every column of every person read (a first sync reads all)
+    out = dict(zip(_PERSON_CANON, [
+        None if value is None else (value.strip() or None) if value.__class__ is str else text(value)
+        for value in map(row.get, _PERSON_COLUMNS)]))
+    for canon in _PERSON_EMAILS:
+        address = out[canon]
+        if address is not None:
+            out[canon] = address.lower()
     return out
 
 
@@ -328,40 +338,84 @@ def row_to_record(kind: Kind, row: Mapping[str, Any], *, user_id: Any = None, my
                   own_row: bool = False) -> CrmRecord:
     """`own_row`: the caller hands the row over (as decoded from an answer, held by nobody else);
     it becomes the record's `raw` instead of a copy of it (a listing holds pages of them)."""
-    fields = FIELD_READERS[kind](row)
-    emails: tuple[str, ...] = ()
-    if kind is Kind.PERSON:  # the email fields are the PERSON_EMAIL_COLUMNS read as addresses
-        emails = tuple(dict.fromkeys(e for e in (fields["email1"], fields["email2"], fields["email3"]) if e))
-    owner = row.get("owner_id")
-    owned = (user_id is not None and owner is not None and str(owner) == str(user_id)) or (
-        my_queue is not None and row.get("assigned_to") is not None and str(row.get("assigned_to")) == str(my_queue)
-    )
-    updated_at = parse_datetime(row.get("updated_at"))
-    return CrmRecord(
-        kind=kind,
-        id=str(row.get("id")),
-        lock_version=as_int(row.get("lock_version")) or 0,
-        fields=fields,
-        raw=raw_for_filters(row, {"updated_at": updated_at}, in_place=own_row),
-        updated_at=updated_at,
-        deleted=as_bool(row.get("is_deleted")) if row.get("is_deleted") is not None else False,
-        link_id=text(row.get("created_through_reference")),
-        object_ref=text(row.get("object_ref")),
-        owned_by_me=owned,
-        emails=emails,
-    )
+    return RecordReader(kind, user_id=user_id, my_queue=my_queue).record(row, own_row=own_row)
+
+
+class RecordReader:
+    """`row_to_record` for the many rows of one kind read for one user (a listing's pages): the
+    field reader and the ownership ids as text are settled once, not per row. A first sync reads
+    every person this way on the listing's threads, where its CPU delays the engine's staging."""
+
+    def __init__(self, kind: Kind, *, user_id: Any = None, my_queue: Any = None):
+        self.kind = kind
+        self._fields = FIELD_READERS[kind]
+        self._user = None if user_id is None else str(user_id)
+        self._queue = None if my_queue is None else str(my_queue)
+
+    def records(self, rows: Iterable[dict[str, Any]]) -> tuple[CrmRecord, ...]:
+        """Records of rows handed over (`own_row`): each row becomes its record's `raw`."""
+        record = self.record
+        return tuple([record(row, own_row=True) for row in rows])
+
+    def record(self, row: Mapping[str, Any], *, own_row: bool = False) -> CrmRecord:
+        get = row.get
+        kind = self.kind
+        fields = self._fields(row)
+        emails: tuple[str, ...] = ()
+        if kind is Kind.PERSON:  # the email fields are the PERSON_EMAIL_COLUMNS read as addresses
+            emails = tuple(dict.fromkeys([e for e in (fields["email1"], fields["email2"], fields["email3"]) if e]))
+        owner, assigned = get("owner_id"), get("assigned_to")
+        owned = (self._user is not None and owner is not None and str(owner) == self._user) or (
+            self._queue is not None and assigned is not None and str(assigned) == self._queue)
+        stamp = get("updated_at")
+        read = _api_utc(stamp) if stamp.__class__ is str and len(stamp) == 28 else None  # (the API's own form)
+        updated_at = parse_datetime(stamp) if read is None else read[0]
+        version = get("lock_version")
+        deleted = get("is_deleted")
+        # (a row handed over is converted in place by raw_for_filters before link_id and object_ref
+        # are read from it, as it always was)
+        return _new_record(
+            kind, str(get("id")), (version if version.__class__ is int else as_int(version)) or 0, fields,
+            raw_for_filters(row, {"updated_at": updated_at}, in_place=own_row,
+                            ready=None if read is None else {"updated_at": read[1]}), updated_at,
+            False if deleted is None else deleted if deleted.__class__ is bool else as_bool(deleted),
+            text(get("created_through_reference")), text(get("object_ref")), owned, emails)
+
+
+_RECORD_FIELDS = ("kind", "id", "lock_version", "fields", "raw", "updated_at", "deleted", "link_id", "object_ref",
+                  "owned_by_me", "emails")
+
+
+def _new_record(*values: Any) -> CrmRecord:
+    """`CrmRecord(*values)`, its attributes set in one step: a frozen dataclass sets each through
+    `object.__setattr__`, about 4 us a record (a sixth of reading a row). Used only while the
+    record class is the plain frozen dataclass of exactly these fields (checked below)."""
+    record = _blank(CrmRecord)
+    record.__dict__.update(zip(_RECORD_FIELDS, values))
+    return record
+
+
+_blank = object.__new__
+if (tuple(f.name for f in dataclass_fields(CrmRecord)) != _RECORD_FIELDS or hasattr(CrmRecord, "__post_init__")
+        or hasattr(CrmRecord, "__slots__")):
+    _new_record = CrmRecord  # noqa: F811 - the class changed shape: its own constructor
 
 
 def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None, *,
-                    in_place: bool = False) -> dict[str, Any]:
+                    in_place: bool = False, ready: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The row as read, except datetimes in the API's default text form become ISO UTC
     ("2009-05-15T14:36:54Z"), so app.domain.filters.evaluate reads them like the server does.
     `parsed`: columns the caller has already parsed with parse_datetime (not parsed twice).
+    `ready`: columns in the default form whose ISO text the caller has already made (`_api_utc`).
     `in_place`: the row itself becomes the result (a row nobody else holds: no second copy)."""
     out = row if in_place and isinstance(row, dict) else dict(row)
-    for key, value in list(row.items()) if out is row else row.items():
-        # the default form always has a colon: most values (names, addresses, phones) are passed by it
-        if isinstance(value, str) and ":" in value and _DEFAULT_RE.match(value.strip()):
+    # the default form always has a colon: most values (names, addresses, phones) are passed by it,
+    # and most of the others are None or exactly str (isinstance is asked only of the rest)
+    for key, value in [(k, v) for k, v in row.items()
+                       if (v.__class__ is str or v is not None and isinstance(v, str)) and ":" in v]:
+        if ready is not None and key in ready:
+            out[key] = ready[key]
+        elif _DEFAULT_RE.match(value.strip()):
             dt = parsed[key] if parsed is not None and key in parsed else parse_datetime(value)
             if dt is not None:
                 out[key] = _iso_z(dt)
@@ -370,9 +424,9 @@ def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None
 
 def _iso_z(dt: datetime) -> str:
     """`dt.strftime("%Y-%m-%dT%H:%M:%SZ")` of a UTC datetime, several times faster."""
-    if dt.year < 1000:  # strftime does not pad such years; isoformat does
+    if dt.year < 1000:  # strftime does not pad such years
         return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return dt.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
 
 
 # --- canonical -> wire ---------------------------------------------------------------------------

@@ -213,12 +213,15 @@ class CrmStore:
         yield from scan(self.client.read, path + ".api", columns=columns, page_filter=page_filter,
                         sort=[("id", "ASC")], page_size=self.page_size)
 
-    def _record(self, kind: Kind, row: Mapping[str, Any], *, own_row: bool = False) -> CrmRecord:
-        """`own_row`: nothing reads the row afterwards, so it becomes the record's `raw` (no copy)."""
+    def _record(self, kind: Kind, row: Mapping[str, Any]) -> CrmRecord:
+        return self._reader(kind).record(row)
+
+    def _reader(self, kind: Kind) -> M.RecordReader:
+        """Reads rows of `kind` as records owned or not by the user signed in now (a page's worth)."""
         info = self.client.known_login() or {}  # never a login just for this
         queue = (self._queues or {}).get(M.TYPES[kind].queue_class) if self._queues is not None else (
             (info.get("my_queues") or {}).get(M.TYPES[kind].queue_class))
-        return M.row_to_record(kind, row, user_id=info.get("user_id"), my_queue=queue, own_row=own_row)
+        return M.RecordReader(kind, user_id=info.get("user_id"), my_queue=queue)
 
     def resolve(self, kind: Kind, flt: Filter) -> Filter:
         """MY_QUEUE -> my queue id; a `watched` condition the database cannot filter on (per the
@@ -247,7 +250,7 @@ class CrmStore:
         cols = self._columns(kind, flt)
         pages = scan_id_ranges(self.client.read, M.TYPES[kind].path + ".api", columns=cols, base=flt or Filter(),
                                page_size=self.page_size,
-                               convert=lambda rows: tuple(self._record(kind, r, own_row=True) for r in rows))
+                               convert=lambda rows: self._reader(kind).records(rows))  # (rows handed over)
         try:
             for records, done in pages:
                 yield CrmPage(records, None, done)
@@ -257,7 +260,8 @@ class CrmStore:
     def changes_since(self, kind: Kind, mark: HighWater) -> Iterator[CrmPage]:
         cols = self._columns(kind)
         for rows, done, hw in self._delta(M.TYPES[kind].path, cols, mark):
-            yield CrmPage(tuple(self._record(kind, r) for r in rows), hw, done)
+            reader = self._reader(kind)
+            yield CrmPage(tuple([reader.record(r) for r in rows]), hw, done)
 
     def _delta(
         self, path: str, columns: Sequence[str], mark: HighWater
