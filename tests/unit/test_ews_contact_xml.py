@@ -135,3 +135,31 @@ def test_text_the_library_cannot_encode_fails_alike(account):  # noqa: F811
     with pytest.raises(ValueError) as ours:
         _ours(account, fields, None, Sharing.SHARED, "1", "L")
     assert type(ours.value) is type(theirs.value) is UnicodeEncodeError
+
+
+def test_each_field_alone_blank_long_and_over_long(account):  # noqa: F811
+    """Every canonical field on its own, in each form the writer treats apart (absent, blank, text
+    at and over the 255 characters of the CharFields, non-text): the library's bytes or its error."""
+    for name in PERSON_FIELDS:
+        for value in (None, "", "  ", " x ", "é" * 255, "b" * 256, "c" * 1000, 42):
+            fields = {name: value}
+            try:
+                theirs = _request(account, [_library_element(account, fields, None, Sharing.UNSHARED, None, "L")])
+            except (ValueError, TypeError) as exc:
+                with pytest.raises(type(exc)) as ours:
+                    _ours(account, fields, None, Sharing.UNSHARED, None, "L")
+                assert str(ours.value) == str(exc), (name, value)
+                continue
+            assert _request(account, [_ours(account, fields, None, Sharing.UNSHARED, None, "L")]) == theirs, (name, value)
+    # the display name is made from the names (or the company, the e-mail): over-long there too
+    _same(account, {"company": "d" * 300})
+    with pytest.raises(ValueError):
+        _ours(account, {"first_name": "e" * 256}, None, Sharing.SHARED, "1", "L")
+
+
+def test_partial_addresses_and_entries(account):  # noqa: F811
+    rnd = random.Random(21)
+    names = [n for n in PERSON_FIELDS if n.startswith(("business_", "home_", "email", "mobile"))]
+    for _ in range(200):
+        fields = {n: rnd.choice([None, "", " ", "v", " Ab@C.example ", "Straße 1\r\n"]) for n in rnd.sample(names, 6)}
+        _same(account, fields, None, rnd.choice([Sharing.SHARED, None]), crm_id=None, link_id=rnd.choice([None, ""]))
