@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.domain.records import Kind, NewItem, Sharing, Update
-from app.errors import NotFound, StaleVersion, TransientError
+from app.errors import ItemRejected, NotFound, StaleVersion, TransientError
 from tests.fixtures.mailbox_sandbox import ews_sandbox
 
 PERSON = {
@@ -209,6 +209,11 @@ def test_bulk_create_chunks_and_per_item_results(env):
                                               "end_date": "2025-01-01"}, link_id="ok"),
                                      NewItem({"subject": "bad", "all_day": False, "start": "not a time"}, link_id="bad")])
     assert not isinstance(bad[0], Exception) and bad[1].ref == "bad"
+    # a contact value the library's clean refuses (GivenName: at most 255 characters) fails only its item
+    people = port.create(Kind.PERSON, [NewItem({"first_name": "ok"}, link_id="p-ok"),
+                                       NewItem({"first_name": "x" * 256}, link_id="p-long")])
+    assert not isinstance(people[0], Exception)
+    assert isinstance(people[1], ItemRejected) and people[1].ref == "p-long" and "exceeds length 255" in str(people[1])
 
 
 def test_sent_items_headers_since_and_body(env):

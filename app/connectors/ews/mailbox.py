@@ -216,14 +216,19 @@ class EwsMailbox:
         folder = self.folders.get(kind)
         results: list[Stamp | AppError | None] = [None] * len(items)
         ready: list[tuple[int, Any]] = []
+        op = f"preparing a new {_noun(kind, 1)}"
         for n, new in enumerate(items):
+            # serialised here, once: a value the XML refuses fails this item only (the errors as
+            # translated() gives them, without a context manager per item of a first sync)
             try:
-                with translated(f"preparing a new {_noun(kind, 1)}", ref=new.link_id):
-                    # serialised here, once: a value the XML refuses fails this item only
-                    elem = self._create_element(kind, new, folder)
-                ready.append((n, elem))
+                elem = self._create_element(kind, new, folder)
             except AppError as err:
                 results[n] = err
+                continue
+            except Exception as exc:  # noqa: BLE001 - nothing from exchangelib/lxml may escape
+                results[n] = to_app_error(exc, op=op, ref=new.link_id)
+                continue
+            ready.append((n, elem))
         for start in range(0, len(ready), self.create_chunk):
             chunk = ready[start:start + self.create_chunk]
             try:
