@@ -246,3 +246,24 @@ def test_form_body_equals_urlencode_also_for_long_values_cut_into_slices():
     long = ("a" * (QUOTE_SLICE - 1) + "é€ +/=&\r\n") * 3
     pairs = [("_ff[]", "id"), ("rfc822[]", long), ("subject[]", "Zoë & co 🚀"), ("empty[]", "")]
     assert form_body(pairs) == urlencode(pairs).encode("utf-8")
+
+
+def test_form_body_equals_urlencode_for_a_listing_page_twice():
+    """Names and naming values are quoted once and reused: the second body is the first, both
+    urlencode's; data and secrets (criteria, the key) are quoted each time, never kept."""
+    from urllib.parse import urlencode
+
+    from app.connectors.crm import query as Q
+    from app.connectors.crm.client import _quoted_name, form_body
+    from app.connectors.crm.mapping import TYPES
+    from app.domain.filters import Condition, Filter
+    from app.domain.records import Kind
+
+    flt = Filter((Condition("id", "gt", "102000"), Condition("name", "eq", "Zoë & co, 1+1=2")), "1 AND 2")
+    pairs = ([("_method", "GET"), ("client", "api"), ("api_key", "secret-key/+="), ("api_version", "1")]
+             + Q.column_params(TYPES[Kind.PERSON].columns) + Q.filter_params(flt) + Q.sort_params([("id", "ASC")])
+             + Q.page_params(0, 100, count_total=False))
+    _quoted_name.cache_clear()
+    assert form_body(pairs) == form_body(list(pairs)) == urlencode(pairs).encode("utf-8")
+    naming = {k for k, _ in pairs} | {v for k, v in pairs if k not in ("api_key", "_fc[]")}
+    assert _quoted_name.cache_info().misses == len(naming)  # the key and the criteria never went in
