@@ -62,3 +62,49 @@ def test_escaping_is_the_old_algorithms(value):
 def test_escaping_of_awkward_text_is_the_old_algorithms():
     for text in ('a & b <c> "d"', "plain", "tab\there", "cr\r\nlf", "\x01ctl", "K\u00f6ln &", "", "\x7f", "\ufffe"):
         _same_escaping(text)
+
+
+_RESPONSE = """<m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+  xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>
+<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>
+  <m:Items><t:Contact><t:ItemId Id="A1" ChangeKey="C1"/></t:Contact></m:Items></m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>Bad value</m:MessageText>
+  <m:ResponseCode>ErrorInvalidIdMalformed</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>
+  <m:Items/></m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>
+  <m:Items><t:Contact><t:ItemId Id="A2"/></t:Contact><t:Contact/></m:Items></m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/>
+  </m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Warning"><m:MessageText>Partly</m:MessageText>
+  <m:ResponseCode>ErrorBatchProcessingStopped</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>ErrorItemSave</m:ResponseCode>
+  <m:Items><t:Contact><t:ItemId Id="A3" ChangeKey="C3"/></t:Contact></m:Items></m:CreateItemResponseMessage>
+<m:CreateItemResponseMessage ResponseClass="Success"><m:MessageText>x</m:MessageText>
+  <m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message><t:ItemId Id="A4" ChangeKey="C4"/></t:Message></m:Items>
+  </m:CreateItemResponseMessage>
+</m:ResponseMessages></m:CreateItemResponse>"""
+
+
+def _outcome(results):
+    return [(type(r).__name__, str(r)) if isinstance(r, Exception) else r for r in results]
+
+
+def test_the_create_answer_is_read_as_the_library_reads_it(account):  # noqa: F811
+    """Successful messages are read straight to ids; every other message (errors, warnings, no
+    items, an item without an id) gives what the library's walk gives, in order."""
+    service = PrebuiltCreateItem(account=account, chunk_size=10)
+    messages = list(etree.fromstring(_RESPONSE.encode())[0])
+    ours = list(service._elems_to_objs(service._get_elements_in_response(messages)))
+    theirs = list(service._elems_to_objs(CreateItem._get_elements_in_response(service, messages)))
+    assert _outcome(ours) == _outcome(theirs)
+    assert ours[0] == create_xml.Created("A1", "C1") and ours[2:4] == [create_xml.Created("A2", None),
+                                                                      create_xml.Created(None, None)]
+    assert ours[4] is True and isinstance(ours[1], Exception) and ours[-1] == create_xml.Created("A4", "C4")
+    # a message whose error the library raises is raised the same, after the messages before it
+    raising = list(etree.fromstring(_RESPONSE.replace("ErrorInvalidIdMalformed", "ErrorAccessDenied").encode())[0])
+    for walk in (service._get_elements_in_response, lambda m: CreateItem._get_elements_in_response(service, m)):
+        seen = []
+        with pytest.raises(Exception) as err:
+            for r in service._elems_to_objs(walk(raising)):
+                seen.append(r)
+        assert type(err.value).__name__ == "ErrorAccessDenied" and seen == [create_xml.Created("A1", "C1")]
