@@ -89,22 +89,45 @@ def _outcome(results):
     return [(type(r).__name__, str(r)) if isinstance(r, Exception) else r for r in results]
 
 
-def test_the_create_answer_is_read_as_the_library_reads_it(account):  # noqa: F811
-    """Successful messages are read straight to ids; every other message (errors, warnings, no
-    items, an item without an id) gives what the library's walk gives, in order."""
-    service = PrebuiltCreateItem(account=account, chunk_size=10)
+def _services(acct):
+    from exchangelib.services import GetItem, UpdateItem
+
+    from app.connectors.ews.folders import _GetItem
+    from app.connectors.ews.mailbox import _UpdateItems
+    return [(PrebuiltCreateItem(account=acct, chunk_size=10), CreateItem, "CreateItem"),
+            (_UpdateItems(account=acct, chunk_size=10), UpdateItem, "UpdateItem"),
+            (_GetItem(account=acct, chunk_size=10), GetItem, "GetItem")]
+
+
+def test_write_and_read_answers_are_walked_as_the_library_walks_them(account):  # noqa: F811
+    """Successful messages give their items straight away; every other message (errors, warnings,
+    no items, an item without an id) gives what the library's walk gives, in order: the same
+    elements, the same exceptions, the same True for an empty create."""
+    for service, library, name in _services(account):
+        text = _RESPONSE.replace("CreateItem", name)
+        messages = list(etree.fromstring(text.encode())[0])
+        ours = list(service._get_elements_in_response(messages))
+        theirs = list(library._get_elements_in_response(service, messages))
+        assert _outcome(ours) == _outcome(theirs), name
+        assert sum(isinstance(r, etree._Element) for r in ours) == 4, name
+        # a message whose error the library raises is raised the same, after the messages before it
+        raising = list(etree.fromstring(text.replace("ErrorInvalidIdMalformed", "ErrorAccessDenied").encode())[0])
+        for walk in (service._get_elements_in_response, lambda m: library._get_elements_in_response(service, m)):
+            seen = []
+            with pytest.raises(Exception) as err:
+                for r in walk(raising):
+                    seen.append(r)
+            assert type(err.value).__name__ == "ErrorAccessDenied" and len(seen) == 1, name
+
+
+def test_write_answers_read_to_the_same_ids(account):  # noqa: F811
+    from exchangelib.items import Item
+
+    create, update, _get = _services(account)
     messages = list(etree.fromstring(_RESPONSE.encode())[0])
-    ours = list(service._elems_to_objs(service._get_elements_in_response(messages)))
-    theirs = list(service._elems_to_objs(CreateItem._get_elements_in_response(service, messages)))
-    assert _outcome(ours) == _outcome(theirs)
-    assert ours[0] == create_xml.Created("A1", "C1") and ours[2:4] == [create_xml.Created("A2", None),
-                                                                      create_xml.Created(None, None)]
-    assert ours[4] is True and isinstance(ours[1], Exception) and ours[-1] == create_xml.Created("A4", "C4")
-    # a message whose error the library raises is raised the same, after the messages before it
-    raising = list(etree.fromstring(_RESPONSE.replace("ErrorInvalidIdMalformed", "ErrorAccessDenied").encode())[0])
-    for walk in (service._get_elements_in_response, lambda m: CreateItem._get_elements_in_response(service, m)):
-        seen = []
-        with pytest.raises(Exception) as err:
-            for r in service._elems_to_objs(walk(raising)):
-                seen.append(r)
-        assert type(err.value).__name__ == "ErrorAccessDenied" and seen == [create_xml.Created("A1", "C1")]
+    got = list(create[0]._elems_to_objs(create[0]._get_elements_in_response(messages)))
+    assert got[0] == create_xml.Created("A1", "C1") and got[2:5] == [create_xml.Created("A2", None),
+                                                                     create_xml.Created(None, None), True]
+    assert isinstance(got[1], Exception) and got[-1] == create_xml.Created("A4", "C4")
+    items = [e for e in update[0]._get_elements_in_response(messages) if isinstance(e, etree._Element)]
+    assert [update[0]._elem_to_obj(e) for e in items] == [Item.id_from_xml(e) for e in items]

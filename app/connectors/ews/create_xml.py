@@ -20,7 +20,7 @@ from exchangelib.fields import ExtendedPropertyField
 from exchangelib.items import SAVE_ONLY
 from exchangelib.properties import EWSElement, ItemId
 from exchangelib.services import CreateItem
-from exchangelib.services.common import folder_ids_element
+from exchangelib.services.common import EWSService, folder_ids_element
 from exchangelib.util import MNS, create_element, safe_xml_value, set_xml_value, value_to_xml_text
 from lxml.etree import Comment, _Element
 
@@ -129,18 +129,9 @@ class Created:
 
 _ITEM_ID_TAG = ItemId.response_tag()
 _RESPONSE_CODE_TAG = f"{{{MNS}}}ResponseCode"
-_ITEMS_TAG = f"{{{MNS}}}Items"
 
 
-def _created(elem: Any) -> Created:
-    """An item of a CreateItem answer as its id and ChangeKey (all the create path keeps)."""
-    id_elem = _child(elem, _ITEM_ID_TAG)
-    if id_elem is None:
-        return Created(None, None)
-    return Created(id_elem.get("Id"), id_elem.get("ChangeKey"))
-
-
-def _child(elem: Any, tag: str) -> Any:
+def first_child(elem: Any, tag: str) -> Any:
     """`elem.find(tag)` for a namespaced tag: the first child so named, or None. lxml answers
     `find` through its path language, written in Python; its child iteration is not."""
     for child in elem.iterchildren(tag):
@@ -148,9 +139,9 @@ def _child(elem: Any, tag: str) -> Any:
     return None
 
 
-def _child_text(elem: Any, tag: str) -> str | None:
+def first_child_text(elem: Any, tag: str) -> str | None:
     """exchangelib's `get_xml_attr(elem, tag)`: the first such child's text, None without one."""
-    child = _child(elem, tag)
+    child = first_child(elem, tag)
     return None if child is None else child.text
 
 
@@ -177,7 +168,36 @@ class SplicedRequest:
         return before + self._spliced + after
 
 
-class PrebuiltCreateItem(SplicedRequest, CreateItem):
+class SuccessWalk:
+    """Mixed into an exchangelib service (before it) whose response messages hold their items in
+    `element_container_name`: the library's walk over the messages (`_get_element_container` per
+    message, then its items), with a successful message's items taken straight from it, their
+    children found by lxml's C child iteration (`find` goes through lxml's path language, written
+    in Python: most of the CPU of reading a first sync's write answers). Any other message (a
+    warning, an error, no items) is the library's to judge, message by message in order."""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        # the shortcut gives a message's items as the library's container reading does only for
+        # these two readings (all the children; CreateItem: or True when there are none)
+        if cls._get_elements_in_container.__func__ not in _PLAIN_CONTAINERS:  # type: ignore[attr-defined]
+            raise TypeError(f"{cls.__name__} reads its response containers its own way")
+
+    def _get_elements_in_response(self, response: Any) -> Any:
+        for msg in response:
+            if msg.get("ResponseClass") == "Success" and first_child_text(msg, _RESPONSE_CODE_TAG) == "NoError":
+                items = first_child(msg, self.element_container_name)  # type: ignore[attr-defined]
+                if items is not None and len(items):
+                    yield from items
+                    continue
+            yield from super()._get_elements_in_response([msg])  # type: ignore[misc]
+
+
+_PLAIN_CONTAINERS = (EWSService._get_elements_in_container.__func__,  # type: ignore[attr-defined]
+                     CreateItem._get_elements_in_container.__func__)  # type: ignore[attr-defined]
+
+
+class PrebuiltCreateItem(SuccessWalk, SplicedRequest, CreateItem):
     """CreateItem whose items arrive as finished XML elements (see `item_element`) or as the
     finished bytes of their elements (contact_xml.contact_xml: spliced into the serialised
     request in place of a marker, so they are neither parsed nor serialised again), and whose
@@ -187,26 +207,13 @@ class PrebuiltCreateItem(SplicedRequest, CreateItem):
     _marker = _SPLICE_BYTES
     _lost = "the CreateItem request lost the place of its items"
 
-    def _get_elements_in_response(self, response: Any) -> Any:
-        """The library's walk over the response messages (`_get_element_container` per message,
-        then its items), with a successful message's items read straight to their ids: about half
-        the CPU of reading a first sync's CreateItem answers. Any other message (a warning, an
-        error, no items) is the library's to judge, message by message in order."""
-        for msg in response:
-            if msg.get("ResponseClass") == "Success" and _child_text(msg, _RESPONSE_CODE_TAG) == "NoError":
-                items = _child(msg, _ITEMS_TAG)
-                if items is not None and len(items):
-                    for elem in items:
-                        yield _created(elem)
-                    continue
-            yield from super()._get_elements_in_response([msg])
-
     def _elem_to_obj(self, elem: Any) -> Any:
         if isinstance(elem, bool):  # the library's answer for a response without items
             return elem
-        if elem.__class__ is Created:  # read already (_get_elements_in_response)
-            return elem
-        return _created(elem)
+        id_elem = first_child(elem, _ITEM_ID_TAG)
+        if id_elem is None:
+            return Created(None, None)
+        return Created(id_elem.get("Id"), id_elem.get("ChangeKey"))
 
     def get_payload(self, items: Sequence[Any], folder: Any, message_disposition: str,
                     send_meeting_invitations: str) -> Any:

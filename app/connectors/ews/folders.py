@@ -28,7 +28,7 @@ from exchangelib.services.common import shape_element
 from exchangelib.util import create_element
 from lxml.etree import Comment
 
-from app.connectors.ews.create_xml import SplicedRequest, item_id_bytes
+from app.connectors.ews.create_xml import SplicedRequest, SuccessWalk, item_id_bytes
 from app.connectors.ews.errors import translated
 from app.domain.records import Kind
 
@@ -88,7 +88,7 @@ _SPLICE = "workbooks-connector: the item ids' bytes go here"
 _SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
 
-class _GetItem(SplicedRequest, GetItem):
+class _GetItem(SuccessWalk, SplicedRequest, GetItem):
     """GetItem whose items are parsed field by field only for the fields the request named (see
     `_Reading`); calendar items keep their own reading (parse_calendar_item)."""
 

@@ -34,7 +34,7 @@ from exchangelib.services.common import to_item_id
 from exchangelib.util import MNS, TNS, create_element, set_xml_value, value_to_xml_text
 from lxml import etree
 
-from app.connectors.ews.create_xml import escaped_text, item_id_bytes
+from app.connectors.ews.create_xml import SuccessWalk, escaped_text, first_child, item_id_bytes
 from app.connectors.ews.current_contact import CurrentContact
 from app.connectors.ews.field_clean import clean_value
 
@@ -218,7 +218,7 @@ _SPLICE = "workbooks-connector: the item changes' bytes go here"
 _SPLICE_BYTES = f"<!--{_SPLICE}-->".encode()
 
 
-class CachedPathUpdateItem(UpdateItem):
+class CachedPathUpdateItem(SuccessWalk, UpdateItem):
     """UpdateItem whose set and delete elements, and item changes, are request bytes (see above)."""
 
     _spliced: bytes | None = None
@@ -336,7 +336,7 @@ class CachedPathUpdateItem(UpdateItem):
 
     def _elem_to_obj(self, elem: Any) -> tuple[str | None, str | None]:
         """`Item.id_from_xml(elem)` (the library's answer per item), the ItemId's tag looked up once."""
-        id_elem = elem.find(_ITEM_ID_TAG)
+        id_elem = first_child(elem, _ITEM_ID_TAG)
         if id_elem is None:
             return None, None
         return id_elem.get(ItemId.ID_ATTR), id_elem.get(ItemId.CHANGEKEY_ATTR)
