@@ -386,19 +386,19 @@ _RECORD_FIELDS = ("kind", "id", "lock_version", "fields", "raw", "updated_at", "
                   "owned_by_me", "emails")
 
 
-def _new_record(*values: Any) -> CrmRecord:
+def _record_at_once(*values: Any) -> CrmRecord:
     """`CrmRecord(*values)`, its attributes set in one step: a frozen dataclass sets each through
-    `object.__setattr__`, about 4 us a record (a sixth of reading a row). Used only while the
-    record class is the plain frozen dataclass of exactly these fields (checked below)."""
+    `object.__setattr__`, about 4 us a record (a sixth of reading a row)."""
     record = _blank(CrmRecord)
     record.__dict__.update(zip(_RECORD_FIELDS, values))
     return record
 
 
 _blank = object.__new__
-if (tuple(f.name for f in dataclass_fields(CrmRecord)) != _RECORD_FIELDS or hasattr(CrmRecord, "__post_init__")
-        or hasattr(CrmRecord, "__slots__")):
-    _new_record = CrmRecord  # noqa: F811 - the class changed shape: its own constructor
+# only while the record class is the plain frozen dataclass of exactly these fields; else its own constructor
+_new_record = _record_at_once if (
+    tuple(f.name for f in dataclass_fields(CrmRecord)) == _RECORD_FIELDS and not hasattr(CrmRecord, "__post_init__")
+    and not hasattr(CrmRecord, "__slots__")) else CrmRecord
 
 
 def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None, *,

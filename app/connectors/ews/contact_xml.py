@@ -37,7 +37,6 @@ from app.connectors.ews.create_xml import escaped_attribute, escaped_text, strin
 from app.connectors.ews.properties import SHARED, UNSHARED
 from app.domain.records import SHARE_CATEGORY, Sharing
 
-_INDEXED = ("email_addresses", "phone_numbers")  # single-value entries: <t:Entry Key="...">text</t:Entry>
 _MARKERS = ("sharing_state", "link_id", "crm_id")
 
 
