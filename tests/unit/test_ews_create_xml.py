@@ -49,6 +49,25 @@ def test_prebuilt_request_matches_create_item_payload(account):  # noqa: F811
     assert etree.tostring(ours) == etree.tostring(theirs)
 
 
+def test_the_saved_folder_element_is_the_librarys_each_time(account):  # noqa: F811
+    """Built once per folder and id, copied per request: the library's element for a folder named
+    by id and for a distinguished folder, a request after another, and again after the id changes."""
+    from exchangelib.properties import DistinguishedFolderId, Mailbox
+    from exchangelib.services.common import folder_ids_element
+
+    by_id = FolderId(id="F1", changekey="CK")
+    distinguished = DistinguishedFolderId(id="contacts", mailbox=Mailbox(email_address="me@x.example"))
+    for folder in (by_id, distinguished, by_id, distinguished):
+        theirs = folder_ids_element(folders=[folder], version=account.version, tag="m:SavedItemFolderId")
+        first = create_xml.saved_folder_element(folder, account.version)
+        etree.SubElement(first, "moved")  # a request's copy is its own
+        assert etree.tostring(create_xml.saved_folder_element(folder, account.version)) == etree.tostring(theirs)
+    by_id.changekey = "CK2"
+    theirs = folder_ids_element(folders=[by_id], version=account.version, tag="m:SavedItemFolderId")
+    assert b"CK2" in etree.tostring(theirs)
+    assert etree.tostring(create_xml.saved_folder_element(by_id, account.version)) == etree.tostring(theirs)
+
+
 def _same_escaping(value):
     assert escaped_text(value) == safe_xml_value(value).translate(create_xml._TEXT_ESCAPES)
     assert escaped_attribute(value) == safe_xml_value(value).translate(create_xml._ATTR_ESCAPES)
