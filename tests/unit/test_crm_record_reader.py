@@ -71,7 +71,7 @@ def _strict(rec: CrmRecord) -> tuple[str, str]:
 @pytest.mark.parametrize("kind", list(Kind))
 def test_varied_rows_read_as_before(kind):
     rng = random.Random(hash(kind.value) & 0xFFFF)
-    for n in range(400):
+    for _ in range(250):
         row = _row(rng, kind)
         user_id, my_queue = rng.choice([(None, None), (29198, 7), ("7", None), (None, "7"), (1, 1)])
         old = before.row_to_record(kind, dict(row), user_id=user_id, my_queue=my_queue)
