@@ -10,7 +10,7 @@ fields; the batch writer encodes None, booleans and datetimes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields as dataclass_fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -373,32 +373,15 @@ class RecordReader:
         version = get("lock_version")
         deleted = get("is_deleted")
         # (a row handed over is converted in place by raw_for_filters before link_id and object_ref
-        # are read from it, as it always was)
-        return _new_record(
+        # are read from it, as it always was). The dataclass's own constructor: an instance made
+        # otherwise (its __dict__ filled at once) is a third quicker to make but slower to read,
+        # and the engine thread, where a first sync waits, reads records far more than we make them.
+        return CrmRecord(
             kind, str(get("id")), (version if version.__class__ is int else as_int(version)) or 0, fields,
             raw_for_filters(row, {"updated_at": updated_at}, in_place=own_row,
                             ready=None if read is None else {"updated_at": read[1]}), updated_at,
             False if deleted is None else deleted if deleted.__class__ is bool else as_bool(deleted),
             text(get("created_through_reference")), text(get("object_ref")), owned, emails)
-
-
-_RECORD_FIELDS = ("kind", "id", "lock_version", "fields", "raw", "updated_at", "deleted", "link_id", "object_ref",
-                  "owned_by_me", "emails")
-
-
-def _record_at_once(*values: Any) -> CrmRecord:
-    """`CrmRecord(*values)`, its attributes set in one step: a frozen dataclass sets each through
-    `object.__setattr__`, about 4 us a record (a sixth of reading a row)."""
-    record = _blank(CrmRecord)
-    record.__dict__.update(zip(_RECORD_FIELDS, values))
-    return record
-
-
-_blank = object.__new__
-# only while the record class is the plain frozen dataclass of exactly these fields; else its own constructor
-_new_record = _record_at_once if (
-    tuple(f.name for f in dataclass_fields(CrmRecord)) == _RECORD_FIELDS and not hasattr(CrmRecord, "__post_init__")
-    and not hasattr(CrmRecord, "__slots__")) else CrmRecord
 
 
 def raw_for_filters(row: Mapping[str, Any], parsed: Mapping[str, datetime | None] | None = None, *,
