@@ -70,7 +70,7 @@ def _shared(fields: dict[str, Any], link: Link) -> Mapping[str, Any]:
 class KindPlanner:
     def __init__(self, kind: Kind, state: KindState, *, config: EngineConfig, crm: CrmPort, mailbox: MailboxPort,
                  now: datetime, run_id: str, first_outlook: bool, resolved: Filter, allow_mass_delete: bool,
-                 carried: Mapping[str, tuple[str, str]] | None = None, snapshots: Snapshots | None = None):
+                 carried: Mapping[str, tuple[str, str]] | None = None):
         self.kind, self.st, self.cfg = kind, state, config
         self.carried = carried or {}  # task pairs kept across a backend switch (app/sync/carried.py)
         self.crm, self.mailbox = crm, mailbox
@@ -94,7 +94,7 @@ class KindPlanner:
             x for c in self.open_conf if c.ews_item_id and not c.crm_id for x in c.candidates}
         self.errors = {e.key: e for e in state.errors}
         self.sharing = {s.key: s for s in state.sharing}
-        self.snap = snapshots or Snapshots(kind)  # each record canonicalised and hashed once per plan
+        self.snap = Snapshots(kind)  # each record canonicalised and hashed once per plan
         self.kind_name = kind.value
         self.direction = config.direction_for(kind)
         self._policies = dict(kind=kind, conflict_policy=forced_policy(self.direction) or config.policy_for(kind),

@@ -457,8 +457,7 @@ class SyncEngine:
         pairs = carried.carried(journal) if kind is Kind.TASK else {}
         planner = KindPlanner(kind, state, config=self.config, crm=crm, mailbox=mailbox, now=self.clock.now(),
                               run_id=c.run_id, first_outlook=c.first_outlook.get(kind, False),
-                              resolved=self._resolved(kind, crm), allow_mass_delete=c.allow, carried=pairs,
-                              snapshots=journal.snapshots(kind) if isinstance(journal, HeldListings) else None)
+                              resolved=self._resolved(kind, crm), allow_mass_delete=c.allow, carried=pairs)
         out = planner.plan()
         if pairs and not c.dry_run:
             out.batch.meta.update(carried.dropped())  # used once: the first real plan after the switch

@@ -10,17 +10,12 @@ listing stopped part-way.
 
 Only the CRM staging of a listing is held; everything else written meanwhile (deletion sightings,
 the Outlook side, metadata) goes to the journal at once, as before.
-
-Each held record is also canonicalised and hashed as its page arrives (`snapshots`), for the plan
-to find done: the engine thread is otherwise idle while the listing's next pages are on their
-way, and the plan, which nothing overlaps, spent about a third of a second on it at 10,000 people.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from app.domain.normalise import Snapshots
 from app.domain.records import Kind, Side
 from app.sync.state import Batch, KindState, Staged
 
@@ -33,7 +28,6 @@ class _Held:
     cursors: list[tuple[str, str, str | None]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     in_journal: frozenset[tuple[str, str, str]] = frozenset()  # keys the journal has staged too (load)
-    snapshots: Snapshots | None = None  # of the held records, worked out as they arrived
 
 
 class HeldListings:
@@ -53,14 +47,11 @@ class HeldListings:
     def writer(self, kind: Kind) -> Callable[[Batch], None]:
         """A `write` for the kind's CRM ingest: its staged records and its CRM mark are held."""
         held = self._held.setdefault(kind, _Held())
-        snap = held.snapshots = held.snapshots or Snapshots(kind)
 
         def write(batch: Batch) -> None:
             ours = [s for s in batch.stage if s.side is Side.CRM and s.kind is kind]
             for s in ours:
                 held.stage[s.key] = s
-                if s.crm is not None:
-                    snap.hash(snap.canonical(s.crm.fields))
             marks = [c for c in batch.cursors if c[0] == CRM and c[1] == kind.value]
             held.cursors.extend(marks)
             rest = replace(batch, stage=[s for s in batch.stage if not (s.side is Side.CRM and s.kind is kind)],
@@ -74,11 +65,6 @@ class HeldListings:
     def defer(self, kind: Kind, meta: dict[str, str]) -> None:
         """Metadata that must not be committed before the held listing is (the filter it read)."""
         self._held.setdefault(kind, _Held()).meta.update(meta)
-
-    def snapshots(self, kind: Kind) -> Snapshots | None:
-        """The canonical forms and hashes of the kind's held records, for its plan."""
-        held = self._held.get(kind)
-        return held.snapshots if held is not None else None
 
     def load(self, kind: Kind) -> KindState:
         """The journal's state with the held records staged over it, in the order the journal

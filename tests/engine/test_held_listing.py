@@ -162,30 +162,3 @@ def test_a_cycle_cancelled_between_listing_and_plan_keeps_the_listing_staged(wor
     assert len([r for r in journal_rows(world.path)["staged"] if r.startswith("('crm'")]) == 25
     monkeypatch.undo()
     assert world.sync().ok and len(world.mailbox.live(P)) == 25
-
-
-def test_the_plan_finds_the_held_records_canonical_and_hashed_already(world, monkeypatch):
-    from app.domain import normalise
-    from app.sync import compose
-
-    seed(world)
-    hashed, planning = [], []
-    real_hash, real_plan = normalise.content_hash, compose.KindPlanner.plan
-
-    def content_hash(kind, fields):
-        if planning:
-            hashed.append(fields.get("first_name"))
-        return real_hash(kind, fields)
-
-    def plan(self):
-        planning.append(True)
-        try:
-            return real_plan(self)
-        finally:
-            planning.clear()
-    monkeypatch.setattr(normalise, "content_hash", content_hash)
-    monkeypatch.setattr(compose.KindPlanner, "plan", plan)
-    assert not world.sync().errors
-    # only the three matching Outlook contacts are hashed while planning, none of the 25 records
-    assert sorted(hashed) == ["Ona0", "Ona1", "Ona2"]
-    assert len(world.mailbox.live(P)) == 20 + 3 + 2  # created, as before
