@@ -6,6 +6,7 @@ with the staged changes (or links) they cover.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections import OrderedDict
 from itertools import islice
 import sys
@@ -522,6 +523,22 @@ def hold_from_row(r: m.SafetyHold) -> Hold:
     )
 
 
+@dataclass
+class PreparedBatch:
+    """A batch with its link, sharing and history rows already made (SqlJournal.prepare): made on
+    the engine thread, which decided the batch and then waits for the mailbox, so the committer
+    thread, the one a first sync's settling waits for, only runs the statements."""
+    batch: Batch
+    now: datetime
+    texts: _Texts
+    links: list[dict[str, Any]]
+    sharing: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+    def __bool__(self) -> bool:
+        return bool(self.batch)
+
+
 class SqlJournal:
     """JournalPort over SQLite. One instance per engine (the single writer)."""
 
@@ -698,14 +715,27 @@ class SqlJournal:
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def write(self, batch: Batch) -> None:
-        if not batch:
+    def write(self, batch: Batch | PreparedBatch) -> None:
+        self.write_together([batch])
+
+    def write_together(self, batches: Sequence[Batch | PreparedBatch]) -> None:
+        """The batches in order, in one transaction: each is applied as `write` applies it, and
+        they are committed, or rolled back, together."""
+        batches = [b for b in batches if b]
+        if not batches:
             return
         self._texts = _Texts()
         try:
             with self._session() as s:
                 try:
-                    self._apply(s, batch)
+                    for batch in batches:
+                        if isinstance(batch, PreparedBatch):
+                            self._texts = batch.texts
+                            with s.no_autoflush:
+                                self._apply_rows(s, batch.batch, batch)
+                        else:
+                            self._texts = _Texts()
+                            self._apply(s, batch)
                     s.commit()
                 except Exception:
                     s.rollback()
@@ -729,8 +759,21 @@ class SqlJournal:
                 s.flush()
                 s.expunge_all()
 
-    def _apply_rows(self, s: Session, b: Batch) -> None:
-        now = datetime.now(timezone.utc)
+    def prepare(self, batch: Batch) -> Batch | PreparedBatch:
+        """`batch` with its link, sharing and history rows made now, on the calling thread, for a
+        write on another (app/sync/commit_behind.py). A batch big enough to be written in
+        segments is returned as it is: its rows are made a segment at a time, in bounded memory."""
+        if sum(len(getattr(batch, name)) for name in SECTIONS) > WHOLE_BATCH_ROWS:
+            return batch
+        now, texts, read = datetime.now(timezone.utc), _Texts(), self._snapshot_texts
+        return PreparedBatch(
+            batch, now, texts,
+            links=[_link_values(link, read.pop(link.id, ()), texts) for link in batch.links],
+            sharing=[_sharing_values(sh, now) for sh in batch.sharing],
+            history=[_history_values(h, now, texts) for h in batch.history])
+
+    def _apply_rows(self, s: Session, b: Batch, ready: PreparedBatch | None = None) -> None:
+        now = ready.now if ready is not None else datetime.now(timezone.utc)
         for key, value in b.meta.items():
             s.merge(m.Meta(key=key, value=value))
         for side, name, token in b.cursors:
@@ -752,7 +795,8 @@ class SqlJournal:
         s.flush()  # outbox rows below may name a hold
         bulk.delete_keys(conn, m.ItemLink.__table__, list(b.drop_links))
         read, made = self._snapshot_texts, self._texts
-        bulk.upsert(conn, m.ItemLink.__table__, [_link_values(link, read.pop(link.id, ()), made) for link in b.links],
+        bulk.upsert(conn, m.ItemLink.__table__,
+                    ready.links if ready is not None else [_link_values(link, read.pop(link.id, ()), made) for link in b.links],
                     keep_if_null=("ews_global_id",))
         # the pending-deletion mark has one writer (CRM ingest), so a link written from an older
         # snapshot never resurrects or clears it by accident: _link_values leaves the column out
@@ -770,6 +814,10 @@ class SqlJournal:
         if b.clear_errors and bulk.has_rows(conn, m.ItemErrorRow.__table__):
             bulk.delete_keys(conn, m.ItemErrorRow.__table__, list(b.clear_errors))
         bulk.upsert(conn, m.ItemErrorRow.__table__, [_error_values(e) for e in b.errors])
+        if ready is not None:
+            bulk.upsert(conn, m.SharingRow.__table__, ready.sharing)
+            bulk.insert_rows(conn, m.History.__table__, ready.history)
+            return
         bulk.upsert(conn, m.SharingRow.__table__, [_sharing_values(sh, now) for sh in b.sharing])
         bulk.insert_rows(conn, m.History.__table__, [_history_values(h, now, self._texts) for h in b.history])
 

@@ -315,10 +315,11 @@ class Executor:
                   ready: Callable[[list[OutboxOp]], list[OutboxOp]] = list) -> None:
         """Chunk after chunk with up to `calls_in_flight` server calls on the wire (on call threads):
         while the engine settles the oldest chunk's results, the next ones are still out, and the
-        settling commits in one transaction with the marking in flight of the chunk sent next. The
-        engine thread stays the journal's only writer and every chunk is committed in flight before
-        its call is sent, so a crash anywhere is verified on resume as before. Results are settled
-        in chunk order.
+        settling commits in one transaction with the marking in flight of a chunk sent later (as
+        many chunks are marked ahead as are on the wire). The engine thread stays the journal's
+        only writer and every chunk is committed in flight before its call is sent, so a crash
+        anywhere is verified on resume as before; more chunks may be in flight then, each looked
+        up by its link ids. Results are settled in chunk order.
 
         `ready(chunk)` keeps the operations still to run (it may cancel others); `request(flying)`
         reads what the call needs on the engine thread and returns the call itself."""
@@ -346,15 +347,20 @@ class Executor:
 
     def _chunk_by_chunk(self, chunks: list[list[OutboxOp]], request: Callable[[list[OutboxOp]], Callable[[], Sequence[Any]]],
                         ready: Callable[[list[OutboxOp]], list[OutboxOp]]) -> None:
-        ahead = max(1, self.calls_in_flight)
-        waiting = deque(chunks[ahead:])
-        first = [self._flying(ready(chunk)) for chunk in chunks[:ahead]]
+        on_wire = max(1, self.calls_in_flight)
+        # With calls on their own threads, as many chunks again are committed in flight before
+        # they are due: when a call comes back, the next chunk's mark is long committed and it goes
+        # out at once, instead of waiting behind the settling commits queued before its mark.
+        ahead = on_wire if self.calls_in_flight > 0 else 0
+        waiting = deque(chunks[on_wire + ahead:])
+        first = [self._flying(ready(chunk)) for chunk in chunks[:on_wire + ahead]]
         self.journal.write(Batch(outbox=[op for flying in first for op in flying]))
         if isinstance(self.journal, CommitBehind):
             self.journal.wait()  # committed before the first calls: they go out in order, as after it
+        marked: deque[tuple[list[OutboxOp], Future | None]] = deque((flying, None) for flying in first[on_wire:])
         wire: deque[tuple[list[OutboxOp], Future | None]] = deque()
         try:
-            for flying in first:
+            for flying in first[:on_wire]:
                 wire.append((flying, self._send(request(flying)) if flying else None))
             while wire:
                 # out of `wire` first: a call that fails here has had its say (_results), and is
@@ -364,11 +370,17 @@ class Executor:
                 upcoming = waiting.popleft() if waiting else []
                 nxt = self._settle_all(flying, results, then=lambda: self._flying(ready(upcoming)) if upcoming else [])
                 if nxt:
-                    wire.append((nxt, None))  # committed in flight: abandoned as such if request() fails
-                    wire[-1] = (nxt, self._send(request(nxt), self._committing()))
+                    marked.append((nxt, self._committing()))
+                if marked:
+                    due, mark = marked.popleft()
+                    wire.append((due, None))  # committed in flight: abandoned as such if request() fails
+                    if due:
+                        wire[-1] = (due, self._send(request(due), mark))
         except BaseException:
             for flying, call in wire:
                 self._abandon(flying, call)
+            for flying, _mark in marked:
+                self._abandon(flying, None)
             raise
 
     def _committing(self) -> Future | None:
@@ -377,12 +389,13 @@ class Executor:
 
     def _send(self, call: Callable[[], Sequence[Any]], after: Future | None = None) -> Future:
         """The call on a call thread; `after`: the commit that marks its chunk in flight, which
-        the call waits for (a failed commit fails the call unsent)."""
-        if after is not None:
+        the call waits for (a failed commit, that one or any since, fails the call unsent)."""
+        behind = self.journal
+        if after is not None and isinstance(behind, CommitBehind):
             inner = call
 
             def call() -> Sequence[Any]:
-                after.result()
+                behind.committed(after)
                 return inner()
         if self.calls_in_flight <= 0:
             done: Future = Future()
@@ -410,10 +423,10 @@ class Executor:
         """The engine stopped with this chunk committed in flight: wait for its call and settle what
         it returned if that still works; a chunk never sent, or refused as a whole, is pending again.
         What stays in flight is verified at the next start (verify_in_flight)."""
-        if call is None:
-            self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
-            return
         try:
+            if call is None:
+                self.journal.write(Batch(outbox=[replace(op, state=PENDING) for op in flying]))
+                return
             results = self._results(flying, call)
             self._settle_all(flying, results)
         except BaseException:  # noqa: BLE001 - the engine's own error is the one reported

@@ -11,6 +11,7 @@ import pytest
 from app.domain.records import Kind, Side
 from app.sync import engine as engine_module
 from app.sync.held_listing import HeldListings
+from tests.fixtures.journal_writes import before_each_write
 
 P = Kind.PERSON
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -82,12 +83,7 @@ def test_a_held_listing_ends_where_staging_it_did(make_world, monkeypatch):
 def test_the_listing_is_never_staged_and_its_mark_commits_with_the_plan(world):
     seed(world)
     batches = []
-    real_write = world.journal.write
-
-    def write(batch):
-        batches.append(batch)
-        real_write(batch)
-    world.journal.write = write
+    before_each_write(world.journal, batches.append)
     assert world.sync().ok
     crm_staging = [b for b in batches if any(s.side is Side.CRM and s.kind is P for s in b.stage)]
     marks = [b for b in batches if ("crm", P.value) in [c[:2] for c in b.cursors]]

@@ -1,7 +1,8 @@
 """The executor's server calls run on call threads, two chunks on the wire at once
-(Executor._pipeline): each chunk is committed in flight before its call, settling chunk k and
-beginning chunk k+2 share one transaction, and a failure with calls on the wire loses and
-duplicates nothing."""
+(Executor._pipeline): each chunk is committed in flight before its call, as many chunks again are
+marked ahead so a call never waits for the settling before it, settling chunk k and marking chunk
+k+4 share one transaction, the committer groups the batches it finds waiting, and a failure with
+calls on the wire loses and duplicates nothing."""
 from __future__ import annotations
 
 import sqlite3
@@ -13,6 +14,7 @@ from app.domain.records import Kind
 from app.errors import AuthError
 from app.sync.state import DONE, IN_FLIGHT
 from tests.fixtures.fakes import Crash
+from tests.fixtures.journal_writes import before_each_write
 
 P = Kind.PERSON
 CHUNK = 4
@@ -59,26 +61,71 @@ def test_with_no_calls_in_flight_the_calls_stay_on_the_engine_thread(make_world)
     assert len(world.mailbox.live(P)) == 2 * CHUNK
 
 
-def test_settling_a_chunk_and_beginning_a_later_one_share_one_transaction(make_world):
-    world = make_world(crm_batch=CHUNK)
-    people(world, 5 * CHUNK)
+def test_chunks_are_marked_in_flight_ahead_and_each_later_one_with_a_settle(make_world):
+    world = make_world(crm_batch=CHUNK)  # two calls on the wire
+    people(world, 7 * CHUNK)
     writes = []
-    real = world.journal.write
-
-    def write(batch):
-        writes.append([(op.op, op.state) for op in batch.outbox])
-        real(batch)
-    world.journal.write = write
+    before_each_write(world.journal, lambda batch: writes.append([(op.op, op.state) for op in batch.outbox]))
     world.sync()
     creates = [w for w in writes if any(op == "create" for op, _ in w)]
     begins = [w for w in creates if ("create", IN_FLIGHT) in w]
-    # the first two chunks begin together; each later one with the settling of the one two before it
+    # the two chunks on the wire and two more begin together; each later one with the settling
+    # of the chunk four before it
     assert len(begins) == 4
-    assert [op for op, state in begins[0]].count("create") == 2 * CHUNK and ("create", DONE) not in begins[0]
-    assert all(("create", DONE) in w for w in begins[1:])
+    assert begins[0].count(("create", IN_FLIGHT)) == 4 * CHUNK and ("create", DONE) not in begins[0]
+    for later in begins[1:]:
+        assert later.count(("create", IN_FLIGHT)) == CHUNK and later.count(("create", DONE)) == CHUNK
     executed = [w for w in creates if any(state != "pending" for _op, state in w)]  # not the plan's write
-    # one transaction per chunk, plus the first chunks' begin; 10 when each chunk begins on its own
-    assert len(executed) == 5 + 1
+    assert len(executed) == 7 + 1  # a settle per chunk, plus the first chunks' begin
+
+
+def test_a_call_marked_ahead_goes_out_while_the_settle_before_it_is_still_committing(make_world):
+    """Chunk 3 was committed in flight with the first chunks: it is sent as soon as chunk 1 is
+    settled, not after that settle's commit (the old form waited for it and would hang here)."""
+    world = make_world(crm_batch=CHUNK)
+    people(world, 4 * CHUNK)
+    seen = []
+    watch_creates(world, seen)
+    third_sent = threading.Event()
+    real = world.mailbox.create
+
+    def create(kind, items):
+        out = real(kind, items)
+        if len(seen) >= 3:
+            third_sent.set()
+        return out
+    world.mailbox.create = create
+    held = []
+
+    def hold_first_settle(batch):
+        if not held and any(op.state == DONE for op in batch.outbox):
+            held.append(third_sent.wait(timeout=10))
+    before_each_write(world.journal, hold_first_settle)
+    assert world.sync().ok
+    assert held == [True]
+    assert all(set(link_ids) <= flying for _t, link_ids, flying in seen)
+    assert len(world.mailbox.live(P)) == 4 * CHUNK and world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_batches_waiting_for_the_committer_are_committed_together(make_world):
+    import time
+    world = make_world(crm_batch=CHUNK)
+    people(world, 8 * CHUNK)
+    groups = []
+    real_together = world.journal.write_together
+
+    def together(batches):
+        groups.append(len(batches))
+        if len(groups) == 2:  # the committer falls behind: the engine's next settles queue up
+            time.sleep(0.3)
+        return real_together(batches)
+    world.journal.write_together = together
+    assert world.sync().ok
+    assert max(groups) > 1
+    live = world.mailbox.live(P)
+    assert len(live) == 8 * CHUNK and len({i.link_id for i in live}) == 8 * CHUNK
+    assert world.journal.outbox([IN_FLIGHT]) == []
+    assert all(link.ews_item_id for link in world.journal.links(P))
 
 
 def test_a_crash_while_the_next_call_is_on_the_wire_duplicates_nothing(make_world):
@@ -144,14 +191,12 @@ def test_the_journal_commits_behind_the_engine_and_each_call_waits_for_its_mark(
     people(world, 6 * CHUNK)
     seen, threads = [], set()
     watch_creates(world, seen)
-    real = world.journal.write
 
-    def slow_write(batch):
+    def slow(batch):
         threads.add(threading.current_thread().name)
         if any(op.state == IN_FLIGHT for op in batch.outbox):
             time.sleep(0.05)
-        real(batch)
-    world.journal.write = slow_write
+    before_each_write(world.journal, slow)
     assert world.sync().ok
     assert any(name.startswith("journal-commit") for name in threads)
     assert len(seen) == 6 and all(set(link_ids) <= flying for _t, link_ids, flying in seen)
@@ -161,25 +206,29 @@ def test_the_journal_commits_behind_the_engine_and_each_call_waits_for_its_mark(
 def test_a_commit_that_fails_sends_nothing_it_marked_and_the_next_run_duplicates_nothing(make_world):
     from app.errors import JournalError
     world = make_world(crm_batch=CHUNK)
-    people(world, 6 * CHUNK)
+    people(world, 8 * CHUNK)
     seen = []
     watch_creates(world, seen)
-    real, writes = world.journal.write, []
+    settles, failed_marks = [], []
 
-    def failing_write(batch):
+    def failing(batch):
         if any(op.state == DONE for op in batch.outbox):
-            writes.append(batch)
-            if len(writes) == 2:  # the second settle, which also marks chunk 4 in flight
+            settles.append(batch)
+            if len(settles) == 2:  # the second settle, which also marks chunk 6 in flight
+                failed_marks.extend(op.link_id for op in batch.outbox if op.state == IN_FLIGHT)
                 raise JournalError("disk I/O error")
-        real(batch)
-    world.journal.write = failing_write
+    undo = before_each_write(world.journal, failing)
     with pytest.raises(JournalError):
         world.sync()
-    assert len(seen) == 3  # chunks 1-3: chunk 4 was never sent, nor anything after it
-    world.journal.write = real
+    sent = [link_id for _t, link_ids, _f in seen for link_id in link_ids]
+    assert len(failed_marks) == CHUNK and not set(failed_marks) & set(sent)  # chunk 6 never went out
+    # chunks 1-4 were marked with the first write and chunk 5 with the first settle: at most
+    # those went out, and nothing after the failure was seen
+    assert 3 <= len(seen) <= 5
+    undo()
     world.reopen()
     assert world.sync().ok
-    assert sorted(it.fields["email1"] for it in world.mailbox.live(P)) == sorted(f"pia{i}@lane.test" for i in range(6 * CHUNK))
+    assert sorted(it.fields["email1"] for it in world.mailbox.live(P)) == sorted(f"pia{i}@lane.test" for i in range(8 * CHUNK))
 
 
 def test_chunks_are_settled_with_fewer_young_collections_and_the_threshold_comes_back(make_world, monkeypatch):

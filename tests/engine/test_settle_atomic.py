@@ -14,6 +14,7 @@ from app.domain.records import Kind
 from app.sync import executor
 from app.sync.state import DONE, IN_FLIGHT
 from tests.fixtures.fakes import Crash
+from tests.fixtures.journal_writes import before_each_write
 
 P = Kind.PERSON
 CHUNK = 4
@@ -60,14 +61,13 @@ def test_a_chunk_settles_without_the_cyclic_collector_which_is_back_afterwards(m
     world = make_world(crm_batch=CHUNK)
     for i in range(2 * CHUNK):
         world.crm.add(P, {"first_name": f"Ola{i}", "last_name": "Berg", "email1": f"ola{i}@berg.test"})
-    real, seen = world.journal.write, []
+    seen = []
 
-    def write(batch):
+    def note(batch):
         if any(op.state == DONE for op in batch.outbox):
             seen.append(gc.isenabled())
-        return real(batch)
 
-    world.journal.write = write
+    before_each_write(world.journal, note)
     assert gc.isenabled()
     world.sync()
     assert seen == [False, False] and gc.isenabled()

@@ -258,3 +258,67 @@ def test_a_value_that_holds_itself_gets_jsons_error():
     with pytest.raises(ValueError, match="Circular reference detected"):
         json_text.encode(loop)
     assert json_text.encode({"a": [1]}) == '{"a": [1]}'  # and the encoder is fine afterwards
+
+
+def test_batches_prepared_ahead_and_written_together_store_what_plain_writes_store(tmp_path):
+    """The committer's form (SqlJournal.prepare on the engine thread, then several batches in one
+    transaction) against a plain write of each batch: every table byte for byte the same, with
+    links read back first (their stored texts reused) and snapshots shared by links, history and
+    payloads."""
+    from app.journal.repo import PreparedBatch, open_journal
+
+    dates = [d for d in tricky_dates() if type(d) is datetime]
+
+    def batches():
+        out = []
+        for k in range(3):
+            links, history, sharing = [], [], []
+            for i in range(k * 40, k * 40 + 40):
+                snap = {"first_name": f"N{i}", "n": i, "vip": i % 2 == 0, "note": "é\x00" if i % 7 == 0 else None}
+                links.append(Link(f"l{i}", P, crm_id=str(i), ews_item_id=f"e{i}" if k else None, crm_fields=snap,
+                                  ews_fields=snap if i % 3 else dict(snap), base=snap if i % 4 else None,
+                                  crm_updated_at=dates[i % len(dates)], last_synced_at=dates[-1]))
+                history.append(HistoryEntry("r", dates[i % len(dates)], "create", "person", f"l{i}",
+                                            summary={"id": i}, before={"fields": snap, "id": i} if i % 2 else None))
+                sharing.append(SharingRec(P, "shared", "filter", crm_id=str(i), link_id=f"l{i}",
+                                          changed_at=dates[(i + 1) % len(dates)]))
+            out.append(Batch(links=links, history=history, sharing=sharing, clear_errors=[f"x{k}"]))
+        return out
+
+    def dump(path):
+        con = sqlite3.connect(path)
+        try:
+            return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("item_link", "history", "sharing")}
+        finally:
+            con.close()
+
+    plain_path, prepared_path = tmp_path / "plain.sqlite3", tmp_path / "prepared.sqlite3"
+    first, *rest = batches()
+    j = open_journal(plain_path)
+    j.write(first)
+    j.links_by_id([link.id for link in first.links])
+    for b in rest:
+        j.write(b)
+    j.close()
+    first, *rest = batches()
+    j = open_journal(prepared_path)
+    j.write(j.prepare(first))
+    j.links_by_id([link.id for link in first.links])  # their texts reused by the next write
+    ready = [j.prepare(b) for b in rest]
+    assert all(isinstance(r, PreparedBatch) for r in ready)
+    j.write_together(ready)
+    j.close()
+    assert dump(prepared_path) == dump(plain_path)
+    assert len(dump(plain_path)["history"]) == 120
+
+
+def test_a_batch_written_in_segments_is_not_prepared(tmp_path):
+    from app.journal.repo import open_journal
+
+    links = [Link(f"l{i}", P, crm_id=str(i), crm_fields={"n": i}) for i in range(WHOLE_BATCH_ROWS + 1)]
+    j = open_journal(tmp_path / "j.sqlite3")
+    try:
+        big = Batch(links=links)
+        assert j.prepare(big) is big  # made a segment at a time when written, in bounded memory
+    finally:
+        j.close()
