@@ -8,7 +8,7 @@ updates by content) so a crash between a call and its commit never duplicates or
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -28,6 +28,18 @@ from app.sync.state import (
 PHASE = {"create": 0, "update": 1, "share": 2, "unshare": 3, "trash": 3, "soft_delete": 3, "release": 3}
 OUTLOOK_NAMES = {Kind.PERSON: "contacts", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
 CRM_NAMES = {Kind.PERSON: "people", Kind.TASK: "tasks", Kind.MEETING: "meetings"}
+
+
+def _first_back(wire: Sequence[tuple[list[OutboxOp], Future | None]]) -> int:
+    """The position of a chunk whose call is back (or that was never sent), the oldest of those;
+    waits for one. A slow call no longer holds back the settling of the ones after it, nor the
+    sending of the next chunk in its place."""
+    calls = [call for _flying, call in wire]
+    for i, call in enumerate(calls):
+        if call is None or call.done():
+            return i
+    wait([c for c in calls if c is not None], return_when=FIRST_COMPLETED)
+    return next(i for i, call in enumerate(calls) if call is not None and call.done())
 
 
 def _chunks(seq: Sequence[Any], n: int):
@@ -319,7 +331,8 @@ class Executor:
         many chunks are marked ahead as are on the wire). The engine thread stays the journal's
         only writer and every chunk is committed in flight before its call is sent, so a crash
         anywhere is verified on resume as before; more chunks may be in flight then, each looked
-        up by its link ids. Results are settled in chunk order.
+        up by its link ids. A chunk is settled as soon as its call is back
+        (the oldest of those back first), so a slow call holds back no other chunk.
 
         `ready(chunk)` keeps the operations still to run (it may cancel others); `request(flying)`
         reads what the call needs on the engine thread and returns the call itself."""
@@ -365,7 +378,9 @@ class Executor:
             while wire:
                 # out of `wire` first: a call that fails here has had its say (_results), and is
                 # not waited for again when the rest are abandoned
-                flying, call = wire.popleft()
+                back = _first_back(wire)
+                flying, call = wire[back]
+                del wire[back]
                 results = self._results(flying, call) if call is not None else []
                 upcoming = waiting.popleft() if waiting else []
                 nxt = self._settle_all(flying, results, then=lambda: self._flying(ready(upcoming)) if upcoming else [])

@@ -1,8 +1,9 @@
 """The executor's server calls run on call threads, two chunks on the wire at once
 (Executor._pipeline): each chunk is committed in flight before its call, as many chunks again are
-marked ahead so a call never waits for the settling before it, settling chunk k and marking chunk
-k+4 share one transaction, the committer groups the batches it finds waiting, and a failure with
-calls on the wire loses and duplicates nothing."""
+marked ahead so a call never waits for the settling before it, a chunk is settled when its call is
+back (a slow one holds back no other), settling a chunk and marking a later one share one
+transaction, the committer groups the batches it finds waiting, and a failure with calls on the
+wire loses and duplicates nothing."""
 from __future__ import annotations
 
 import sqlite3
@@ -105,6 +106,35 @@ def test_a_call_marked_ahead_goes_out_while_the_settle_before_it_is_still_commit
     assert held == [True]
     assert all(set(link_ids) <= flying for _t, link_ids, flying in seen)
     assert len(world.mailbox.live(P)) == 4 * CHUNK and world.journal.outbox([IN_FLIGHT]) == []
+
+
+def test_a_slow_call_holds_back_neither_the_settling_nor_the_sending_of_later_chunks(make_world):
+    """Chunk 1's call is slow: chunk 2 comes back first, is settled, and chunk 3 goes out in its
+    place (the old form settled in chunk order and would wait here until the timeout)."""
+    world = make_world(crm_batch=CHUNK)  # two calls on the wire
+    people(world, 6 * CHUNK)
+    seen = []
+    watch_creates(world, seen)
+    real = world.mailbox.create
+    third_sent = threading.Event()
+    waited, lock, calls = [], threading.Lock(), []
+
+    def create(kind, items):
+        with lock:
+            calls.append(items[0].link_id)
+            n = len(calls)
+        if n == 3:
+            third_sent.set()
+        if any(i.fields.get("first_name") == "Pia0" for i in items):  # the first chunk's call
+            waited.append((n, third_sent.wait(timeout=10)))
+        return real(kind, items)
+    world.mailbox.create = create
+    assert world.sync().ok
+    assert [ok for _n, ok in waited] == [True] and waited[0][0] <= 2
+    live = world.mailbox.live(P)
+    assert len(live) == 6 * CHUNK and len({i.link_id for i in live}) == 6 * CHUNK
+    assert world.journal.outbox([IN_FLIGHT]) == []
+    assert all(link.ews_item_id for link in world.journal.links(P))
 
 
 def test_batches_waiting_for_the_committer_are_committed_together(make_world):
