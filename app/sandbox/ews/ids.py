@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 
 FOLDER = b"\x01"
@@ -19,6 +20,7 @@ class MalformedId(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=64)  # a process holds a few mailboxes; each makes thousands of ids
 def _header(mailbox_guid: str) -> bytes:
     raw = mailbox_guid.encode("ascii")
     return b"\x00\x03" + bytes([len(raw), 0]) + raw + b"\x00"

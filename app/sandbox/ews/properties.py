@@ -181,32 +181,87 @@ def _taken(el):
 def store_element(mb: Mailbox, item: Item, el, *, owned: bool = False) -> None:
     """Store one child of a client's item element (create or SetItemField); `owned`: the
     element may be taken from the request rather than copied."""
-    name = local(el)
+    tag = el.tag
+    step = element_steps(item.kind).get(tag) or store_step(item.kind, tag)
+    step(mb, item, el, owned)
+
+
+# What storing a child means depends only on the item type and the child's tag: it is worked out
+# once per pair instead of per element (the type rules were most of a first sync's CreateItem).
+_STEPS: dict[str, dict] = {}
+
+
+def element_steps(kind: str) -> dict:
+    """The storing steps worked out so far for an item type, by tag (see `store_step`)."""
+    steps = _STEPS.get(kind)
+    if steps is None:
+        steps = _STEPS.setdefault(kind, {})
+    return steps
+
+
+def store_step(kind: str, tag):
+    """How a child with this tag is stored on an item of this type: a function of
+    (mailbox, item, element, owned); `skip_step` for one that is not stored."""
+    name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""  # (a comment's tag is a function)
     if name == "ExtendedProperty":
-        store_ext(mb, item, el)
-        return
-    if name not in schema.POSITION.get(item.kind, {}):
-        return  # foreign to the item type: skipped silently
-    if name == "IsRead":
-        item.is_read = xs_bool(el.text)
-        return
-    if name == "IsAssociated":
-        item.is_associated = xs_bool(el.text)
-        return
-    if name in schema.COMPUTED and name not in schema.SETTABLE_ON_CREATE:
-        return
-    new = _taken(el) if owned else _detached(el)
+        step = _store_ext_step
+    elif name not in schema.POSITION.get(kind, {}):
+        step = skip_step  # foreign to the item type: skipped silently
+    elif name == "IsRead":
+        step = _is_read_step
+    elif name == "IsAssociated":
+        step = _is_associated_step
+    elif name in schema.COMPUTED and name not in schema.SETTABLE_ON_CREATE:
+        step = skip_step
+    else:
+        step = _element_step(name)
+    steps = element_steps(kind)
+    if len(steps) < 1024:  # the schema's names; a client's made-up tags are not kept
+        steps[tag] = step
+    return step
+
+
+def _store_ext_step(mb: Mailbox, item: Item, el, owned: bool) -> None:
+    store_ext(mb, item, el)
+
+
+def skip_step(mb: Mailbox, item: Item, el, owned: bool) -> None:
+    return
+
+
+def _is_read_step(mb: Mailbox, item: Item, el, owned: bool) -> None:
+    item.is_read = xs_bool(el.text)
+
+
+def _is_associated_step(mb: Mailbox, item: Item, el, owned: bool) -> None:
+    item.is_associated = xs_bool(el.text)
+
+
+def _element_step(name: str):
+    """The element itself is the stored property (its text made canonical for date-times and
+    booleans); an indexed container's entries merge into one already stored."""
     if name in DATETIME_ELEMENTS:
-        new.text = _tz_fix(new.text)
+        def fix(new):
+            new.text = _tz_fix(new.text)
     elif name in BOOLEAN_ELEMENTS:
-        new.text = "true" if xs_bool(new.text) else "false"
-    if name in schema.INDEXED.values():
-        existing = item.props.get(name)
-        if existing is not None:
-            for entry in new:
-                _merge_entry(existing, entry)
-            return
-    item.props[name] = new
+        def fix(new):
+            new.text = "true" if xs_bool(new.text) else "false"
+    else:
+        fix = None
+    merged = name in schema.INDEXED.values()
+
+    def step(mb: Mailbox, item: Item, el, owned: bool) -> None:
+        new = _taken(el) if owned else _detached(el)
+        if fix is not None:
+            fix(new)
+        if merged:
+            existing = item.props.get(name)
+            if existing is not None:
+                for entry in new:
+                    _merge_entry(existing, entry)
+                return
+        item.props[name] = new
+    return step
 
 
 def _entry_sort(container) -> None:
@@ -233,7 +288,7 @@ def _merge_entry(container, entry) -> None:
 
 
 _URI, _VALUES, _VALUE = t("ExtendedFieldURI"), t("Values"), t("Value")
-_EXT_KEYS: dict[tuple, tuple] = {}
+_EXT_PLANS: dict[tuple, tuple] = {}
 
 
 def store_ext(mb: Mailbox, item: Item, el) -> None:
@@ -250,26 +305,32 @@ def store_ext(mb: Mailbox, item: Item, el) -> None:
             v = child
     if uri is None:
         raise EwsError("ErrorInvalidExtendedProperty", "ExtendedFieldURI missing.")
-    attrs = dict(uri.attrib)
-    # a client names the same few properties on every item: their keys are worked out once
-    spelled = tuple(attrs.items())
-    key = _EXT_KEYS.get(spelled)
-    if key is None:
-        key = ext_key(attrs)  # (raises for an invalid combination: never cached)
-        if len(_EXT_KEYS) < 1024:
-            _EXT_KEYS[spelled] = key
-    ptype = attrs.get("PropertyType", "String")
+    # a client names the same few properties on every item: what a spelling means is worked out once
+    spelled = tuple(uri.items())
+    plan = _EXT_PLANS.get(spelled)
+    if plan is None:
+        plan = _ext_plan(spelled)
+    key, array_type, alias = plan
     if values_el is not None:
         values, is_array = [c.text or "" for c in values_el if c.tag == _VALUE], True
     else:
-        values, is_array = [v.text or "" if v is not None else ""], is_array_type(ptype)
+        values, is_array = [v.text or "" if v is not None else ""], array_type
     if key[0] == "tag" and _write_tag_alias(item, key[1], values):
         return
-    alias = _named_alias(key)
     if alias:
         item.props[alias] = _text_element(alias, values[0] if values else "")
         return
-    item.ext[key] = ExtProp(key, attrs, values, is_array)
+    item.ext[key] = ExtProp(key, dict(spelled), values, is_array)
+
+
+def _ext_plan(spelled: tuple) -> tuple:
+    """(key, whether the type is an array type, the field it aliases or None) for the attributes."""
+    attrs = dict(spelled)
+    key = ext_key(attrs)  # (raises for an invalid combination: never kept)
+    plan = (key, is_array_type(attrs.get("PropertyType", "String")), _named_alias(key))
+    if len(_EXT_PLANS) < 1024:
+        _EXT_PLANS[spelled] = plan
+    return plan
 
 
 def _write_tag_alias(item: Item, tag: int, values: list[str]) -> bool:
@@ -353,7 +414,8 @@ def append_element(item: Item, el) -> None:
 
 # --- type rules applied after every create/update ---------------------------------------------
 def finalize(mb: Mailbox, item: Item, creating: bool) -> None:
-    item.props.setdefault("ItemClass", _text_element("ItemClass", schema.ITEM_CLASS.get(item.kind, "IPM")))
+    if "ItemClass" not in item.props:
+        item.props["ItemClass"] = _text_element("ItemClass", schema.ITEM_CLASS.get(item.kind, "IPM"))
     if item.kind == "Task":
         _finalize_task(item)
     elif item.kind == "CalendarItem":

@@ -7,7 +7,8 @@ from lxml import etree
 
 from .. import schema
 from ..ids import change_key_ok, new_change_key, new_id, ITEM
-from ..properties import (append_element, base_uri, delete_path, finalize, parse_path, store_element)
+from ..properties import (append_element, base_uri, delete_path, element_steps, finalize, parse_path, skip_step,
+                          store_element, store_step)
 from ..attachments import read_attachments
 from ..mime import apply_message_mime
 from ..soap import EwsError, error_message, local, m, sub, success_message, t
@@ -83,13 +84,17 @@ def _build(ctx: Context, el, kind: str, target, disposition: str) -> Item | None
     _check_type(folder, kind)
     item = mb.new_item(folder.id, kind)
     children = list(el)  # one element proxy each (lxml makes a new one per look at a child)
-    given = [local(c) for c in children]
-    for child, name in zip(children, given):  # the request is read once: its elements are taken, not copied
-        if name == "Attachments":
-            read_attachments(item, child)
-        elif name:
-            store_element(mb, item, child, owned=True)
+    steps = element_steps(kind)
+    for child in children:  # the request is read once: its elements are taken, not copied
+        tag = child.tag
+        step = steps.get(tag) or store_step(kind, tag)  # (what store_element does, without its lookups)
+        if step is skip_step:
+            if local(child) == "Attachments":
+                read_attachments(item, child)
+            continue
+        step(mb, item, child, True)
     if kind in ("Message", "PostItem"):
+        given = {local(c) for c in children}
         apply_message_mime(item)
         if disposition in ("SendOnly", "SendAndSaveCopy"):
             item.message_flags = MSGFLAG_READ
