@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -11,7 +12,7 @@ from ..properties import (append_element, base_uri, delete_path, element_steps, 
                           store_element, store_step)
 from ..attachments import read_attachments
 from ..mime import apply_message_mime
-from ..soap import EwsError, error_message, local, m, sub, success_message, t
+from ..soap import M, T, EwsError, error_message, local, m, sub, success_message, t
 from ..store import Item, utcnow
 from .common import Context, folder_ids, resolve_folder
 
@@ -51,6 +52,7 @@ def create_item(ctx: Context, req, msgs) -> None:
                 target = resolve_folder(ctx, folder_ids(saved)[0])
             except EwsError as err:
                 target_err = err
+        created: list[Item | None] = []  # answered in one go, before the next error and at the end
         for el in folder_ids(req.find(m("Items"))):
             kind = local(el)
             try:
@@ -60,12 +62,38 @@ def create_item(ctx: Context, req, msgs) -> None:
                     raise EwsError("ErrorInvalidItemForOperationCreateItem", f"The item type {kind} is not supported.")
                 item = _build(ctx, el, kind, target, disposition)
             except EwsError as err:
+                _answer_created(msgs, created)
                 error_message(msgs, "CreateItem", err)
                 continue
-            msg = success_message(msgs, "CreateItem")
-            items = sub(msg, m("Items"))
-            if item is not None:
-                _item_ref(items, item)
+            created.append(item)
+        _answer_created(msgs, created)
+
+
+_CREATED_ROOT = f'<m:ResponseMessages xmlns:m="{M}" xmlns:t="{T}">'
+
+
+def _answer_created(msgs, created: list[Item | None]) -> None:
+    """The success messages of created items (None: sent, not saved), in order. They are written
+    as text and parsed at once: five elements made one by one per item were about a tenth of a
+    first sync's CreateItem CPU. Moved into the answer, they take its own m: and t: declarations,
+    so the bytes are those of the elements made one by one."""
+    if not created:
+        return
+    parts = [_CREATED_ROOT]
+    for item in created:
+        if item is None:
+            parts.append(_CREATED_EMPTY)
+        else:
+            parts.append(_CREATED.format(kind=item.kind, id=quoteattr(item.id), ck=quoteattr(item.change_key)))
+    parts.append("</m:ResponseMessages>")
+    msgs.extend(etree.fromstring("".join(parts)))
+    created.clear()
+
+
+_CREATED_EMPTY = ('<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+                  "<m:Items/></m:CreateItemResponseMessage>")
+_CREATED = ('<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
+            "<m:Items><t:{kind}><t:ItemId Id={id} ChangeKey={ck}/></t:{kind}></m:Items></m:CreateItemResponseMessage>")
 
 
 def _default_folder(ctx: Context, kind: str, disposition: str):
