@@ -382,9 +382,22 @@ def _live_location(locations: dict[int, dict[str, Any]], loc_id: Any) -> dict[st
 
 
 def _wire_converter(f: Field, fmt: dict[str, str] | None) -> Callable[[Any], Any] | None:
-    """`to_wire` for one field, or None where it passes every value through unchanged."""
-    if f.datatype in ("boolean", "datetime", "date"):
-        return lambda value: to_wire(f, value, fmt)
+    """`to_wire` for one field, or None where it passes every value through unchanged. Its type's
+    branch and the request's format are chosen here, once per column, not per value."""
+    if f.datatype == "boolean":
+        return bool
+    if f.datatype == "datetime":
+        datetime_format = (fmt or {}).get("datetime")
+
+        def datetime_wire(value: Any) -> Any:
+            return F.fmt_datetime(value, datetime_format) if isinstance(value, datetime) else value
+        return datetime_wire
+    if f.datatype == "date":
+        date_format = (fmt or {}).get("date")
+
+        def date_wire(value: Any) -> Any:
+            return F.fmt_date(value, date_format) if isinstance(value, date) else value
+        return date_wire
     return None
 
 
