@@ -73,7 +73,10 @@ def fmt_datetime(value: datetime, override: str | None = None) -> str:
     value = value.astimezone(timezone.utc)
     if override:
         return _strftime(value, override)
-    return f"{DAYS[value.weekday()]} {MONTHS[value.month - 1]} {value.day:02d} {value:%H:%M:%S} UTC {value.year}"
+    # the time from its fields: strftime through format() was half of this, and every row of a
+    # listing page carries a date-time or two
+    return (f"{DAYS[value.weekday()]} {MONTHS[value.month - 1]} {value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} UTC {value.year}")
 
 
 def fmt_date(value: date, override: str | None = None) -> str:
