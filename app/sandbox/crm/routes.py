@@ -135,9 +135,6 @@ def recorded_params(query: str, raw: bytes, content_type: str) -> list[tuple[str
 
 class CrmHandler(SandboxHandler):
     server_version = "WorkbooksSandbox/1.0"
-    # The headers and the body of an answer are two writes; with Nagle's algorithm the body's
-    # last segment waits for the client to acknowledge the headers (web servers set TCP_NODELAY).
-    disable_nagle_algorithm = True
 
     @property
     def box(self) -> CrmSandbox:
