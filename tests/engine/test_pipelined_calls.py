@@ -26,6 +26,14 @@ def people(world, n):
         world.crm.add(P, {"first_name": f"Pia{i}", "last_name": "Lane", "email1": f"pia{i}@lane.test"})
 
 
+def assert_all_created_once(world, n):
+    """n contacts, each made once, nothing left in flight and every link stamped."""
+    live = world.mailbox.live(P)
+    assert len(live) == n and len({i.link_id for i in live}) == n
+    assert world.journal.outbox([IN_FLIGHT]) == []
+    assert all(link.ews_item_id for link in world.journal.links(P))
+
+
 def watch_creates(world, seen):
     """Wrap the mailbox's create: note its thread and what the journal file holds in flight."""
     real = world.mailbox.create
@@ -131,10 +139,7 @@ def test_a_slow_call_holds_back_neither_the_settling_nor_the_sending_of_later_ch
     world.mailbox.create = create
     assert world.sync().ok
     assert [ok for _n, ok in waited] == [True] and waited[0][0] <= 2
-    live = world.mailbox.live(P)
-    assert len(live) == 6 * CHUNK and len({i.link_id for i in live}) == 6 * CHUNK
-    assert world.journal.outbox([IN_FLIGHT]) == []
-    assert all(link.ews_item_id for link in world.journal.links(P))
+    assert_all_created_once(world, 6 * CHUNK)
 
 
 def test_batches_waiting_for_the_committer_are_committed_together(make_world):
@@ -152,10 +157,7 @@ def test_batches_waiting_for_the_committer_are_committed_together(make_world):
     world.journal.write_together = together
     assert world.sync().ok
     assert max(groups) > 1
-    live = world.mailbox.live(P)
-    assert len(live) == 8 * CHUNK and len({i.link_id for i in live}) == 8 * CHUNK
-    assert world.journal.outbox([IN_FLIGHT]) == []
-    assert all(link.ews_item_id for link in world.journal.links(P))
+    assert_all_created_once(world, 8 * CHUNK)
 
 
 def test_a_crash_while_the_next_call_is_on_the_wire_duplicates_nothing(make_world):
