@@ -77,16 +77,21 @@ def configure(args: Any) -> None:
 
         logs_dir = paths.profile(getattr(args, "profile", None)).logs
         attach_file(logs_dir, level)
-    except OSError:
-        pass  # an unwritable profile is reported by the command itself
+    except OSError:  # an unwritable profile is reported by the command itself
+        if not logging.getLogger().handlers:
+            logging.getLogger().addHandler(logging.NullHandler())  # and stderr stays the command's
 
 
 def attach_file(logs_dir: Path, level: int = logging.INFO) -> None:
-    root = get_logger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_wbc_file", False):
-            root.removeHandler(handler)
-            handler.close()
+    """The file log, for the app's records and the libraries' warnings. Without a handler of
+    its own up their chain, a library's warning (exchangelib's "Server requested back off ...")
+    went to Python's last-resort handler, on stderr, ahead of the command's own message."""
+    root, everything = get_logger(), logging.getLogger()
+    for logger in (root, everything):
+        for handler in list(logger.handlers):
+            if getattr(handler, "_wbc_file", False):
+                logger.removeHandler(handler)
+                handler.close()
     logs_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         logs_dir / "connector.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
@@ -96,3 +101,5 @@ def attach_file(logs_dir: Path, level: int = logging.INFO) -> None:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+    # the root logger keeps its own level (WARNING): only the libraries' warnings and errors
+    everything.addHandler(handler)

@@ -68,3 +68,22 @@ def test_file_log_never_contains_secrets(tmp_path):
     text = (tmp_path / "connector.log").read_text()
     assert "pw-123456" not in text and "a.person@example.org" not in text
     assert "a***@example.org" in text
+
+
+def test_a_librarys_warning_goes_to_the_file_log_not_to_stderr(tmp_path):
+    """exchangelib warns ("Server requested back off ...") through its own logger; with nothing
+    above it but the app's logger, Python printed it on stderr ahead of the command's message.
+    A fresh interpreter, so no test runner's handler stands in for ours."""
+    import subprocess
+    import sys
+
+    code = ("import logging, sys; from pathlib import Path; from app import logs; "
+            "logs.attach_file(Path(sys.argv[1])); "
+            "logging.getLogger('exchangelib.util').warning('Server requested back off until %s', 'then'); "
+            "logging.getLogger('exchangelib.util').info('not kept: below the root level')")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    text = (tmp_path / "connector.log").read_text()
+    assert "WARNING exchangelib.util: Server requested back off until then" in text
+    assert "not kept" not in text
