@@ -4,15 +4,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
+import threading
 from pathlib import Path
 
 from lxml import etree
+
+from app.atomic_file import write_atomic
 
 from .attachments import Attachment
 from .store import ExtProp, Folder, Item, Mailbox
 
 FILE_NAME = "ews-mailbox.json"
+_SAVING = threading.Lock()
 
 
 def _d(value: dt.datetime | None) -> str | None:
@@ -79,17 +82,14 @@ def load(data: dict) -> Mailbox:
 
 
 def save(mb: Mailbox, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    # one save at a time, so the snapshot taken last is the one left on disk; each is written to a
+    # temporary file of its own (two saves sharing one name raced: the second rename found none)
     target = directory / FILE_NAME
-    tmp = directory / (FILE_NAME + ".tmp")
-    with mb.lock:
-        data = json.dumps(dump(mb), ensure_ascii=False, separators=(",", ":"))
-        mb.dirty = False
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    with _SAVING:
+        with mb.lock:
+            data = json.dumps(dump(mb), ensure_ascii=False, separators=(",", ":"))
+            mb.dirty = False
+        write_atomic(target, data)
     return target
 
 

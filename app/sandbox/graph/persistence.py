@@ -6,38 +6,39 @@ import base64
 import dataclasses
 import datetime as dt
 import json
-import os
+import threading
 from pathlib import Path
 from typing import Any
+
+from app.atomic_file import write_atomic
 
 from .oauth import Grant, Identity
 from .store import Folder, Item, Store
 
 FILE_NAME = "graph-sandbox.json"
 VERSION = 1
+_SAVING = threading.Lock()
 
 
 def save(store: Store, identity: Identity, secret: bytes, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    with store.lock, identity.lock:
-        data = {
-            "version": VERSION, "address": store.address, "display_name": store.display_name,
-            "user_id": store.user_id, "seq": store.seq, "log": store.log, "categories": store.categories,
-            "folders": [dataclasses.asdict(f) for f in store.folders.values()],
-            "items": [_item(i) for i in store.items.values()],
-            "left": [[f, i, r] for (f, i), r in store.left.items()],
-            "secret": base64.b64encode(secret).decode(),
-            "tenant_id": identity.tenant_id, "user_oid": identity.user_oid,
-            "access": {k: dataclasses.asdict(g) for k, g in identity.access.items()},
-            "refresh": {k: dataclasses.asdict(g) for k, g in identity.refresh.items()},
-        }
-    target = directory / FILE_NAME
-    tmp = directory / (FILE_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    # one save at a time, so the snapshot taken last is the one left on disk; each is written to a
+    # temporary file of its own (two saves sharing one name raced: the second rename found none)
+    with _SAVING:
+        with store.lock, identity.lock:
+            data = {
+                "version": VERSION, "address": store.address, "display_name": store.display_name,
+                "user_id": store.user_id, "seq": store.seq, "log": store.log, "categories": store.categories,
+                "folders": [dataclasses.asdict(f) for f in store.folders.values()],
+                "items": [_item(i) for i in store.items.values()],
+                "left": [[f, i, r] for (f, i), r in store.left.items()],
+                "secret": base64.b64encode(secret).decode(),
+                "tenant_id": identity.tenant_id, "user_oid": identity.user_oid,
+                "access": {k: dataclasses.asdict(g) for k, g in identity.access.items()},
+                "refresh": {k: dataclasses.asdict(g) for k, g in identity.refresh.items()},
+            }
+            text = json.dumps(data)
+        target = directory / FILE_NAME
+        write_atomic(target, text)
     return target
 
 
