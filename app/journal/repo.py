@@ -724,7 +724,6 @@ class SqlJournal:
         batches = [b for b in batches if b]
         if not batches:
             return
-        self._texts = _Texts()
         try:
             with self._session() as s:
                 try:

@@ -88,7 +88,6 @@ class CommitBehind:
             with gc_paused():  # as on the engine thread: a chunk's rows die by reference counting
                 if len(group) > 1 and self._together is not None:
                     self._together([batch for batch, _commit in group])
-                    done = len(group)
                 else:
                     for batch, commit in group:
                         self._journal.write(batch)
